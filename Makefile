@@ -1,0 +1,48 @@
+# podcast-host — `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.DEFAULT_GOAL := help
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP) ## Install the app and its Python dependencies into .venv (and ffmpeg when missing)
+	@scripts/install-system-deps.sh run
+
+run: install ## Load the sample show from episodes/ and serve on http://$(HOST):$(PORT)
+	$(BIN)/podcast-host sync episodes/
+	@echo "podcast-host is serving on http://$(HOST):$(PORT) (Ctrl-C stops it)"
+	$(BIN)/podcast-host serve --host $(HOST) --port $(PORT)
+
+test-deps: install
+	@scripts/install-system-deps.sh test
+	@if [ ! -d tests/js/node_modules ]; then npm ci --prefix tests/js --no-audit --no-fund --silent; fi
+	@scripts/start-services.sh
+
+test: test-deps ## Run the whole test suite (starts PostgreSQL and Redis when they are down)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+bench: test-deps ## Benchmarks of SPEC §11, printed as tables
+	$(BIN)/python scripts/bench_audio.py
+	@if [ -f scripts/bench_feed.py ]; then $(BIN)/python scripts/bench_feed.py; fi
+
+lint: install ## ruff lint and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+clean: ## Remove the virtualenv and caches (keeps instance/ data)
+	rm -rf $(VENV) .pytest_cache .ruff_cache tests/js/node_modules
+
+.PHONY: help install run test test-deps bench lint clean

@@ -1,0 +1,387 @@
+"""The `podcast-host` command line (SPEC §4). User mistakes print one line on stderr and exit non-zero."""
+
+from __future__ import annotations
+
+import functools
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from podcast_host import accounts, episodes, shows
+from podcast_host.config import ConfigError
+from podcast_host.db import DatabaseUnavailable
+from podcast_host.errors import PodcastHostError
+from podcast_host.models import FAILED, READY
+from podcast_host.services import Services, build_services
+from podcast_host.storage import StorageError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def friendly_errors(func: F) -> F:
+    """Turn the app's typed errors into one clear line and a non-zero exit, never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except (PodcastHostError, ConfigError, DatabaseUnavailable, StorageError) as exc:
+            raise click.ClickException(str(exc)) from None
+        except OSError as exc:
+            raise click.ClickException(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+class LazyServices:
+    """Services built on first use, so `--help` works without a database."""
+
+    def __init__(self) -> None:
+        self._services: Services | None = None
+
+    def get(self) -> Services:
+        if self._services is None:
+            self._services = build_services()
+            if self._services.db.url.startswith("sqlite"):
+                self._services.settings.data_dir.mkdir(parents=True, exist_ok=True)
+                self._services.db.upgrade()
+            else:
+                self._services.db.check()
+        return self._services
+
+    def close(self) -> None:
+        if self._services is not None:
+            self._services.close()
+            self._services = None
+
+
+pass_services = click.make_pass_decorator(LazyServices, ensure=True)
+
+
+@click.group(invoke_without_command=True)
+@click.version_option(package_name="podcast-host")
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """Self-hostable podcast host and feed publisher. Without a command: serve."""
+    ctx.call_on_close(ctx.ensure_object(LazyServices).close)
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(serve)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int, help="Web server threads.")
+@pass_services
+@friendly_errors
+def serve(lazy: LazyServices, host: str, port: int, threads: int) -> None:
+    """Serve the pages, feeds, media and API with a production WSGI server (waitress)."""
+    import waitress
+
+    from podcast_host import create_app
+
+    services = lazy.get()
+    app = create_app(services=services)
+    services.queue.start()
+    if not services.settings.queue_url:
+        # The in-process queue lost whatever it held when the last server stopped.
+        recovered = episodes.recover_unfinished(services, include_fresh=True)
+        if recovered:
+            click.echo(f"Resuming {recovered} unfinished episode(s).", err=True)
+    click.echo(f"Serving on http://{host}:{port} (public URL {services.settings.public_url})", err=True)
+    try:
+        waitress.serve(app, host=host, port=port, threads=threads, ident="podcast-host",
+                       max_request_body_size=services.settings.max_upload_bytes + 1024 * 1024)
+    finally:
+        services.close()
+
+
+@main.command()
+@click.option("--burst", is_flag=True, help="Exit when the queue is empty.")
+@pass_services
+@friendly_errors
+def worker(lazy: LazyServices, burst: bool) -> None:
+    """Run jobs from the Redis queue (PODCAST_HOST_QUEUE_URL)."""
+    from rq import Worker
+
+    from podcast_host.jobs import RedisQueue
+
+    services = lazy.get()
+    if not isinstance(services.queue, RedisQueue):
+        raise click.ClickException("`worker` needs PODCAST_HOST_QUEUE_URL (redis://…); `serve` runs jobs itself.")
+    recovered = episodes.recover_unfinished(services, include_fresh=False)
+    if recovered:
+        click.echo(f"Re-queued {recovered} stalled episode(s).", err=True)
+    Worker([services.queue.rq_queue], connection=services.queue.connection).work(burst=burst)
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@friendly_errors
+def db_upgrade() -> None:
+    """Apply every pending migration."""
+    services = build_services()
+    try:
+        services.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        services.db.upgrade()
+    finally:
+        services.close()
+    click.echo("Database is up to date.", err=True)
+
+
+@main.group()
+def user() -> None:
+    """Producer accounts."""
+
+
+@user.command("add")
+@click.argument("email")
+@click.option("--admin", is_flag=True, help="May do everything on every show.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@pass_services
+@friendly_errors
+def user_add(lazy: LazyServices, email: str, admin: bool, password_stdin: bool) -> None:
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else None
+    with lazy.get().db.session() as session:
+        created = accounts.create_user(session, email, password, admin=admin)
+        session.commit()
+        click.echo(f"Created user {created.email}{' (admin)' if admin else ''}.")
+
+
+@main.group()
+def token() -> None:
+    """API tokens."""
+
+
+@token.command("add")
+@click.argument("email")
+@click.option("--name", default="", help="A label to recognize the token by.")
+@pass_services
+@friendly_errors
+def token_add(lazy: LazyServices, email: str, name: str) -> None:
+    """Create an API token; it is printed once, alone on the last line."""
+    with lazy.get().db.session() as session:
+        _, secret = accounts.create_token(session, accounts.get_user(session, email), name)
+        session.commit()
+    click.echo(f"Token for {email} (store it now; it is not shown again):", err=True)
+    click.echo(secret)
+
+
+@main.group()
+def show() -> None:
+    """Shows."""
+
+
+@show.command("add")
+@click.argument("slug")
+@click.option("--title", required=True)
+@click.option("--language", default="en", show_default=True)
+@click.option("--author", default="")
+@click.option("--email", default="")
+@click.option("--category", default="", help='Apple category, e.g. "News/Politics".')
+@click.option("--explicit", is_flag=True)
+@click.option("--image", type=click.Path(dir_okay=False, path_type=Path), help="Square JPEG/PNG, 1400–3000 px.")
+@click.option("--description", default="")
+@click.option("--owner", default=None, help="Email of the user who owns the show.")
+@pass_services
+@friendly_errors
+def show_add(lazy: LazyServices, slug: str, image: Path | None, owner: str | None, **fields: Any) -> None:
+    services = lazy.get()
+    with services.db.session() as session:
+        owner_user = accounts.get_user(session, owner) if owner else None
+        created = shows.create_show(session, services.settings.public_url, {"slug": slug, **fields}, owner_user)
+        if image:
+            shows.set_cover(services, session, created, image.read_bytes())
+        session.commit()
+        click.echo(f"Created show {created.slug}: {services.settings.public_url}/{created.slug}/feed.xml")
+
+
+@show.command("list")
+@pass_services
+@friendly_errors
+def show_list(lazy: LazyServices) -> None:
+    with lazy.get().db.session() as session:
+        for item in shows.list_shows(session):
+            click.echo(f"{item.slug}\t{item.title}\t{len(item.episodes)} episode(s)")
+
+
+@show.command("grant")
+@click.argument("show_slug")
+@click.argument("email")
+@click.argument("role", type=click.Choice(["owner", "editor", "viewer"]))
+@pass_services
+@friendly_errors
+def show_grant(lazy: LazyServices, show_slug: str, email: str, role: str) -> None:
+    with lazy.get().db.session() as session:
+        accounts.grant(session, shows.find_show(session, show_slug), accounts.get_user(session, email), role)
+        session.commit()
+    click.echo(f"{email} is now {role} of {show_slug}.")
+
+
+@main.group()
+def episode() -> None:
+    """Episodes."""
+
+
+@episode.command("add")
+@click.argument("show_slug")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--title", required=True)
+@click.option("--notes", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Markdown notes.")
+@click.option("--season", type=int)
+@click.option("--number", type=int)
+@click.option("--type", "episode_type", type=click.Choice(episodes.EPISODE_TYPES), default="full")
+@click.option("--publish-at", help="ISO 8601 with offset, e.g. 2026-12-01T08:00:00+01:00.")
+@click.option("--draft", is_flag=True)
+@click.option("--explicit", is_flag=True)
+@click.option("--image", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--chapters", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--transcript", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--wait", is_flag=True, help="Block until processing ends; exit non-zero if it failed.")
+@pass_services
+@friendly_errors
+def episode_add(lazy: LazyServices, show_slug: str, file: Path, notes: Path | None, episode_type: str,
+                image: Path | None, chapters: Path | None, transcript: Path | None, wait: bool,
+                **fields: Any) -> None:
+    """Upload an episode; it is published when processed unless --draft or --publish-at."""
+    services = lazy.get()
+    fields = {k: v for k, v in fields.items() if v not in (None, False)}
+    fields["type"] = episode_type
+    if notes:
+        fields["description"] = notes.read_text(encoding="utf-8")
+    embedded = not services.settings.queue_url
+    with services.db.session() as session:
+        created = episodes.create_episode(
+            services, session, shows.find_show(session, show_slug), episodes.Upload(file, file.name), fields,
+            image=_upload(image), chapters=_upload(chapters), transcript=_upload(transcript),
+            enqueue=not embedded,
+        )
+        episode_id = created.id
+    click.echo(f"Episode {episode_id} uploaded; processing…", err=True)
+    if embedded:
+        state = _process_with_progress(services, episode_id)
+    elif wait:
+        state = _wait_for(services, episode_id)
+    else:
+        click.echo(episode_id)
+        return
+    _report(services, episode_id, state, must_succeed=wait)
+
+
+def _upload(path: Path | None) -> episodes.Upload | None:
+    return episodes.Upload(path, path.name) if path else None
+
+
+def _process_with_progress(services: Services, episode_id: int) -> str:
+    if not sys.stderr.isatty():
+        return episodes.process_episode(services, episode_id)
+    with click.progressbar(length=1000, label="Processing", file=sys.stderr) as bar:
+        done = [0]
+
+        def advance(fraction: float) -> None:
+            step = int(fraction * 1000) - done[0]
+            if step > 0:
+                bar.update(step)
+                done[0] += step
+
+        state = episodes.process_episode(services, episode_id, progress=advance)
+        advance(1.0)
+    return state
+
+
+def _wait_for(services: Services, episode_id: int) -> str:
+    """Poll the database until a worker finishes the episode."""
+    while True:
+        with services.db.session() as session:
+            current = episodes.get_episode(session, episode_id)
+            if current.processing_state in (READY, FAILED):
+                return current.processing_state
+        time.sleep(1)
+
+
+def _report(services: Services, episode_id: int, state: str, must_succeed: bool) -> None:
+    with services.db.session() as session:
+        current = episodes.get_episode(session, episode_id)
+        if state == FAILED:
+            message = f"Episode {episode_id} failed: {current.error}"
+            if must_succeed:
+                raise click.ClickException(message)
+            click.echo(message, err=True)
+        else:
+            click.echo(f"Episode {episode_id} is {current.status}: {current.title}", err=True)
+    click.echo(episode_id)
+
+
+@episode.command("list")
+@click.argument("show_slug")
+@pass_services
+@friendly_errors
+def episode_list(lazy: LazyServices, show_slug: str) -> None:
+    with lazy.get().db.session() as session:
+        for item in episodes.list_episodes(session, shows.find_show(session, show_slug)):
+            when = item.publish_at.isoformat(timespec="minutes") if item.publish_at else "-"
+            click.echo(f"{item.id}\t{item.status}\t{when}\t{item.slug}\t{item.title}")
+
+
+@episode.command("publish")
+@click.argument("episode_id", type=int)
+@pass_services
+@friendly_errors
+def episode_publish(lazy: LazyServices, episode_id: int) -> None:
+    services = lazy.get()
+    with services.db.session() as session:
+        item = episodes.publish_episode(session, episodes.get_episode(session, episode_id))
+        session.commit()
+        services.queue.enqueue("feed_changed", item.show_id)
+        click.echo(f"Episode {episode_id} is {item.status}.")
+
+
+@episode.command("reprocess")
+@click.argument("episode_id", type=int)
+@click.option("--wait", is_flag=True)
+@pass_services
+@friendly_errors
+def episode_reprocess(lazy: LazyServices, episode_id: int, wait: bool) -> None:
+    services = lazy.get()
+    with services.db.session() as session:
+        episodes.request_reprocess(services, session, episodes.get_episode(session, episode_id))
+    state = _wait_for(services, episode_id) if wait or not services.settings.queue_url else None
+    if state:
+        _report(services, episode_id, state, must_succeed=wait)
+
+
+@main.command()
+@click.argument("show_slug")
+@pass_services
+@friendly_errors
+def feed(lazy: LazyServices, show_slug: str) -> None:
+    """Print the show's RSS feed."""
+    from podcast_host.syndication import render_feed
+
+    services = lazy.get()
+    with services.db.session() as session:
+        sys.stdout.buffer.write(render_feed(services, session, shows.find_show(session, show_slug)).body)
+
+
+@main.command()
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@pass_services
+@friendly_errors
+def sync(lazy: LazyServices, directory: Path) -> None:
+    """Make the database match a folder of shows and episodes (SPEC §8)."""
+    from podcast_host.sync import sync_directory
+
+    report = sync_directory(lazy.get(), directory, echo=lambda line: click.echo(line, err=True))
+    click.echo(report.summary())
+
+
+if __name__ == "__main__":
+    main()

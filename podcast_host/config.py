@@ -1,0 +1,149 @@
+"""Settings: defaults, then `config.toml` in the data dir, then PODCAST_HOST_* variables; checked at start-up."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ENV_PREFIX = "PODCAST_HOST_"
+
+
+class ConfigError(Exception):
+    """A setting is unknown or malformed; the message names it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("./instance")
+    database_url: str = ""
+    storage_url: str = ""
+    media_url: str | None = None
+    queue_url: str | None = None
+    public_url: str = "http://127.0.0.1:8000"
+    secret_key: str = ""
+    max_upload_mb: int = 2048
+    max_duration_s: int = 21600
+    websub_hubs: tuple[str, ...] = ()
+    # Worker threads inside `serve` when no QUEUE_URL is set.
+    workers: int = 1
+    feed_max_age_s: int = 300
+    episodes_per_page: int = 20
+    testing: bool = False
+    extra: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.max_upload_mb * 1024 * 1024
+
+
+_INT_FIELDS = {"max_upload_mb", "max_duration_s", "workers", "feed_max_age_s", "episodes_per_page"}
+_KNOWN = {f.name for f in fields(Settings)} - {"extra", "testing"}
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, overrides: Mapping[str, object] | None = None
+) -> Settings:
+    """Build and validate the settings; raise ConfigError with one clear sentence."""
+    environ = os.environ if environ is None else environ
+    raw: dict[str, object] = {}
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        key = name[len(ENV_PREFIX) :].lower()
+        if key not in _KNOWN:
+            raise ConfigError(f"Unknown setting {name}; see the configuration table in README.md.")
+        raw[key] = value
+    if overrides:
+        raw.update(overrides)
+    data_dir = Path(str(raw.get("data_dir") or Settings.data_dir)).expanduser().resolve()
+    file_values = _read_config_file(data_dir)
+    merged = {**file_values, **raw, "data_dir": data_dir}
+    return _finish(_coerce(merged))
+
+
+def _read_config_file(data_dir: Path) -> dict[str, object]:
+    path = data_dir / "config.toml"
+    if not path.exists():
+        return {}
+    try:
+        values = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path.name} in the data dir is not valid TOML: {exc}") from None
+    unknown = sorted(set(values) - _KNOWN)
+    if unknown:
+        raise ConfigError(f"Unknown setting {unknown[0]!r} in {path.name}.")
+    return values
+
+
+def _coerce(values: dict[str, object]) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for key, value in values.items():
+        env_name = ENV_PREFIX + key.upper()
+        if key in _INT_FIELDS:
+            try:
+                number = int(str(value).strip())
+            except ValueError:
+                raise ConfigError(f"{env_name} must be a whole number, not {value!r}.") from None
+            if number <= 0:
+                raise ConfigError(f"{env_name} must be positive, not {number}.")
+            out[key] = number
+        elif key == "websub_hubs":
+            items = value if isinstance(value, list) else str(value).split(",")
+            out[key] = tuple(str(h).strip() for h in items if str(h).strip())
+        elif key == "testing":
+            out[key] = bool(value)
+        else:
+            out[key] = value if isinstance(value, Path) else (str(value).strip() or None)
+    return out
+
+
+def _finish(values: dict[str, object]) -> Settings:
+    settings = Settings(**values)  # type: ignore[arg-type]
+    data_dir = settings.data_dir
+    if not settings.database_url:
+        settings = replace(settings, database_url=f"sqlite:///{data_dir / 'podcast-host.sqlite3'}")
+    if not settings.storage_url:
+        settings = replace(settings, storage_url=(data_dir / "media").as_uri())
+    public_url = settings.public_url.rstrip("/")
+    _check_http_url("PODCAST_HOST_PUBLIC_URL", public_url)
+    settings = replace(settings, public_url=public_url)
+    if settings.media_url:
+        _check_http_url("PODCAST_HOST_MEDIA_URL", settings.media_url)
+        settings = replace(settings, media_url=settings.media_url.rstrip("/"))
+    for hub in settings.websub_hubs:
+        _check_http_url("PODCAST_HOST_WEBSUB_HUBS", hub)
+    if settings.queue_url and urlsplit(settings.queue_url).scheme not in ("redis", "rediss", "unix"):
+        raise ConfigError(f"PODCAST_HOST_QUEUE_URL must be a redis:// URL, not {settings.queue_url!r}.")
+    _check_database_url(settings.database_url)
+    return settings
+
+
+def _check_http_url(name: str, url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"{name} must be an absolute http(s) URL, not {url!r}.")
+
+
+def _check_database_url(url: str) -> None:
+    scheme = urlsplit(url).scheme.split("+")[0]
+    if scheme not in ("sqlite", "postgresql"):
+        raise ConfigError(
+            f"PODCAST_HOST_DATABASE_URL must be a sqlite:// or postgresql:// URL, not {url!r}."
+        )
+
+
+def ensure_secret_key(settings: Settings) -> Settings:
+    """Use the configured secret, or generate one once into the data dir."""
+    if settings.secret_key:
+        return settings
+    path = settings.data_dir / "secret_key"
+    if not path.exists():
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48), encoding="utf-8")
+        path.chmod(0o600)
+    return replace(settings, secret_key=path.read_text(encoding="utf-8").strip())

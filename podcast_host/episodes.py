@@ -1,0 +1,596 @@
+"""Episodes: upload, process, publish, schedule, edit, delete. Gets its db, store and queue passed in."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from podcast_host import audio
+from podcast_host.artwork import ArtworkError, check_cover
+from podcast_host.chapters import chapters_for_tags, chapters_from_list, parse_chapters
+from podcast_host.errors import Conflict, Invalid, NotFound, Unavailable, UnsupportedMedia
+from podcast_host.notes import clean_text
+from podcast_host.jobs import RetryLater, job
+from podcast_host.models import (
+    FAILED,
+    PENDING,
+    PROCESSING,
+    READY,
+    Episode,
+    EpisodeAlias,
+    Show,
+    utcnow,
+)
+from podcast_host.shows import parse_bool
+from podcast_host.slugs import check_slug, slug_from_title, unique_slug
+from podcast_host.storage import StorageError, media_key
+from podcast_host.transcripts import parse_transcript
+
+log = logging.getLogger(__name__)
+
+EPISODE_TYPES = ("full", "trailer", "bonus")
+EDITABLE = ("title", "description", "season", "number", "type", "explicit", "publish_at", "draft", "slug")
+MAX_ATTEMPTS = 4
+# A job that has not reported progress for this long is taken to be dead and is run again.
+STALE_AFTER = timedelta(minutes=3)
+HEARTBEAT_EVERY_S = 5.0
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file the producer sent, already on local disk."""
+
+    path: Path
+    filename: str
+
+    def read(self) -> bytes:
+        return self.path.read_bytes()
+
+
+# --- creating -------------------------------------------------------------------------------------------
+
+
+def create_episode(
+    services: Any,
+    session: Session,
+    show: Show,
+    audio_file: Upload,
+    fields: Mapping[str, Any],
+    image: Upload | None = None,
+    chapters: Upload | None = None,
+    transcript: Upload | None = None,
+    enqueue: bool = True,
+) -> Episode:
+    """Check everything, store the original and sidecars, commit, then queue the processing job.
+
+    Nothing is created when any check fails or the store does not answer.
+    """
+    values = clean_episode_fields(fields, creating=True)
+    probed = probe_upload(audio_file, services.settings.max_duration_s)
+    art = _check_image(image)
+    chapters_doc = parse_chapters(chapters.read()) if chapters else chapters_from_list(probed.chapters)
+    transcript_doc = parse_transcript(transcript.read(), transcript.filename) if transcript else None
+
+    slug = values.pop("slug", None) or _free_episode_slug(session, show, values["title"], values.get("number"))
+    episode = Episode(show=show, slug=slug, chapters=chapters_doc, probe=_probe_json(probed), **values)
+    episode.original_filename = clean_text(Path(audio_file.filename or "audio").name)[:500]
+    episode.original_size = audio_file.path.stat().st_size
+    episode.original_sha256 = file_sha256(audio_file.path)
+    session.add(episode)
+    session.flush()
+
+    stored: list[str] = []
+    try:
+        episode.original_key = _put_file(services, stored, show, episode, "original", audio_file, probed.mime_type)
+        if art:
+            episode.image_key = _put_bytes(services, stored, show, episode, "image", f"cover.{art.extension}",
+                                           art.data, art.mime_type)
+        if transcript_doc:
+            episode.transcript_key = _put_bytes(services, stored, show, episode, "transcript",
+                                                f"transcript.{transcript_doc.extension}", transcript_doc.data,
+                                                transcript_doc.mime_type)
+            episode.transcript_type = transcript_doc.mime_type
+        session.commit()
+    except BaseException:
+        session.rollback()
+        _delete_quietly(services, stored)
+        raise
+    if enqueue:
+        services.queue.enqueue("process_episode", episode.id)
+    return episode
+
+
+def probe_upload(upload: Upload, max_duration_s: float) -> audio.ProbeResult:
+    if upload.path.stat().st_size == 0:
+        raise Invalid("The audio file is empty (0 bytes).", field="audio")
+    try:
+        return audio.probe(upload.path, max_duration_s)
+    except audio.UnsupportedAudio as exc:
+        raise UnsupportedMedia(str(exc)) from None
+    except audio.InvalidAudio as exc:
+        raise Invalid(str(exc), field="audio") from None
+
+
+def _probe_json(probed: audio.ProbeResult) -> dict[str, Any]:
+    return {
+        "format": probed.format,
+        "mime_type": probed.mime_type,
+        "duration_s": probed.duration_s,
+        "channels": probed.channels,
+        "sample_rate": probed.sample_rate,
+        "bitrate": probed.bitrate,
+    }
+
+
+def _check_image(image: Upload | None) -> Any:
+    if image is None:
+        return None
+    try:
+        return check_cover(image.read())
+    except ArtworkError as exc:
+        raise Invalid(str(exc), field="image") from None
+
+
+def _put_file(services: Any, stored: list[str], show: Show, episode: Episode, kind: str, upload: Upload,
+              content_type: str) -> str:
+    key = media_key(show.id, kind, upload.filename or "audio", episode.id)
+    try:
+        services.store.put_file(key, upload.path, content_type)
+    except StorageError as exc:
+        raise Unavailable(f"The media store did not take the file: {exc}") from None
+    stored.append(key)
+    return key
+
+
+def _put_bytes(services: Any, stored: list[str], show: Show, episode: Episode, kind: str, name: str,
+               data: bytes, content_type: str) -> str:
+    key = media_key(show.id, kind, name, episode.id)
+    try:
+        services.store.put_bytes(key, data, content_type)
+    except StorageError as exc:
+        raise Unavailable(f"The media store did not take the file: {exc}") from None
+    stored.append(key)
+    return key
+
+
+def _delete_quietly(services: Any, keys: list[str]) -> None:
+    for key in keys:
+        try:
+            services.store.delete(key)
+        except StorageError:
+            log.warning("could not remove %s after a failed upload", key)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# --- fields ---------------------------------------------------------------------------------------------
+
+
+def clean_episode_fields(fields: Mapping[str, Any], creating: bool) -> dict[str, Any]:
+    """Check the editable fields present in `fields`; unknown names are refused."""
+    unknown = set(fields) - set(EDITABLE)
+    if unknown:
+        name = sorted(unknown)[0]
+        raise Invalid(f"Unknown episode field {name!r}.", field=name)
+    out: dict[str, Any] = {}
+    for name, value in fields.items():
+        if value is None or (isinstance(value, str) and not value.strip() and name != "description"):
+            continue
+        key, clean = _clean_episode_field(name, value)
+        out[key] = clean
+    if creating and not out.get("title"):
+        raise Invalid("An episode needs a title.", field="title")
+    return out
+
+
+def differing_fields(episode: Episode, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The subset of `fields` whose checked value differs from what the episode has."""
+    out = {}
+    for name, value in fields.items():
+        if value is None:
+            continue
+        attr, clean = _clean_episode_field(name, value)
+        if getattr(episode, attr) != clean:
+            out[name] = value
+    return out
+
+
+def _clean_episode_field(name: str, value: Any) -> tuple[str, Any]:
+    if name in ("title", "description"):
+        text = clean_text(str(value)).strip()
+        limit = 500 if name == "title" else 100_000
+        if len(text) > limit:
+            raise Invalid(f"The {name} is longer than {limit} characters.", field=name)
+        return name, text
+    if name in ("season", "number"):
+        return name, _whole_number(value, name)
+    if name == "type":
+        if str(value) not in EPISODE_TYPES:
+            raise Invalid(f"The type must be full, trailer or bonus, not {value!r}.", field="type")
+        return "episode_type", str(value)
+    if name in ("explicit", "draft"):
+        return name, parse_bool(value, name)
+    if name == "publish_at":
+        return name, parse_datetime(value)
+    return name, check_slug(str(value))
+
+
+def _whole_number(value: Any, name: str) -> int:
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise Invalid(f"The {name} must be a whole number, not {value!r}.", field=name) from None
+    if not 0 <= number <= 1_000_000:
+        raise Invalid(f"The {name} must be between 0 and 1000000.", field=name)
+    return number
+
+
+def parse_datetime(value: Any) -> datetime:
+    """ISO 8601 with an offset ("2026-12-01T08:00:00+01:00" or "…Z")."""
+    if isinstance(value, datetime):
+        parsed = value
+    else:
+        try:
+            parsed = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise Invalid(f"The date {value!r} is not ISO 8601 (2026-12-01T08:00:00+01:00).",
+                          field="publish_at") from None
+    if parsed.tzinfo is None:
+        raise Invalid(f"The date {value!r} needs a UTC offset, e.g. +00:00.", field="publish_at")
+    if not 1970 <= parsed.year <= 9000:
+        raise Invalid(f"The date {value!r} is out of range.", field="publish_at")
+    return parsed
+
+
+def _free_episode_slug(session: Session, show: Show, title: str, number: int | None) -> str:
+    fallback = f"episode-{number}" if number is not None else "episode"
+    base = slug_from_title(title, fallback)
+    return unique_slug(base, lambda s: _slug_taken(session, show, s))
+
+
+def _slug_taken(session: Session, show: Show, slug: str) -> bool:
+    if session.scalar(select(Episode.id).where(Episode.show_id == show.id, Episode.slug == slug)):
+        return True
+    return bool(
+        session.scalar(select(EpisodeAlias.id).where(EpisodeAlias.show_id == show.id, EpisodeAlias.slug == slug))
+    )
+
+
+# --- finding --------------------------------------------------------------------------------------------
+
+
+def get_episode(session: Session, episode_id: int) -> Episode:
+    episode = session.get(Episode, episode_id)
+    if episode is None:
+        raise NotFound(f"There is no episode {episode_id}.")
+    return episode
+
+
+def find_episode_by_slug(session: Session, show: Show, slug: str) -> tuple[Episode, bool]:
+    """The episode by slug or an old slug; the flag says whether it was an old one."""
+    episode = session.scalar(select(Episode).where(Episode.show_id == show.id, Episode.slug == slug))
+    if episode is not None:
+        return episode, False
+    alias = session.scalar(select(EpisodeAlias).where(EpisodeAlias.show_id == show.id, EpisodeAlias.slug == slug))
+    if alias is None:
+        raise NotFound(f"There is no episode {slug!r} in {show.slug!r}.")
+    return alias.episode, True
+
+
+def list_episodes(session: Session, show: Show) -> list[Episode]:
+    """Every episode of a show, newest first (scheduled ones by their date, unpublished by creation)."""
+    episodes = session.scalars(select(Episode).where(Episode.show_id == show.id))
+    return sorted(episodes, key=lambda e: (e.publish_at or e.created_at, e.id), reverse=True)
+
+
+def public_episodes(session: Session, show: Show, now: datetime | None = None,
+                    limit: int | None = None, offset: int = 0) -> list[Episode]:
+    """Episodes listeners may see at `now`, newest first."""
+    now = now or utcnow()
+    query = (
+        select(Episode)
+        .where(
+            Episode.show_id == show.id,
+            Episode.audio_key.is_not(None),
+            Episode.draft.is_(False),
+            Episode.publish_at <= now,
+        )
+        .order_by(Episode.publish_at.desc(), Episode.id.desc())
+        .offset(offset)
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.scalars(query))
+
+
+# --- editing and publishing -----------------------------------------------------------------------------
+
+
+def update_episode(session: Session, episode: Episode, fields: Mapping[str, Any]) -> Episode:
+    values = clean_episode_fields(fields, creating=False)
+    new_slug = values.pop("slug", None)
+    if "title" in fields and not values.get("title"):
+        raise Invalid("An episode needs a title.", field="title")
+    for name, value in values.items():
+        setattr(episode, name, value)
+    if "publish_at" in fields and fields["publish_at"] in (None, ""):
+        episode.publish_at = None
+    if new_slug and new_slug != episode.slug:
+        rename_episode(session, episode, new_slug)
+    session.flush()
+    return episode
+
+
+def rename_episode(session: Session, episode: Episode, new_slug: str) -> None:
+    """Change the slug; the old one keeps answering with a 301."""
+    existing = session.scalar(
+        select(EpisodeAlias).where(EpisodeAlias.show_id == episode.show_id, EpisodeAlias.slug == new_slug)
+    )
+    if existing is not None and existing.episode_id == episode.id:
+        session.delete(existing)
+        session.flush()
+    elif _slug_taken(session, episode.show, new_slug):
+        raise Conflict(f"The slug {new_slug!r} is already taken in this show.")
+    session.add(EpisodeAlias(show_id=episode.show_id, slug=episode.slug, episode=episode))
+    episode.slug = new_slug
+
+
+def replace_original(services: Any, session: Session, episode: Episode, upload: Upload) -> str | None:
+    """New source audio for an existing episode: probe, store, mark it for processing (GUID kept).
+
+    Returns the key of the old original, for the caller to delete once the change is committed.
+    """
+    probed = probe_upload(upload, services.settings.max_duration_s)
+    old_key = episode.original_key
+    stored: list[str] = []
+    episode.original_key = _put_file(services, stored, episode.show, episode, "original", upload, probed.mime_type)
+    episode.original_sha256 = file_sha256(upload.path)
+    episode.original_size = upload.path.stat().st_size
+    episode.original_filename = clean_text(upload.filename)[:500]
+    episode.probe = _probe_json(probed)
+    episode.processing_state = PENDING
+    episode.attempts = 0
+    episode.error = None
+    return old_key if old_key != episode.original_key else None
+
+
+def replace_transcript(services: Any, session: Session, episode: Episode, transcript: Any) -> None:
+    stored: list[str] = []
+    episode.transcript_key = _put_bytes(services, stored, episode.show, episode, "transcript",
+                                        f"transcript.{transcript.extension}", transcript.data, transcript.mime_type)
+    episode.transcript_type = transcript.mime_type
+
+
+def publish_episode(session: Session, episode: Episode, at: datetime | None = None) -> Episode:
+    """Publish now (or at `at`); an episode still processing goes out as soon as it is ready."""
+    if episode.processing_state == FAILED and episode.audio_key is None:
+        raise Conflict("The episode's audio failed to process; reprocess it before publishing.")
+    episode.draft = False
+    if at is not None:
+        episode.publish_at = at
+    elif episode.publish_at is None or episode.publish_at > utcnow():
+        episode.publish_at = utcnow() if episode.processing_state == READY else None
+    session.flush()
+    return episode
+
+
+def delete_episode(services: Any, session: Session, episode: Episode) -> None:
+    keys = [k for k in (episode.original_key, episode.audio_key, episode.image_key, episode.transcript_key) if k]
+    session.delete(episode)
+    session.commit()
+    _delete_quietly(services, keys)
+
+
+def request_reprocess(services: Any, session: Session, episode: Episode) -> Episode:
+    if episode.processing_state in (PENDING, PROCESSING):
+        raise Conflict("The episode is already being processed.")
+    if not episode.original_key:
+        raise Conflict("The episode has no original audio to process.")
+    episode.processing_state = PENDING
+    episode.error = None
+    episode.attempts = 0
+    episode.progress = 0.0
+    session.commit()
+    services.queue.enqueue("process_episode", episode.id)
+    return episode
+
+
+# --- processing -----------------------------------------------------------------------------------------
+
+
+@job("process_episode")
+def process_episode_job(services: Any, episode_id: int) -> None:
+    process_episode(services, episode_id)
+
+
+def process_episode(services: Any, episode_id: int, progress: Callable[[float], None] | None = None) -> str:
+    """Run the audio pipeline once for an episode; returns the final processing state.
+
+    Safe to run twice: only one run can claim the episode, and a ready episode is left alone.
+    """
+    if not _claim(services, episode_id):
+        return _state_of(services, episode_id)
+    with services.db.session() as session:
+        episode = get_episode(session, episode_id)
+        show = episode.show
+        probed = audio.ProbeResult(**{**(episode.probe or {}), "chapters": []})
+        tags = _tags_for(services, episode, show)
+        settings = _encode_settings(show)
+        original_key, old_audio_key = episode.original_key, episode.audio_key
+        # A new name per run: the published file is never overwritten while apps may be downloading it.
+        audio_key = media_key(show.id, "audio", f"{episode.slug}-{secrets.token_hex(4)}.mp3", episode.id)
+
+    workdir = Path(tempfile.mkdtemp(prefix="podcast-host-job-"))
+    try:
+        src = workdir / ("original." + (probed.format or "bin"))
+        dst = workdir / "episode.mp3"
+        services.store.download(original_key, src)
+        result = audio.process(src, dst, probed, settings, tags, _heartbeat(services, episode_id, progress))
+        length = dst.stat().st_size
+        services.store.put_file(audio_key, dst, "audio/mpeg")
+    except audio.AudioError as exc:
+        return _fail(services, episode_id, str(exc))
+    except (StorageError, FileNotFoundError) as exc:
+        return _storage_trouble(services, episode_id, exc)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    with services.db.session() as session:
+        episode = get_episode(session, episode_id)
+        episode.audio_key = audio_key
+        episode.enclosure_length = length
+        episode.enclosure_type = "audio/mpeg"
+        episode.duration_s = result.duration_s
+        episode.loudness_report = result.loudness_report
+        episode.waveform = result.waveform
+        episode.processing_state = READY
+        episode.error = None
+        episode.progress = 1.0
+        if not episode.draft and episode.publish_at is None:
+            episode.publish_at = utcnow()
+        session.commit()
+    if old_audio_key and old_audio_key != audio_key:
+        _delete_quietly(services, [old_audio_key])
+    services.queue.enqueue("feed_changed", show.id)
+    return READY
+
+
+def _claim(services: Any, episode_id: int) -> bool:
+    """Atomically mark the episode as being processed by this run."""
+    now = utcnow()
+    with services.db.session() as session:
+        result = session.execute(
+            update(Episode)
+            .where(
+                Episode.id == episode_id,
+                or_(
+                    Episode.processing_state == PENDING,
+                    (Episode.processing_state == PROCESSING) & (Episode.heartbeat_at < now - STALE_AFTER),
+                ),
+            )
+            .values(processing_state=PROCESSING, heartbeat_at=now, attempts=Episode.attempts + 1, progress=0.0)
+        )
+        session.commit()
+        return result.rowcount == 1
+
+
+def _state_of(services: Any, episode_id: int) -> str:
+    with services.db.session() as session:
+        episode = session.get(Episode, episode_id)
+        return episode.processing_state if episode else "missing"
+
+
+def _heartbeat(services: Any, episode_id: int, progress: Callable[[float], None] | None) -> Callable[[float], None]:
+    last = [0.0]
+
+    def report(fraction: float) -> None:
+        if progress:
+            progress(fraction)
+        if time.monotonic() - last[0] < HEARTBEAT_EVERY_S:
+            return
+        last[0] = time.monotonic()
+        with services.db.session() as session:
+            session.execute(
+                update(Episode).where(Episode.id == episode_id).values(heartbeat_at=utcnow(), progress=fraction)
+            )
+            session.commit()
+
+    return report
+
+
+def _fail(services: Any, episode_id: int, message: str) -> str:
+    with services.db.session() as session:
+        episode = get_episode(session, episode_id)
+        episode.processing_state = FAILED
+        episode.error = message
+        session.commit()
+    return FAILED
+
+
+def _storage_trouble(services: Any, episode_id: int, exc: Exception) -> str:
+    """The store did not answer: try again later, or fail for good after a few attempts."""
+    with services.db.session() as session:
+        episode = get_episode(session, episode_id)
+        if episode.attempts >= MAX_ATTEMPTS:
+            episode.processing_state = FAILED
+            episode.error = f"The media store could not be reached after {episode.attempts} attempts: {exc}"
+            session.commit()
+            return FAILED
+        episode.processing_state = PENDING
+        session.commit()
+    raise RetryLater(str(exc))
+
+
+def _tags_for(services: Any, episode: Episode, show: Show) -> audio.EpisodeTags:
+    cover, cover_mime = None, "image/jpeg"
+    image_key = episode.image_key or show.image_key
+    if image_key:
+        try:
+            with services.store.open(image_key) as fh:
+                cover = fh.read()
+            cover_mime = "image/png" if image_key.endswith(".png") else "image/jpeg"
+        except (StorageError, FileNotFoundError):
+            log.warning("cover %s unavailable; the MP3 goes without it", image_key)
+    date = (episode.publish_at or episode.created_at or utcnow()).date().isoformat()
+    return audio.EpisodeTags(
+        title=episode.title,
+        show=show.title,
+        author=show.author,
+        date=date,
+        season=episode.season,
+        number=episode.number,
+        cover=cover,
+        cover_mime=cover_mime,
+        chapters=chapters_for_tags(episode.chapters),
+    )
+
+
+def _encode_settings(show: Show) -> audio.EncodeSettings:
+    defaults = audio.EncodeSettings()
+    return audio.EncodeSettings(
+        target_lufs_stereo=show.target_lufs_stereo or defaults.target_lufs_stereo,
+        target_lufs_mono=show.target_lufs_mono or defaults.target_lufs_mono,
+        bitrate_stereo_kbps=show.bitrate_stereo_kbps or defaults.bitrate_stereo_kbps,
+        bitrate_mono_kbps=show.bitrate_mono_kbps or defaults.bitrate_mono_kbps,
+    )
+
+
+def recover_unfinished(services: Any, include_fresh: bool) -> int:
+    """Queue again every episode whose job was lost (a crash, a restart); returns how many."""
+    now = utcnow()
+    with services.db.session() as session:
+        condition = (Episode.processing_state == PROCESSING) & (Episode.heartbeat_at < now - STALE_AFTER)
+        pending = Episode.processing_state == PENDING
+        if not include_fresh:
+            pending = pending & (Episode.updated_at < now - STALE_AFTER)
+        else:
+            condition = Episode.processing_state == PROCESSING
+        ids = list(session.scalars(select(Episode.id).where(or_(condition, pending))))
+        if include_fresh and ids:
+            # The in-process queue died with the process: nothing else is working on these.
+            session.execute(
+                update(Episode).where(Episode.id.in_(ids), Episode.processing_state == PROCESSING)
+                .values(processing_state=PENDING)
+            )
+            session.commit()
+    for episode_id in ids:
+        services.queue.enqueue("process_episode", episode_id)
+    return len(ids)

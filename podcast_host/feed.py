@@ -1,0 +1,202 @@
+"""Show + episodes -> the RSS feed of SPEC §7 (Apple + Podcasting 2.0). Pure: no I/O, no clock.
+
+The only module that imports feedgen; podcast_ns.py holds the tags feedgen lacks.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from posixpath import splitext
+
+from feedgen.entry import FeedEntry
+from feedgen.feed import FeedGenerator
+
+from podcast_host.categories import validate_category
+from podcast_host.models import Episode, Show
+from podcast_host.notes import clean_text, render_notes_html
+from podcast_host.podcast_ns import Funding, PodcastChannelExtension, PodcastItemExtension, Transcript
+
+__all__ = ["FeedLinks", "build_feed", "clean_text", "podcast_guid", "render_notes_html"]
+
+log = logging.getLogger(__name__)
+
+# podcast-namespace docs/tags/guid.md: UUIDv5 of the feed URL without scheme and trailing slashes.
+PODCAST_GUID_NAMESPACE = uuid.UUID("ead4c236-bf58-58c6-a2c6-a6b28d128cb6")
+_SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
+
+# podcast-namespace docs/tags/transcript.md names SRT "application/x-subrip"; older tools wrote the others.
+_TRANSCRIPT_TYPES_BY_SUFFIX = {".vtt": "text/vtt", ".srt": "application/x-subrip"}
+_SRT_ALIASES = frozenset({"application/srt", "text/srt", "application/x-srt"})
+_TIMED_TRANSCRIPT_TYPES = frozenset({"text/vtt", "application/x-subrip"})
+
+
+@dataclass(frozen=True)
+class FeedLinks:
+    """Every absolute URL the feed needs, computed by the web layer."""
+
+    feed_url: str  # this feed (atom:link rel=self)
+    show_page_url: str
+    image_url: Callable[[str], str]  # image key -> absolute URL
+    episode_page_url: Callable[[Episode], str]
+    enclosure_url: Callable[[Episode], str]
+    chapters_url: Callable[[Episode], str]  # used only when episode.chapters
+    transcript_url: Callable[[Episode], str]  # used only when episode.transcript_key
+    hubs: tuple[str, ...] = ()  # WebSub hubs -> atom:link rel="hub"
+    new_feed_url: str | None = None  # itunes:new-feed-url after a move
+
+
+def podcast_guid(feed_url: str) -> str:
+    """The podcast:guid for a feed URL: UUIDv5 of the URL without its scheme and trailing slashes."""
+    seed = _SCHEME.sub("", feed_url.strip()).rstrip("/")
+    return str(uuid.uuid5(PODCAST_GUID_NAMESPACE, seed))
+
+
+def build_feed(show: Show, episodes: Sequence[Episode], links: FeedLinks, now: datetime) -> bytes:
+    """The RSS bytes for a show: only the episodes public at `now`, newest first; same input, same bytes."""
+    listed = _listed_episodes(episodes, now)
+    fg = _channel(show, links)
+    fg.lastBuildDate(_last_build_date(show, episodes, listed, now))
+    if listed:
+        fg.pubDate(listed[0].publish_at)
+    for episode in listed:
+        # Explicit order: feedgen prepends by default.
+        _fill_item(fg.add_entry(order="append"), episode, links)
+    return fg.rss_str(pretty=True, encoding="UTF-8", xml_declaration=True)
+
+
+def _listed_episodes(episodes: Sequence[Episode], now: datetime) -> list[Episode]:
+    """The episodes a feed shows at `now`, newest first; ties broken so that the order is stable."""
+    public = [ep for ep in episodes if ep.is_public_at(now) and ep.enclosure_length is not None]
+    return sorted(public, key=_newest_first_key, reverse=True)
+
+
+def _newest_first_key(episode: Episode) -> tuple[datetime, int, str]:
+    return (episode.publish_at, episode.number if episode.number is not None else -1, episode.guid or "")
+
+
+def _last_build_date(
+    show: Show, candidates: Sequence[Episode], listed: list[Episode], now: datetime
+) -> datetime:
+    """The latest change the feed reflects, not the clock: bytes (and ETag) change only with the content."""
+    # Every candidate counts, so unpublishing an episode moves the date forward; so does every listed
+    # publish_at, so a scheduled episode going live does too.
+    stamps = [show.updated_at, *(ep.updated_at for ep in candidates), *(ep.publish_at for ep in listed)]
+    past = [stamp for stamp in stamps if stamp is not None and stamp <= now]
+    return max(past, default=now)
+
+
+def _channel(show: Show, links: FeedLinks) -> FeedGenerator:
+    fg = FeedGenerator()
+    fg.load_extension("podcast")  # feedgen's iTunes tags
+    fg.register_extension("podcast_index", PodcastChannelExtension, PodcastItemExtension, atom=False)
+    title = clean_text(show.title)
+    fg.title(title)
+    fg.description(clean_text(show.description or "") or title)  # RSS requires a non-empty description
+    # feedgen takes the last link added as the RSS <link>, so the self link goes first.
+    fg.link(href=links.feed_url, rel="self", type="application/rss+xml")
+    fg.link(href=links.show_page_url, rel="alternate")
+    fg.language(show.language or "en")
+    fg.generator("podcast-host")
+    if show.copyright:
+        fg.copyright(clean_text(show.copyright))
+    if show.image_key:
+        fg.image(url=links.image_url(show.image_key), title=title, link=links.show_page_url)
+    _itunes_channel(fg, show, links)
+    _podcast_channel(fg.podcast_index, show, links)
+    return fg
+
+
+def _itunes_channel(fg: FeedGenerator, show: Show, links: FeedLinks) -> None:
+    author = clean_text(show.author or "")
+    if author:
+        fg.podcast.itunes_author(author)
+    if author and show.email:
+        fg.podcast.itunes_owner(name=author, email=clean_text(show.email))
+    category = _category(show)
+    if category:
+        fg.podcast.itunes_category(cat=category[0], sub=category[1])
+    fg.podcast.itunes_type(show.show_type or "episodic")
+    new_feed_url = links.new_feed_url or show.moved_to_url
+    if new_feed_url:
+        fg.podcast.itunes_new_feed_url(new_feed_url)
+
+
+def _category(show: Show) -> tuple[str, str | None] | None:
+    """The show's category, or None: a value stored before a list change must not take the feed down."""
+    if not show.category:
+        return None
+    try:
+        return validate_category(show.category)
+    except ValueError as error:
+        log.warning("show %s: category left out of the feed: %s", show.slug, error)
+        return None
+
+
+def _podcast_channel(ext: PodcastChannelExtension, show: Show, links: FeedLinks) -> None:
+    if show.image_key:
+        ext.itunes_image = links.image_url(show.image_key)
+    ext.itunes_explicit = bool(show.explicit)
+    ext.hubs = tuple(links.hubs)
+    # Stored once and kept when the feed moves; computing it is the fallback for a show not yet saved.
+    ext.guid = show.podcast_guid or podcast_guid(links.feed_url)
+    ext.locked = bool(show.locked)
+    ext.locked_owner = clean_text(show.email or "")
+    if show.funding_url:
+        ext.funding = Funding(show.funding_url, clean_text(show.funding_text or "") or show.funding_url)
+    ext.medium = show.medium or "podcast"
+
+
+def _fill_item(entry: FeedEntry, episode: Episode, links: FeedLinks) -> None:
+    entry.title(clean_text(episode.title))
+    entry.guid(episode.guid, permalink=False)
+    entry.link(href=links.episode_page_url(episode))
+    entry.pubDate(episode.publish_at)
+    entry.enclosure(
+        url=links.enclosure_url(episode),
+        length=str(episode.enclosure_length),
+        type=episode.enclosure_type or "audio/mpeg",
+    )
+    notes = render_notes_html(episode.description or "")
+    if notes:
+        entry.description(notes)
+        entry.content(notes)  # escaped by lxml, not CDATA: a "]]>" in the notes would break a CDATA section
+    _itunes_item(entry, episode)
+    _podcast_item(entry.podcast_index, episode, links)
+
+
+def _itunes_item(entry: FeedEntry, episode: Episode) -> None:
+    if episode.duration_s is not None:
+        entry.podcast.itunes_duration(round(episode.duration_s))
+    if episode.season is not None:
+        entry.podcast.itunes_season(episode.season)
+    if episode.number is not None:
+        entry.podcast.itunes_episode(episode.number)
+    entry.podcast.itunes_episode_type(episode.episode_type or "full")
+
+
+def _podcast_item(ext: PodcastItemExtension, episode: Episode, links: FeedLinks) -> None:
+    if episode.image_key:
+        ext.itunes_image = links.image_url(episode.image_key)
+    ext.itunes_explicit = bool(episode.explicit)
+    ext.season = episode.season
+    ext.episode = episode.number
+    if episode.transcript_key:
+        ext.transcripts = (_transcript(episode, links),)
+    if episode.chapters:
+        ext.chapters_url = links.chapters_url(episode)
+
+
+def _transcript(episode: Episode, links: FeedLinks) -> Transcript:
+    mime = (episode.transcript_type or "").strip().lower()
+    if not mime:
+        mime = _TRANSCRIPT_TYPES_BY_SUFFIX.get(
+            splitext(episode.transcript_key or "")[1].lower(), "text/plain"
+        )
+    if mime in _SRT_ALIASES:
+        mime = "application/x-subrip"
+    return Transcript(links.transcript_url(episode), mime, captions=mime in _TIMED_TRANSCRIPT_TYPES)

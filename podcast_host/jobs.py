@@ -1,0 +1,215 @@
+"""Background jobs: named functions run with IDs, in worker threads or through Redis (rq).
+
+Jobs carry IDs, never objects, and are enqueued only after the database transaction that
+created their work has committed. Every job is idempotent: running one twice is harmless.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+log = logging.getLogger(__name__)
+
+JobFunction = Callable[..., None]
+_REGISTRY: dict[str, JobFunction] = {}
+# Modules whose @job functions must be registered before a worker runs anything.
+JOB_MODULES = ("podcast_host.episodes", "podcast_host.websub")
+
+
+class RetryLater(Exception):
+    """Raised by a job whose failure is passing (store unreachable): run it again later."""
+
+
+def job(name: str) -> Callable[[JobFunction], JobFunction]:
+    """Register a job function under a stable name."""
+
+    def register(func: JobFunction) -> JobFunction:
+        _REGISTRY[name] = func
+        return func
+
+    return register
+
+
+class JobQueue(Protocol):
+    def enqueue(self, name: str, *args: Any) -> None: ...
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+    def join(self, timeout: float | None = None) -> bool: ...
+
+
+@dataclass
+class Retry:
+    attempts: int = 4
+    first_delay_s: float = 2.0
+
+
+def run(services: Any, name: str, args: tuple[Any, ...]) -> None:
+    """Run one registered job with the app's services."""
+    for module in JOB_MODULES:
+        importlib.import_module(module)
+    if name not in _REGISTRY:
+        raise KeyError(f"no job named {name!r}")
+    _REGISTRY[name](services, *args)
+
+
+class ThreadQueue:
+    """The embedded queue: worker threads inside the web process (or the CLI)."""
+
+    def __init__(self, services: Any, workers: int = 1, retry: Retry | None = None) -> None:
+        self.services = services
+        self.workers = workers
+        self.retry = retry or Retry()
+        self._queue: queue.Queue[tuple[str, tuple[Any, ...], int] | None] = queue.Queue()
+        self._threads: list[threading.Thread] = []
+        self._busy = 0
+        self._lock = threading.Condition()
+
+    def enqueue(self, name: str, *args: Any) -> None:
+        with self._lock:
+            self._busy += 1
+        self._queue.put((name, args, 1))
+        if not self._threads:
+            # No worker threads (tests, short CLI commands): run inline so nothing waits forever.
+            self._drain_inline()
+
+    def start(self) -> None:
+        for index in range(self.workers):
+            thread = threading.Thread(target=self._loop, name=f"podcast-host-worker-{index}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        for _ in self._threads:
+            self._queue.put(None)
+        for thread in self._threads:
+            thread.join(timeout=10)
+        self._threads.clear()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait until every enqueued job has finished; False on timeout."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._lock:
+            while self._busy:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._lock.wait(remaining)
+        return True
+
+    def _drain_inline(self) -> None:
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if item is not None:
+                self._run_with_retry(*item, sleep=True)
+
+    def _loop(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            self._run_with_retry(*item, sleep=False)
+
+    def _run_with_retry(self, name: str, args: tuple[Any, ...], attempt: int, sleep: bool) -> None:
+        try:
+            run(self.services, name, args)
+        except RetryLater as exc:
+            if attempt < self.retry.attempts:
+                delay = self.retry.first_delay_s * 2 ** (attempt - 1)
+                log.warning("job %s%r failed (%s); retry %d in %.0f s", name, args, exc, attempt, delay)
+                self._schedule(name, args, attempt + 1, delay, sleep)
+                return
+            log.error("job %s%r gave up after %d attempts: %s", name, args, attempt, exc)
+        except Exception:
+            log.exception("job %s%r crashed", name, args)
+        self._done()
+
+    def _schedule(self, name: str, args: tuple[Any, ...], attempt: int, delay: float, sleep: bool) -> None:
+        if sleep:
+            time.sleep(delay)
+            self._run_with_retry(name, args, attempt, sleep=True)
+            return
+        timer = threading.Timer(delay, self._queue.put, args=[(name, args, attempt)])
+        timer.daemon = True
+        timer.start()
+
+    def _done(self) -> None:
+        with self._lock:
+            self._busy -= 1
+            self._lock.notify_all()
+
+
+class RedisQueue:
+    """The distributed queue: rq on Redis; `podcast-host worker` runs the jobs."""
+
+    QUEUE_NAME = "podcast-host"
+
+    def __init__(self, url: str, retry: Retry | None = None) -> None:
+        from redis import Redis
+        from rq import Queue
+
+        self.connection = Redis.from_url(url)
+        self.retry = retry or Retry()
+        self.rq_queue = Queue(self.QUEUE_NAME, connection=self.connection)
+
+    def enqueue(self, name: str, *args: Any) -> None:
+        from rq import Retry as RqRetry
+
+        intervals = [int(self.retry.first_delay_s * 2**i) for i in range(self.retry.attempts - 1)]
+        self.rq_queue.enqueue(
+            "podcast_host.jobs.run_in_worker",
+            name,
+            args,
+            retry=RqRetry(max=self.retry.attempts - 1, interval=intervals),
+            job_timeout=3 * 3600,
+        )
+
+    def start(self) -> None:
+        """Jobs run in `podcast-host worker` processes, not here."""
+
+    def stop(self) -> None:
+        self.connection.close()
+
+    def join(self, timeout: float | None = None) -> bool:
+        deadline = time.monotonic() + (timeout if timeout is not None else 1e9)
+        from rq.registry import StartedJobRegistry
+
+        started = StartedJobRegistry(queue=self.rq_queue)
+        while time.monotonic() < deadline:
+            if self.rq_queue.count == 0 and started.count == 0:
+                return True
+            time.sleep(0.2)
+        return False
+
+
+_worker_services: Any = None
+
+
+def run_in_worker(name: str, args: tuple[Any, ...]) -> None:
+    """Entry point of rq jobs: build the services once per worker process, then run."""
+    global _worker_services
+    if _worker_services is None:
+        from podcast_host.services import build_services
+
+        _worker_services = build_services()
+    try:
+        run(_worker_services, name, tuple(args))
+    except RetryLater as exc:
+        # rq retries on any exception; RetryLater only needs to be re-raised as one.
+        raise RuntimeError(str(exc)) from exc
+
+
+def make_queue(services: Any) -> JobQueue:
+    settings = services.settings
+    if settings.queue_url:
+        return RedisQueue(settings.queue_url)
+    return ThreadQueue(services, workers=settings.workers)

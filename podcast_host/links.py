@@ -1,0 +1,51 @@
+"""Every absolute URL the feed and pages publish, built from PUBLIC_URL and MEDIA_URL in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from podcast_host.config import Settings
+from podcast_host.models import Episode, Show
+
+
+@dataclass(frozen=True)
+class Links:
+    settings: Settings
+
+    @property
+    def base(self) -> str:
+        return self.settings.public_url
+
+    def home(self) -> str:
+        return f"{self.base}/"
+
+    def show_page(self, show: Show) -> str:
+        return f"{self.base}/{quote(show.slug)}/"
+
+    def feed(self, show: Show) -> str:
+        return f"{self.base}/{quote(show.slug)}/feed.xml"
+
+    def episode_page(self, episode: Episode) -> str:
+        return f"{self.show_page(episode.show)}{quote(episode.slug)}/"
+
+    def embed(self, episode: Episode) -> str:
+        return f"{self.episode_page(episode)}embed"
+
+    def chapters(self, episode: Episode) -> str:
+        return f"{self.episode_page(episode)}chapters.json"
+
+    def media(self, key: str) -> str:
+        """Public URL of a stored object: through MEDIA_URL (CDN) when set, else served by the app."""
+        if self.settings.media_url:
+            return f"{self.settings.media_url}/{quote(key)}"
+        return f"{self.base}/media/{quote(key)}"
+
+    def enclosure(self, episode: Episode) -> str:
+        return self.media(episode.audio_key or "")
+
+    def transcript(self, episode: Episode) -> str:
+        return self.media(episode.transcript_key or "")
+
+    def image(self, key: str | None) -> str | None:
+        return self.media(key) if key else None

@@ -1,0 +1,243 @@
+"""SQLAlchemy models: the shape of shows, episodes, people and their rights."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite forgets the offset)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given where an aware one is required")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    tokens: Mapped[list[ApiToken]] = relationship(back_populates="user", cascade="all, delete-orphan")
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    # sha256 of the secret; the secret itself is shown once and never stored.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship(back_populates="tokens")
+
+
+class Show(Base):
+    __tablename__ = "shows"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(200), unique=True)
+    title: Mapped[str] = mapped_column(String(500))
+    description: Mapped[str] = mapped_column(Text, default="")
+    language: Mapped[str] = mapped_column(String(35), default="en")
+    author: Mapped[str] = mapped_column(String(500), default="")
+    email: Mapped[str] = mapped_column(String(320), default="")
+    category: Mapped[str] = mapped_column(String(200), default="")
+    explicit: Mapped[bool] = mapped_column(Boolean, default=False)
+    copyright: Mapped[str] = mapped_column(String(500), default="")
+    show_type: Mapped[str] = mapped_column(String(20), default="episodic")
+    medium: Mapped[str] = mapped_column(String(20), default="podcast")
+    locked: Mapped[bool] = mapped_column(Boolean, default=False)
+    funding_url: Mapped[str] = mapped_column(String(2000), default="")
+    funding_text: Mapped[str] = mapped_column(String(200), default="")
+    image_key: Mapped[str | None] = mapped_column(String(500))
+    # podcast:guid, stored once from the first feed URL and kept when the show moves.
+    podcast_guid: Mapped[str] = mapped_column(String(36))
+    # Set when the producer moved the feed to another host: 301 there, itunes:new-feed-url.
+    moved_to_url: Mapped[str | None] = mapped_column(String(2000))
+    # Per-show audio settings; None means the pipeline's defaults (SPEC §9).
+    target_lufs_stereo: Mapped[float | None] = mapped_column(Float)
+    target_lufs_mono: Mapped[float | None] = mapped_column(Float)
+    bitrate_stereo_kbps: Mapped[int | None] = mapped_column(Integer)
+    bitrate_mono_kbps: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    episodes: Mapped[list[Episode]] = relationship(back_populates="show", cascade="all, delete-orphan")
+    aliases: Mapped[list[ShowAlias]] = relationship(back_populates="show", cascade="all, delete-orphan")
+    members: Mapped[list[Membership]] = relationship(back_populates="show", cascade="all, delete-orphan")
+
+    @property
+    def is_rtl(self) -> bool:
+        return self.language.split("-")[0].lower() in RTL_LANGUAGES
+
+
+RTL_LANGUAGES = frozenset({"ar", "fa", "he", "ur", "yi", "ps", "sd", "ug", "dv", "ckb"})
+
+
+class ShowAlias(Base):
+    """An old slug of a show: its URLs answer 301 to the current ones."""
+
+    __tablename__ = "show_aliases"
+
+    slug: Mapped[str] = mapped_column(String(200), primary_key=True)
+    show_id: Mapped[int] = mapped_column(ForeignKey("shows.id", ondelete="CASCADE"), index=True)
+
+    show: Mapped[Show] = relationship(back_populates="aliases")
+
+
+ROLES = ("owner", "editor", "viewer")
+
+
+class Membership(Base):
+    __tablename__ = "memberships"
+    __table_args__ = (UniqueConstraint("show_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    show_id: Mapped[int] = mapped_column(ForeignKey("shows.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(20))
+
+    show: Mapped[Show] = relationship(back_populates="members")
+    user: Mapped[User] = relationship()
+
+
+# Processing states of the audio job; what the API calls `status` is derived in Episode.status.
+PENDING, PROCESSING, FAILED, READY = "pending", "processing", "failed", "ready"
+
+
+class Episode(Base):
+    __tablename__ = "episodes"
+    __table_args__ = (UniqueConstraint("show_id", "slug"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    show_id: Mapped[int] = mapped_column(ForeignKey("shows.id", ondelete="CASCADE"), index=True)
+    guid: Mapped[str] = mapped_column(String(200), default=lambda: str(uuid.uuid4()))
+    slug: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(String(500))
+    description: Mapped[str] = mapped_column(Text, default="")
+    season: Mapped[int | None] = mapped_column(Integer)
+    number: Mapped[int | None] = mapped_column(Integer)
+    episode_type: Mapped[str] = mapped_column(String(20), default="full")
+    explicit: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    # Publication intent: a draft is never listed; otherwise listed once publish_at has passed.
+    # publish_at stays None until processing ends when the producer asked for "as soon as ready".
+    draft: Mapped[bool] = mapped_column(Boolean, default=False)
+    publish_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+
+    processing_state: Mapped[str] = mapped_column(String(20), default=PENDING)
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Refreshed while a job works on the episode; a stale one means its worker died.
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+
+    original_key: Mapped[str | None] = mapped_column(String(500))
+    original_filename: Mapped[str] = mapped_column(String(500), default="")
+    original_sha256: Mapped[str | None] = mapped_column(String(64))
+    original_size: Mapped[int | None] = mapped_column(BigInteger)
+    probe: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    audio_key: Mapped[str | None] = mapped_column(String(500))
+    enclosure_length: Mapped[int | None] = mapped_column(BigInteger)
+    enclosure_type: Mapped[str] = mapped_column(String(100), default="audio/mpeg")
+    duration_s: Mapped[float | None] = mapped_column(Float)
+    loudness_report: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    waveform: Mapped[list[float] | None] = mapped_column(JSON)
+
+    image_key: Mapped[str | None] = mapped_column(String(500))
+    chapters: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    transcript_key: Mapped[str | None] = mapped_column(String(500))
+    transcript_type: Mapped[str | None] = mapped_column(String(100))
+
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    show: Mapped[Show] = relationship(back_populates="episodes")
+    aliases: Mapped[list[EpisodeAlias]] = relationship(
+        back_populates="episode", cascade="all, delete-orphan"
+    )
+
+    def status_at(self, now: datetime) -> str:
+        """The producer-facing status of SPEC §6 at a given moment."""
+        if self.processing_state in (PENDING, PROCESSING):
+            return "processing"
+        if self.processing_state == FAILED:
+            return "failed"
+        if self.draft or self.publish_at is None:
+            return "draft"
+        return "scheduled" if self.publish_at > now else "published"
+
+    @property
+    def status(self) -> str:
+        return self.status_at(utcnow())
+
+    def is_public_at(self, now: datetime) -> bool:
+        """Listed in the feed and on the pages: has audio, is not a draft, and its time has come.
+
+        A published episode being re-processed stays listed with its current audio.
+        """
+        return (
+            self.audio_key is not None
+            and not self.draft
+            and self.publish_at is not None
+            and self.publish_at <= now
+        )
+
+
+class EpisodeAlias(Base):
+    """An old slug of an episode, kept so that renaming never breaks a URL."""
+
+    __tablename__ = "episode_aliases"
+    __table_args__ = (UniqueConstraint("show_id", "slug"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    show_id: Mapped[int] = mapped_column(ForeignKey("shows.id", ondelete="CASCADE"))
+    slug: Mapped[str] = mapped_column(String(200))
+    episode_id: Mapped[int] = mapped_column(ForeignKey("episodes.id", ondelete="CASCADE"), index=True)
+
+    episode: Mapped[Episode] = relationship(back_populates="aliases")

@@ -1,0 +1,37 @@
+"""The app's resources, built once from the settings and handed to the domain."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from podcast_host.config import ConfigError, Settings, ensure_secret_key, load_settings
+from podcast_host.db import Database
+from podcast_host.jobs import JobQueue, make_queue
+from podcast_host.storage import MediaStore, store_from_url
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    store: MediaStore
+    queue: JobQueue = field(init=False)
+    # In-memory caches owned by the feed module (rendered bytes keyed by show and version).
+    caches: dict[str, Any] = field(default_factory=dict)
+
+    def close(self) -> None:
+        self.queue.stop()
+        self.db.dispose()
+
+
+def build_services(settings: Settings | None = None) -> Services:
+    """Create db, store and queue from validated settings; ConfigError on a bad value."""
+    settings = ensure_secret_key(settings or load_settings())
+    try:
+        store = store_from_url(settings.storage_url, settings.media_url)
+    except ValueError as exc:
+        raise ConfigError(f"PODCAST_HOST_STORAGE_URL: {exc}") from None
+    services = Services(settings=settings, db=Database(settings.database_url), store=store)
+    services.queue = make_queue(services)
+    return services

@@ -1,0 +1,189 @@
+"""Shows: create, edit, rename (old URLs keep answering), cover art, listing."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from podcast_host import accounts
+from podcast_host.artwork import ArtworkError, check_cover
+from podcast_host.categories import validate_category
+from podcast_host.errors import Conflict, Invalid, NotFound, Unavailable
+from podcast_host.feed import podcast_guid
+from podcast_host.notes import clean_text
+from podcast_host.models import Show, ShowAlias, User
+from podcast_host.slugs import check_slug
+from podcast_host.storage import StorageError, media_key
+
+# BCP 47 as Apple and RSS expect it: an ISO 639 language code, optionally with a region ("en", "pt-BR").
+LANGUAGE_RE = re.compile(r"^[a-z]{2,3}(-[A-Za-z]{2}|-[0-9]{3})?$")
+SHOW_TYPES = ("episodic", "serial")
+TEXT_LIMITS = {"title": 500, "author": 500, "copyright": 500, "description": 20000}
+EDITABLE = (
+    "title",
+    "description",
+    "language",
+    "author",
+    "email",
+    "category",
+    "explicit",
+    "copyright",
+    "show_type",
+    "locked",
+    "funding_url",
+    "funding_text",
+)
+
+
+def feed_url(public_url: str, slug: str) -> str:
+    return f"{public_url}/{slug}/feed.xml"
+
+
+def find_show(session: Session, slug: str) -> Show:
+    show = session.scalar(select(Show).where(Show.slug == slug))
+    if show is None:
+        raise NotFound(f"There is no show {slug!r}.")
+    return show
+
+
+def find_show_or_alias(session: Session, slug: str) -> tuple[Show, bool]:
+    """The show by its slug or an old one; the flag says whether it was an old slug."""
+    show = session.scalar(select(Show).where(Show.slug == slug))
+    if show is not None:
+        return show, False
+    alias = session.get(ShowAlias, slug)
+    if alias is None:
+        raise NotFound(f"There is no show {slug!r}.")
+    return alias.show, True
+
+
+def list_shows(session: Session) -> list[Show]:
+    return list(session.scalars(select(Show).order_by(Show.title)))
+
+
+def create_show(
+    session: Session, public_url: str, fields: Mapping[str, Any], owner: User | None = None
+) -> Show:
+    """Validate and add a show; its creator becomes its owner."""
+    slug = check_slug(str(fields.get("slug") or ""))
+    _ensure_slug_free(session, slug)
+    values = clean_show_fields(fields, require_title=True)
+    show = Show(slug=slug, podcast_guid=podcast_guid(feed_url(public_url, slug)), **values)
+    session.add(show)
+    session.flush()
+    if owner is not None:
+        accounts.grant(session, show, owner, "owner")
+    return show
+
+
+def update_show(session: Session, show: Show, fields: Mapping[str, Any]) -> Show:
+    unknown = set(fields) - set(EDITABLE) - {"slug", "moved_to_url"}
+    if unknown:
+        raise Invalid(f"Unknown show field {sorted(unknown)[0]!r}.", field=sorted(unknown)[0])
+    for name, value in clean_show_fields(fields, require_title=False).items():
+        setattr(show, name, value)
+    if "moved_to_url" in fields:
+        show.moved_to_url = _check_url(fields["moved_to_url"], "moved_to_url") or None
+    new_slug = fields.get("slug")
+    if new_slug and new_slug != show.slug:
+        rename_show(session, show, str(new_slug))
+    session.flush()
+    return show
+
+
+def rename_show(session: Session, show: Show, new_slug: str) -> None:
+    """Change the slug; the old one becomes an alias answering 301. The podcast:guid stays."""
+    check_slug(new_slug)
+    alias = session.get(ShowAlias, new_slug)
+    if alias is not None and alias.show_id == show.id:
+        session.delete(alias)
+        session.flush()
+    else:
+        _ensure_slug_free(session, new_slug)
+    session.add(ShowAlias(slug=show.slug, show=show))
+    show.slug = new_slug
+
+
+def _ensure_slug_free(session: Session, slug: str) -> None:
+    if session.scalar(select(Show.id).where(Show.slug == slug)) or session.get(ShowAlias, slug):
+        raise Conflict(f"The slug {slug!r} is already taken.")
+
+
+def clean_show_fields(fields: Mapping[str, Any], require_title: bool) -> dict[str, Any]:
+    """Check and normalize the editable fields present in `fields`."""
+    out: dict[str, Any] = {}
+    for name in EDITABLE:
+        if name not in fields or fields[name] is None:
+            continue
+        out[name] = _clean_field(name, fields[name])
+    if require_title and not out.get("title"):
+        raise Invalid("A show needs a title.", field="title")
+    return out
+
+
+def _clean_field(name: str, value: Any) -> Any:
+    if name in ("explicit", "locked"):
+        return parse_bool(value, name)
+    text = clean_text(str(value)).strip()
+    if name in TEXT_LIMITS and len(text) > TEXT_LIMITS[name]:
+        raise Invalid(f"The {name} is longer than {TEXT_LIMITS[name]} characters.", field=name)
+    if name == "title" and not text:
+        raise Invalid("A show needs a title.", field="title")
+    if name == "language":
+        if not LANGUAGE_RE.match(text):
+            raise Invalid(f"The language must be an ISO 639 code like 'en' or 'ar', not {text!r}.", name)
+        return text.lower() if "-" not in text else text.split("-")[0].lower() + "-" + text.split("-")[1]
+    if name == "category" and text:
+        try:
+            main, sub = validate_category(text)
+        except ValueError as exc:
+            raise Invalid(str(exc), field="category") from None
+        return f"{main}/{sub}" if sub else main
+    if name == "email" and text:
+        return accounts.normalize_email(text)
+    if name == "show_type" and text not in SHOW_TYPES:
+        raise Invalid(f"The show type must be episodic or serial, not {text!r}.", field=name)
+    if name == "funding_url":
+        return _check_url(text, name)
+    return text
+
+
+def _check_url(value: Any, name: str) -> str:
+    text = str(value or "").strip()
+    if text and not re.match(r"^https?://[^\s/]+", text):
+        raise Invalid(f"The {name} must be an http(s) URL.", field=name)
+    return text
+
+
+def parse_bool(value: Any, name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off", ""):
+        return False
+    raise Invalid(f"The {name} must be true or false, not {value!r}.", field=name)
+
+
+def set_cover(services: Any, session: Session, show: Show, data: bytes) -> Show:
+    """Check the cover art, store it under a new name (apps cache by URL) and point the show at it."""
+    try:
+        art = check_cover(data)
+    except ArtworkError as exc:
+        raise Invalid(str(exc), field="image") from None
+    import hashlib
+
+    name = f"cover-{hashlib.sha256(art.data).hexdigest()[:12]}.{art.extension}"
+    key = media_key(show.id, "image", name)
+    try:
+        services.store.put_bytes(key, art.data, art.mime_type)
+    except StorageError as exc:
+        raise Unavailable(f"The cover could not be stored: {exc}") from None
+    show.image_key = key
+    session.flush()
+    return show

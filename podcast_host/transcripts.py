@@ -1,0 +1,58 @@
+"""Transcripts: WebVTT or SRT files, checked with webvtt-py and srt before they are kept."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import srt
+import webvtt
+from webvtt.errors import MalformedFileError
+
+from podcast_host.errors import Invalid
+
+MAX_TRANSCRIPT_BYTES = 5 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Transcript:
+    data: bytes
+    mime_type: str
+    extension: str
+    cues: list[tuple[float, float, str]]
+
+
+def parse_transcript(data: bytes, filename: str = "") -> Transcript:
+    """Recognize and check a WebVTT or SRT transcript; Invalid with a clear sentence otherwise."""
+    if len(data) > MAX_TRANSCRIPT_BYTES:
+        raise Invalid("The transcript is larger than 5 MB.", field="transcript")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise Invalid("The transcript is not UTF-8 text.", field="transcript") from None
+    if text.lstrip().startswith("WEBVTT"):
+        return _vtt(text)
+    if filename.lower().endswith(".vtt"):
+        raise Invalid("The WebVTT transcript must start with the line WEBVTT.", field="transcript")
+    return _srt(text)
+
+
+def _vtt(text: str) -> Transcript:
+    try:
+        captions = webvtt.from_buffer(io.StringIO(text))
+    except MalformedFileError as exc:
+        raise Invalid(f"The WebVTT transcript is malformed: {exc}", field="transcript") from None
+    cues = [(c.start_in_seconds, c.end_in_seconds, c.text) for c in captions]
+    return Transcript(text.encode("utf-8"), "text/vtt", "vtt", cues)
+
+
+def _srt(text: str) -> Transcript:
+    try:
+        subtitles = list(srt.parse(text))
+    except srt.SRTParseError as exc:
+        raise Invalid(f"The transcript is neither WebVTT nor valid SRT: {exc}", field="transcript") from None
+    if not subtitles:
+        raise Invalid("The transcript has no cues.", field="transcript")
+    cues = [(s.start.total_seconds(), s.end.total_seconds(), s.content) for s in subtitles]
+    # Podcasting 2.0 lists application/x-subrip as the SRT transcript type.
+    return Transcript(text.encode("utf-8"), "application/x-subrip", "srt", cues)

@@ -1,0 +1,61 @@
+"""One place mapping domain errors and HTTP errors to statuses and the JSON error shape of SPEC §6."""
+
+from __future__ import annotations
+
+from flask import Flask, Response, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from podcast_host import errors
+
+STATUS = {
+    errors.NotFound: 404,
+    errors.Invalid: 422,
+    errors.Conflict: 409,
+    errors.NotAuthenticated: 401,
+    errors.Forbidden: 403,
+    errors.TooLarge: 413,
+    errors.UnsupportedMedia: 415,
+    errors.Unavailable: 503,
+}
+
+HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large",
+              415: "unsupported_media_type", 429: "too_many_requests", 500: "internal_error"}
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(errors.PodcastHostError, _domain_error)
+    app.register_error_handler(HTTPException, _http_error)
+
+
+def error_response(status: int, code: str, message: str, field: str | None = None) -> Response:
+    body: dict[str, object] = {"code": code, "message": message}
+    if field:
+        body["field"] = field
+    response = jsonify({"error": body})
+    response.status_code = status
+    return response
+
+
+def _wants_json() -> bool:
+    """JSON for the API and for any client that does not ask for HTML first (curl, apps)."""
+    if request.path.startswith("/api/"):
+        return True
+    return request.accept_mimetypes.best_match(["application/json", "text/html"]) == "application/json"
+
+
+def _domain_error(exc: errors.PodcastHostError) -> Response | tuple[str, int]:
+    status = next((code for cls, code in STATUS.items() if isinstance(exc, cls)), 400)
+    field = getattr(exc, "field", None)
+    if _wants_json():
+        return error_response(status, exc.code, str(exc), field)
+    return render_template("error.html", status=status, message=str(exc)), status
+
+
+def _http_error(exc: HTTPException) -> Response | tuple[str, int]:
+    status = exc.code or 500
+    message = {413: "The upload is larger than the limit of this server.", 404: "Nothing lives at this address."}.get(
+        status, exc.description or exc.name
+    )
+    if _wants_json():
+        return error_response(status, HTTP_CODES.get(status, exc.name.lower().replace(" ", "_")), message)
+    return render_template("error.html", status=status, message=message), status

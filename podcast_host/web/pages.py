@@ -1,0 +1,130 @@
+"""Listeners' pages: home, show, episode, embed player, chapters JSON, health."""
+
+from __future__ import annotations
+
+import json
+import math
+
+from flask import Blueprint, Response, abort, jsonify, redirect, render_template, request, url_for
+
+from podcast_host.chapters import CHAPTERS_MIME
+from podcast_host.db import DatabaseUnavailable
+from podcast_host.episodes import find_episode_by_slug, public_episodes
+from podcast_host.errors import NotFound
+from podcast_host.links import Links
+from podcast_host.models import Episode, Show, utcnow
+from podcast_host.notes import render_notes_html
+from podcast_host.shows import find_show_or_alias, list_shows
+from podcast_host.storage import StorageError
+from podcast_host.web.context import db, services
+
+bp = Blueprint("pages", __name__)
+
+
+@bp.app_context_processor
+def _template_helpers() -> dict[str, object]:
+    return {"links": Links(services().settings), "notes_html": render_notes_html}
+
+
+@bp.route("/")
+def home() -> str:
+    return render_template("index.html", shows=list_shows(db()))
+
+
+@bp.route("/healthz")
+def healthz() -> tuple[Response, int]:
+    problems = []
+    try:
+        services().db.check()
+    except DatabaseUnavailable as exc:
+        problems.append(str(exc))
+    try:
+        services().store.check()
+    except StorageError as exc:
+        problems.append(f"The media store does not answer: {exc}")
+    if problems:
+        return jsonify({"status": "unavailable", "problems": problems}), 503
+    return jsonify({"status": "ok"}), 200
+
+
+@bp.route("/<show_slug>/")
+def show_page(show_slug: str) -> Response | str:
+    show = _show_or_redirect(show_slug, "pages.show_page")
+    if isinstance(show, Response):
+        return show
+    per_page = services().settings.episodes_per_page
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    everything = public_episodes(db(), show)
+    pages = max(math.ceil(len(everything) / per_page), 1)
+    if page > pages:
+        abort(404)
+    episodes = everything[(page - 1) * per_page : page * per_page]
+    return render_template("show.html", show=show, episodes=episodes, page=page, pages=pages)
+
+
+@bp.route("/<show_slug>/<episode_slug>/")
+def episode_page(show_slug: str, episode_slug: str) -> Response | str:
+    found = _public_episode(show_slug, episode_slug, "pages.episode_page")
+    if isinstance(found, Response):
+        return found
+    return render_template("episode.html", show=found.show, episode=found, json_ld=_json_ld(found))
+
+
+@bp.route("/<show_slug>/<episode_slug>/embed")
+def embed(show_slug: str, episode_slug: str) -> Response | str:
+    found = _public_episode(show_slug, episode_slug, "pages.embed")
+    if isinstance(found, Response):
+        return found
+    response = Response(render_template("embed.html", show=found.show, episode=found))
+    response.frameable = True  # type: ignore[attr-defined]
+    response.headers["Content-Security-Policy"] = "frame-ancestors *"
+    return response
+
+
+@bp.route("/<show_slug>/<episode_slug>/chapters.json")
+def chapters(show_slug: str, episode_slug: str) -> Response:
+    found = _public_episode(show_slug, episode_slug, "pages.chapters")
+    if isinstance(found, Response):
+        return found
+    if not found.chapters:
+        raise NotFound("This episode has no chapters.")
+    response = Response(json.dumps(found.chapters, ensure_ascii=False), content_type=CHAPTERS_MIME)
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+def _show_or_redirect(show_slug: str, endpoint: str, **kwargs: str) -> Show | Response:
+    show, is_alias = find_show_or_alias(db(), show_slug)
+    if is_alias:
+        return redirect(url_for(endpoint, show_slug=show.slug, **kwargs), code=301)
+    return show
+
+
+def _public_episode(show_slug: str, episode_slug: str, endpoint: str) -> Episode | Response:
+    show, show_alias = find_show_or_alias(db(), show_slug)
+    episode, episode_alias = find_episode_by_slug(db(), show, episode_slug)
+    if not episode.is_public_at(utcnow()):
+        raise NotFound(f"There is no episode {episode_slug!r} in {show.slug!r}.")
+    if show_alias or episode_alias:
+        return redirect(url_for(endpoint, show_slug=show.slug, episode_slug=episode.slug), code=301)
+    return episode
+
+
+def _json_ld(episode: Episode) -> str:
+    links = Links(services().settings)
+    data = {
+        "@context": "https://schema.org",
+        "@type": "PodcastEpisode",
+        "name": episode.title,
+        "url": links.episode_page(episode),
+        "datePublished": episode.publish_at.isoformat() if episode.publish_at else None,
+        "timeRequired": f"PT{int(episode.duration_s or 0)}S",
+        "associatedMedia": {
+            "@type": "MediaObject",
+            "contentUrl": links.enclosure(episode),
+            "encodingFormat": episode.enclosure_type,
+        },
+        "partOfSeries": {"@type": "PodcastSeries", "name": episode.show.title, "url": links.show_page(episode.show)},
+    }
+    # "</" inside a <script> block would end it early; the JSON stays valid with it escaped.
+    return json.dumps(data, ensure_ascii=False).replace("</", "<\\/")

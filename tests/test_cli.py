@@ -1,0 +1,60 @@
+"""The command line: set up a producer, a show and an episode, then print the feed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from podcast_host.cli import main
+
+
+@pytest.fixture
+def runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str) -> CliRunner:
+    monkeypatch.setenv("PODCAST_HOST_DATA_DIR", str(tmp_path / "instance"))
+    monkeypatch.setenv("PODCAST_HOST_DATABASE_URL", database_url)
+    return CliRunner()
+
+
+def _ok(runner: CliRunner, *args: str, input: str | None = None) -> str:
+    result = runner.invoke(main, list(args), input=input)
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_a_newcomer_publishes_an_episode_from_the_cli(runner: CliRunner, sample_mp3: Path) -> None:
+    if not runner.invoke(main, ["db", "upgrade"]).exit_code == 0:
+        pytest.fail("db upgrade failed")
+    _ok(runner, "user", "add", "me@example.com", "--admin", "--password-stdin", input="long enough pw\n")
+    token = _ok(runner, "token", "add", "me@example.com", "--name", "laptop").strip().splitlines()[-1]
+    assert token.startswith("ph_") and len(token) > 30
+    _ok(runner, "show", "add", "cli-show", "--title", "CLI Show", "--category", "Technology",
+        "--language", "en", "--author", "Me", "--email", "me@example.com")
+    assert "cli-show" in _ok(runner, "show", "list")
+
+    out = _ok(runner, "episode", "add", "cli-show", str(sample_mp3), "--title", "From the CLI", "--wait")
+    episode_id = out.strip().splitlines()[-1]
+    listing = _ok(runner, "episode", "list", "cli-show")
+    assert f"{episode_id}\tpublished" in listing
+
+    feed = _ok(runner, "feed", "cli-show")
+    assert "<title>From the CLI</title>" in feed
+    assert 'length="' in feed
+
+
+def test_user_mistakes_are_one_line_without_traceback(runner: CliRunner, tmp_path: Path) -> None:
+    _ok(runner, "db", "upgrade")
+    result = runner.invoke(main, ["show", "add", "Bad Slug!", "--title", "x"])
+    assert result.exit_code != 0
+    assert result.stderr.strip().count("\n") == 0
+    assert "slug" in result.stderr
+    missing = runner.invoke(main, ["episode", "list", "nope"])
+    assert missing.exit_code != 0 and "There is no show 'nope'" in missing.stderr
+    text = tmp_path / "fake.mp3"
+    text.write_text("not audio")
+    _ok(runner, "show", "add", "real", "--title", "Real")
+    refused = runner.invoke(main, ["episode", "add", "real", str(text), "--title", "x", "--wait"])
+    assert refused.exit_code != 0
+    assert "Traceback" not in refused.output
+    assert _ok(runner, "episode", "list", "real") == ""

@@ -1,0 +1,76 @@
+"""Settings are checked at start-up: unknown or malformed values fail with one clear line."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from podcast_host.config import ConfigError, load_settings
+
+
+def test_defaults_live_under_the_data_dir(tmp_path: Path) -> None:
+    settings = load_settings(environ={"PODCAST_HOST_DATA_DIR": str(tmp_path)})
+    assert settings.database_url == f"sqlite:///{tmp_path / 'podcast-host.sqlite3'}"
+    assert settings.storage_url == (tmp_path / "media").as_uri()
+    assert settings.public_url == "http://127.0.0.1:8000"
+    assert settings.max_upload_mb == 2048 and settings.max_duration_s == 21600
+
+
+def test_environment_overrides_the_config_file(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text('public_url = "https://from-file.example"\nmax_upload_mb = 5\n')
+    settings = load_settings(environ={"PODCAST_HOST_DATA_DIR": str(tmp_path),
+                                      "PODCAST_HOST_PUBLIC_URL": "https://pods.example/"})
+    assert settings.public_url == "https://pods.example"
+    assert settings.max_upload_mb == 5
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("PODCAST_HOST_PUBLIK_URL", "x", "Unknown setting PODCAST_HOST_PUBLIK_URL"),
+        ("PODCAST_HOST_PUBLIC_URL", "pods.example", "must be an absolute http(s) URL"),
+        ("PODCAST_HOST_MAX_UPLOAD_MB", "lots", "must be a whole number"),
+        ("PODCAST_HOST_MAX_DURATION_S", "-5", "must be positive"),
+        ("PODCAST_HOST_DATABASE_URL", "mysql://x", "sqlite:// or postgresql://"),
+        ("PODCAST_HOST_QUEUE_URL", "amqp://x", "redis://"),
+        ("PODCAST_HOST_WEBSUB_HUBS", "not a url", "must be an absolute http(s) URL"),
+    ],
+)
+def test_bad_settings_are_named(tmp_path: Path, name: str, value: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_settings(environ={"PODCAST_HOST_DATA_DIR": str(tmp_path), name: value})
+
+
+def test_unknown_key_in_config_file(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text('colour = "blue"\n')
+    with pytest.raises(ConfigError, match="Unknown setting 'colour'"):
+        load_settings(environ={"PODCAST_HOST_DATA_DIR": str(tmp_path)})
+
+
+def _cli(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    environ = {"PATH": "/usr/bin:/bin", "PODCAST_HOST_DATA_DIR": str(tmp_path), **env}
+    return subprocess.run([sys.executable, "-m", "podcast_host.cli", *args], capture_output=True, text=True,
+                          env=environ, timeout=60)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"PODCAST_HOST_COLOUR": "blue"}, "Unknown setting PODCAST_HOST_COLOUR"),
+        ({"PODCAST_HOST_STORAGE_URL": "ftp://files.example/x"}, "PODCAST_HOST_STORAGE_URL"),
+        # Port 9 (discard) on loopback: nothing listens, so the connection is refused at once.
+        ({"PODCAST_HOST_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:9/none"}, "does not answer"),
+    ],
+)
+def test_the_cli_reports_configuration_errors_in_one_line(tmp_path: Path, env: dict[str, str],
+                                                          message: str) -> None:
+    result = _cli(tmp_path, "show", "list", **env)
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert message in lines[0]
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,71 @@
+"""Podcast as code: `sync` makes the database match a folder, and a second run changes nothing."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from podcast_host.episodes import list_episodes
+from podcast_host.services import Services
+from podcast_host.shows import find_show
+from podcast_host.sync import sync_directory
+
+SAMPLE = Path(__file__).resolve().parent.parent / "episodes"
+
+
+def _snapshot(services: Services) -> dict[str, tuple]:
+    with services.db.session() as session:
+        out = {}
+        for slug in ("sample-hour", "sawt"):
+            show = find_show(session, slug)
+            for e in list_episodes(session, show):
+                out[f"{slug}/{e.slug}"] = (e.guid, e.audio_key, e.enclosure_length, e.updated_at, e.status)
+        return out
+
+
+def test_sync_twice_changes_nothing_the_second_time(services: Services, tmp_path: Path) -> None:
+    folder = tmp_path / "episodes"
+    shutil.copytree(SAMPLE, folder)
+    first = sync_directory(services, folder)
+    assert sorted(first.created) == ["sample-hour", "sample-hour/how-it-works", "sample-hour/welcome",
+                                     "sawt", "sawt/marhaban"]
+    before = _snapshot(services)
+    assert all(state[-1] == "published" for state in before.values()), before
+
+    second = sync_directory(services, folder)
+    assert second.created == [] and second.updated == []
+    assert len(second.unchanged) == 5
+    assert _snapshot(services) == before
+
+
+def test_sync_updates_a_changed_field_and_keeps_the_guid(services: Services, tmp_path: Path) -> None:
+    folder = tmp_path / "episodes"
+    shutil.copytree(SAMPLE, folder)
+    sync_directory(services, folder)
+    before = _snapshot(services)["sample-hour/welcome"]
+
+    toml = folder / "sample-hour" / "welcome" / "episode.toml"
+    toml.write_text(toml.read_text().replace("Welcome to the Sample Hour", "Welcome, renamed"))
+    report = sync_directory(services, folder)
+    assert report.updated == ["sample-hour/welcome"]
+    with services.db.session() as session:
+        show = find_show(session, "sample-hour")
+        welcome = next(e for e in list_episodes(session, show) if e.slug == "welcome")
+        assert welcome.title == "Welcome, renamed"
+        assert welcome.guid == before[0]
+        # The audio did not change, so it was not processed again.
+        assert welcome.audio_key == before[1]
+
+
+def test_sync_reprocesses_changed_audio_only(services: Services, tmp_path: Path, sample_mp3: Path) -> None:
+    folder = tmp_path / "episodes"
+    shutil.copytree(SAMPLE, folder)
+    sync_directory(services, folder)
+    before = _snapshot(services)
+    shutil.copy(sample_mp3, folder / "sawt" / "marhaban" / "audio.mp3")
+    report = sync_directory(services, folder)
+    assert report.updated == ["sawt/marhaban"]
+    after = _snapshot(services)
+    assert after["sawt/marhaban"][0] == before["sawt/marhaban"][0]
+    assert after["sawt/marhaban"][1] != before["sawt/marhaban"][1]
+    assert after["sample-hour/welcome"] == before["sample-hour/welcome"]

@@ -1,0 +1,112 @@
+"""Refused uploads leave nothing behind: no episode, no stored object, the feed unchanged (SPEC §10)."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import pytest
+from helpers import auth, create_show, upload_episode
+from werkzeug.datastructures import FileStorage
+from werkzeug.test import encode_multipart
+
+from podcast_host.services import Services
+
+
+def _stored_files(services: Services) -> list[Path]:
+    root = services.settings.data_dir / "media"
+    return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
+
+
+def _nothing_created(client, token: str, services: Services) -> None:  # type: ignore[no-untyped-def]
+    listing = client.get("/api/v1/shows/daily/episodes", headers=auth(token)).get_json()
+    assert listing["episodes"] == []
+    assert _stored_files(services) == []
+
+
+def test_text_renamed_mp3_is_415(client, admin_token: str, services: Services, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    create_show(client, admin_token)
+    fake = tmp_path / "notes.mp3"
+    fake.write_text("This is not audio at all, just text with an mp3 name.\n" * 20)
+    response = upload_episode(client, admin_token, "daily", fake)
+    assert response.status_code == 415
+    error = response.get_json()["error"]
+    assert error["code"] == "unsupported_media_type"
+    assert "audio" in error["message"].lower()
+    _nothing_created(client, admin_token, services)
+
+
+def test_zero_byte_upload_is_refused(client, admin_token: str, services: Services, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    create_show(client, admin_token)
+    empty = tmp_path / "empty.mp3"
+    empty.write_bytes(b"")
+    response = upload_episode(client, admin_token, "daily", empty)
+    assert response.status_code == 422
+    assert "empty" in response.get_json()["error"]["message"]
+    _nothing_created(client, admin_token, services)
+
+
+def test_path_traversal_filename_stays_inside_the_store(client, admin_token: str, services: Services,  # type: ignore[no-untyped-def]
+                                                        sample_mp3: Path) -> None:
+    create_show(client, admin_token)
+    response = upload_episode(client, admin_token, "daily", sample_mp3, filename="../../x.mp3")
+    assert response.status_code == 202
+    media_root = (services.settings.data_dir / "media").resolve()
+    stored = _stored_files(services)
+    assert stored, "the upload should be stored"
+    assert all(media_root in p.resolve().parents for p in stored)
+    assert not (services.settings.data_dir.parent / "x.mp3").exists()
+    assert not any(Path(os.sep, "x.mp3") == p for p in stored)
+
+
+def test_upload_without_token_is_401(client, admin_token: str, sample_mp3: Path) -> None:  # type: ignore[no-untyped-def]
+    create_show(client, admin_token)
+    with sample_mp3.open("rb") as fh:
+        response = client.post("/api/v1/shows/daily/episodes", data={"title": "x", "audio": (fh, "a.mp3")})
+    assert response.status_code == 401
+    assert response.get_json()["error"]["code"] == "unauthorized"
+
+
+def test_upload_without_audio_field_is_422(client, admin_token: str) -> None:  # type: ignore[no-untyped-def]
+    create_show(client, admin_token)
+    response = client.post("/api/v1/shows/daily/episodes", data={"title": "x"}, headers=auth(admin_token))
+    assert response.status_code == 422
+    assert response.get_json()["error"]["field"] == "audio"
+
+
+def test_duplicate_show_slug_is_409(client, admin_token: str) -> None:  # type: ignore[no-untyped-def]
+    create_show(client, admin_token)
+    again = client.post("/api/v1/shows", json={"slug": "daily", "title": "Other"}, headers=auth(admin_token))
+    assert again.status_code == 409
+    assert again.get_json()["error"]["code"] == "conflict"
+
+
+def test_unknown_route_is_json_404(client) -> None:  # type: ignore[no-untyped-def]
+    response = client.get("/api/v1/nothing-here")
+    assert response.status_code == 404
+    assert response.get_json()["error"]["code"] == "not_found"
+
+
+@pytest.mark.parametrize("size_mb", [2])
+def test_oversize_upload_is_413_with_json(tmp_path: Path, size_mb: int) -> None:
+    from conftest import make_services
+
+    from podcast_host import accounts, create_app
+
+    services = make_services(tmp_path, max_upload_mb=1)
+    with services.db.session() as session:
+        user = accounts.create_user(session, "a@example.com", None, admin=True)
+        _, token = accounts.create_token(session, user)
+        session.commit()
+    client = create_app(services=services).test_client()
+    create_show(client, token)
+    # An in-memory body: the test client would otherwise spool it to a temp file nobody reads.
+    boundary, body = encode_multipart(
+        {"title": "x", "audio": FileStorage(io.BytesIO(b"\0" * (size_mb << 20)), "big.mp3")}
+    )
+    response = client.post("/api/v1/shows/daily/episodes", input_stream=io.BytesIO(body), headers=auth(token),
+                           content_type=f"multipart/form-data; boundary={boundary}", content_length=len(body))
+    assert response.status_code == 413
+    assert response.get_json()["error"]["code"] == "too_large"
+    services.close()
