@@ -62,7 +62,7 @@ MAX_GAIN_DB = 40.0  # more than this is amplifying noise: near-silent input keep
 SILENCE_LUFS = -69.0  # ebur128 reports -70 LUFS when every block falls under BS.1770's absolute gate
 # FACTS.md: a LAME encode of speech lowers integrated loudness (kbps -> LU lost); we pre-compensate.
 LAME_LOUDNESS_LOSS_LU = ((64, 0.4), (128, 0.45), (192, 0.2), (320, 0.0))
-# FACTS.md: LAME can lift true peaks above their pre-encode value; the limiter aims this far under the ceiling.
+# FACTS.md: LAME lifts true peaks above their pre-encode level; the limiter aims this far under the ceiling.
 ENCODER_PEAK_MARGIN_DB = 1.0
 PEAK_CORRECTION_MARGIN_DB = 0.3  # extra room taken when a pass still overshot the ceiling
 LIMITER_OVERSAMPLING = 1
@@ -130,7 +130,7 @@ class ProcessResult:
     waveform: list[float]
 
 
-# ---------------------------------------------------------------------------------------------------- probing
+# ------------------------------------------------------------------------------------------------ probing
 
 
 def probe(path: Path, max_duration_s: float) -> ProbeResult:
@@ -167,7 +167,7 @@ def _open_with_mutagen(path: Path) -> Any:
 
 def _check_playable(probed: ProbeResult, max_duration_s: float) -> None:
     if probed.duration_s < MIN_DURATION_S:
-        raise InvalidAudio(f"The audio has no length ({probed.duration_s:.2f} s); there is nothing to publish.")
+        raise InvalidAudio(f"The audio has no length ({probed.duration_s:.2f} s); nothing to publish.")
     if probed.duration_s > max_duration_s:
         raise InvalidAudio(
             f"The audio is {_clock(probed.duration_s)} long; the limit is {_clock(max_duration_s)}."
@@ -230,7 +230,7 @@ def _duration_is_estimate(path: Path) -> bool:
     return isinstance(source, MP3) and source.info.bitrate_mode == BitrateMode.UNKNOWN
 
 
-# ---------------------------------------------------------------------------------------------------- ffmpeg
+# ------------------------------------------------------------------------------------------------ ffmpeg
 
 
 def ffmpeg_binary() -> str:
@@ -249,11 +249,15 @@ def _ffmpeg(*args: str) -> list[str]:
 
 # ebur128's closing summary; framelog=verbose keeps its ten lines per second of audio out of the log.
 EBUR128 = "ebur128=peak=true:framelog=verbose"
-_SUMMARY_FIELDS = {"lufs": r"I:\s+(\S+) LUFS", "lra": r"LRA:\s+(\S+) LU\b", "true_peak_dbtp": r"Peak:\s+(\S+) dBFS"}
+_SUMMARY_FIELDS = {
+    "lufs": r"I:\s+(\S+) LUFS",
+    "lra": r"LRA:\s+(\S+) LU\b",
+    "true_peak_dbtp": r"Peak:\s+(\S+) dBFS",
+}
 
 
 def measure_loudness(path: Path) -> dict:
-    """Integrated loudness, loudness range and true peak of a file, as ffmpeg's ebur128 (peak=true) reports."""
+    """Integrated loudness, loudness range and true peak of a file, as ffmpeg's ebur128 reports them."""
     command = _ffmpeg("-i", str(path), "-map", "0:a:0", "-af", EBUR128, "-f", "null", "-")
     run = subprocess.run(command, capture_output=True, text=True, errors="replace")
     if run.returncode != 0:
@@ -294,7 +298,7 @@ def _processes() -> Iterator[list[subprocess.Popen]]:
                         pipe.close()
 
 
-# ---------------------------------------------------------------------------------------------------- processing
+# ------------------------------------------------------------------------------------------------ processing
 
 
 @dataclass(frozen=True)
@@ -525,13 +529,14 @@ def _ratio(db: float) -> str:
 
 def _encode(src: Path, partial: Path, channels: int, kbps: int, plan: _GainPlan, probed_s: float,
             progress: _ProgressScale) -> tuple[dict, float]:
-    """Pass 2 (+3 overlapped): decode -> pydub gain -> LAME, while a second ffmpeg measures the MP3 as it comes."""
+    """Pass 2, with pass 3 overlapped: decode -> pydub gain -> LAME, while another ffmpeg measures the MP3."""
     raw = ["-f", "s32le", "-ar", str(OUTPUT_RATE), "-ac", str(channels)]
     decode = _ffmpeg("-loglevel", "error", "-i", str(src), "-map", "0:a:0",
                      "-af", _decoder_chain(channels, plan), *raw, "pipe:1")
     # tee: one LAME run feeds the file (seekable, so it gets its Xing/LAME header) and the verifying ffmpeg.
+    outputs = f"[f=mp3:id3v2_version=0]{partial.name}|[f=mp3]pipe\\:1"
     encode = _ffmpeg("-loglevel", "error", "-y", *raw, "-i", "pipe:0", "-map", "0:a", "-c:a", "libmp3lame",
-                     "-b:a", f"{kbps}k", "-f", "tee", f"[f=mp3:id3v2_version=0]{partial.name}|[f=mp3]pipe\\:1")
+                     "-b:a", f"{kbps}k", "-f", "tee", outputs)
     verify = _ffmpeg("-f", "mp3", "-i", "pipe:0", "-af", EBUR128, "-f", "null", "-")
     frame_bytes = PCM_WIDTH * channels
     expected = max(1, int(probed_s * OUTPUT_RATE) * frame_bytes)
@@ -563,24 +568,24 @@ def _encode(src: Path, partial: Path, channels: int, kbps: int, plan: _GainPlan,
 
 def _widen_pipe(pipe: IO[bytes]) -> None:
     """Give a pipe 1 MiB of buffer (Linux) so a briefly descheduled reader never stalls LAME."""
-    try:
+    # Where it fails (not Linux, or over /proc/sys/fs/pipe-max-size) the default buffer works, only slower.
+    with suppress(OSError):
         fcntl.fcntl(pipe.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_BUFFER_BYTES)
-    except OSError:
-        pass  # not Linux, or above /proc/sys/fs/pipe-max-size: the default buffer works, a little slower
 
 
 def _apply_gain(pcm_in: IO[bytes], pcm_out: IO[bytes], gain_db: float, channels: int,
                 progress: Callable[[int], None]) -> int | None:
-    """The episode gain, applied by pydub one second at a time; returns bytes written, None if the encoder quit."""
+    """Apply the episode gain with pydub, one second at a time; bytes written, or None if the encoder quit."""
     frame_bytes = PCM_WIDTH * channels
     chunk_bytes = OUTPUT_RATE * frame_bytes  # whole frames, so every chunk is a valid AudioSegment
-    # The decoder delivered the PCM PCM_HEADROOM_DB under its level; this gain gives it back with the episode's.
+    # The decoder delivered the PCM PCM_HEADROOM_DB low; this gain gives that back along with the episode's.
     total_gain = gain_db + PCM_HEADROOM_DB
     written = 0
     try:
         for chunk in iter(lambda: pcm_in.read(chunk_bytes), b""):
             chunk = chunk[: len(chunk) - len(chunk) % frame_bytes]
-            segment = AudioSegment(data=chunk, sample_width=PCM_WIDTH, frame_rate=OUTPUT_RATE, channels=channels)
+            segment = AudioSegment(data=chunk, sample_width=PCM_WIDTH, frame_rate=OUTPUT_RATE,
+                                   channels=channels)
             pcm_out.write(segment.apply_gain(total_gain).raw_data)
             written += len(chunk)
             progress(written)
@@ -590,7 +595,7 @@ def _apply_gain(pcm_in: IO[bytes], pcm_out: IO[bytes], gain_db: float, channels:
     return written
 
 
-# ---------------------------------------------------------------------------------------------------- tags
+# ------------------------------------------------------------------------------------------------ tags
 
 
 def write_tags(path: Path, tags: EpisodeTags) -> None:
@@ -635,8 +640,9 @@ def _chapter_frames(chapters: list[dict], duration_s: float) -> list[id3.Frame]:
         next_start = starts[index + 1] if index + 1 < len(starts) else duration_s
         end = chapter.get("endTime") or next_start
         start_ms = int(round(starts[index] * 1000))
+        end_ms = max(start_ms, int(round(float(end) * 1000)))
         frames.append(id3.CHAP(
-            element_id=f"chp{index}", start_time=start_ms, end_time=max(start_ms, int(round(float(end) * 1000))),
+            element_id=f"chp{index}", start_time=start_ms, end_time=end_ms,
             sub_frames=[id3.TIT2(encoding=id3.Encoding.UTF8, text=str(chapter.get("title") or ""))],
         ))
     frames.append(id3.CTOC(

@@ -116,7 +116,24 @@ def worker(lazy: LazyServices, burst: bool) -> None:
     recovered = episodes.recover_unfinished(services, include_fresh=False)
     if recovered:
         click.echo(f"Re-queued {recovered} stalled episode(s).", err=True)
+    if not burst:
+        _watch_for_stalled_jobs(services)
     Worker([services.queue.rq_queue], connection=services.queue.connection).work(burst=burst)
+
+
+def _watch_for_stalled_jobs(services: Services) -> None:
+    """Every worker also re-queues episodes whose worker died (killed machine, OOM) while it runs."""
+    import threading
+
+    def loop() -> None:
+        while True:
+            time.sleep(services.settings.job_stale_s)
+            try:
+                episodes.recover_unfinished(services, include_fresh=False)
+            except Exception as exc:  # noqa: BLE001 - a database hiccup must not kill the worker
+                click.echo(f"Could not check for stalled episodes: {exc}", err=True)
+
+    threading.Thread(target=loop, name="stalled-job-watch", daemon=True).start()
 
 
 @main.group()

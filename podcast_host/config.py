@@ -32,6 +32,8 @@ class Settings:
     # Worker threads inside `serve` when no QUEUE_URL is set.
     workers: int = 1
     feed_max_age_s: int = 300
+    # A processing job silent for this long is taken to be dead (worker killed) and is run again.
+    job_stale_s: int = 180
     episodes_per_page: int = 20
     testing: bool = False
     extra: Mapping[str, object] = field(default_factory=dict)
@@ -41,7 +43,7 @@ class Settings:
         return self.max_upload_mb * 1024 * 1024
 
 
-_INT_FIELDS = {"max_upload_mb", "max_duration_s", "workers", "feed_max_age_s", "episodes_per_page"}
+_INT_FIELDS = {"max_upload_mb", "max_duration_s", "workers", "feed_max_age_s", "episodes_per_page", "job_stale_s"}
 _KNOWN = {f.name for f in fields(Settings)} - {"extra", "testing"}
 
 

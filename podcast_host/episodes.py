@@ -43,9 +43,6 @@ log = logging.getLogger(__name__)
 EPISODE_TYPES = ("full", "trailer", "bonus")
 EDITABLE = ("title", "description", "season", "number", "type", "explicit", "publish_at", "draft", "slug")
 MAX_ATTEMPTS = 4
-# A job that has not reported progress for this long is taken to be dead and is run again.
-STALE_AFTER = timedelta(minutes=3)
-HEARTBEAT_EVERY_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -473,6 +470,10 @@ def process_episode(services: Any, episode_id: int, progress: Callable[[float], 
     return READY
 
 
+def _stale_after(services: Any) -> timedelta:
+    return timedelta(seconds=services.settings.job_stale_s)
+
+
 def _claim(services: Any, episode_id: int) -> bool:
     """Atomically mark the episode as being processed by this run."""
     now = utcnow()
@@ -483,7 +484,7 @@ def _claim(services: Any, episode_id: int) -> bool:
                 Episode.id == episode_id,
                 or_(
                     Episode.processing_state == PENDING,
-                    (Episode.processing_state == PROCESSING) & (Episode.heartbeat_at < now - STALE_AFTER),
+                    (Episode.processing_state == PROCESSING) & (Episode.heartbeat_at < now - _stale_after(services)),
                 ),
             )
             .values(processing_state=PROCESSING, heartbeat_at=now, attempts=Episode.attempts + 1, progress=0.0)
@@ -499,12 +500,14 @@ def _state_of(services: Any, episode_id: int) -> str:
 
 
 def _heartbeat(services: Any, episode_id: int, progress: Callable[[float], None] | None) -> Callable[[float], None]:
-    last = [0.0]
+    last = [time.monotonic()]
+    # Beat well within the stale limit so a live job is never mistaken for a dead one.
+    every_s = min(5.0, services.settings.job_stale_s / 4)
 
     def report(fraction: float) -> None:
         if progress:
             progress(fraction)
-        if time.monotonic() - last[0] < HEARTBEAT_EVERY_S:
+        if time.monotonic() - last[0] < every_s:
             return
         last[0] = time.monotonic()
         with services.db.session() as session:
@@ -576,11 +579,12 @@ def _encode_settings(show: Show) -> audio.EncodeSettings:
 def recover_unfinished(services: Any, include_fresh: bool) -> int:
     """Queue again every episode whose job was lost (a crash, a restart); returns how many."""
     now = utcnow()
+    stale = now - _stale_after(services)
     with services.db.session() as session:
-        condition = (Episode.processing_state == PROCESSING) & (Episode.heartbeat_at < now - STALE_AFTER)
+        condition = (Episode.processing_state == PROCESSING) & (Episode.heartbeat_at < stale)
         pending = Episode.processing_state == PENDING
         if not include_fresh:
-            pending = pending & (Episode.updated_at < now - STALE_AFTER)
+            pending = pending & (Episode.updated_at < stale)
         else:
             condition = Episode.processing_state == PROCESSING
         ids = list(session.scalars(select(Episode.id).where(or_(condition, pending))))

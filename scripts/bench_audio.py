@@ -9,6 +9,7 @@ Inputs are generated into a temporary folder (FLAC, looped espeak-ng speech over
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shutil
 import subprocess
 import sys
@@ -38,7 +39,8 @@ def main() -> None:
 
 
 def _arguments() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="one 5-minute episode instead of 1 h and 3 h")
     parser.add_argument("--hours", type=float, nargs="+", default=[1.0, 3.0], help="episode lengths in hours")
     return parser.parse_args()
@@ -101,10 +103,8 @@ class _TreeMemory:
         while not self._stop.is_set():
             total = 0
             for proc in [me, *me.children(recursive=True)]:
-                try:
+                with contextlib.suppress(psutil.Error):  # a child that ended between listing and reading
                     total += proc.memory_info().rss
-                except psutil.Error:
-                    pass  # a child that ended between listing and reading
             self.peak_mb = max(self.peak_mb, total / 2**20)
             self._stop.wait(RSS_SAMPLE_S)
 
@@ -122,7 +122,8 @@ def _table(rows: list[dict]) -> str:
     ]
     for row in rows:
         lines.append(
-            f"| {row['length']} | {row['plain_s']:.1f} | {row['ours_s']:.1f} | {row['ours_s'] / row['plain_s']:.2f} "
+            f"| {row['length']} | {row['plain_s']:.1f} | {row['ours_s']:.1f} "
+            f"| {row['ours_s'] / row['plain_s']:.2f} "
             f"| {row['peak_rss_mb']:.0f} | {row['lufs']:.1f} | {row['true_peak']:.1f} "
             f"| {'yes' if row['limiter'] else 'no'} |"
         )

@@ -1,4 +1,4 @@
-"""Test inputs made at test time with ffmpeg (lavfi) and espeak-ng: speech, tones, dynamic audio, broken files.
+"""Test audio made at test time with ffmpeg (lavfi) and espeak-ng: speech, tones, dynamic audio, broken files.
 
 Any test may import these; each function writes one file and returns its path. The container and codec follow
 the suffix: .mp3 .m4a .aac .wav .flac .ogg (Vorbis) .opus .aiff.
@@ -37,7 +37,7 @@ SCRIPT = (
 
 def make_speech(path: Path, seconds: float = 10.0, channels: int = 1, rate: int = 44_100,
                 level_db: float = 0.0, chapters: list[dict] | None = None) -> Path:
-    """A spoken-word clip (espeak-ng, looped to length) over a faint room tone, `level_db` from its natural level."""
+    """Spoken word (espeak-ng, looped to length) over faint room tone, `level_db` from its natural level."""
     with tempfile.TemporaryDirectory() as scratch:
         voice = _voice(Path(scratch) / "voice.wav")
         inputs = ["-stream_loop", "-1", "-i", str(voice),
@@ -53,7 +53,8 @@ def make_tone(path: Path, seconds: float = 10.0, channels: int = 2, rate: int = 
     """A sine at `level_db` dBFS in every channel (EBU Tech 3341 case 1: 1 kHz at -23 dBFS reads -23 LUFS)."""
     amplitude = 8 * 10 ** (level_db / 20)  # lavfi's sine has an amplitude of 1/8
     inputs = ["-f", "lavfi", "-i", f"sine=frequency={frequency}:sample_rate={rate}:duration={seconds}"]
-    graph = f"[0:a]volume={amplitude:.6f},{_spread(channels)}"
+    same_in_all = "aformat=channel_layouts=mono" if channels == 1 else "pan=stereo|c0=c0|c1=c0"
+    graph = f"[0:a]volume={amplitude:.6f},{same_in_all}"
     _render(path, inputs, graph, channels, rate)
     return path
 

@@ -24,6 +24,7 @@ Each server picks its own random ports and folders, so parallel test runs do not
 from __future__ import annotations
 
 import atexit
+import json
 import os
 import random
 import shutil
@@ -32,6 +33,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -83,7 +85,7 @@ class SeaweedS3:
                 if not retry:
                     raise
 
-    def stop(self, grace: float = 2) -> None:
+    def stop(self, grace: float = 1) -> None:
         """Stop weed's process group (a clean stop takes ~25 s, so it is killed after `grace`) and tidy up."""
         process, self._process = self._process, None
         if process is None:
@@ -141,8 +143,12 @@ class SeaweedS3:
         flags = [*(f"{s}.port" for s in SERVICES), *(f"{s}.port.grpc" for s in SERVICES)]
         self._ports = dict(zip(flags, free_ports(len(flags)), strict=True))
         self.endpoint_url = f"http://127.0.0.1:{self._ports['s3.port']}"
+        env = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
+        # weed makes these its admin identity and then checks every signature (presigned URLs included);
+        # without them it would accept anything, and the tests would prove nothing about signing.
+        env.update(AWS_ACCESS_KEY_ID=self.access_key, AWS_SECRET_ACCESS_KEY=self.secret_key)
         # One volume per bucket instead of 7, so many test buckets fit in the volume server's slots.
-        env = {**os.environ, "WEED_MASTER_VOLUME_GROWTH_COPY_1": "1"}
+        env["WEED_MASTER_VOLUME_GROWTH_COPY_1"] = "1"
         with open(self.log_path, "wb") as log:
             self._process = subprocess.Popen(
                 self._command(weed, data),
@@ -180,11 +186,21 @@ class SeaweedS3:
                 raise self._start_error(f"weed exited with status {self._process.returncode}")
             if self._lost_port_race():
                 raise self._start_error("weed could not bind one of its ports")
-            with suppress(BotoCoreError, ClientError):
-                probe.list_buckets()
-                return
+            if self._volume_server_joined():
+                with suppress(BotoCoreError, ClientError):
+                    probe.list_buckets()
+                    return
             time.sleep(0.2)
         raise self._start_error(f"S3 did not answer at {self.endpoint_url} within {timeout:.0f} s")
+
+    def _volume_server_joined(self) -> bool:
+        """S3 answers before the volume server has joined the master; until then every write stalls."""
+        url = f"http://127.0.0.1:{self._ports['master.port']}/dir/status"
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                return json.load(response)["Topology"]["Free"] > 0
+        except (OSError, ValueError, KeyError):
+            return False
 
     def _lost_port_race(self) -> bool:
         log = self.log_path.read_text(errors="replace").lower() if self.log_path else ""

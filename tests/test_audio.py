@@ -5,11 +5,11 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import audio_fixtures as fx
 import pytest
 from mutagen.id3 import ID3, PictureType
 from mutagen.mp3 import MP3, BitrateMode
 
-import audio_fixtures as fx
 from podcast_host import audio
 
 SETTINGS = audio.EncodeSettings()
@@ -22,7 +22,8 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("audio")
 
 
-def _process(src: Path, tags: audio.EpisodeTags = TAGS, **settings: float) -> tuple[Path, audio.ProcessResult]:
+def _process(src: Path, tags: audio.EpisodeTags = TAGS, **settings: float
+             ) -> tuple[Path, audio.ProcessResult]:
     dst = src.with_name(src.name + ".out.mp3")
     probed = audio.probe(src, SIX_HOURS)
     return dst, audio.process(src, dst, probed, audio.EncodeSettings(**settings), tags)
@@ -40,7 +41,7 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-# ------------------------------------------------------------------------------------------- formats and layouts
+# --------------------------------------------------------------------------------- formats and layouts
 
 FORMATS = [
     # suffix, channels, sample rate, level in dB from the voice's natural level
@@ -62,8 +63,10 @@ FORMATS = [
 ]
 
 
-@pytest.mark.parametrize(("suffix", "channels", "rate", "level_db"), FORMATS,
-                         ids=[f"{s[1:]}-{'mono' if c == 1 else 'stereo'}-{r // 1000}k" for s, c, r, _ in FORMATS])
+FORMAT_IDS = [f"{s[1:]}-{'mono' if c == 1 else 'stereo'}-{r // 1000}k" for s, c, r, _ in FORMATS]
+
+
+@pytest.mark.parametrize(("suffix", "channels", "rate", "level_db"), FORMATS, ids=FORMAT_IDS)
 def test_every_format_and_layout_lands_on_the_loudness_target(workdir, suffix, channels, rate, level_db):
     src = fx.make_speech(workdir / f"speech-{channels}-{rate}{suffix}", seconds=10, channels=channels,
                          rate=rate, level_db=level_db)
@@ -138,7 +141,7 @@ def test_measure_loudness_reads_the_ebu_reference_tone(workdir):
     assert measured["true_peak_dbtp"] == pytest.approx(-23.0, abs=0.2)
 
 
-# ------------------------------------------------------------------------------------------- the rest of the result
+# ------------------------------------------------------------------------------ the rest of the result
 
 
 def test_report_waveform_and_progress(workdir):
@@ -147,8 +150,10 @@ def test_report_waveform_and_progress(workdir):
     seen: list[float] = []
     result = audio.process(src, dst, audio.probe(src, SIX_HOURS), SETTINGS, TAGS, progress=seen.append)
 
-    assert set(result.loudness_report) >= {"input_lufs", "input_lra", "input_true_peak_dbtp", "output_lufs",
-                                           "output_true_peak_dbtp", "target_lufs", "limiter_applied", "gain_db"}
+    assert set(result.loudness_report) >= {
+        "input_lufs", "input_lra", "input_true_peak_dbtp", "output_lufs", "output_true_peak_dbtp",
+        "target_lufs", "limiter_applied", "gain_db",
+    }
     assert 900 <= len(result.waveform) <= 1000
     assert min(result.waveform) >= 0 and max(result.waveform) == 1.0
     assert seen == sorted(seen) and seen[-1] == 1.0 and len(seen) > 5
@@ -162,7 +167,7 @@ def test_the_original_is_never_modified(workdir):
     assert _sha256(src) == before
 
 
-# ------------------------------------------------------------------------------------------- tags and chapters
+# ----------------------------------------------------------------------------------- tags and chapters
 
 CHAPTERS = [
     {"startTime": 4.0, "endTime": None, "title": "مرحبا — the guest"},
@@ -228,7 +233,7 @@ def test_probe_of_plain_audio_has_no_chapters(workdir):
     assert (probed.format, probed.mime_type, probed.chapters) == ("flac", "audio/flac", [])
 
 
-# ------------------------------------------------------------------------------------------- bad input (§10)
+# ------------------------------------------------------------------------------------- bad input (§10)
 
 @pytest.mark.parametrize(("name", "make"), [
     ("notes.mp3", fx.write_text),

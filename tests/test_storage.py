@@ -6,6 +6,7 @@ import hashlib
 import os
 import socket
 import time
+import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
@@ -319,6 +320,8 @@ def test_s3_public_url_without_media_url_is_a_working_presigned_url(s3_store):
         assert (response.status, response.headers["Content-Type"]) == (200, "audio/mpeg")
         assert response.read() == body
     # SigV4 signs the method: HEAD needs its own URL (the web layer redirects HEAD there).
+    with pytest.raises(urllib.error.HTTPError, match="403"):
+        urllib.request.urlopen(urllib.request.Request(url, method="HEAD"))
     head = urllib.request.Request(s3_store.public_url(KEY, method="HEAD"), method="HEAD")
     with urllib.request.urlopen(head) as response:
         assert (response.status, response.headers["Content-Length"]) == (200, str(len(body)))
