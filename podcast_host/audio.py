@@ -16,6 +16,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import IO, Any
 
@@ -247,6 +248,11 @@ def _ffmpeg(*args: str) -> list[str]:
     return [ffmpeg_binary(), "-nostdin", "-hide_banner", "-nostats", *args]
 
 
+def _file_url(path: Path) -> str:
+    """A path ffmpeg cannot take for a protocol ("a:b.mp3") or an option ("-x.wav")."""
+    return f"file:{Path(path).resolve()}"
+
+
 # ebur128's closing summary; framelog=verbose keeps its ten lines per second of audio out of the log.
 EBUR128 = "ebur128=peak=true:framelog=verbose"
 _SUMMARY_FIELDS = {
@@ -258,7 +264,7 @@ _SUMMARY_FIELDS = {
 
 def measure_loudness(path: Path) -> dict:
     """Integrated loudness, loudness range and true peak of a file, as ffmpeg's ebur128 reports them."""
-    command = _ffmpeg("-i", str(path), "-map", "0:a:0", "-af", EBUR128, "-f", "null", "-")
+    command = _ffmpeg("-i", _file_url(path), "-map", "0:a:0", "-af", EBUR128, "-f", "null", "-")
     run = subprocess.run(command, capture_output=True, text=True, errors="replace")
     if run.returncode != 0:
         raise DecodeFailed(f"ffmpeg could not measure the loudness of the audio ({_last_line(run.stderr)}).")
@@ -354,19 +360,21 @@ def process(
 
 
 class _ProgressScale:
-    """Maps each pass's own 0..1 onto a slice of the job's 0..1, and calls back only on visible change."""
+    """Maps each pass's own 0..1 onto a slice of the job's 0..1; reports only forward steps of 1 % or more."""
 
-    def __init__(self, callback: Callable[[float], None] | None, low: float = 0.0, high: float = 1.0):
-        self.callback, self.low, self.high, self.last = callback, low, high, -1.0
+    def __init__(self, callback: Callable[[float], None] | None, low: float = 0.0, high: float = 1.0,
+                 shown: list[float] | None = None):
+        self.callback, self.low, self.high = callback, low, high
+        self.shown = shown if shown is not None else [-1.0]  # shared by every slice of one job
 
     def span(self, low: float, high: float) -> _ProgressScale:
-        return _ProgressScale(self.callback, low, high)
+        return _ProgressScale(self.callback, low, high, self.shown)
 
     def __call__(self, fraction: float) -> None:
-        value = self.low + (self.high - self.low) * min(max(fraction, 0.0), 1.0)
-        if self.callback is not None and (value - self.last >= 0.01 or fraction >= 1.0):
-            self.last = value
-            self.callback(round(value, 3))
+        value = round(self.low + (self.high - self.low) * min(max(fraction, 0.0), 1.0), 3)
+        if self.callback is not None and (value - self.shown[0] >= 0.01 or (value == 1.0 > self.shown[0])):
+            self.shown[0] = value
+            self.callback(value)
 
 
 def _channel_layout(channels: int) -> str:
@@ -378,7 +386,7 @@ def _measure_input(src: Path, probed: ProbeResult, progress: _ProgressScale) -> 
     # Surround is measured as the stereo fold-down we will publish; mono and stereo as they are.
     fold_down = "aformat=channel_layouts=stereo," if probed.channels > 2 else ""
     chain = f"{fold_down}{EBUR128},aformat=channel_layouts=mono"
-    command = _ffmpeg("-i", str(src), "-map", "0:a:0", "-af", chain, "-ar", str(WAVEFORM_RATE),
+    command = _ffmpeg("-i", _file_url(src), "-map", "0:a:0", "-af", chain, "-ar", str(WAVEFORM_RATE),
                       "-f", "s16le", "pipe:1")
     expected_samples = max(1, int(probed.duration_s * WAVEFORM_RATE))
     peaks = _WaveformPeaks(bucket=max(1, math.ceil(expected_samples / WAVEFORM_POINTS)))
@@ -392,13 +400,16 @@ def _measure_input(src: Path, probed: ProbeResult, progress: _ProgressScale) -> 
         log_text = _read_log(log)
     decoded_s = peaks.samples / WAVEFORM_RATE
     _check_decoded(src, decoder.returncode, log_text, decoded_s, probed.duration_s)
-    return _InputMeasure(_parse_ebur128(log_text), decoded_s, peaks.normalized(), _decoded_channels(log_text))
+    channels = _decoded_channels(log_text, probed.channels)
+    return _InputMeasure(_parse_ebur128(log_text), decoded_s, peaks.normalized(), channels)
 
 
-def _decoded_channels(log: str) -> int:
+def _decoded_channels(log: str, probed_channels: int) -> int:
     """1 when ffmpeg decodes mono, else 2: ffmpeg's word beats mutagen's, which misreads some mono AAC."""
     stream = re.search(r"Stream #0:\d+.*?: Audio: [^,]+, \d+ Hz, ([^,]+)", log)
-    return 1 if stream and stream.group(1).strip() in ("mono", "1 channels") else 2
+    if stream is None:
+        return 1 if probed_channels == 1 else 2
+    return 1 if stream.group(1).strip() in ("mono", "1 channels") else 2
 
 
 def _read_log(log: IO[bytes]) -> str:
@@ -452,7 +463,7 @@ def _lame_loss(kbps: int) -> float:
     points = LAME_LOUDNESS_LOSS_LU
     if kbps <= points[0][0]:
         return points[0][1]
-    for (low_kbps, low_lu), (high_kbps, high_lu) in zip(points, points[1:]):  # noqa: B905  (pairs)
+    for (low_kbps, low_lu), (high_kbps, high_lu) in pairwise(points):
         if kbps <= high_kbps:
             return low_lu + (high_lu - low_lu) * (kbps - low_kbps) / (high_kbps - low_kbps)
     return points[-1][1]
@@ -531,7 +542,7 @@ def _encode(src: Path, partial: Path, channels: int, kbps: int, plan: _GainPlan,
             progress: _ProgressScale) -> tuple[dict, float]:
     """Pass 2, with pass 3 overlapped: decode -> pydub gain -> LAME, while another ffmpeg measures the MP3."""
     raw = ["-f", "s32le", "-ar", str(OUTPUT_RATE), "-ac", str(channels)]
-    decode = _ffmpeg("-loglevel", "error", "-i", str(src), "-map", "0:a:0",
+    decode = _ffmpeg("-loglevel", "error", "-i", _file_url(src), "-map", "0:a:0",
                      "-af", _decoder_chain(channels, plan), *raw, "pipe:1")
     # tee: one LAME run feeds the file (seekable, so it gets its Xing/LAME header) and the verifying ffmpeg.
     outputs = f"[f=mp3:id3v2_version=0]{partial.name}|[f=mp3]pipe\\:1"

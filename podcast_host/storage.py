@@ -173,8 +173,8 @@ class LocalStore:
         return _join_url(self.media_url, key) if self.media_url else None
 
     def local_path(self, key: str) -> Path | None:
-        """The file behind key, for send_file with byte ranges."""
-        return self._existing(key)
+        """Where key's file lives (it may not exist: check is_file()), for send_file with byte ranges."""
+        return self._path(key)
 
     def check(self) -> None:
         """Make sure the media folder exists and is writable (it is created on first start)."""
@@ -329,7 +329,7 @@ class S3Store:
     def _errors(self, action: str, key: str | None = None) -> Iterator[None]:
         """Translate botocore failures: a missing object becomes FileNotFoundError, the rest StorageError."""
         where = f"bucket {self.bucket!r}" + (f" at {self.endpoint_url}" if self.endpoint_url else "")
-        what = f"{key!r} in {where}" if key is not None else where
+        what = f"{key!r} ({where})" if key is not None else where
         try:
             yield
         except ClientError as exc:
@@ -383,7 +383,9 @@ def store_from_url(storage_url: str, media_url: str | None = None) -> MediaStore
 
 def _file_root(parts: SplitResult, url: str) -> Path:
     if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
-        raise ValueError(f"The storage URL {url!r} needs an absolute path, e.g. file:///srv/podcast-host/media.")
+        raise ValueError(
+            f"The storage URL {url!r} needs an absolute path, e.g. file:///srv/podcast-host/media."
+        )
     if parts.query or parts.fragment:
         raise ValueError(f"The storage URL {url!r} takes no options.")
     return Path(unquote(parts.path))

@@ -1,4 +1,8 @@
-"""WebSub: tell the configured hubs that a show's feed changed (through the job queue, with retries)."""
+"""WebSub: tell the configured hubs that a show's feed changed, through the job queue, with retries.
+
+`feed_changed` fans out into one `websub_ping` job per hub, so a hub that is down retries on its own
+schedule while the others are told once.
+"""
 
 from __future__ import annotations
 
@@ -9,38 +13,55 @@ import urllib.request
 from typing import Any
 
 from podcast_host.jobs import RetryLater, job
+from podcast_host.links import Links
 from podcast_host.models import Show
-from podcast_host.shows import feed_url
 
 log = logging.getLogger(__name__)
 HUB_TIMEOUT_S = 10
+# A hub that refuses the request itself (4xx) will refuse it again; only these are worth another try.
+RETRYABLE_CLIENT_ERRORS = frozenset({408, 425, 429})
+
+
+class HubRefused(Exception):
+    """The hub answered that the ping itself is wrong; retrying will not help."""
 
 
 @job("feed_changed")
 def feed_changed(services: Any, show_id: int) -> None:
-    """Ping every hub for the show's feed; a hub that fails makes the whole job retry later."""
-    hubs = services.settings.websub_hubs
-    if not hubs:
-        return
+    """Queue a ping to every configured hub; without hubs there is nothing to do."""
+    for hub in services.settings.websub_hubs:
+        services.queue.enqueue("websub_ping", show_id, hub)
+
+
+@job("websub_ping")
+def websub_ping(services: Any, show_id: int, hub: str) -> None:
+    """Ping one hub about one show's feed; RetryLater while the hub is unreachable or failing."""
     with services.db.session() as session:
         show = session.get(Show, show_id)
         if show is None:
             return
-        url = feed_url(services.settings.public_url, show.slug)
-    failures = [hub for hub in hubs if not ping_hub(hub, url)]
-    if failures:
-        raise RetryLater(f"WebSub hub(s) did not accept the ping: {', '.join(failures)}")
+        topic = Links(services.settings).feed(show)
+    try:
+        ping_hub(hub, topic)
+    except HubRefused as exc:
+        log.error("WebSub hub %s refused the ping for %s: %s", hub, topic, exc)
+    except OSError as exc:
+        raise RetryLater(f"WebSub hub {hub} did not take the ping: {exc}") from None
 
 
-def ping_hub(hub: str, topic_url: str) -> bool:
-    """POST hub.mode=publish (WebSub §7); True when the hub answers 2xx."""
+def ping_hub(hub: str, topic_url: str) -> None:
+    """POST hub.mode=publish with hub.url, the form hubs accept (W3C WebSub leaves the ping to each hub).
+
+    Returns on 2xx; raises HubRefused on a final 4xx and OSError on anything that may pass."""
     body = urllib.parse.urlencode({"hub.mode": "publish", "hub.url": topic_url}).encode()
     request = urllib.request.Request(
         hub, data=body, headers={"Content-Type": "application/x-www-form-urlencoded"}, method="POST"
     )
     try:
-        with urllib.request.urlopen(request, timeout=HUB_TIMEOUT_S) as response:
-            return 200 <= response.status < 300
-    except (urllib.error.URLError, OSError) as exc:
-        log.warning("WebSub hub %s: %s", hub, exc)
-        return False
+        with urllib.request.urlopen(request, timeout=HUB_TIMEOUT_S):
+            return
+    except urllib.error.HTTPError as exc:
+        exc.close()
+        if 400 <= exc.code < 500 and exc.code not in RETRYABLE_CLIENT_ERRORS:
+            raise HubRefused(f"HTTP {exc.code}") from None
+        raise OSError(f"HTTP {exc.code}") from None

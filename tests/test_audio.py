@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import wave
 from pathlib import Path
 
 import audio_fixtures as fx
@@ -301,3 +302,13 @@ def _faststart(path: Path) -> None:
     moved = path.with_name("faststart-" + path.name)
     fx._run(["-i", str(path), "-c", "copy", "-movflags", "+faststart", str(moved)])
     moved.replace(path)
+
+
+def test_a_wav_without_samples_is_invalid(workdir):
+    path = workdir / "no-samples.wav"
+    with wave.open(str(path), "wb") as header_only:
+        header_only.setnchannels(1)
+        header_only.setsampwidth(2)
+        header_only.setframerate(44_100)
+    with pytest.raises(audio.InvalidAudio, match="no length"):
+        audio.probe(path, SIX_HOURS)

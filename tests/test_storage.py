@@ -242,8 +242,9 @@ def test_local_objects_live_under_the_root(tmp_path):
 
     assert path == (tmp_path / "media" / KEY).resolve()
     assert path.read_bytes() == b"audio"
-    with pytest.raises(FileNotFoundError):
-        store.local_path("shows/1/image/missing.jpg")
+    assert not store.local_path("shows/1/image/missing.jpg").exists()
+    with pytest.raises(ValueError):
+        store.local_path("../outside.mp3")
 
 
 def test_local_put_file_is_atomic_and_leaves_no_temporary_files(tmp_path):
@@ -404,7 +405,9 @@ def test_a_file_url_makes_a_local_store(tmp_path):
 
 
 def test_an_s3_url_makes_an_s3_store(aws_env):
-    store = store_from_url("s3://podcast-media/prod/audio?endpoint_url=http://127.0.0.1:8333&region=eu-central-1")
+    store = store_from_url(
+        "s3://podcast-media/prod/audio?endpoint_url=http://127.0.0.1:8333&region=eu-central-1"
+    )
 
     assert isinstance(store, S3Store)
     assert (store.bucket, store.prefix) == ("podcast-media", "prod/audio")

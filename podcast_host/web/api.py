@@ -1,21 +1,266 @@
-"""The producers' JSON API under /api/v1 (SPEC §6): parse the request, call the domain, answer JSON."""
+"""The producers' JSON API under /api/v1 (SPEC §6): parse the request, call the domain, answer JSON.
+
+Every view declares its contract with `@documented`; GET /api/v1/openapi.json is built from those.
+"""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, g, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
+from marshmallow import Schema
 from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
 
 from podcast_host import accounts, episodes, shows
-from podcast_host.errors import Invalid, NotAuthenticated, NotFound
+from podcast_host.errors import Conflict, NotAuthenticated, NotFound, UnsupportedMedia
 from podcast_host.links import Links
 from podcast_host.models import ApiToken, Episode, Membership, Show, User
+from podcast_host.storage import StorageError
 from podcast_host.web.context import db, services
+from podcast_host.web.openapi import (
+    CoverUploadSchema,
+    EpisodeListSchema,
+    EpisodePatchSchema,
+    EpisodeSchema,
+    EpisodeUploadSchema,
+    MemberGrantSchema,
+    MemberListSchema,
+    MemberSchema,
+    NewTokenSchema,
+    PublishSchema,
+    ShowCreateSchema,
+    ShowListSchema,
+    ShowPatchSchema,
+    ShowSchema,
+    TokenCreateSchema,
+    TokenListSchema,
+    build_document,
+    documented,
+    load,
+)
 
+log = logging.getLogger(__name__)
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+EPISODE_FILES = ("image", "chapters", "transcript")
+
+
+@bp.after_request
+def _bearer_challenge(response: Response) -> Response:
+    # RFC 6750 §3: a 401 names the scheme the client should use.
+    if response.status_code == 401:
+        response.headers.setdefault("WWW-Authenticate", 'Bearer realm="podcast-host"')
+    return response
+
+
+@bp.get("/openapi.json")
+@documented("meta", public=True)
+def openapi_document() -> Response:
+    """This document: OpenAPI 3, generated from the routes."""
+    extensions = current_app.extensions
+    if "podcast_host.openapi" not in extensions:
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        extensions["podcast_host.openapi"] = build_document(app, services().settings.public_url)
+    return jsonify(extensions["podcast_host.openapi"])
+
+
+# --- shows ----------------------------------------------------------------------------------------------
+
+
+@bp.post("/shows")
+@documented("shows", status=201, body=ShowCreateSchema, response=ShowSchema, errors=(409,))
+def create_show() -> tuple[Response, int, dict[str, str]]:
+    """Create a show; its creator becomes its owner."""
+    user = current_user()
+    show = shows.create_show(db(), services().settings.public_url, _json(ShowCreateSchema), owner=user)
+    db().commit()
+    return jsonify(show_json(show)), 201, {"Location": url_for(".get_show", slug=show.slug)}
+
+
+@bp.get("/shows")
+@documented("shows", response=ShowListSchema)
+def list_shows() -> Response:
+    """The shows you have a role on (every show for an admin)."""
+    return jsonify({"shows": [show_json(s) for s in _visible_shows(current_user())]})
+
+
+@bp.get("/shows/<slug>")
+@documented("shows", response=ShowSchema, errors=(403, 404))
+def get_show(slug: str) -> Response:
+    """One show."""
+    return jsonify(show_json(_show_for(slug, "read")))
+
+
+@bp.patch("/shows/<slug>")
+@documented("shows", body=ShowPatchSchema, response=ShowSchema, errors=(403, 404, 409))
+def patch_show(slug: str) -> Response:
+    """Change show fields; a new slug or moved_to_url needs an owner."""
+    show = _show_for(slug, "edit_show")
+    fields = _json(ShowPatchSchema)
+    if {"slug", "moved_to_url"} & fields.keys():
+        accounts.require(db(), current_user(), show, "manage_members")
+    shows.update_show(db(), show, fields)
+    db().commit()
+    services().queue.enqueue("feed_changed", show.id)
+    return jsonify(show_json(show))
+
+
+@bp.delete("/shows/<slug>")
+@documented("shows", status=204, errors=(403, 404))
+def delete_show(slug: str) -> tuple[str, int]:
+    """Delete a show with its episodes and media (owners only)."""
+    _delete_show(_show_for(slug, "delete_show"))
+    return "", 204
+
+
+@bp.put("/shows/<slug>/image")
+@documented("shows", form=CoverUploadSchema, response=ShowSchema, errors=(403, 404, 503))
+def put_show_image(slug: str) -> Response:
+    """Upload the show's cover art (multipart field `image`)."""
+    show = _show_for(slug, "edit_show")
+    image: FileStorage = _form(CoverUploadSchema)["image"]
+    shows.set_cover(services(), db(), show, image.stream.read())
+    db().commit()
+    services().queue.enqueue("feed_changed", show.id)
+    return jsonify(show_json(show))
+
+
+# --- episodes -------------------------------------------------------------------------------------------
+
+
+@bp.get("/shows/<slug>/episodes")
+@documented("episodes", response=EpisodeListSchema, errors=(403, 404))
+def list_episodes(slug: str) -> Response:
+    """The show's episodes in every status, newest first."""
+    show = _show_for(slug, "read")
+    return jsonify({"episodes": [episode_json(e) for e in episodes.list_episodes(db(), show)]})
+
+
+@bp.post("/shows/<slug>/episodes")
+@documented("episodes", status=202, form=EpisodeUploadSchema, response=EpisodeSchema, errors=(403, 404, 503))
+def create_episode(slug: str) -> tuple[Response, int, dict[str, str]]:
+    """Upload an episode; its audio is processed in the background."""
+    show = _show_for(slug, "edit_episodes")
+    fields = _form(EpisodeUploadSchema)
+    audio = _upload(fields.pop("audio"))
+    files = {name: _upload(fields.pop(name)) for name in EPISODE_FILES if name in fields}
+    episode = episodes.create_episode(services(), db(), show, audio, fields, **files)
+    return jsonify(episode_json(episode)), 202, {"Location": url_for(".get_episode", episode_id=episode.id)}
+
+
+@bp.get("/episodes/<int:episode_id>")
+@documented("episodes", response=EpisodeSchema, errors=(403, 404))
+def get_episode(episode_id: int) -> Response:
+    """One episode: status, error, enclosure and loudness report."""
+    return jsonify(episode_json(_episode_for(episode_id, "read")))
+
+
+@bp.patch("/episodes/<int:episode_id>")
+@documented("episodes", body=EpisodePatchSchema, response=EpisodeSchema, errors=(403, 404, 409))
+def patch_episode(episode_id: int) -> Response:
+    """Change episode fields; a new slug keeps the old URL answering 301."""
+    episode = _episode_for(episode_id, "edit_episodes")
+    episodes.update_episode(db(), episode, _json(EpisodePatchSchema))
+    db().commit()
+    services().queue.enqueue("feed_changed", episode.show_id)
+    return jsonify(episode_json(episode))
+
+
+@bp.delete("/episodes/<int:episode_id>")
+@documented("episodes", status=204, errors=(403, 404))
+def delete_episode(episode_id: int) -> tuple[str, int]:
+    """Delete an episode and its media."""
+    episode = _episode_for(episode_id, "edit_episodes")
+    show_id = episode.show_id
+    episodes.delete_episode(services(), db(), episode)
+    services().queue.enqueue("feed_changed", show_id)
+    return "", 204
+
+
+@bp.post("/episodes/<int:episode_id>/publish")
+@documented("episodes", body=PublishSchema, optional_body=True, response=EpisodeSchema,
+            errors=(403, 404, 409))
+def publish_episode(episode_id: int) -> Response:
+    """Publish now, at `publish_at`, or as soon as processing ends; the body is optional."""
+    episode = _episode_for(episode_id, "edit_episodes")
+    body = _json(PublishSchema, optional=True)
+    at = episodes.parse_datetime(body["publish_at"]) if body.get("publish_at") else None
+    episodes.publish_episode(db(), episode, at)
+    db().commit()
+    services().queue.enqueue("feed_changed", episode.show_id)
+    return jsonify(episode_json(episode))
+
+
+@bp.post("/episodes/<int:episode_id>/reprocess")
+@documented("episodes", status=202, response=EpisodeSchema, errors=(403, 404, 409))
+def reprocess_episode(episode_id: int) -> tuple[Response, int]:
+    """Run the audio pipeline again on the kept original."""
+    episode = _episode_for(episode_id, "edit_episodes")
+    episodes.request_reprocess(services(), db(), episode)
+    db().refresh(episode)
+    return jsonify(episode_json(episode)), 202
+
+
+# --- tokens ---------------------------------------------------------------------------------------------
+
+
+@bp.get("/tokens")
+@documented("tokens", response=TokenListSchema)
+def list_tokens() -> Response:
+    """Your API tokens (never their secrets)."""
+    tokens = sorted(current_user().tokens, key=lambda t: t.id)
+    return jsonify({"tokens": [token_json(t) for t in tokens]})
+
+
+@bp.post("/tokens")
+@documented("tokens", status=201, body=TokenCreateSchema, optional_body=True, response=NewTokenSchema)
+def create_token() -> tuple[Response, int]:
+    """A new API token for yourself; its secret is in this answer only. The body is optional."""
+    user = current_user()
+    body = _json(TokenCreateSchema, optional=True)
+    token, secret = accounts.create_token(db(), user, body.get("name", ""))
+    db().commit()
+    return jsonify({**token_json(token), "token": secret}), 201
+
+
+@bp.delete("/tokens/<int:token_id>")
+@documented("tokens", status=204, errors=(404,))
+def delete_token(token_id: int) -> tuple[str, int]:
+    """Revoke one of your tokens."""
+    _revoke_token(current_user(), token_id)
+    return "", 204
+
+
+# --- members --------------------------------------------------------------------------------------------
+
+
+@bp.get("/shows/<slug>/members")
+@documented("members", response=MemberListSchema, errors=(403, 404))
+def list_members(slug: str) -> Response:
+    """Who has which role on the show."""
+    show = _show_for(slug, "read")
+    members = sorted(show.members, key=lambda m: m.user.email)
+    return jsonify({"members": [member_json(m) for m in members]})
+
+
+@bp.post("/shows/<slug>/members")
+@documented("members", status=201, body=MemberGrantSchema, response=MemberSchema, errors=(403, 404, 409))
+def add_member(slug: str) -> tuple[Response, int]:
+    """Give an existing user a role on the show, or change theirs (owners only)."""
+    show = _show_for(slug, "manage_members")
+    body = _json(MemberGrantSchema)
+    membership = _set_role(show, body["email"], body["role"])
+    return jsonify(member_json(membership)), 201
+
+
+@bp.delete("/shows/<slug>/members/<email>")
+@documented("members", status=204, errors=(403, 404, 409))
+def remove_member(slug: str, email: str) -> tuple[str, int]:
+    """Take a user's role on the show away (owners only); the last owner stays."""
+    _remove_member(_show_for(slug, "manage_members"), email)
+    return "", 204
 
 
 # --- who is asking --------------------------------------------------------------------------------------
@@ -25,8 +270,7 @@ def current_user() -> User:
     """The user behind the Bearer token; 401 without one."""
     if "api_user" in g:
         return g.api_user
-    header = request.headers.get("Authorization", "")
-    scheme, _, secret = header.partition(" ")
+    scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         raise NotAuthenticated("Send an API token as 'Authorization: Bearer <token>'.")
     g.api_user = accounts.user_for_token(db(), secret)
@@ -48,195 +292,23 @@ def _episode_for(episode_id: int, permission: str) -> Episode:
     return episode
 
 
-def _json_body() -> dict[str, Any]:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise Invalid("The request body must be a JSON object.")
-    return body
+# --- bodies ---------------------------------------------------------------------------------------------
 
 
-# --- shows ----------------------------------------------------------------------------------------------
+def _json(schema: type[Schema], optional: bool = False) -> dict[str, Any]:
+    """The JSON body checked against its schema: 415 when not JSON, 400 when malformed, 422 when invalid."""
+    if optional and not request.get_data(cache=True):
+        return {}
+    return load(schema, request.get_json())
 
 
-@bp.post("/shows")
-def create_show() -> tuple[Response, int]:
-    user = current_user()
-    show = shows.create_show(db(), services().settings.public_url, _json_body(), owner=user)
-    db().commit()
-    return jsonify(show_json(show)), 201
-
-
-@bp.get("/shows")
-def list_shows() -> Response:
-    user = current_user()
-    query = select(Show).order_by(Show.slug)
-    if not user.is_admin:
-        query = query.join(Membership).where(Membership.user_id == user.id)
-    return jsonify({"shows": [show_json(s) for s in db().scalars(query)]})
-
-
-@bp.get("/shows/<slug>")
-def get_show(slug: str) -> Response:
-    return jsonify(show_json(_show_for(slug, "read")))
-
-
-@bp.patch("/shows/<slug>")
-def patch_show(slug: str) -> Response:
-    show = _show_for(slug, "edit_show")
-    body = _json_body()
-    if "slug" in body or "moved_to_url" in body:
-        accounts.require(db(), current_user(), show, "manage_members")
-    shows.update_show(db(), show, body)
-    db().commit()
-    return jsonify(show_json(show))
-
-
-@bp.put("/shows/<slug>/image")
-def put_show_image(slug: str) -> Response:
-    show = _show_for(slug, "edit_show")
-    image = _file("image", required=True)
-    assert image is not None
-    shows.set_cover(services(), db(), show, image.stream.read())
-    db().commit()
-    return jsonify(show_json(show))
-
-
-# --- episodes -------------------------------------------------------------------------------------------
-
-
-@bp.get("/shows/<slug>/episodes")
-def list_episodes(slug: str) -> Response:
-    show = _show_for(slug, "read")
-    return jsonify({"episodes": [episode_json(e) for e in episodes.list_episodes(db(), show)]})
-
-
-@bp.post("/shows/<slug>/episodes")
-def create_episode(slug: str) -> tuple[Response, int]:
-    show = _show_for(slug, "edit_episodes")
-    audio = _file("audio", required=True)
-    assert audio is not None
-    fields = {name: request.form[name] for name in episodes.EDITABLE if name in request.form}
-    if "description" not in fields and "notes" in request.form:
-        fields["description"] = request.form["notes"]
-    episode = episodes.create_episode(
-        services(), db(), show, _upload(audio), fields,
-        image=_optional_upload("image"), chapters=_optional_upload("chapters"),
-        transcript=_optional_upload("transcript"),
-    )
-    return jsonify(episode_json(episode)), 202
-
-
-@bp.get("/episodes/<int:episode_id>")
-def get_episode(episode_id: int) -> Response:
-    return jsonify(episode_json(_episode_for(episode_id, "read")))
-
-
-@bp.patch("/episodes/<int:episode_id>")
-def patch_episode(episode_id: int) -> Response:
-    episode = _episode_for(episode_id, "edit_episodes")
-    episodes.update_episode(db(), episode, _json_body())
-    db().commit()
-    services().queue.enqueue("feed_changed", episode.show_id)
-    return jsonify(episode_json(episode))
-
-
-@bp.delete("/episodes/<int:episode_id>")
-def delete_episode(episode_id: int) -> tuple[str, int]:
-    episode = _episode_for(episode_id, "edit_episodes")
-    show_id = episode.show_id
-    episodes.delete_episode(services(), db(), episode)
-    services().queue.enqueue("feed_changed", show_id)
-    return "", 204
-
-
-@bp.post("/episodes/<int:episode_id>/publish")
-def publish_episode(episode_id: int) -> Response:
-    episode = _episode_for(episode_id, "edit_episodes")
-    body = request.get_json(silent=True) or {}
-    at = episodes.parse_datetime(body["publish_at"]) if body.get("publish_at") else None
-    episodes.publish_episode(db(), episode, at)
-    db().commit()
-    services().queue.enqueue("feed_changed", episode.show_id)
-    return jsonify(episode_json(episode))
-
-
-@bp.post("/episodes/<int:episode_id>/reprocess")
-def reprocess_episode(episode_id: int) -> tuple[Response, int]:
-    episode = _episode_for(episode_id, "edit_episodes")
-    episodes.request_reprocess(services(), db(), episode)
-    db().refresh(episode)
-    return jsonify(episode_json(episode)), 202
-
-
-# --- tokens and members ---------------------------------------------------------------------------------
-
-
-@bp.get("/tokens")
-def list_tokens() -> Response:
-    user = current_user()
-    return jsonify({"tokens": [token_json(t) for t in user.tokens]})
-
-
-@bp.post("/tokens")
-def create_token() -> tuple[Response, int]:
-    user = current_user()
-    body = request.get_json(silent=True) or {}
-    token, secret = accounts.create_token(db(), user, str(body.get("name", "")))
-    db().commit()
-    return jsonify({**token_json(token), "token": secret}), 201
-
-
-@bp.delete("/tokens/<int:token_id>")
-def delete_token(token_id: int) -> tuple[str, int]:
-    user = current_user()
-    token = db().get(ApiToken, token_id)
-    if token is None or token.user_id != user.id:
-        raise NotFound(f"You have no token {token_id}.")
-    db().delete(token)
-    db().commit()
-    return "", 204
-
-
-@bp.get("/shows/<slug>/members")
-def list_members(slug: str) -> Response:
-    show = _show_for(slug, "read")
-    return jsonify({"members": [{"email": m.user.email, "role": m.role} for m in show.members]})
-
-
-@bp.post("/shows/<slug>/members")
-def add_member(slug: str) -> tuple[Response, int]:
-    show = _show_for(slug, "manage_members")
-    body = _json_body()
-    user = accounts.get_user(db(), str(body.get("email", "")))
-    membership = accounts.grant(db(), show, user, str(body.get("role", "")))
-    db().commit()
-    return jsonify({"email": user.email, "role": membership.role}), 201
-
-
-@bp.delete("/shows/<slug>/members/<email>")
-def remove_member(slug: str, email: str) -> tuple[str, int]:
-    show = _show_for(slug, "manage_members")
-    user = accounts.get_user(db(), email)
-    membership = db().scalar(
-        select(Membership).where(Membership.show_id == show.id, Membership.user_id == user.id)
-    )
-    if membership is None:
-        raise NotFound(f"{email} has no role on {slug!r}.")
-    db().delete(membership)
-    db().commit()
-    return "", 204
-
-
-# --- files ----------------------------------------------------------------------------------------------
-
-
-def _file(name: str, required: bool = False) -> FileStorage | None:
-    storage = request.files.get(name)
-    if storage is None or not storage.filename and not _stream_size(storage):
-        if required:
-            raise Invalid(f"Send the {name} file as the multipart field {name!r}.", field=name)
-        return None
-    return storage
+def _form(schema: type[Schema]) -> dict[str, Any]:
+    """The multipart body checked against its schema; empty fields and empty file parts count as absent."""
+    if request.mimetype not in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        raise UnsupportedMedia("Send this as multipart/form-data, the files as file parts.")
+    data: dict[str, Any] = {k: v for k, v in request.form.items() if v.strip() or k == "description"}
+    data.update({k: f for k, f in request.files.items() if f.filename or _stream_size(f)})
+    return load(schema, data)
 
 
 def _stream_size(storage: FileStorage) -> int:
@@ -254,12 +326,69 @@ def _upload(storage: FileStorage) -> episodes.Upload:
     return episodes.Upload(path=Path(storage.stream.name), filename=storage.filename or "upload")
 
 
-def _optional_upload(name: str) -> episodes.Upload | None:
-    storage = _file(name)
-    return _upload(storage) if storage else None
+# --- calls the domain lacks (candidates for shows.py and accounts.py) -----------------------------------
 
 
-# --- JSON shapes ----------------------------------------------------------------------------------------
+def _visible_shows(user: User) -> list[Show]:
+    query = select(Show).order_by(Show.slug)
+    if not user.is_admin:
+        query = query.join(Membership).where(Membership.user_id == user.id)
+    return list(db().scalars(query))
+
+
+def _delete_show(show: Show) -> None:
+    """Delete the rows, commit, then remove the media best-effort: a leftover object harms no one."""
+    keys = [show.image_key]
+    for episode in show.episodes:
+        keys += [episode.original_key, episode.audio_key, episode.image_key, episode.transcript_key]
+    db().delete(show)
+    db().commit()
+    for key in filter(None, keys):
+        try:
+            services().store.delete(key)
+        except (StorageError, FileNotFoundError) as exc:
+            log.warning("deleted show %s: media %s left behind: %s", show.slug, key, exc)
+
+
+def _revoke_token(user: User, token_id: int) -> None:
+    token = db().get(ApiToken, token_id)
+    if token is None or token.user_id != user.id:
+        raise NotFound(f"You have no token {token_id}.")
+    db().delete(token)
+    db().commit()
+
+
+def _membership(show: Show, user: User) -> Membership | None:
+    return next((m for m in show.members if m.user_id == user.id), None)
+
+
+def _set_role(show: Show, email: str, role: str) -> Membership:
+    user = accounts.get_user(db(), email)
+    current = _membership(show, user)
+    if current is not None and current.role == "owner" and role != "owner":
+        _keep_an_owner(show, user)
+    membership = accounts.grant(db(), show, user, role)
+    db().commit()
+    return membership
+
+
+def _remove_member(show: Show, email: str) -> None:
+    user = accounts.get_user(db(), email)
+    membership = _membership(show, user)
+    if membership is None:
+        raise NotFound(f"{user.email} has no role on {show.slug!r}.")
+    if membership.role == "owner":
+        _keep_an_owner(show, user)
+    db().delete(membership)
+    db().commit()
+
+
+def _keep_an_owner(show: Show, leaving: User) -> None:
+    if not any(m.role == "owner" and m.user_id != leaving.id for m in show.members):
+        raise Conflict(f"{show.slug!r} needs an owner: make someone else owner first.")
+
+
+# --- JSON shapes (documented in web/openapi.py) ---------------------------------------------------------
 
 
 def show_json(show: Show) -> dict[str, Any]:
@@ -274,11 +403,16 @@ def show_json(show: Show) -> dict[str, Any]:
         "category": show.category,
         "explicit": show.explicit,
         "copyright": show.copyright,
+        "show_type": show.show_type,
+        "locked": show.locked,
+        "funding_url": show.funding_url,
+        "funding_text": show.funding_text,
         "image": links.image(show.image_key),
         "feed_url": links.feed(show),
         "page_url": links.show_page(show),
         "podcast_guid": show.podcast_guid,
         "moved_to_url": show.moved_to_url,
+        "created_at": show.created_at.isoformat(),
     }
 
 
@@ -307,18 +441,16 @@ def episode_json(episode: Episode) -> dict[str, Any]:
             "length": episode.enclosure_length,
             "type": episode.enclosure_type,
         },
-        "loudness": {
-            "input_lufs": report.get("input_lufs"),
-            "input_lra": report.get("input_lra"),
-            "input_true_peak_dbtp": report.get("input_true_peak_dbtp"),
-            "output_lufs": report.get("output_lufs"),
-            "output_true_peak_dbtp": report.get("output_true_peak_dbtp"),
-        },
+        "loudness": {name: report.get(name) for name in LOUDNESS_FIGURES},
         "page_url": links.episode_page(episode),
         "chapters": bool(episode.chapters),
         "transcript": links.transcript(episode) if episode.transcript_key else None,
         "image": links.image(episode.image_key),
+        "created_at": episode.created_at.isoformat(),
     }
+
+
+LOUDNESS_FIGURES = ("input_lufs", "input_lra", "input_true_peak_dbtp", "output_lufs", "output_true_peak_dbtp")
 
 
 def token_json(token: ApiToken) -> dict[str, Any]:
@@ -328,3 +460,7 @@ def token_json(token: ApiToken) -> dict[str, Any]:
         "created_at": token.created_at.isoformat(),
         "last_used_at": token.last_used_at.isoformat() if token.last_used_at else None,
     }
+
+
+def member_json(membership: Membership) -> dict[str, Any]:
+    return {"email": membership.user.email, "role": membership.role}

@@ -12,8 +12,18 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import (
-    Blueprint, Flask, Response, current_app, flash, g, redirect, render_template, request, session, url_for,
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
 )
+from flask import session as browser_session
 from flask.blueprints import BlueprintSetupState
 from werkzeug.exceptions import BadRequest
 
@@ -100,13 +110,13 @@ def session_user() -> User | None:
 
 
 def _user_from_session() -> User | None:
-    user_id, since = session.get("user_id"), session.get("since")
+    user_id, since = browser_session.get("user_id"), browser_session.get("since")
     if not isinstance(user_id, int) or not isinstance(since, int | float):
         return None
     if time.time() - since > SESSION_MAX_AGE_S:
         return None
     user = db().get(User, user_id)
-    if user is None or session.get("password") != _password_fingerprint(user):
+    if user is None or browser_session.get("password") != _password_fingerprint(user):
         return None
     return user
 
@@ -117,10 +127,10 @@ def _password_fingerprint(user: User) -> str:
 
 
 def _start_session(user: User) -> None:
-    session.clear()
-    session["user_id"] = user.id
-    session["since"] = int(time.time())
-    session["password"] = _password_fingerprint(user)
+    browser_session.clear()
+    browser_session["user_id"] = user.id
+    browser_session["since"] = int(time.time())
+    browser_session["password"] = _password_fingerprint(user)
     g.session_user = user
 
 
@@ -129,9 +139,9 @@ def _start_session(user: User) -> None:
 
 def csrf_token() -> str:
     """This session's CSRF token, made on first use; every form and script request sends it back."""
-    token = session.get(CSRF_FIELD)
+    token = browser_session.get(CSRF_FIELD)
     if not isinstance(token, str) or not token:
-        token = session[CSRF_FIELD] = secrets.token_urlsafe(32)
+        token = browser_session[CSRF_FIELD] = secrets.token_urlsafe(32)
     return token
 
 
@@ -139,10 +149,10 @@ def check_csrf() -> None:
     """Refuse (400) a state-changing request whose token is missing or differs from the session's."""
     if request.method in SAFE_METHODS:
         return
-    expected = session.get(CSRF_FIELD)
-    sent = request.headers.get(CSRF_HEADER) or request.form.get(CSRF_FIELD)
-    if not isinstance(expected, str) or not sent or not secrets.compare_digest(expected.encode(), sent.encode()):
-        raise BadRequest("The form's security token is missing or out of date. Reload the page and try again.")
+    expected = browser_session.get(CSRF_FIELD)
+    sent = request.headers.get(CSRF_HEADER) or request.form.get(CSRF_FIELD) or ""
+    if not isinstance(expected, str) or not secrets.compare_digest(expected.encode(), sent.encode()):
+        raise BadRequest("The form's security token is missing or out of date. Reload the page, try again.")
 
 
 bp.before_request(check_csrf)
@@ -175,7 +185,7 @@ def login() -> Response | tuple[str, int] | str:
 
 @bp.post("/logout")
 def logout() -> Response:
-    session.clear()
+    browser_session.clear()
     g.pop("session_user", None)
     flash("You are signed out.")
     return redirect(url_for("auth.login"))

@@ -6,7 +6,7 @@ from flask import Blueprint, Response, redirect, request
 
 from podcast_host.links import Links
 from podcast_host.shows import find_show_or_alias
-from podcast_host.syndication import render_feed
+from podcast_host.syndication import RenderedFeed, render_feed
 from podcast_host.web.context import db, services
 
 bp = Blueprint("feeds", __name__)
@@ -16,20 +16,23 @@ FEED_TYPE = "application/rss+xml; charset=utf-8"
 
 @bp.route("/<show_slug>/feed.xml", methods=["GET", "HEAD"])
 def feed(show_slug: str) -> Response:
-    session = db()
-    show, is_alias = find_show_or_alias(session, show_slug)
+    show, is_alias = find_show_or_alias(db(), show_slug)
     if show.moved_to_url:
+        # A move to another host is for good: apps that follow it update their subscription.
         return redirect(show.moved_to_url, code=301)
     if is_alias:
         return redirect(Links(services().settings).feed(show), code=301)
-    rendered = render_feed(services(), session, show)
-    gzip_ok = "gzip" in request.headers.get("Accept-Encoding", "")
-    response = Response(rendered.gzipped if gzip_ok else rendered.body, mimetype=None,
-                        content_type=FEED_TYPE)
+    rendered = render_feed(services(), db(), show)
+    return feed_response(rendered, gzip_ok=request.accept_encodings["gzip"] > 0)
+
+
+def feed_response(rendered: RenderedFeed, gzip_ok: bool) -> Response:
+    """The feed with its validators; 304 when the request's If-None-Match or If-Modified-Since still holds."""
+    response = Response(rendered.gzipped if gzip_ok else rendered.body, content_type=FEED_TYPE)
     if gzip_ok:
         response.headers["Content-Encoding"] = "gzip"
-    response.headers["Vary"] = "Accept-Encoding"
-    # The gzip body is a different representation: it gets its own strong validator.
+    response.vary.add("Accept-Encoding")
+    # The gzip body is another representation, so it gets its own strong validator (RFC 9110 §8.8.3.3).
     response.set_etag(rendered.etag + ("-gz" if gzip_ok else ""))
     response.last_modified = rendered.last_modified
     response.cache_control.public = True

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import mimetypes
 
-from flask import Blueprint, Response, redirect, send_file
+from flask import Blueprint, Response, redirect, request, send_file
 
 from podcast_host.errors import NotFound
 from podcast_host.web.context import services
@@ -28,8 +28,9 @@ def media(key: str) -> Response:
         return response
     if not store.exists(key):
         raise NotFound("There is no such media file.")
-    # S3: a short-lived presigned URL; the object store answers HEAD and Range itself.
-    return redirect(store.public_url(key) or "", code=302)
+    # S3: a short-lived presigned URL, signed for this very method (a GET signature is refused for HEAD);
+    # the object store answers HEAD and Range itself.
+    return redirect(store.public_url(key, method=request.method) or "", code=302)
 
 
 def _mime(key: str) -> str:

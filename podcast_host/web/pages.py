@@ -26,6 +26,14 @@ def _template_helpers() -> dict[str, object]:
     return {"links": Links(services().settings), "notes_html": render_notes_html}
 
 
+@bp.app_template_filter("clock")
+def clock(seconds: float | int | None) -> str:
+    """1:02:03 or 4:05: how players show a duration."""
+    total = int(round(seconds or 0))
+    hours, rest = divmod(total, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
 @bp.route("/")
 def home() -> str:
     return render_template("index.html", shows=list_shows(db()))

@@ -1,0 +1,416 @@
+"""The producers' dashboard under /admin: shows, settings, uploads with progress, publication, reports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Flask, Response, flash, jsonify, redirect, render_template, request, url_for
+from werkzeug.datastructures import FileStorage, MultiDict
+
+from podcast_host import accounts, episodes, shows
+from podcast_host.categories import CATEGORY_CHOICES
+from podcast_host.errors import Conflict, Invalid, NotAuthenticated, PodcastHostError, UnsupportedMedia
+from podcast_host.links import Links
+from podcast_host.models import Episode, Show, utcnow
+from podcast_host.notes import render_notes_html
+from podcast_host.web import auth
+from podcast_host.web.context import db, services
+from podcast_host.web.errors import error_response
+
+bp = Blueprint("dashboard", __name__, url_prefix="/admin")
+
+# Statuses after which an episode's status no longer changes by itself (the upload page stops polling).
+FINAL_STATUSES = ("published", "draft", "scheduled", "failed")
+SHOW_TEXT_FIELDS = ("title", "description", "language", "author", "email", "category", "copyright",
+                    "show_type", "funding_url", "funding_text")
+SHOW_FLAGS = ("explicit", "locked")
+EPISODE_TEXT_FIELDS = ("title", "description", "season", "number", "type", "slug")
+REPORT_ROWS = (
+    ("input_lufs", "Input integrated loudness", "LUFS"),
+    ("input_lra", "Input loudness range", "LU"),
+    ("input_true_peak_dbtp", "Input true peak", "dBTP"),
+    ("output_lufs", "Published integrated loudness", "LUFS"),
+    ("output_true_peak_dbtp", "Published true peak", "dBTP"),
+    ("target_lufs", "Target", "LUFS"),
+)
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
+
+
+@bp.before_request
+def _signed_in_with_token() -> Response | None:
+    """Every dashboard request needs a signed-in user; every form and script post its CSRF token."""
+    if auth.session_user() is None:
+        if _wants_json():
+            raise NotAuthenticated("Sign in to use the dashboard.")
+        target = request.full_path.rstrip("?") if request.method == "GET" else None
+        return redirect(url_for("auth.login", next=target))
+    auth.check_csrf()
+    return None
+
+
+@bp.after_request
+def _private(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.context_processor
+def _template_helpers() -> dict[str, Any]:
+    return {"links": Links(services().settings), "categories": CATEGORY_CHOICES, "report_rows": REPORT_ROWS,
+            "waveform_path": waveform_path, "notes_html": render_notes_html}
+
+
+# --- shows ----------------------------------------------------------------------------------------------
+
+
+@bp.get("/")
+def index() -> str:
+    return render_template("admin/index.html", shows=_visible_shows(), values=_show_values(None, None),
+                           errors={})
+
+
+@bp.post("/shows")
+def create_show() -> Response | tuple[str, int]:
+    fields = {**_show_fields(request.form), "slug": request.form.get("slug", "").strip()}
+    try:
+        show = shows.create_show(db(), services().settings.public_url, fields, owner=auth.session_user())
+        db().commit()
+    except (Invalid, Conflict) as exc:
+        db().rollback()
+        values, errors = _show_values(None, request.form), _errors(exc, "slug")
+        page = render_template("admin/index.html", shows=_visible_shows(), values=values, errors=errors)
+        return page, _status(exc)
+    flash(f"The show “{show.title}” is ready. Upload its first episode.")
+    return redirect(url_for(".show", slug=show.slug), code=303)
+
+
+@bp.get("/shows/<slug>/")
+def show(slug: str) -> str:
+    show = _show_for(slug, "read")
+    return render_template("admin/show.html", show=show, episodes=episodes.list_episodes(db(), show),
+                           role=_role(show), can_edit=_can(show, "edit_episodes"))
+
+
+@bp.get("/shows/<slug>/settings")
+def settings(slug: str) -> str:
+    show = _show_for(slug, "read")
+    return _settings_page(show, _show_values(show, None), {})[0]
+
+
+@bp.post("/shows/<slug>/settings")
+def save_settings(slug: str) -> Response | tuple[str, int]:
+    show = _show_for(slug, "edit_show")
+    try:
+        shows.update_show(db(), show, _show_fields(request.form))
+        db().commit()
+    except Invalid as exc:
+        db().rollback()
+        return _settings_page(show, _show_values(show, request.form), _errors(exc, "title"), 422)
+    services().queue.enqueue("feed_changed", show.id)
+    flash("The show's settings are saved.")
+    return redirect(url_for(".settings", slug=show.slug), code=303)
+
+
+@bp.post("/shows/<slug>/cover")
+def upload_cover(slug: str) -> Response | tuple[str, int]:
+    show = _show_for(slug, "edit_show")
+    image = request.files.get("image")
+    try:
+        if image is None or not image.filename:
+            raise Invalid("Choose an image file for the cover.", field="image")
+        shows.set_cover(services(), db(), show, image.stream.read())
+        db().commit()
+    except Invalid as exc:
+        db().rollback()
+        return _settings_page(show, _show_values(show, None), _errors(exc, "image"), 422)
+    services().queue.enqueue("feed_changed", show.id)
+    flash("The new cover is saved.")
+    return redirect(url_for(".settings", slug=show.slug), code=303)
+
+
+def _settings_page(show: Show, values: dict[str, Any], errors: dict[str, str],
+                   status: int = 200) -> tuple[str, int]:
+    page = render_template("admin/settings.html", show=show, values=values, errors=errors,
+                           can_edit=_can(show, "edit_show"), members=show.members)
+    return page, status
+
+
+# --- episodes -------------------------------------------------------------------------------------------
+
+
+@bp.get("/shows/<slug>/episodes/new")
+def new_episode(slug: str) -> str:
+    show = _show_for(slug, "edit_episodes")
+    values = {"type": "full", "when": "ready"}
+    return render_template("admin/upload.html", show=show, values=values, errors={})
+
+
+@bp.post("/shows/<slug>/episodes")
+def create_episode(slug: str) -> Response | tuple[Response | str, int]:
+    show = _show_for(slug, "edit_episodes")
+    try:
+        episode = episodes.create_episode(
+            services(), db(), show, _required_upload("audio"), _new_episode_fields(request.form),
+            image=_optional_upload("image"), chapters=_optional_upload("chapters"),
+            transcript=_optional_upload("transcript"),
+        )
+    except (Invalid, UnsupportedMedia) as exc:
+        db().rollback()
+        if _wants_json():
+            return error_response(_status(exc), exc.code, str(exc), getattr(exc, "field", None) or "audio")
+        page = render_template("admin/upload.html", show=show, values=request.form.to_dict(),
+                               errors=_errors(exc, "audio"))
+        return page, _status(exc)
+    db().refresh(episode)
+    if _wants_json():
+        return jsonify(_status_json(episode)), 202
+    return redirect(url_for(".episode", episode_id=episode.id), code=303)
+
+
+@bp.get("/episodes/<int:episode_id>/status")
+def episode_status(episode_id: int) -> Response:
+    return jsonify(_status_json(_episode_for(episode_id, "read")))
+
+
+@bp.get("/episodes/<int:episode_id>/")
+def episode(episode_id: int) -> str:
+    episode = _episode_for(episode_id, "read")
+    return _episode_page(episode, _episode_values(episode), {})[0]
+
+
+@bp.post("/episodes/<int:episode_id>/")
+def save_episode(episode_id: int) -> Response | tuple[str, int]:
+    episode = _episode_for(episode_id, "edit_episodes")
+    try:
+        episodes.update_episode(db(), episode, _episode_fields(request.form))
+        db().commit()
+    except (Invalid, Conflict) as exc:
+        db().rollback()
+        return _episode_page(episode, request.form.to_dict(), _errors(exc, "title"), _status(exc))
+    return _changed(episode, "The episode is saved.")
+
+
+@bp.post("/episodes/<int:episode_id>/publish")
+def publish(episode_id: int) -> Response | tuple[str, int]:
+    episode = _episode_for(episode_id, "edit_episodes")
+    try:
+        episodes.publish_episode(db(), episode)
+        db().commit()
+    except Conflict as exc:
+        db().rollback()
+        return _episode_page(episode, _episode_values(episode), {"publish": str(exc)}, 409)
+    return _changed(episode, "The episode is published." if episode.publish_at else
+                    "The episode will be published as soon as its audio is ready.")
+
+
+@bp.post("/episodes/<int:episode_id>/schedule")
+def schedule(episode_id: int) -> Response | tuple[str, int]:
+    episode = _episode_for(episode_id, "edit_episodes")
+    try:
+        at = episodes.parse_datetime(_publish_at(request.form))
+        episodes.publish_episode(db(), episode, at)
+        db().commit()
+    except (Invalid, Conflict) as exc:
+        db().rollback()
+        return _episode_page(episode, _episode_values(episode), _errors(exc, "publish_at"), _status(exc))
+    return _changed(episode, f"The episode is scheduled for {at.isoformat(timespec='minutes')}.")
+
+
+@bp.post("/episodes/<int:episode_id>/unpublish")
+def unpublish(episode_id: int) -> Response:
+    episode = _episode_for(episode_id, "edit_episodes")
+    episodes.update_episode(db(), episode, {"draft": True})
+    db().commit()
+    return _changed(episode, "The episode is a draft again: listeners and the feed no longer see it.")
+
+
+@bp.get("/episodes/<int:episode_id>/delete")
+def confirm_delete(episode_id: int) -> str:
+    episode = _episode_for(episode_id, "edit_episodes")
+    return render_template("admin/delete.html", show=episode.show, episode=episode)
+
+
+@bp.post("/episodes/<int:episode_id>/delete")
+def delete(episode_id: int) -> Response:
+    episode = _episode_for(episode_id, "edit_episodes")
+    show, title = episode.show, episode.title
+    episodes.delete_episode(services(), db(), episode)
+    services().queue.enqueue("feed_changed", show.id)
+    flash(f"The episode “{title}” is deleted.")
+    return redirect(url_for(".show", slug=show.slug), code=303)
+
+
+@bp.post("/preview")
+def preview() -> Response:
+    """Markdown notes as listeners will see them, for the editor's live preview."""
+    return jsonify({"html": render_notes_html(request.form.get("markdown", ""))})
+
+
+def _episode_page(episode: Episode, values: dict[str, Any], errors: dict[str, str],
+                  status: int = 200) -> tuple[str, int]:
+    page = render_template("admin/episode.html", show=episode.show, episode=episode, values=values,
+                           errors=errors, can_edit=_can(episode.show, "edit_episodes"),
+                           final=episode.status in FINAL_STATUSES, now=utcnow())
+    return page, status
+
+
+def _changed(episode: Episode, message: str) -> Response:
+    services().queue.enqueue("feed_changed", episode.show_id)
+    flash(message)
+    return redirect(url_for(".episode", episode_id=episode.id), code=303)
+
+
+def _status_json(episode: Episode) -> dict[str, Any]:
+    status = episode.status
+    return {
+        "id": episode.id,
+        "title": episode.title,
+        "status": status,
+        "final": status in FINAL_STATUSES,
+        "progress": round(episode.progress or 0.0, 3),
+        "error": episode.error,
+        "edit_url": url_for(".episode", episode_id=episode.id),
+        "status_url": url_for(".episode_status", episode_id=episode.id),
+        "page_url": Links(services().settings).episode_page(episode) if status == "published" else None,
+    }
+
+
+# --- who may do what ------------------------------------------------------------------------------------
+
+
+def _show_for(slug: str, permission: str) -> Show:
+    show = shows.find_show(db(), slug)
+    accounts.require(db(), auth.session_user(), show, permission)
+    return show
+
+
+def _episode_for(episode_id: int, permission: str) -> Episode:
+    episode = episodes.get_episode(db(), episode_id)
+    accounts.require(db(), auth.session_user(), episode.show, permission)
+    return episode
+
+
+def _role(show: Show) -> str | None:
+    user = auth.session_user()
+    if user is not None and user.is_admin:
+        return "admin"
+    return accounts.role_on(db(), user, show)
+
+
+def _can(show: Show, permission: str) -> bool:
+    role = accounts.role_on(db(), auth.session_user(), show)
+    return role is not None and permission in accounts.PERMISSIONS[role]
+
+
+def _visible_shows() -> list[tuple[Show, str]]:
+    """The shows this user may open, with the user's role on each (admins see every show)."""
+    roles = ((show, _role(show)) for show in shows.list_shows(db()))
+    return [(show, role) for show, role in roles if role]
+
+
+# --- forms ----------------------------------------------------------------------------------------------
+
+
+def _show_fields(form: MultiDict[str, str]) -> dict[str, Any]:
+    fields: dict[str, Any] = {name: form[name] for name in SHOW_TEXT_FIELDS if name in form}
+    fields.update({flag: flag in form for flag in SHOW_FLAGS})
+    return fields
+
+
+def _show_values(show: Show | None, form: MultiDict[str, str] | None) -> dict[str, Any]:
+    """What a show form displays: the posted values after a refusal, else the show's, else defaults."""
+    if form is not None:
+        return {**form.to_dict(), **{flag: flag in form for flag in SHOW_FLAGS}}
+    if show is None:
+        return {"language": "en", "show_type": "episodic"}
+    return {name: getattr(show, name) for name in (*SHOW_TEXT_FIELDS, *SHOW_FLAGS, "slug")}
+
+
+def _episode_fields(form: MultiDict[str, str]) -> dict[str, Any]:
+    fields: dict[str, Any] = {name: form[name] for name in EPISODE_TEXT_FIELDS if name in form}
+    fields["explicit"] = "explicit" in form
+    return fields
+
+
+def _episode_values(episode: Episode) -> dict[str, Any]:
+    values = {name: getattr(episode, name) for name in ("title", "description", "season", "number", "slug",
+                                                        "explicit")}
+    publish_at = episode.publish_at.isoformat() if episode.publish_at else None
+    return {**values, "type": episode.episode_type, "publish_at": publish_at}
+
+
+def _new_episode_fields(form: MultiDict[str, str]) -> dict[str, Any]:
+    """The upload form's fields as `episodes.create_episode` takes them; `when` picks the publication."""
+    fields = {name: form[name] for name in EPISODE_TEXT_FIELDS if form.get(name, "").strip()}
+    fields["explicit"] = "explicit" in form
+    when = form.get("when", "ready")
+    if when == "draft":
+        fields["draft"] = True
+    elif when == "schedule":
+        fields["publish_at"] = _publish_at(form)
+    return fields
+
+
+def _publish_at(form: MultiDict[str, str]) -> str:
+    """The script fills `publish_at` with the browser's offset; without it the local field is taken as UTC."""
+    exact = form.get("publish_at", "").strip()
+    if exact:
+        return exact
+    local = form.get("publish_at_local", "").strip()
+    if not local:
+        raise Invalid("Choose the date and time of publication.", field="publish_at")
+    return f"{local}+00:00"
+
+
+def _required_upload(name: str) -> episodes.Upload:
+    upload = _optional_upload(name)
+    if upload is None:
+        raise Invalid("Choose the episode's audio file.", field=name)
+    return upload
+
+
+def _optional_upload(name: str) -> episodes.Upload | None:
+    storage = request.files.get(name)
+    if storage is None or not storage.filename:
+        return None
+    return episodes.Upload(path=_spooled_path(storage), filename=storage.filename)
+
+
+def _spooled_path(storage: FileStorage) -> Path:
+    """The uploaded file's path on disk: the app's request class spools every upload to a named temp file."""
+    name = getattr(storage.stream, "name", None)
+    if not isinstance(name, str) or not Path(name).is_file():
+        raise RuntimeError("uploads must be spooled to disk (podcast_host.web.StreamingRequest)")
+    storage.stream.flush()
+    return Path(name)
+
+
+def _errors(exc: PodcastHostError, default_field: str) -> dict[str, str]:
+    """Domain refusal -> {form field: message}, shown next to the field it names."""
+    return {getattr(exc, "field", None) or default_field: str(exc)}
+
+
+def _status(exc: PodcastHostError) -> int:
+    return {Conflict: 409, UnsupportedMedia: 415}.get(type(exc), 422)
+
+
+def _wants_json() -> bool:
+    """The dashboard's scripts ask for JSON; browsers and plain form posts get pages."""
+    return request.accept_mimetypes.best == "application/json"
+
+
+# --- pictures -------------------------------------------------------------------------------------------
+
+
+def waveform_path(peaks: list[float] | None) -> str:
+    """One closed SVG path around the peaks: x one unit per peak, y 0..100 mirrored around 50."""
+    if not peaks:
+        return ""
+    heights = [max(min(float(p), 1.0), 0.0) * 49 + 0.5 for p in peaks]
+    top = " ".join(f"{i + 0.5:g},{50 - h:.1f}" for i, h in enumerate(heights))
+    bottom = " ".join(f"{i + 0.5:g},{50 + h:.1f}" for i, h in reversed(list(enumerate(heights))))
+    return f"M{top} L{bottom} Z"

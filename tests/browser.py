@@ -1,0 +1,134 @@
+"""Helpers for the dashboard and browser tests: an app with the dashboard, signed-in clients, a live
+server (waitress in a thread, worker threads for the jobs) and Debian's Chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from podcast_host import accounts, create_app
+from podcast_host.services import Services
+from podcast_host.web import auth, dashboard
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
+PASSWORD = "correct horse battery"
+
+
+def dashboard_app(services: Services) -> Flask:
+    """The app with the login and dashboard blueprints, whether or not web/__init__.py registers them yet."""
+    app = create_app(services=services)
+    if "auth" not in app.blueprints:
+        auth.init_app(app)
+    if "dashboard" not in app.blueprints:
+        dashboard.init_app(app)
+    return app
+
+
+def add_user(services: Services, email: str, admin: bool = False) -> int:
+    with services.db.session() as session:
+        user = accounts.create_user(session, email, PASSWORD, admin=admin)
+        session.commit()
+        return user.id
+
+
+def grant(services: Services, show_slug: str, email: str, role: str) -> None:
+    from podcast_host import shows
+
+    with services.db.session() as session:
+        accounts.grant(session, shows.find_show(session, show_slug), accounts.get_user(session, email), role)
+        session.commit()
+
+
+def csrf_from(html: str) -> str:
+    """The CSRF token a dashboard page carries in its meta tag."""
+    match = re.search(r'name="csrf-token" content="([^"]+)"', html)
+    assert match, "the page has no CSRF token"
+    return match.group(1)
+
+
+def sign_in(client: Any, email: str, password: str = PASSWORD) -> str:
+    """Sign in through the login form; returns the session's CSRF token."""
+    token = csrf_from(client.get("/login").get_data(as_text=True))
+    response = client.post("/login", data={"email": email, "password": password, "csrf_token": token})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return csrf_from(client.get("/admin/").get_data(as_text=True))
+
+
+# --- a live server --------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def live_server(services: Services, port: int) -> Iterator[str]:
+    """Serve the app with waitress on 127.0.0.1:port and run jobs in worker threads, as `serve` does."""
+    import waitress.server
+
+    app = dashboard_app(services)
+    server = waitress.server.create_server(app, host="127.0.0.1", port=port, threads=4, ident="podcast-host-test",
+                                           max_request_body_size=services.settings.max_upload_bytes)
+    thread = threading.Thread(target=server.run, name="waitress-test", daemon=True)
+    services.queue.start()
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.close()
+        thread.join(timeout=10)
+        services.queue.stop()
+
+
+# --- Chromium -------------------------------------------------------------------------------------------
+
+
+@contextmanager
+def chromium() -> Iterator[Any]:
+    """Debian's Chromium (apt package `chromium`, which `make test` installs), headless, through Playwright."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: the browser tests need Debian's Chromium (`make test-deps` "
+                    "installs it with apt-get).")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@dataclass
+class Screenshots:
+    """Keeps full-page screenshots in test-artifacts/screenshots/ and lists them at the end of the run."""
+
+    taken: list[Path]
+
+    def take(self, page: Any, name: str) -> Path:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / f"{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        self.taken.append(path)
+        return path
+
+    def report(self, config: pytest.Config) -> None:
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is None or not self.taken:
+            return
+        reporter.write_sep("-", "screenshots")
+        for path in self.taken:
+            reporter.write_line(str(path))
