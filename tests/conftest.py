@@ -40,7 +40,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
             conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     except Exception as exc:  # noqa: BLE001 - any connection failure means the same thing here
         pytest.fail(f"PostgreSQL at {POSTGRES_URL} is not usable ({exc}); `make test` starts it.")
-    yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+    admin.dispose()
+    # application_name lets a test find (and kill) exactly this database's connections.
+    yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}&application_name={schema}"
     with admin.begin() as conn:
         conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
     admin.dispose()
