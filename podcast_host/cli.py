@@ -75,29 +75,21 @@ def main(ctx: click.Context) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--threads", default=8, show_default=True, type=int, help="Web server threads.")
+@click.option("--threads", default=8, show_default=True, type=int, help="Request threads per process.")
+@click.option("--processes", default=1, show_default=True, type=int,
+              help="Web processes (with a queue URL; the embedded setup runs one).")
 @pass_services
 @friendly_errors
-def serve(lazy: LazyServices, host: str, port: int, threads: int) -> None:
-    """Serve the pages, feeds, media and API with a production WSGI server (waitress)."""
-    import waitress
-
-    from podcast_host import create_app
+def serve(lazy: LazyServices, host: str, port: int, threads: int, processes: int) -> None:
+    """Serve the pages, feeds, media and API with a production WSGI server (gunicorn)."""
+    from podcast_host.server import run_server
 
     services = lazy.get()
-    app = create_app(services=services)
-    services.queue.start()
-    if not services.settings.queue_url:
-        # The in-process queue lost whatever it held when the last server stopped.
-        recovered = episodes.recover_unfinished(services, include_fresh=True)
-        if recovered:
-            click.echo(f"Resuming {recovered} unfinished episode(s).", err=True)
+    if not services.settings.queue_url and processes != 1:
+        raise click.ClickException("--processes needs PODCAST_HOST_QUEUE_URL: embedded jobs run in one process.")
+    lazy.close()
     click.echo(f"Serving on http://{host}:{port} (public URL {services.settings.public_url})", err=True)
-    try:
-        waitress.serve(app, host=host, port=port, threads=threads, ident="podcast-host",
-                       max_request_body_size=services.settings.max_upload_bytes + 1024 * 1024)
-    finally:
-        services.close()
+    run_server(host, port, threads=threads, processes=processes)
 
 
 @main.command()

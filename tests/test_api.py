@@ -115,7 +115,9 @@ def test_a_show_is_deleted_with_its_episodes_and_media(
 # --- episodes -------------------------------------------------------------------------------------------
 
 
-def test_an_upload_answers_202_with_the_episode(client: FlaskClient, admin_token: str, sample_mp3: Path) -> None:
+def test_an_upload_answers_202_with_the_episode(
+    client: FlaskClient, admin_token: str, sample_mp3: Path
+) -> None:
     create_show(client, admin_token)
     response = upload_episode(client, admin_token, "daily", sample_mp3, title="First", season="2", number="7",
                               type="bonus", description="Notes *here*.")
@@ -151,7 +153,8 @@ def test_episodes_are_listed_newest_first_in_every_status(
     create_show(client, admin_token)
     first = published(client, admin_token, sample_mp3, title="Old one")
     draft = published(client, admin_token, sample_mp3, title="A draft", draft="true")
-    scheduled = published(client, admin_token, sample_mp3, title="Later", publish_at="2099-01-01T08:00:00+01:00")
+    scheduled = published(client, admin_token, sample_mp3, title="Later",
+                          publish_at="2099-01-01T08:00:00+01:00")
     listing = client.get("/api/v1/shows/daily/episodes", headers=auth(admin_token)).get_json()["episodes"]
     assert [(e["id"], e["status"]) for e in listing] == [
         (scheduled["id"], "scheduled"), (draft["id"], "draft"), (first["id"], "published")]
@@ -169,9 +172,11 @@ def test_an_episode_is_edited_published_reprocessed_and_deleted(
     assert patched.status_code == 200
     assert (patched.get_json()["title"], patched.get_json()["season"]) == ("Better title", 3)
 
-    scheduled = client.post(f"{url}/publish", headers=auth(admin_token), json={"publish_at": "2099-05-01T10:00Z"})
+    later = {"publish_at": "2099-05-01T10:00Z"}
+    scheduled = client.post(f"{url}/publish", headers=auth(admin_token), json=later)
     assert scheduled.status_code == 200 and scheduled.get_json()["status"] == "scheduled"
-    now = client.post(f"{url}/publish", headers=auth(admin_token), json={"publish_at": "2020-05-01T10:00Z"})
+    earlier = {"publish_at": "2020-05-01T10:00+02:00"}
+    now = client.post(f"{url}/publish", headers=auth(admin_token), json=earlier)
     assert now.get_json()["status"] == "published"
     assert client.get("/daily/feed.xml").data.count(b"<item>") == 1
 
@@ -185,7 +190,9 @@ def test_an_episode_is_edited_published_reprocessed_and_deleted(
     assert client.get("/daily/feed.xml").data.count(b"<item>") == 0
 
 
-def test_publish_without_a_body_publishes_now(client: FlaskClient, admin_token: str, sample_mp3: Path) -> None:
+def test_publish_without_a_body_publishes_now(
+    client: FlaskClient, admin_token: str, sample_mp3: Path
+) -> None:
     create_show(client, admin_token)
     episode = published(client, admin_token, sample_mp3, draft="true")
     response = client.post(f"/api/v1/episodes/{episode['id']}/publish", headers=auth(admin_token))
@@ -218,12 +225,14 @@ def test_members_are_added_changed_listed_and_removed(
     user_token(services, "bob@example.com")
     members = "/api/v1/shows/daily/members"
 
-    added = client.post(members, headers=auth(admin_token), json={"email": "Bob@example.com", "role": "editor"})
+    headers = auth(admin_token)
+    added = client.post(members, headers=headers, json={"email": "Bob@example.com", "role": "editor"})
     assert added.status_code == 201
     assert added.get_json() == {"email": "bob@example.com", "role": "editor"}
     client.post(members, headers=auth(admin_token), json={"email": "bob@example.com", "role": "viewer"})
     listing = client.get(members, headers=auth(admin_token)).get_json()["members"]
-    assert listing == [{"email": "admin@example.com", "role": "owner"}, {"email": "bob@example.com", "role": "viewer"}]
+    assert listing == [
+        {"email": "admin@example.com", "role": "owner"}, {"email": "bob@example.com", "role": "viewer"}]
 
     assert client.delete(f"{members}/bob@example.com", headers=auth(admin_token)).status_code == 204
     assert [m["email"] for m in client.get(members, headers=auth(admin_token)).get_json()["members"]] == [
@@ -235,7 +244,8 @@ def test_the_last_owner_stays(client: FlaskClient, admin_token: str) -> None:
     members = "/api/v1/shows/daily/members"
     removed = client.delete(f"{members}/admin@example.com", headers=auth(admin_token))
     assert removed.status_code == 409 and removed.get_json()["error"]["code"] == "conflict"
-    demoted = client.post(members, headers=auth(admin_token), json={"email": "admin@example.com", "role": "viewer"})
+    demotion = {"email": "admin@example.com", "role": "viewer"}
+    demoted = client.post(members, headers=auth(admin_token), json=demotion)
     assert demoted.status_code == 409
 
 

@@ -14,7 +14,7 @@ OWNERS = {
     "mutagen": {"audio.py"},
     "pydub": {"audio.py"},
     "feedgen": {"feed.py", "podcast_ns.py"},
-    "waitress": {"cli.py"},
+    "gunicorn": {"server.py"},
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import tempfile
 from typing import IO
 
-from flask import Flask, Request, Response, g
+from flask import Flask, Request, Response, abort, current_app, g, request
 
 from podcast_host.web import api, errors, feeds, media, pages
 
@@ -25,8 +25,16 @@ def init_app(app: Flask) -> None:
     errors.init_app(app)
     for blueprint in (api.bp, media.bp, feeds.bp, pages.bp):
         app.register_blueprint(blueprint)
+    app.before_request(_refuse_oversize_bodies)
     app.teardown_appcontext(_close_session)
     app.after_request(_security_headers)
+
+
+def _refuse_oversize_bodies() -> None:
+    """413 from the announced length alone, before any route reads (or authenticates) the body."""
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    if limit is not None and (request.content_length or 0) > limit:
+        abort(413)
 
 
 def _close_session(_exc: BaseException | None) -> None:

@@ -1,0 +1,349 @@
+"""The producers' dashboard (SPEC §5, §6): shows, settings, uploads, publication and reports, by role."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from audio_fixtures import write_jpeg, write_text
+from browser import add_user, dashboard_app, grant, sign_in
+
+from podcast_host import episodes
+from podcast_host.services import Services
+from podcast_host.web.dashboard import waveform_path
+
+JSON = {"Accept": "application/json"}
+HTML = {"Accept": "text/html"}
+
+
+@pytest.fixture
+def app(services: Services):  # type: ignore[no-untyped-def]
+    return dashboard_app(services)
+
+
+@pytest.fixture
+def owner(client, services: Services) -> str:  # type: ignore[no-untyped-def]
+    """A signed-in producer who owns the show `daily`; returns the session's CSRF token."""
+    add_user(services, "owner@example.com")
+    token = sign_in(client, "owner@example.com")
+    response = _create_show(client, token, slug="daily", title="The Daily Test")
+    assert response.status_code == 303, response.get_data(as_text=True)
+    return token
+
+
+@pytest.fixture
+def sqlite_client(sqlite_services: Services):  # type: ignore[no-untyped-def]
+    """A client signed in as the owner of `daily`, on SQLite: for tests that process audio."""
+    client = dashboard_app(sqlite_services).test_client()
+    add_user(sqlite_services, "owner@example.com")
+    client.csrf = sign_in(client, "owner@example.com")
+    assert _create_show(client, client.csrf, slug="daily", title="The Daily Test").status_code == 303
+    return client
+
+
+def _create_show(client, token: str, **fields: Any):  # type: ignore[no-untyped-def]
+    body = {"language": "en", "category": "News/Politics", "author": "Tester", "email": "t@example.com",
+            **fields, "csrf_token": token}
+    return client.post("/admin/shows", data=body)
+
+
+def _upload(client, token: str, audio: Path, headers: dict[str, str] | None = None, **fields: Any):  # type: ignore[no-untyped-def]
+    data: dict[str, Any] = {"title": "Episode one", "csrf_token": token, **fields}
+    with audio.open("rb") as fh:
+        data["audio"] = (fh, audio.name)
+        return client.post("/admin/shows/daily/episodes", data=data, headers=headers or JSON,
+                           content_type="multipart/form-data")
+
+
+def _page(client, path: str) -> str:  # type: ignore[no-untyped-def]
+    response = client.get(path)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.get_data(as_text=True)
+
+
+def _error_next_to(html: str, field: str) -> str:
+    match = re.search(rf'<p class="error" id="error-{field}"\s*>([^<]*)</p>', html)
+    assert match, f"no visible error next to {field}"
+    return match.group(1)
+
+
+# --- who sees what --------------------------------------------------------------------------------------
+
+
+def test_the_dashboard_lists_the_users_shows_with_their_role(client, services: Services, owner: str) -> None:  # type: ignore[no-untyped-def]
+    _create_show(client, owner, slug="other", title="Another Show")
+    add_user(services, "guest@example.com")
+    grant(services, "daily", "guest@example.com", "viewer")
+    guest = dashboard_app(services).test_client()
+    sign_in(guest, "guest@example.com")
+    html = _page(guest, "/admin/")
+    assert "The Daily Test" in html
+    assert "viewer" in html
+    assert "Another Show" not in html
+
+
+def test_an_admin_sees_every_show(client, services: Services, owner: str) -> None:  # type: ignore[no-untyped-def]
+    add_user(services, "admin@example.com", admin=True)
+    admin = dashboard_app(services).test_client()
+    sign_in(admin, "admin@example.com")
+    html = _page(admin, "/admin/")
+    assert "The Daily Test" in html
+    assert "admin" in html
+
+
+def test_a_user_without_a_role_gets_403_on_the_shows_pages(client, services: Services, owner: str,
+                                                           sample_mp3: Path) -> None:  # type: ignore[no-untyped-def]
+    episode_id = _api_episode(services, sample_mp3)
+    add_user(services, "stranger@example.com")
+    stranger = dashboard_app(services).test_client()
+    token = sign_in(stranger, "stranger@example.com")
+    for path in ("/admin/shows/daily/", "/admin/shows/daily/settings", "/admin/shows/daily/episodes/new",
+                 f"/admin/episodes/{episode_id}/", f"/admin/episodes/{episode_id}/status"):
+        assert stranger.get(path, headers=HTML).status_code == 403, path
+    response = stranger.post("/admin/shows/daily/settings", data={"title": "Mine", "csrf_token": token})
+    assert response.status_code == 403
+    assert stranger.post(f"/admin/episodes/{episode_id}/delete", data={"csrf_token": token}).status_code == 403
+
+
+def test_a_viewer_reads_drafts_and_reports_but_may_not_edit(client, services: Services, owner: str,
+                                                            sample_mp3: Path) -> None:  # type: ignore[no-untyped-def]
+    episode_id = _api_episode(services, sample_mp3, draft=True)
+    add_user(services, "viewer@example.com")
+    grant(services, "daily", "viewer@example.com", "viewer")
+    viewer = dashboard_app(services).test_client()
+    token = sign_in(viewer, "viewer@example.com")
+    assert "Episode one" in _page(viewer, "/admin/shows/daily/")
+    html = _page(viewer, f"/admin/episodes/{episode_id}/")
+    assert "Loudness report" in html
+    assert "Publish now" not in html
+    assert "<fieldset disabled>" in html
+    assert viewer.get("/admin/shows/daily/episodes/new").status_code == 403
+    for action in ("", "publish", "unpublish", "delete"):
+        response = viewer.post(f"/admin/episodes/{episode_id}/{action}", data={"title": "x", "csrf_token": token})
+        assert response.status_code == 403, action
+    assert viewer.post("/admin/shows/daily/settings", data={"title": "x", "csrf_token": token}).status_code == 403
+
+
+def test_script_requests_without_a_session_get_401_json(client) -> None:  # type: ignore[no-untyped-def]
+    response = client.get("/admin/episodes/1/status", headers=JSON)
+    assert response.status_code == 401
+    assert response.get_json()["error"]["code"] == "unauthorized"
+
+
+def test_a_form_without_its_csrf_token_is_refused(client, owner: str) -> None:  # type: ignore[no-untyped-def]
+    response = client.post("/admin/shows", data={"slug": "sneaky", "title": "Sneaky"}, headers=HTML)
+    assert response.status_code == 400
+    response = client.post("/admin/shows", data={"slug": "sneaky", "title": "Sneaky", "csrf_token": "forged"})
+    assert response.status_code == 400
+    assert "sneaky" not in _page(client, "/admin/")
+
+
+def test_dashboard_pages_are_not_cached(client, owner: str) -> None:  # type: ignore[no-untyped-def]
+    assert client.get("/admin/").headers["Cache-Control"] == "no-store"
+
+
+# --- shows ----------------------------------------------------------------------------------------------
+
+
+def test_creating_a_show_makes_the_user_its_owner(client, owner: str) -> None:  # type: ignore[no-untyped-def]
+    html = _page(client, "/admin/shows/daily/")
+    assert "The Daily Test" in html
+    assert ">owner<" in html
+
+
+def test_a_bad_slug_is_shown_next_to_its_field(client, owner: str) -> None:  # type: ignore[no-untyped-def]
+    response = _create_show(client, owner, slug="Bad Slug!", title="Kept title")
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert "is not valid" in _error_next_to(html, "slug")
+    assert 'value="Kept title"' in html  # what the producer typed survives the refusal
+
+
+def test_a_taken_slug_is_a_conflict(client, owner: str) -> None:  # type: ignore[no-untyped-def]
+    response = _create_show(client, owner, slug="daily", title="Again")
+    assert response.status_code == 409
+    assert "already taken" in _error_next_to(response.get_data(as_text=True), "slug")
+
+
+def test_the_settings_form_updates_the_show(client, owner: str) -> None:  # type: ignore[no-untyped-def]
+    body = {"title": "برنامج الصباح", "description": "Notes", "language": "ar", "author": "Me",
+            "email": "me@example.com", "category": "Arts/Books", "copyright": "", "show_type": "serial",
+            "funding_url": "", "funding_text": "", "explicit": "true", "csrf_token": owner}
+    response = client.post("/admin/shows/daily/settings", data=body)
+    assert response.status_code == 303
+    html = _page(client, "/admin/shows/daily/settings")
+    assert 'value="برنامج الصباح"' in html
+    assert '<option value="Arts/Books" selected>' in html
+    assert re.search(r'id="f-explicit"[^>]*checked', html)
+    assert client.get("/daily/").get_data(as_text=True).count('dir="rtl"') >= 1
+
+
+def test_settings_errors_are_shown_next_to_the_field(client, owner: str) -> None:  # type: ignore[no-untyped-def]
+    body = {"title": "Still here", "language": "english", "category": "News/Politics", "csrf_token": owner}
+    response = client.post("/admin/shows/daily/settings", data=body)
+    assert response.status_code == 422
+    assert "ISO 639" in _error_next_to(response.get_data(as_text=True), "language")
+    assert "The Daily Test" in _page(client, "/admin/shows/daily/")  # nothing was saved
+
+
+def test_a_cover_is_uploaded_and_a_bad_one_refused(client, owner: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    good = write_jpeg(tmp_path / "cover.jpg", 1400)
+    with good.open("rb") as fh:
+        response = client.post("/admin/shows/daily/cover", data={"image": (fh, "cover.jpg"), "csrf_token": owner},
+                               content_type="multipart/form-data")
+    assert response.status_code == 303
+    assert "/media/" in _page(client, "/admin/shows/daily/settings")
+    small = write_jpeg(tmp_path / "small.jpg", 200)
+    with small.open("rb") as fh:
+        response = client.post("/admin/shows/daily/cover", data={"image": (fh, "small.jpg"), "csrf_token": owner},
+                               content_type="multipart/form-data")
+    assert response.status_code == 422
+    assert _error_next_to(response.get_data(as_text=True), "image")
+
+
+# --- episodes -------------------------------------------------------------------------------------------
+
+
+def test_an_upload_is_processed_and_reported(sqlite_client, tmp_path: Path, sample_mp3: Path) -> None:  # type: ignore[no-untyped-def]
+    chapters = tmp_path / "chapters.json"
+    chapters.write_text(json.dumps({"chapters": [{"startTime": 0, "title": "Start"},
+                                                 {"startTime": 2, "title": "Middle"}]}))
+    data: dict[str, Any] = {"title": "Episode one", "description": "Some **notes**", "season": "1", "number": "3",
+                            "type": "full", "when": "ready", "csrf_token": sqlite_client.csrf}
+    with sample_mp3.open("rb") as audio, chapters.open("rb") as chapter_file:
+        data.update(audio=(audio, "sample.mp3"), chapters=(chapter_file, "chapters.json"))
+        response = sqlite_client.post("/admin/shows/daily/episodes", data=data, headers=JSON,
+                                      content_type="multipart/form-data")
+    assert response.status_code == 202, response.get_json()
+    state = response.get_json()
+    # In tests the embedded queue runs the job inline, so the status is already final.
+    assert state["status"] == "published" and state["final"] is True
+    assert state["page_url"].endswith("/daily/episode-one/")
+    assert sqlite_client.get(state["status_url"]).get_json()["status"] == "published"
+
+    html = _page(sqlite_client, state["edit_url"])
+    assert "Loudness report" in html
+    assert "Published integrated loudness" in html
+    assert re.search(r'<path d="M0\.5,[\d.]+ ', html), "the waveform is drawn"
+    assert "<strong>notes</strong>" in html  # the notes preview starts rendered
+    page = sqlite_client.get("/daily/episode-one/").get_data(as_text=True)
+    assert 'data-start="2.0"' in page
+
+
+def test_a_plain_form_upload_redirects_to_the_episode(sqlite_client, sample_mp3: Path) -> None:  # type: ignore[no-untyped-def]
+    response = _upload(sqlite_client, sqlite_client.csrf, sample_mp3, headers=HTML, when="draft")
+    assert response.status_code == 303
+    html = _page(sqlite_client, response.headers["Location"])
+    assert "status-draft" in html
+
+
+def test_an_upload_that_is_not_audio_is_refused_next_to_its_field(sqlite_client, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    fake = write_text(tmp_path / "notes.mp3")
+    response = _upload(sqlite_client, sqlite_client.csrf, fake)
+    assert response.status_code == 415
+    assert response.get_json()["error"]["field"] == "audio"
+    response = _upload(sqlite_client, sqlite_client.csrf, fake, headers=HTML)
+    assert response.status_code == 415
+    assert _error_next_to(response.get_data(as_text=True), "audio")
+    assert "No episodes yet" in _page(sqlite_client, "/admin/shows/daily/")
+
+
+def test_an_upload_without_audio_or_title_names_the_field(sqlite_client, sample_mp3: Path) -> None:  # type: ignore[no-untyped-def]
+    response = sqlite_client.post("/admin/shows/daily/episodes", data={"title": "x", "csrf_token": sqlite_client.csrf},
+                                  headers=JSON, content_type="multipart/form-data")
+    assert response.status_code == 422
+    assert response.get_json()["error"]["field"] == "audio"
+    response = _upload(sqlite_client, sqlite_client.csrf, sample_mp3, title="")
+    assert response.get_json()["error"]["field"] == "title"
+
+
+def test_a_scheduled_upload_needs_a_date(sqlite_client, sample_mp3: Path) -> None:  # type: ignore[no-untyped-def]
+    response = _upload(sqlite_client, sqlite_client.csrf, sample_mp3, when="schedule")
+    assert response.status_code == 422
+    assert response.get_json()["error"]["field"] == "publish_at"
+    response = _upload(sqlite_client, sqlite_client.csrf, sample_mp3, when="schedule",
+                       publish_at="2999-01-01T08:00:00.000Z")
+    assert response.get_json()["status"] == "scheduled"
+
+
+def test_publish_schedule_unpublish_and_delete(sqlite_client, sample_mp3: Path) -> None:  # type: ignore[no-untyped-def]
+    token = sqlite_client.csrf
+    state = _upload(sqlite_client, token, sample_mp3, when="draft").get_json()
+    assert state["status"] == "draft"
+    base = f"/admin/episodes/{state['id']}"
+
+    assert sqlite_client.post(f"{base}/publish", data={"csrf_token": token}).status_code == 303
+    assert _status(sqlite_client, base) == "published"
+    assert sqlite_client.get("/daily/episode-one/").status_code == 200
+
+    assert sqlite_client.post(f"{base}/unpublish", data={"csrf_token": token}).status_code == 303
+    assert _status(sqlite_client, base) == "draft"
+    assert sqlite_client.get("/daily/episode-one/", headers=HTML).status_code == 404
+
+    # Without the script's exact instant, the local field is read as UTC.
+    response = sqlite_client.post(f"{base}/schedule", data={"publish_at_local": "2999-05-01T08:30", "csrf_token": token})
+    assert response.status_code == 303
+    assert _status(sqlite_client, base) == "scheduled"
+    response = sqlite_client.post(f"{base}/schedule", data={"publish_at": "tomorrow", "csrf_token": token})
+    assert response.status_code == 422
+    assert "ISO 8601" in _error_next_to(response.get_data(as_text=True), "publish_at")
+
+    assert "Yes, delete it" in _page(sqlite_client, f"{base}/delete")
+    response = sqlite_client.post(f"{base}/delete", data={"csrf_token": token})
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/admin/shows/daily/"
+    assert sqlite_client.get(f"{base}/", headers=HTML).status_code == 404
+
+
+def test_editing_the_details_keeps_the_old_address(sqlite_client, sample_mp3: Path) -> None:  # type: ignore[no-untyped-def]
+    token = sqlite_client.csrf
+    state = _upload(sqlite_client, token, sample_mp3).get_json()
+    base = f"/admin/episodes/{state['id']}/"
+    body = {"title": "A better title", "description": "New *notes*", "season": "2", "number": "5", "type": "bonus",
+            "slug": "better", "csrf_token": token}
+    assert sqlite_client.post(base, data=body).status_code == 303
+    html = _page(sqlite_client, base)
+    assert 'value="A better title"' in html
+    assert '<option value="bonus" selected>' in html
+    assert sqlite_client.get("/daily/episode-one/").status_code == 301
+    response = sqlite_client.post(base, data={**body, "title": ""})
+    assert response.status_code == 422
+    assert "needs a title" in _error_next_to(response.get_data(as_text=True), "title")
+
+
+def test_the_notes_preview_is_sanitized_html(client, owner: str) -> None:  # type: ignore[no-untyped-def]
+    response = client.post("/admin/preview", data={"markdown": "**Hi** <script>alert(1)</script>"},
+                           headers={"X-CSRF-Token": owner, **JSON})
+    assert response.status_code == 200
+    html = response.get_json()["html"]
+    assert "<strong>Hi</strong>" in html
+    assert "script" not in html
+    assert client.post("/admin/preview", data={"markdown": "x"}, headers=JSON).status_code == 400
+
+
+def test_the_waveform_is_one_closed_path_around_the_peaks() -> None:
+    path = waveform_path([0.0, 1.0, 0.5])
+    assert path == "M0.5,49.5 1.5,0.5 2.5,25.0 L2.5,75.0 1.5,99.5 0.5,50.5 Z"
+    assert waveform_path(None) == ""
+    assert waveform_path([2.0, -1.0]).startswith("M0.5,0.5 1.5,49.5")  # out-of-range peaks are clamped
+
+
+# --- helpers --------------------------------------------------------------------------------------------
+
+
+def _status(client, base: str) -> str:  # type: ignore[no-untyped-def]
+    return client.get(f"{base}/status").get_json()["status"]
+
+
+def _api_episode(services: Services, audio: Path, **fields: Any) -> int:
+    """An episode of `daily` made through the domain, as the API or the CLI would."""
+    from podcast_host import shows
+
+    with services.db.session() as session:
+        show = shows.find_show(session, "daily")
+        episode = episodes.create_episode(services, session, show, episodes.Upload(audio, audio.name),
+                                          {"title": "Episode one", **fields})
+        return episode.id

@@ -1,0 +1,128 @@
+"""`podcast-host serve` as a newcomer runs it: a real server process, real HTTP, worker threads."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Server:
+    def __init__(self, data_dir: Path, database_url: str, **env: str) -> None:
+        self.port = _free_port()
+        self.env = {**os.environ, "PODCAST_HOST_DATA_DIR": str(data_dir),
+                    "PODCAST_HOST_DATABASE_URL": database_url,
+                    "PODCAST_HOST_PUBLIC_URL": f"http://127.0.0.1:{self.port}", **env}
+        self.log = data_dir / "serve.log"
+
+    def cli(self, *args: str, stdin: str | None = None) -> str:
+        result = subprocess.run([sys.executable, "-m", "podcast_host.cli", *args], env=self.env, input=stdin,
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    def start(self) -> None:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        with self.log.open("ab") as sink:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "podcast_host.cli", "serve", "--port", str(self.port)],
+                env=self.env, stdout=sink, stderr=sink, start_new_session=True)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if self.request("GET", "/healthz")[0] == 200:
+                    return
+            except OSError:
+                time.sleep(0.2)
+        raise AssertionError(f"serve did not come up:\n{self.log.read_text()[-2000:]}")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+    def request(self, method: str, path: str, body: Any = None,
+                headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            response = conn.getresponse()
+            return response.status, dict(response.getheaders()), response.read()
+        finally:
+            conn.close()
+
+
+@pytest.fixture
+def server(tmp_path: Path, database_url: str) -> Iterator[Server]:
+    running = Server(tmp_path / "instance", database_url, PODCAST_HOST_MAX_UPLOAD_MB="5")
+    running.cli("db", "upgrade")
+    running.start()
+    yield running
+    running.stop()
+
+
+def _multipart(fields: dict[str, str], audio: bytes, filename: str) -> tuple[bytes, str]:
+    boundary = "podcast-host-test-boundary"
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+             for k, v in fields.items()]
+    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="audio"; filename="{filename}"\r\n'
+                 "Content-Type: audio/mpeg\r\n\r\n".encode() + audio + b"\r\n")
+    parts.append(f"--{boundary}--\r\n".encode())
+    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
+
+
+def test_serve_processes_uploads_in_worker_threads(server: Server, sample_mp3: Path) -> None:
+    server.cli("user", "add", "serve@example.com", "--admin")
+    token = server.cli("token", "add", "serve@example.com").strip().splitlines()[-1]
+    auth = {"Authorization": f"Bearer {token}"}
+    status, _, _ = server.request("POST", "/api/v1/shows", json.dumps({"slug": "live", "title": "Live"}),
+                                  {**auth, "Content-Type": "application/json"})
+    assert status == 201
+    body, content_type = _multipart({"title": "Over the wire"}, sample_mp3.read_bytes(), "wire.mp3")
+    status, _, raw = server.request("POST", "/api/v1/shows/live/episodes", body,
+                                    {**auth, "Content-Type": content_type})
+    assert status == 202, raw
+    episode = json.loads(raw)
+    deadline = time.monotonic() + 60
+    while episode["status"] == "processing":
+        assert time.monotonic() < deadline, episode
+        time.sleep(0.2)
+        episode = json.loads(server.request("GET", f"/api/v1/episodes/{episode['id']}", headers=auth)[2])
+    assert episode["status"] == "published", episode["error"]
+
+    path = episode["enclosure"]["url"].removeprefix(f"http://127.0.0.1:{server.port}")
+    status, headers, data = server.request("GET", path, headers={"Range": "bytes=0-9"})
+    assert status == 206 and len(data) == 10
+    assert headers["Content-Range"] == f"bytes 0-9/{episode['enclosure']['length']}"
+    status, headers, _ = server.request("HEAD", path)
+    assert status == 200 and int(headers["Content-Length"]) == episode["enclosure"]["length"]
+
+
+def test_an_oversize_upload_gets_a_json_413_before_its_body_is_read(server: Server) -> None:
+    server.cli("user", "add", "big@example.com", "--admin")
+    token = server.cli("token", "add", "big@example.com").strip().splitlines()[-1]
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    # Announce 500 MB but send only the headers: the answer must come without waiting for the body.
+    conn.putrequest("POST", "/api/v1/shows/any/episodes")
+    conn.putheader("Authorization", f"Bearer {token}")
+    conn.putheader("Content-Type", "multipart/form-data; boundary=x")
+    conn.putheader("Content-Length", str(500 * 1024 * 1024))
+    conn.endheaders()
+    response = conn.getresponse()
+    assert response.status == 413
+    assert json.loads(response.read())["error"]["code"] == "too_large"
+    conn.close()
