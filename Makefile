@@ -36,7 +36,8 @@ test: test-deps ## Run the whole test suite (starts PostgreSQL and Redis when th
 
 bench: test-deps ## Benchmarks of SPEC §11, printed as tables
 	$(BIN)/python scripts/bench_audio.py
-	@if [ -f scripts/bench_feed.py ]; then $(BIN)/python scripts/bench_feed.py; fi
+	$(BIN)/python scripts/bench_feed.py
+	$(BIN)/python scripts/bench_upload.py
 
 lint: install ## ruff lint and format check
 	$(BIN)/ruff check .

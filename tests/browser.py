@@ -80,8 +80,9 @@ def live_server(services: Services, port: int) -> Iterator[str]:
     import waitress.server
 
     app = dashboard_app(services)
-    server = waitress.server.create_server(app, host="127.0.0.1", port=port, threads=4, ident="podcast-host-test",
-                                           max_request_body_size=services.settings.max_upload_bytes)
+    limit = services.settings.max_upload_bytes
+    server = waitress.server.create_server(app, host="127.0.0.1", port=port, threads=4, ident="podcast-host",
+                                           max_request_body_size=limit)
     thread = threading.Thread(target=server.run, name="waitress-test", daemon=True)
     services.queue.start()
     thread.start()
@@ -98,7 +99,7 @@ def live_server(services: Services, port: int) -> Iterator[str]:
 
 @contextmanager
 def chromium() -> Iterator[Any]:
-    """Debian's Chromium (apt package `chromium`, which `make test` installs), headless, through Playwright."""
+    """Debian's Chromium (apt package `chromium`, installed by `make test`), headless, through Playwright."""
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: the browser tests need Debian's Chromium (`make test-deps` "
                     "installs it with apt-get).")

@@ -40,7 +40,9 @@ def rename(client: Any, token: str, old: str, new: str) -> None:
 # --- a new slug --------------------------------------------------------------------------------------------
 
 
-def test_a_renamed_show_answers_301_from_its_old_feed_url(client: Any, admin_token: str, episode: dict) -> None:
+def test_a_renamed_show_answers_301_from_its_old_feed_url(
+    client: Any, admin_token: str, episode: dict
+) -> None:
     rename(client, admin_token, "daily", "the-daily")
     old = client.get("/daily/feed.xml")
     assert old.status_code == 301
@@ -68,21 +70,28 @@ def test_the_podcast_guid_survives_a_rename(client: Any, admin_token: str, episo
     assert before and after == before
 
 
-def test_a_show_renamed_twice_answers_301_from_both_old_urls(client: Any, admin_token: str, episode: dict) -> None:
+def test_a_show_renamed_twice_answers_301_from_both_old_urls(
+    client: Any, admin_token: str, episode: dict
+) -> None:
     rename(client, admin_token, "daily", "the-daily")
     rename(client, admin_token, "the-daily", "daily-news")
     for old in ("/daily/feed.xml", "/the-daily/feed.xml"):
         assert client.get(old).headers["Location"] == f"{BASE}/daily-news/feed.xml"
 
 
-def test_an_old_slug_cannot_be_taken_by_another_show(client: Any, admin_token: str, episode: dict) -> None:
+def test_an_old_slug_cannot_be_taken_by_another_show(
+    client: Any, admin_token: str, episode: dict
+) -> None:
     rename(client, admin_token, "daily", "the-daily")
-    taken = client.post("/api/v1/shows", json={"slug": "daily", "title": "Squatter"}, headers=auth(admin_token))
+    squatter = {"slug": "daily", "title": "Squatter"}
+    taken = client.post("/api/v1/shows", json=squatter, headers=auth(admin_token))
     assert taken.status_code == 409
     assert client.get("/daily/feed.xml").status_code == 301
 
 
-def test_renaming_through_the_domain_moves_the_feed_too(services: Services, client: Any, episode: dict) -> None:
+def test_renaming_through_the_domain_moves_the_feed_too(
+    services: Services, client: Any, episode: dict
+) -> None:
     with services.db.session() as session:
         shows.update_show(session, shows.find_show(session, "daily"), {"slug": "renamed"})
         session.commit()
@@ -93,7 +102,7 @@ def test_a_show_without_a_move_has_no_new_feed_url(client: Any, episode: dict) -
     assert channel(client.get("/daily/feed.xml").data).find("itunes:new-feed-url", namespaces=NS) is None
 
 
-# --- a new host ----------------------------------------------------------------------------------------------
+# --- a new host ------------------------------------------------------------------------------------------
 
 
 def test_a_show_moved_to_another_host_answers_301_there_for_good(

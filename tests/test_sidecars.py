@@ -1,7 +1,8 @@
 """Transcripts and chapters through every entry point (SPEC §4, §6, §7, §8): the API, the CLI and `sync`.
 
-A WebVTT or SRT transcript is checked and listed as podcast:transcript with its type; JSON chapters, uploaded
-or read from the MP3's own ID3 chapters, are listed as podcast:chapters and served as application/json+chapters.
+A WebVTT or SRT transcript is checked and listed as podcast:transcript with its type; JSON chapters,
+uploaded or read from the MP3's own ID3 chapters, are listed as podcast:chapters and served as
+application/json+chapters.
 A malformed sidecar is refused (422, or one CLI line) and nothing is created.
 """
 
@@ -20,6 +21,7 @@ from lxml import etree
 from mutagen.id3 import CHAP, CTOC, ID3, TIT2, CTOCFlags, ID3NoHeaderError
 
 from podcast_host.cli import main
+from podcast_host.errors import Invalid
 from podcast_host.services import Services
 from podcast_host.sync import sync_directory
 
@@ -27,9 +29,11 @@ BASE = "http://127.0.0.1:8000"
 PODCAST = "{https://podcastindex.org/namespace/1.0}"
 CHAPTERS_TYPE = "application/json+chapters"
 
-VTT = "WEBVTT\n\n00:00:00.000 --> 00:00:02.000\nHello and welcome.\n\n00:00:02.000 --> 00:00:04.000\nمرحبا بكم\n"
+VTT = "WEBVTT\n\n00:00:00.000 --> 00:00:02.000\nHello and welcome.\n\n00:00:02.000 --> 00:00:04.000\nمرحبا\n"
 SRT = "1\n00:00:00,000 --> 00:00:02,000\nHello and welcome.\n\n2\n00:00:02,000 --> 00:00:04,000\nGoodbye.\n"
-CHAPTERS = {"version": "1.2.0", "chapters": [{"startTime": 2, "title": "News"}, {"startTime": 0, "title": "Intro"}]}
+# Out of time order on purpose: chapters are served sorted by start.
+CHAPTERS = {"version": "1.2.0", "chapters": [{"startTime": 2, "title": "News"},
+                                             {"startTime": 0, "title": "Intro"}]}
 
 MALFORMED = {
     "a .vtt without its WEBVTT line": ("transcript", "t.vtt", "00:00:00.000 --> 00:00:01.000\nHello\n"),
@@ -55,7 +59,9 @@ def local(url: str) -> str:
     return url.removeprefix(BASE)
 
 
-def assert_sidecars_served(client: Any, feed: bytes, transcript_type: str | None, chapter_titles: list[str]) -> None:
+def assert_sidecars_served(
+    client: Any, feed: bytes, transcript_type: str | None, chapter_titles: list[str]
+) -> None:
     """The feed lists the sidecars with their types, and their URLs answer with those types."""
     item = item_of(feed)
     transcript = item.find(f"{PODCAST}transcript")
@@ -136,7 +142,8 @@ def test_api_refuses_a_malformed_sidecar_and_creates_nothing(
 ) -> None:
     create_show(client, admin_token)
     field, filename, content = MALFORMED[case]
-    response = upload_episode(client, admin_token, "daily", sample_mp3, **{field: file_field(filename, content)})
+    sidecar = {field: file_field(filename, content)}
+    response = upload_episode(client, admin_token, "daily", sample_mp3, **sidecar)
     assert response.status_code == 422
     assert response.get_json()["error"]["message"]
     assert client.get("/api/v1/shows/daily/episodes", headers=auth(admin_token)).get_json()["episodes"] == []
@@ -217,7 +224,7 @@ def show_folder(root: Path, sample_mp3: Path, **sidecars: str | bytes) -> Path:
     """DIR/daily/show.toml and DIR/daily/first/{episode.toml, audio.mp3, sidecars...}."""
     episode = root / "daily" / "first"
     episode.mkdir(parents=True)
-    (root / "daily" / "show.toml").write_text('title = "The Daily Test"\nauthor = "Tester"\n', encoding="utf-8")
+    (root / "daily" / "show.toml").write_text('title = "The Daily Test"\n', encoding="utf-8")
     (episode / "episode.toml").write_text('title = "First"\n', encoding="utf-8")
     shutil.copy(sample_mp3, episode / "audio.mp3")
     for name, content in sidecars.items():
@@ -270,7 +277,8 @@ def test_sync_refuses_a_malformed_transcript_and_creates_no_episode(
     services: Services, client: Any, admin_token: str, sample_mp3: Path, tmp_path: Path
 ) -> None:
     root = show_folder(tmp_path / "shows", sample_mp3, transcript_srt="1\nwhenever\nHello\n")
-    with pytest.raises(Exception, match="SRT"):
+    with pytest.raises(Invalid, match="SRT"):
         sync_directory(services, root)
     listed = client.get("/api/v1/shows/daily/episodes", headers=auth(admin_token)).get_json()
     assert listed["episodes"] == []
+    assert stored_files(services) == []

@@ -17,7 +17,7 @@ from conftest import make_services
 from helpers import auth, create_show, upload_episode
 from lxml import etree
 
-from podcast_host import create_app
+from podcast_host import accounts, create_app, shows
 from podcast_host.jobs import Retry
 from podcast_host.models import utcnow
 from podcast_host.services import Services
@@ -103,8 +103,6 @@ def hub_client(hub_services: Services) -> Any:
 
 @pytest.fixture
 def token(hub_services: Services) -> str:
-    from podcast_host import accounts
-
     with hub_services.db.session() as session:
         user = accounts.create_user(session, "hubs@example.com", None, admin=True)
         _, secret = accounts.create_token(session, user, "tests")
@@ -127,18 +125,15 @@ def wait_for(condition: Any, timeout_s: float = 10) -> None:
 # --- the feed names its hubs ------------------------------------------------------------------------------
 
 
-def test_the_feed_links_every_hub_and_itself(tmp_path: Path, database_url: str, sample_mp3: Path) -> None:
+def test_the_feed_links_every_hub_and_itself(tmp_path: Path, database_url: str) -> None:
     with StubHub() as one, StubHub() as two:
         services = services_with(tmp_path, database_url, one, two)
         client = create_app(services=services).test_client()
-        with services.db.session() as session:
-            from podcast_host import shows
-
-            shows.create_show(session, services.settings.public_url, {"slug": "daily", "title": "Daily"})
-            session.commit()
+        _show_id(services)
         links = etree.fromstring(client.get("/daily/feed.xml").data).findall(f"channel/{ATOM}")
         services.close()
-    assert sorted(link.get("href") for link in links if link.get("rel") == "hub") == sorted([one.url, two.url])
+    hubs = sorted(link.get("href") for link in links if link.get("rel") == "hub")
+    assert hubs == sorted([one.url, two.url])
     assert [link.get("href") for link in links if link.get("rel") == "self"] == [FEED_URL]
 
 
@@ -152,10 +147,12 @@ def test_without_hubs_the_feed_has_no_hub_link_and_nothing_is_pinged(
     assert hub.attempts == 0
 
 
-# --- every change pings every hub ----------------------------------------------------------------------------
+# --- every change pings every hub ------------------------------------------------------------------------
 
 
-def test_publishing_an_episode_pings_the_hub(hub_client: Any, token: str, sample_mp3: Path, hub: StubHub) -> None:
+def test_publishing_an_episode_pings_the_hub(
+    hub_client: Any, token: str, sample_mp3: Path, hub: StubHub
+) -> None:
     create_show(hub_client, token)
     assert hub.pings == []
     upload_episode(hub_client, token, "daily", sample_mp3)
@@ -177,7 +174,7 @@ def test_editing_deleting_and_publishing_ping_the_hub_each_time(
     assert len(publish_pings(hub)) == pinged + 3
 
 
-def test_every_configured_hub_is_pinged(tmp_path: Path, database_url: str, sample_mp3: Path) -> None:
+def test_every_configured_hub_is_pinged(tmp_path: Path, database_url: str) -> None:
     with StubHub() as one, StubHub() as two:
         services = services_with(tmp_path, database_url, one, two)
         services.queue.enqueue("feed_changed", _show_id(services))
@@ -229,7 +226,8 @@ def test_a_scheduled_episode_going_live_pings_the_hub(
     hub_services: Services, hub_client: Any, token: str, sample_mp3: Path, hub: StubHub
 ) -> None:
     create_show(hub_client, token)
-    created = upload_episode(hub_client, token, "daily", sample_mp3, publish_at="2100-01-01T00:00:00Z").get_json()
+    created = upload_episode(hub_client, token, "daily", sample_mp3,
+                             publish_at="2100-01-01T00:00:00Z").get_json()
     soon = utcnow() + timedelta(seconds=1)
     hub_client.patch(f"/api/v1/episodes/{created['id']}", json={"publish_at": soon.isoformat()},
                      headers=auth(token))
@@ -242,8 +240,6 @@ def test_a_scheduled_episode_going_live_pings_the_hub(
 
 
 def _show_id(services: Services) -> int:
-    from podcast_host import shows
-
     with services.db.session() as session:
         show = shows.create_show(session, services.settings.public_url, {"slug": "daily", "title": "Daily"})
         session.commit()
