@@ -26,7 +26,7 @@ PERMISSIONS = {
 
 def normalize_email(email: str) -> str:
     email = email.strip().lower()
-    if not EMAIL_RE.match(email):
+    if len(email) > 320 or not EMAIL_RE.match(email):
         raise Invalid(f"{email!r} is not an email address.", field="email")
     return email
 

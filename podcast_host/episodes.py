@@ -274,7 +274,12 @@ def _slug_taken(session: Session, show: Show, slug: str) -> bool:
 # --- finding --------------------------------------------------------------------------------------------
 
 
+MAX_ID = 2**31 - 1  # the INTEGER primary key of every backend
+
+
 def get_episode(session: Session, episode_id: int) -> Episode:
+    if not 1 <= episode_id <= MAX_ID:
+        raise NotFound(f"There is no episode {episode_id}.")
     episode = session.get(Episode, episode_id)
     if episode is None:
         raise NotFound(f"There is no episode {episode_id}.")

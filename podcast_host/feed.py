@@ -96,7 +96,8 @@ def _channel(show: Show, links: FeedLinks) -> FeedGenerator:
     fg.register_extension("podcast_index", PodcastChannelExtension, PodcastItemExtension, atom=False)
     title = clean_text(show.title)
     fg.title(title)
-    fg.description(clean_text(show.description or "") or title)  # RSS requires a non-empty description
+    # The show description is Markdown like the episode notes: apps get the same sanitized HTML.
+    fg.description(render_notes_html(show.description or "") or title)  # RSS requires a non-empty one
     # feedgen takes the last link added as the RSS <link>, so the self link goes first.
     fg.link(href=links.feed_url, rel="self", type="application/rss+xml")
     fg.link(href=links.show_page_url, rel="alternate")

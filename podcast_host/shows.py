@@ -22,7 +22,8 @@ from podcast_host.storage import StorageError, media_key
 # BCP 47 as Apple and RSS expect it: an ISO 639 language code, optionally with a region ("en", "pt-BR").
 LANGUAGE_RE = re.compile(r"^[a-z]{2,3}(-[A-Za-z]{2}|-[0-9]{3})?$")
 SHOW_TYPES = ("episodic", "serial")
-TEXT_LIMITS = {"title": 500, "author": 500, "copyright": 500, "description": 20000}
+TEXT_LIMITS = {"title": 500, "author": 500, "copyright": 500, "description": 20000, "email": 320,
+               "funding_url": 2000, "funding_text": 200, "moved_to_url": 2000, "category": 200}
 EDITABLE = (
     "title",
     "description",
@@ -108,7 +109,13 @@ def rename_show(session: Session, show: Show, new_slug: str) -> None:
     show.slug = new_slug
 
 
+# First path segments the app itself answers; a show there would be unreachable.
+RESERVED_SLUGS = frozenset({"static", "media", "api", "admin", "login", "logout", "healthz", "favicon.ico"})
+
+
 def _ensure_slug_free(session: Session, slug: str) -> None:
+    if slug in RESERVED_SLUGS:
+        raise Conflict(f"The slug {slug!r} is reserved by the app; choose another.")
     if session.scalar(select(Show.id).where(Show.slug == slug)) or session.get(ShowAlias, slug):
         raise Conflict(f"The slug {slug!r} is already taken.")
 
@@ -154,6 +161,8 @@ def _clean_field(name: str, value: Any) -> Any:
 
 def _check_url(value: Any, name: str) -> str:
     text = str(value or "").strip()
+    if len(text) > TEXT_LIMITS[name]:
+        raise Invalid(f"The {name} is longer than {TEXT_LIMITS[name]} characters.", field=name)
     if text and not re.match(r"^https?://[^\s/]+", text):
         raise Invalid(f"The {name} must be an http(s) URL.", field=name)
     return text

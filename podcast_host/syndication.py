@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event, func, select
+from sqlalchemy import bindparam, event, func, select
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.elements import ColumnElement
 
+from podcast_host.errors import NotFound
 from podcast_host.feed import FeedLinks, build_feed
 from podcast_host.links import Links
-from podcast_host.models import Episode, Show, utcnow
+from podcast_host.models import Episode, Show, UTCDateTime, utcnow
 
 GZIP_LEVEL = 6
 
@@ -37,44 +37,71 @@ class RenderedFeed:
 # What the feed depends on, read in one cheap query: when it is unchanged, so are the bytes.
 FeedVersion = tuple[Any, ...]
 
-_cache_lock = threading.Lock()
+
+@dataclass(frozen=True)
+class FeedState:
+    """What one query says about a show's feed: enough to answer from the cache, or to redirect."""
+
+    show_id: int
+    moved_to_url: str | None
+    version: FeedVersion
+
+
+# The same rule as Episode.is_public_at, in SQL; only episodes with audio are joined.
+_VISIBLE = Episode.draft.is_(False) & (Episode.publish_at <= bindparam("now", type_=UTCDateTime()))
+# Built once: this runs on every feed request, and SQLAlchemy reuses its compiled form.
+_STATE_QUERY = (
+    select(Show.id, Show.moved_to_url, Show.updated_at, func.count(Episode.id), func.max(Episode.updated_at),
+           func.count(Episode.id).filter(_VISIBLE), func.max(Episode.publish_at).filter(_VISIBLE))
+    .outerjoin(Episode, (Episode.show_id == Show.id) & Episode.audio_key.is_not(None))
+    .where(Show.slug == bindparam("slug"))
+    .group_by(Show.id)
+)
+
+# Reads and writes of the cache dict are atomic; only the per-show render locks need a guard to be created.
+_render_locks_guard = threading.Lock()
 _render_locks: dict[int, threading.Lock] = {}
+
+
+def feed_state(session: Session, slug: str, now: datetime) -> FeedState | None:
+    """The state of the feed of the show with this current slug at `now`; None for an unknown or old slug."""
+    row = session.connection().execute(_STATE_QUERY, {"slug": slug, "now": now}).one_or_none()
+    if row is None:
+        return None
+    show_id, moved_to_url, *version = row
+    return FeedState(show_id, moved_to_url, (slug, *version))
 
 
 def render_feed(services: Any, session: Session, show: Show, now: datetime | None = None) -> RenderedFeed:
     """The feed bytes for a show, from this process's cache when nothing changed since the last render."""
     now = now or utcnow()
-    version = feed_version(session, show, now)
+    state = feed_state(session, show.slug, now)
+    if state is None:
+        raise NotFound(f"There is no show {show.slug!r}.")
+    return cached_feed(services, session, state, now)
+
+
+def cached_feed(services: Any, session: Session, state: FeedState, now: datetime) -> RenderedFeed:
+    """The feed for a state read at `now`: from the cache when its version matches, else rendered now."""
     cache: dict[int, tuple[FeedVersion, RenderedFeed]] = services.caches.setdefault("feeds", {})
-    hit = cache.get(show.id)
-    if hit and hit[0] == version:
+    hit = cache.get(state.show_id)
+    if hit and hit[0] == state.version:
         return hit[1]
     # One render per show at a time: a cold 1,000-episode feed must not be built by every thread at once.
-    with _rendering(show.id):
-        hit = cache.get(show.id)
-        if hit and hit[0] == version:
+    with _rendering(state.show_id):
+        hit = cache.get(state.show_id)
+        if hit and hit[0] == state.version:
             return hit[1]
+        show = session.get(Show, state.show_id)
+        if show is None:
+            raise NotFound("The show was deleted while its feed was being read.")
         rendered = _render(services, session, show, now)
         # On PostgreSQL each statement sees the latest commit: keep the bytes only if they match the version.
-        if feed_version(session, show, now) == version:
-            cache[show.id] = (version, rendered)
-    if hit and went_live_since(hit[0], version):
-        services.queue.enqueue("feed_changed", show.id)
+        if feed_state(session, show.slug, now) == state:
+            cache[state.show_id] = (state.version, rendered)
+    if hit and services.settings.websub_hubs and went_live_since(hit[0], state.version):
+        services.queue.enqueue("feed_changed", state.show_id)
     return rendered
-
-
-def feed_version(session: Session, show: Show, now: datetime) -> FeedVersion:
-    """A fingerprint of everything the feed shows at `now`; a scheduled episode going live changes it."""
-    visible = _visible_at(now)
-    counts = session.execute(
-        select(
-            func.count(Episode.id),
-            func.max(Episode.updated_at),
-            func.count(Episode.id).filter(visible),
-            func.max(Episode.publish_at).filter(visible),
-        ).where(Episode.show_id == show.id, Episode.audio_key.is_not(None))
-    ).one()
-    return (show.slug, show.updated_at, *counts)
 
 
 def went_live_since(old: FeedVersion, new: FeedVersion) -> bool:
@@ -82,14 +109,9 @@ def went_live_since(old: FeedVersion, new: FeedVersion) -> bool:
     return old[:4] == new[:4] and old[4:] != new[4:]
 
 
-def _visible_at(now: datetime) -> ColumnElement[bool]:
-    # The same rule as Episode.is_public_at, in SQL (candidates already have audio).
-    return Episode.draft.is_(False) & (Episode.publish_at <= now)
-
-
 @contextmanager
 def _rendering(show_id: int) -> Iterator[None]:
-    with _cache_lock:
+    with _render_locks_guard:
         lock = _render_locks.setdefault(show_id, threading.Lock())
     with lock:
         yield
@@ -112,8 +134,8 @@ def feed_candidates(session: Session, show: Show) -> list[Episode]:
     Episodes without audio were never in the feed; leaving them out keeps their processing heartbeats
     from changing the feed's bytes.
     """
-    return list(session.scalars(select(Episode).where(Episode.show_id == show.id,
-                                                      Episode.audio_key.is_not(None))))
+    query = select(Episode).where(Episode.show_id == show.id, Episode.audio_key.is_not(None))
+    return list(session.scalars(query))
 
 
 def last_modified(show: Show, candidates: Sequence[Episode], now: datetime) -> datetime:

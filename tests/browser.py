@@ -128,8 +128,12 @@ class Screenshots:
 
     def report(self, config: pytest.Config) -> None:
         reporter = config.pluginmanager.get_plugin("terminalreporter")
-        if reporter is None or not self.taken:
+        capture = config.pluginmanager.get_plugin("capturemanager")
+        if reporter is None or capture is None or not self.taken:
             return
-        reporter.write_sep("-", "screenshots")
-        for path in self.taken:
-            reporter.write_line(str(path))
+        # Output capturing is on during fixture teardown; the list should reach the terminal all the same.
+        with capture.global_and_fixture_disabled():
+            reporter.write_line("")
+            reporter.write_sep("-", "screenshots kept")
+            for path in self.taken:
+                reporter.write_line(str(path))

@@ -42,8 +42,9 @@ def world(client: FlaskClient, admin_token: str, services: Services, sample_mp3:
     create_show(client, alice, "alpha")
     create_show(client, bob, "beta")
     for email, role in (("ed@example.com", "editor"), ("vi@example.com", "viewer")):
-        granted = client.post("/api/v1/shows/alpha/members", headers=auth(alice),
-                              json={"email": email, "role": role})
+        granted = client.post(
+            "/api/v1/shows/alpha/members", headers=auth(alice), json={"email": email, "role": role}
+        )
         assert granted.status_code == 201
     episodes = (draft(services, "alpha", sample_mp3), draft(services, "beta", sample_mp3))
     return World(admin_token, alice, bob, ed, vi, *episodes)
@@ -99,12 +100,20 @@ OWN_ROUTES = [
 ]
 
 
-def call(client: FlaskClient, method: str, path: str, world: World, show: str, token: str | None,
-         options: dict[str, Any]) -> Any:
+def call(
+    client: FlaskClient,
+    method: str,
+    path: str,
+    world: World,
+    show: str,
+    token: str | None,
+    options: dict[str, Any],
+) -> Any:
     episode = world.alpha_episode if show == "alpha" else world.beta_episode
     headers = auth(token) if token else {}
-    return client.open(path.format(show=show, episode=episode), method=method, headers=headers,
-                       **request_options(options))
+    return client.open(
+        path.format(show=show, episode=episode), method=method, headers=headers, **request_options(options)
+    )
 
 
 def status(response: Any) -> int:
@@ -119,8 +128,12 @@ def test_every_route_refuses_without_a_valid_token(client: FlaskClient, world: W
             response = call(client, method, path, world, "alpha", token, options)
             assert status(response) == 401, (method, path, token)
             assert response.headers["WWW-Authenticate"].startswith("Bearer")
-        basic = client.open(path.format(show="alpha", episode=world.alpha_episode), method=method,
-                            headers={"Authorization": "Basic YWxpY2U6c2VjcmV0"}, **request_options(options))
+        basic = client.open(
+            path.format(show="alpha", episode=world.alpha_episode),
+            method=method,
+            headers={"Authorization": "Basic YWxpY2U6c2VjcmV0"},
+            **request_options(options),
+        )
         assert status(basic) == 401, (method, path)
 
 
@@ -139,14 +152,21 @@ def test_an_editor_edits_episodes_and_show_fields_but_not_members_or_the_show_it
     assert client.post(f"{episode}/publish", headers=ed).status_code == 200
     assert client.patch("/api/v1/shows/alpha", headers=ed, json={"description": "By ed"}).status_code == 200
     # Past the access check, the upload itself is refused for what it is.
-    upload = client.post("/api/v1/shows/alpha/episodes", headers=ed,
-                         **request_options(multipart(audio=(b"text", "a.mp3"))))
+    upload = client.post(
+        "/api/v1/shows/alpha/episodes", headers=ed, **request_options(multipart(audio=(b"text", "a.mp3")))
+    )
     assert upload.status_code in (415, 422)
 
     assert status(client.patch("/api/v1/shows/alpha", headers=ed, json={"slug": "alpha-2"})) == 403
     assert status(client.delete("/api/v1/shows/alpha", headers=ed)) == 403
-    assert status(client.post("/api/v1/shows/alpha/members", headers=ed,
-                              json={"email": "bob@example.com", "role": "owner"})) == 403
+    assert (
+        status(
+            client.post(
+                "/api/v1/shows/alpha/members", headers=ed, json={"email": "bob@example.com", "role": "owner"}
+            )
+        )
+        == 403
+    )
     assert status(client.delete("/api/v1/shows/alpha/members/vi@example.com", headers=ed)) == 403
     assert client.delete(episode, headers=ed).status_code == 204
 
@@ -165,8 +185,12 @@ def test_a_viewer_reads_drafts_but_writes_nothing(client: FlaskClient, world: Wo
 
 def test_the_owner_does_everything_on_the_show(client: FlaskClient, world: World) -> None:
     alice = auth(world.alice)
-    assert client.post("/api/v1/shows/alpha/members", headers=alice,
-                       json={"email": "bob@example.com", "role": "owner"}).status_code == 201
+    assert (
+        client.post(
+            "/api/v1/shows/alpha/members", headers=alice, json={"email": "bob@example.com", "role": "owner"}
+        ).status_code
+        == 201
+    )
     assert client.patch("/api/v1/shows/alpha", headers=alice, json={"slug": "alpha-2"}).status_code == 200
     assert client.delete("/api/v1/shows/alpha-2/members/bob@example.com", headers=alice).status_code == 204
     assert client.delete("/api/v1/shows/alpha-2", headers=alice).status_code == 204

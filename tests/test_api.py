@@ -45,24 +45,41 @@ def published(client: FlaskClient, token: str, sample_mp3: Path, **fields: Any) 
 
 
 def test_a_show_is_created_listed_read_and_edited(client: FlaskClient, admin_token: str) -> None:
-    created = client.post("/api/v1/shows", headers=auth(admin_token), json={
-        "slug": "daily", "title": "The Daily Test", "description": "About *tests*.", "language": "ar",
-        "author": "Tester", "email": "T@Example.com", "category": "News/Politics", "explicit": True,
-    })
+    created = client.post(
+        "/api/v1/shows",
+        headers=auth(admin_token),
+        json={
+            "slug": "daily",
+            "title": "The Daily Test",
+            "description": "About *tests*.",
+            "language": "ar",
+            "author": "Tester",
+            "email": "T@Example.com",
+            "category": "News/Politics",
+            "explicit": True,
+        },
+    )
     assert created.status_code == 201
     assert created.headers["Location"].endswith("/api/v1/shows/daily")
     show = created.get_json()
     assert show["slug"] == "daily" and show["title"] == "The Daily Test"
     assert (show["language"], show["email"], show["category"], show["explicit"]) == (
-        "ar", "t@example.com", "News/Politics", True)
+        "ar",
+        "t@example.com",
+        "News/Politics",
+        True,
+    )
     assert show["feed_url"] == f"{BASE}/daily/feed.xml" and show["image"] is None
 
     listing = client.get("/api/v1/shows", headers=auth(admin_token)).get_json()
     assert [s["slug"] for s in listing["shows"]] == ["daily"]
     assert client.get("/api/v1/shows/daily", headers=auth(admin_token)).get_json() == show
 
-    patched = client.patch("/api/v1/shows/daily", headers=auth(admin_token),
-                           json={"title": "Renamed", "explicit": False, "category": "Technology"})
+    patched = client.patch(
+        "/api/v1/shows/daily",
+        headers=auth(admin_token),
+        json={"title": "Renamed", "explicit": False, "category": "Technology"},
+    )
     assert patched.status_code == 200
     assert (patched.get_json()["title"], patched.get_json()["explicit"]) == ("Renamed", False)
     assert client.get("/api/v1/shows/daily", headers=auth(admin_token)).get_json()["category"] == "Technology"
@@ -79,8 +96,12 @@ def test_a_new_slug_keeps_the_old_feed_url_answering(client: FlaskClient, admin_
 
 def test_the_cover_goes_up_as_multipart_image(client: FlaskClient, admin_token: str) -> None:
     create_show(client, admin_token)
-    response = client.put("/api/v1/shows/daily/image", headers=auth(admin_token),
-                          data={"image": (png(1400, 1400), "cover.png")}, content_type="multipart/form-data")
+    response = client.put(
+        "/api/v1/shows/daily/image",
+        headers=auth(admin_token),
+        data={"image": (png(1400, 1400), "cover.png")},
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 200, response.get_json()
     image_url = response.get_json()["image"]
     assert image_url.startswith(f"{BASE}/media/") and image_url.endswith(".png")
@@ -93,8 +114,12 @@ def test_a_show_is_deleted_with_its_episodes_and_media(
     client: FlaskClient, admin_token: str, services: Services, sample_mp3: Path
 ) -> None:
     create_show(client, admin_token)
-    client.put("/api/v1/shows/daily/image", headers=auth(admin_token),
-               data={"image": (png(1400, 1400), "cover.png")}, content_type="multipart/form-data")
+    client.put(
+        "/api/v1/shows/daily/image",
+        headers=auth(admin_token),
+        data={"image": (png(1400, 1400), "cover.png")},
+        content_type="multipart/form-data",
+    )
     episode = published(client, admin_token, sample_mp3)
     with services.db.session() as session:
         stored = session.get(Episode, episode["id"])
@@ -119,13 +144,27 @@ def test_an_upload_answers_202_with_the_episode(
     client: FlaskClient, admin_token: str, sample_mp3: Path
 ) -> None:
     create_show(client, admin_token)
-    response = upload_episode(client, admin_token, "daily", sample_mp3, title="First", season="2", number="7",
-                              type="bonus", description="Notes *here*.")
+    response = upload_episode(
+        client,
+        admin_token,
+        "daily",
+        sample_mp3,
+        title="First",
+        season="2",
+        number="7",
+        type="bonus",
+        description="Notes *here*.",
+    )
     assert response.status_code == 202, response.get_json()
     episode = response.get_json()
     assert response.headers["Location"].endswith(f"/api/v1/episodes/{episode['id']}")
     assert (episode["show"], episode["title"], episode["season"], episode["number"], episode["type"]) == (
-        "daily", "First", 2, 7, "bonus")
+        "daily",
+        "First",
+        2,
+        7,
+        "bonus",
+    )
     assert episode["status"] in ("processing", "published")
 
 
@@ -153,11 +192,15 @@ def test_episodes_are_listed_newest_first_in_every_status(
     create_show(client, admin_token)
     first = published(client, admin_token, sample_mp3, title="Old one")
     draft = published(client, admin_token, sample_mp3, title="A draft", draft="true")
-    scheduled = published(client, admin_token, sample_mp3, title="Later",
-                          publish_at="2099-01-01T08:00:00+01:00")
+    scheduled = published(
+        client, admin_token, sample_mp3, title="Later", publish_at="2099-01-01T08:00:00+01:00"
+    )
     listing = client.get("/api/v1/shows/daily/episodes", headers=auth(admin_token)).get_json()["episodes"]
     assert [(e["id"], e["status"]) for e in listing] == [
-        (scheduled["id"], "scheduled"), (draft["id"], "draft"), (first["id"], "published")]
+        (scheduled["id"], "scheduled"),
+        (draft["id"], "draft"),
+        (first["id"], "published"),
+    ]
 
 
 def test_an_episode_is_edited_published_reprocessed_and_deleted(
@@ -232,11 +275,14 @@ def test_members_are_added_changed_listed_and_removed(
     client.post(members, headers=auth(admin_token), json={"email": "bob@example.com", "role": "viewer"})
     listing = client.get(members, headers=auth(admin_token)).get_json()["members"]
     assert listing == [
-        {"email": "admin@example.com", "role": "owner"}, {"email": "bob@example.com", "role": "viewer"}]
+        {"email": "admin@example.com", "role": "owner"},
+        {"email": "bob@example.com", "role": "viewer"},
+    ]
 
     assert client.delete(f"{members}/bob@example.com", headers=auth(admin_token)).status_code == 204
     assert [m["email"] for m in client.get(members, headers=auth(admin_token)).get_json()["members"]] == [
-        "admin@example.com"]
+        "admin@example.com"
+    ]
 
 
 def test_the_last_owner_stays(client: FlaskClient, admin_token: str) -> None:
@@ -272,38 +318,64 @@ def test_bad_fields_are_422_naming_the_field(client: FlaskClient, admin_token: s
     for body, field in cases:
         error = error_of(client.patch("/api/v1/shows/daily", headers=auth(admin_token), json=body), 422)
         assert error["field"] == field, error
-    assert "Did you mean" in error_of(client.patch("/api/v1/shows/daily", headers=auth(admin_token),
-                                                   json={"category": "news/politics"}), 422)["message"]
+    assert (
+        "Did you mean"
+        in error_of(
+            client.patch(
+                "/api/v1/shows/daily", headers=auth(admin_token), json={"category": "news/politics"}
+            ),
+            422,
+        )["message"]
+    )
     error_of(client.post("/api/v1/shows", headers=auth(admin_token), json=["not", "an", "object"]), 422)
     error_of(client.post("/api/v1/shows", headers=auth(admin_token), json={"title": "No slug"}), 422)
 
 
 def test_malformed_and_non_json_bodies(client: FlaskClient, admin_token: str) -> None:
     headers = auth(admin_token)
-    assert error_of(client.post("/api/v1/shows", headers=headers, data="{nope",
-                                content_type="application/json"), 400)["code"] == "bad_request"
+    assert (
+        error_of(
+            client.post("/api/v1/shows", headers=headers, data="{nope", content_type="application/json"), 400
+        )["code"]
+        == "bad_request"
+    )
     assert error_of(client.post("/api/v1/shows", headers=headers, data="slug=x"), 415)["code"] == (
-        "unsupported_media_type")
+        "unsupported_media_type"
+    )
 
 
 def test_conflicts_and_missing_things(client: FlaskClient, admin_token: str) -> None:
     create_show(client, admin_token)
     headers = auth(admin_token)
-    assert error_of(client.post("/api/v1/shows", headers=headers, json={"slug": "daily", "title": "Again"}),
-                    409)["code"] == "conflict"
+    assert (
+        error_of(
+            client.post("/api/v1/shows", headers=headers, json={"slug": "daily", "title": "Again"}), 409
+        )["code"]
+        == "conflict"
+    )
     assert error_of(client.get("/api/v1/shows/nothing", headers=headers), 404)["code"] == "not_found"
     error_of(client.get("/api/v1/episodes/999", headers=headers), 404)
     error_of(client.delete("/api/v1/tokens/999", headers=headers), 404)
-    error_of(client.post("/api/v1/shows/daily/members", headers=headers,
-                         json={"email": "nobody@example.com", "role": "viewer"}), 404)
+    error_of(
+        client.post(
+            "/api/v1/shows/daily/members",
+            headers=headers,
+            json={"email": "nobody@example.com", "role": "viewer"},
+        ),
+        404,
+    )
     error_of(client.delete("/api/v1/shows/daily/members/nobody@example.com", headers=headers), 404)
     assert error_of(client.put("/api/v1/shows", headers=headers), 405)["code"] == "method_not_allowed"
 
 
 def test_a_small_cover_is_refused(client: FlaskClient, admin_token: str) -> None:
     create_show(client, admin_token)
-    response = client.put("/api/v1/shows/daily/image", headers=auth(admin_token),
-                          data={"image": (png(300, 300), "small.png")}, content_type="multipart/form-data")
+    response = client.put(
+        "/api/v1/shows/daily/image",
+        headers=auth(admin_token),
+        data={"image": (png(300, 300), "small.png")},
+        content_type="multipart/form-data",
+    )
     assert error_of(response, 422)["field"] == "image"
     response = client.put("/api/v1/shows/daily/image", headers=auth(admin_token), json={"image": "x"})
     error_of(response, 415)

@@ -138,3 +138,17 @@ def test_healthz_is_503_when_the_store_is_gone(tmp_path: Path) -> None:
     assert response.status_code == 503
     assert "media store" in response.get_json()["problems"][0]
     services.close()
+
+
+def test_json_ld_cannot_be_broken_out_of(client, admin_token: str, sample_mp3: Path) -> None:  # type: ignore[no-untyped-def]
+    create_show(client, admin_token)
+    hostile = 'Q&A <!--<script>alert(1)</script> "quotes"'
+    response = upload_episode(client, admin_token, "daily", sample_mp3, title=hostile)
+    episode = response.get_json()
+    html = client.get(f"/daily/{episode['slug']}/").get_data(as_text=True)
+    block = html.split('<script type="application/ld+json">')[1].split("</script>")[0]
+    assert "<" not in block
+    import json
+
+    assert json.loads(block)["name"] == hostile
+    assert "<!--<script>" not in html

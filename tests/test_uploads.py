@@ -110,3 +110,17 @@ def test_oversize_upload_is_413_with_json(tmp_path: Path, size_mb: int) -> None:
     assert response.status_code == 413
     assert response.get_json()["error"]["code"] == "too_large"
     services.close()
+
+
+@pytest.mark.parametrize("slug", ["static", "media", "api", "admin", "healthz"])
+def test_slugs_the_app_answers_itself_are_reserved(client, admin_token: str, slug: str) -> None:  # type: ignore[no-untyped-def]
+    response = client.post("/api/v1/shows", json={"slug": slug, "title": "Clash"}, headers=auth(admin_token))
+    assert response.status_code == 409
+    assert "reserved" in response.get_json()["error"]["message"]
+
+
+def test_method_not_allowed_says_what_is(client) -> None:  # type: ignore[no-untyped-def]
+    response = client.delete("/healthz")
+    assert response.status_code == 405
+    assert response.get_json()["error"]["code"] == "method_not_allowed"
+    assert "GET" in response.headers["Allow"]

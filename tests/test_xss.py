@@ -11,8 +11,8 @@ from xml.etree import ElementTree
 
 import pytest
 from flask.testing import FlaskClient
-from markupsafe import escape
 from helpers import auth, create_show, upload_episode
+from markupsafe import escape
 
 from podcast_host import accounts, create_app
 from podcast_host.services import Services
@@ -24,7 +24,10 @@ PAYLOADS = [
     '"><svg onload=alert(1)>',
 ]
 BASE = "http://127.0.0.1:8000"
-NS = {"content": "http://purl.org/rss/1.0/modules/content/", "itunes": "http://www.itunes.com/dtds/podcast-1.0.dtd"}
+NS = {
+    "content": "http://purl.org/rss/1.0/modules/content/",
+    "itunes": "http://www.itunes.com/dtds/podcast-1.0.dtd",
+}
 
 
 class ScriptAudit(HTMLParser):
@@ -83,14 +86,27 @@ def token(sqlite_services: Services) -> str:
 
 
 @pytest.fixture(params=PAYLOADS, ids=["script", "img-onerror", "markdown-javascript", "svg-onload"])
-def hostile(request: pytest.FixtureRequest, xss_client: FlaskClient, token: str,
-            sample_mp3: Path) -> Iterator[dict[str, Any]]:
+def hostile(
+    request: pytest.FixtureRequest, xss_client: FlaskClient, token: str, sample_mp3: Path
+) -> Iterator[dict[str, Any]]:
     """A show and a published episode with the payload in every text a producer types."""
     payload = request.param
-    create_show(xss_client, token, "xss", title=f"Show {payload}", description=f"About {payload} here.",
-                author=f"Author {payload}")
-    response = upload_episode(xss_client, token, "xss", sample_mp3, title=f"Episode {payload}",
-                              description=f"Notes {payload}\n\n* item {payload}")
+    create_show(
+        xss_client,
+        token,
+        "xss",
+        title=f"Show {payload}",
+        description=f"About {payload} here.",
+        author=f"Author {payload}",
+    )
+    response = upload_episode(
+        xss_client,
+        token,
+        "xss",
+        sample_mp3,
+        title=f"Episode {payload}",
+        description=f"Notes {payload}\n\n* item {payload}",
+    )
     assert response.status_code == 202, response.get_json()
     episode = xss_client.get(f"/api/v1/episodes/{response.get_json()['id']}", headers=auth(token)).get_json()
     assert episode["status"] == "published", episode
@@ -116,8 +132,11 @@ def feed_html_fields(feed: bytes, channel: bool) -> list[tuple[str, str]]:
     root = ElementTree.fromstring(feed)
     scope = root.find("channel") if channel else root
     assert scope is not None
-    paths = ["description", "itunes:summary"] if channel else [
-        "channel/item/description", "channel/item/content:encoded", "channel/item/itunes:summary"]
+    paths = (
+        ["description", "itunes:summary"]
+        if channel
+        else ["channel/item/description", "channel/item/content:encoded", "channel/item/itunes:summary"]
+    )
     return [(path, element.text or "") for path in paths for element in scope.findall(path, NS)]
 
 
@@ -131,12 +150,8 @@ def test_the_feed_carries_no_script_in_episode_notes(
         assert audit(html).problems == [], (path, html)
 
 
-@pytest.mark.xfail(strict=True, reason="feed.py puts the show description into <description> as raw text; "
-                   "apps render it as HTML (render it with notes.render_notes_html, or strip tags)")
 def test_the_feed_carries_no_script_in_the_show_description(
     xss_client: FlaskClient, hostile: dict[str, Any]
 ) -> None:
-    if hostile["payload"].startswith("[link]"):
-        pytest.skip("Markdown is plain text in the channel description; nothing to run")
     for path, html in feed_html_fields(xss_client.get("/xss/feed.xml").data, channel=True):
         assert audit(html).problems == [], (path, html)

@@ -21,6 +21,7 @@ from podcast_host.models import ApiToken, Episode, Membership, Show, User
 from podcast_host.storage import StorageError
 from podcast_host.web.context import db, services
 from podcast_host.web.openapi import (
+    MAX_ID,
     CoverUploadSchema,
     EpisodeListSchema,
     EpisodePatchSchema,
@@ -180,8 +181,9 @@ def delete_episode(episode_id: int) -> tuple[str, int]:
 
 
 @bp.post("/episodes/<int:episode_id>/publish")
-@documented("episodes", body=PublishSchema, optional_body=True, response=EpisodeSchema,
-            errors=(403, 404, 409))
+@documented(
+    "episodes", body=PublishSchema, optional_body=True, response=EpisodeSchema, errors=(403, 404, 409)
+)
 def publish_episode(episode_id: int) -> Response:
     """Publish now, at `publish_at`, or as soon as processing ends; the body is optional."""
     episode = _episode_for(episode_id, "edit_episodes")
@@ -287,6 +289,8 @@ def _show_for(slug: str, permission: str) -> Show:
 
 def _episode_for(episode_id: int, permission: str) -> Episode:
     user = current_user()
+    if episode_id > MAX_ID:  # no such row, and the database would refuse the number
+        raise NotFound(f"There is no episode {episode_id}.")
     episode = episodes.get_episode(db(), episode_id)
     accounts.require(db(), user, episode.show, permission)
     return episode
@@ -351,7 +355,7 @@ def _delete_show(show: Show) -> None:
 
 
 def _revoke_token(user: User, token_id: int) -> None:
-    token = db().get(ApiToken, token_id)
+    token = db().get(ApiToken, token_id) if token_id <= MAX_ID else None
     if token is None or token.user_id != user.id:
         raise NotFound(f"You have no token {token_id}.")
     db().delete(token)

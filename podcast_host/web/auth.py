@@ -55,6 +55,7 @@ class LoginThrottle:
         self.clock = clock
         self._failures: dict[tuple[str, str], deque[float]] = {}
         self._lock = threading.Lock()
+        self._swept_at = clock()
 
     def retry_after(self, key: tuple[str, str]) -> float:
         """Seconds until `key` may try again; 0 when it may try now."""
@@ -80,8 +81,12 @@ class LoginThrottle:
         return times
 
     def _forget_expired(self) -> None:
-        """Keys whose failures are all older than the window go, so memory stays bounded by recent traffic."""
-        for key in [k for k, times in self._failures.items() if not self._recent(k)]:
+        """Drop keys whose failures are all older than the window (at most once a minute), so memory stays
+        bounded by recent traffic."""
+        if self.clock() - self._swept_at < 60:
+            return
+        self._swept_at = self.clock()
+        for key in [k for k in self._failures if not self._recent(k)]:
             del self._failures[key]
 
 

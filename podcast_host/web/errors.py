@@ -38,7 +38,7 @@ def error_response(status: int, code: str, message: str, field: str | None = Non
 
 def _wants_json() -> bool:
     """JSON for the API and for any client that does not ask for HTML first (curl, apps)."""
-    if request.path.startswith("/api/"):
+    if request.path.startswith("/api/") or not request.accept_mimetypes:
         return True
     return request.accept_mimetypes.best_match(["application/json", "text/html"]) == "application/json"
 
@@ -51,11 +51,16 @@ def _domain_error(exc: errors.PodcastHostError) -> Response | tuple[str, int]:
     return render_template("error.html", status=status, message=str(exc)), status
 
 
-def _http_error(exc: HTTPException) -> Response | tuple[str, int]:
+MESSAGES = {413: "The upload is larger than the limit of this server.", 404: "Nothing lives at this address."}
+
+
+def _http_error(exc: HTTPException) -> Response | tuple[str, int, list[tuple[str, str]]]:
     status = exc.code or 500
-    message = {413: "The upload is larger than the limit of this server.", 404: "Nothing lives at this address."}.get(
-        status, exc.description or exc.name
-    )
+    message = MESSAGES.get(status, exc.description or exc.name)
+    # Keep what the exception says besides its body, such as Allow on a 405.
+    extra = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
     if _wants_json():
-        return error_response(status, HTTP_CODES.get(status, exc.name.lower().replace(" ", "_")), message)
-    return render_template("error.html", status=status, message=message), status
+        response = error_response(status, HTTP_CODES.get(status, exc.name.lower().replace(" ", "_")), message)
+        response.headers.extend(extra)
+        return response
+    return render_template("error.html", status=status, message=message), status, extra

@@ -19,7 +19,7 @@ from flask import Flask
 from marshmallow import Schema, ValidationError, fields, validate
 from werkzeug.datastructures import FileStorage
 
-from podcast_host.categories import CATEGORY_CHOICES
+from podcast_host.categories import CATEGORY_CHOICES, format_category, validate_category
 from podcast_host.episodes import EPISODE_TYPES
 from podcast_host.errors import Invalid
 from podcast_host.models import ROLES
@@ -29,7 +29,12 @@ View = TypeVar("View", bound=Callable[..., Any])
 API_PREFIX = "/api/v1"
 SLUG_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 LANGUAGE_PATTERN = r"^[a-z]{2,3}(-[A-Za-z]{2}|-[0-9]{3})?$"
+# Some character that survives notes.clean_text (controls dropped) and strip(); anchored for re.match.
+VISIBLE = r"^[\s\S]*[^\s\x00-\x1f\x7f-\x9f]"
+URL_PATTERN = r"^(https?://[^/\s\x00-\x1f\x7f-\x9f][^\s\x00-\x1f\x7f-\x9f]*)?$"
 MAX_NUMBER = 1_000_000
+MAX_ID = 2**31 - 1  # PostgreSQL's integer, the type of every id column
+PATH_PARAMETERS = {"int": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}
 
 
 # --- fields ---------------------------------------------------------------------------------------------
@@ -38,8 +43,9 @@ MAX_NUMBER = 1_000_000
 class Flag(fields.Boolean):
     """A JSON boolean: true or false, not 1 or "yes"."""
 
-    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None,
-                     **kwargs: Any) -> bool:
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> bool:
         if not isinstance(value, bool):
             raise self.make_error("invalid", input=value)
         return value
@@ -51,8 +57,9 @@ class Whole(fields.Integer):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(strict=True, validate=validate.Range(0, MAX_NUMBER), **kwargs)
 
-    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None,
-                     **kwargs: Any) -> int:
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> int:
         if isinstance(value, bool):
             raise self.make_error("invalid", input=value)
         return super()._deserialize(value, attr, data, **kwargs)
@@ -63,8 +70,9 @@ class File(fields.Field):
 
     default_error_messages = {"invalid": "Send a file here (a multipart part with a filename)."}
 
-    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None,
-                     **kwargs: Any) -> FileStorage:
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> FileStorage:
         if not isinstance(value, FileStorage):
             raise self.make_error("invalid")
         return value
@@ -75,18 +83,54 @@ def text_field(max_length: int, description: str | None = None) -> fields.String
 
 
 def title_field(required: bool = False) -> fields.String:
-    return fields.String(required=required, validate=validate.Length(min=1, max=500))
+    visible = validate.Regexp(VISIBLE, error="A title needs at least one visible character.")
+    return fields.String(required=required, validate=[validate.Length(min=1, max=500), visible])
 
 
 def slug_field(required: bool = False, description: str | None = None) -> fields.String:
-    metadata = {"pattern": SLUG_PATTERN, "maxLength": 80, "example": "my-show", **_described(description)}
-    return fields.String(required=required, metadata=metadata)
+    checks = [
+        validate.Length(min=1, max=80),
+        validate.Regexp(SLUG_PATTERN, error="Use lowercase letters, digits and single hyphens."),
+    ]
+    return fields.String(
+        required=required, validate=checks, metadata={"example": "my-show", **_described(description)}
+    )
+
+
+def url_field(allow_none: bool = False, description: str | None = None) -> fields.String:
+    """An http(s) URL, or "" for none."""
+    checks = [validate.Length(max=2000), validate.Regexp(URL_PATTERN, error="Give an http(s) URL.")]
+    return fields.String(
+        allow_none=allow_none, validate=checks, metadata={"format": "uri", **_described(description)}
+    )
+
+
+def category_field() -> fields.String:
+    return fields.String(
+        validate=_check_category, metadata={"enum": ["", *CATEGORY_CHOICES], "example": "News/Politics"}
+    )
+
+
+def _check_category(value: str) -> None:
+    """Apple's spelling exactly; the domain's message suggests what the producer meant."""
+    if value == "" or value in CATEGORY_CHOICES:
+        return
+    try:
+        main, sub = validate_category(value)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from None
+    raise ValidationError(f'Write the category exactly as "{format_category(main, sub)}".')
 
 
 def datetime_field(allow_none: bool = False, description: str | None = None) -> fields.String:
     """ISO 8601 with an offset; the domain parses it and names the problem when it cannot."""
     metadata = {"format": "date-time", "example": "2026-12-01T08:00:00+01:00", **_described(description)}
     return fields.String(allow_none=allow_none, metadata=metadata)
+
+
+def email_field(required: bool = False) -> fields.String:
+    # 320: the longest address SMTP allows (RFC 5321 §4.5.3.1), and the users.email column.
+    return fields.String(required=required, validate=validate.Length(max=320), metadata={"format": "email"})
 
 
 def _described(description: str | None) -> dict[str, str]:
@@ -101,15 +145,18 @@ class ShowFieldsSchema(Schema):
 
     title = title_field()
     description = text_field(20000, "Markdown")
-    language = fields.String(metadata={"pattern": LANGUAGE_PATTERN, "example": "en"})
+    language = fields.String(
+        metadata={"example": "en"},
+        validate=validate.Regexp(LANGUAGE_PATTERN, error="Use an ISO 639 code like en or ar."),
+    )
     author = text_field(500)
-    email = fields.String(metadata={"format": "email"})
-    category = fields.String(metadata={"enum": ["", *CATEGORY_CHOICES], "example": "News/Politics"})
+    email = email_field()
+    category = category_field()
     explicit = Flag()
     copyright = text_field(500)
     show_type = fields.String(validate=validate.OneOf(SHOW_TYPES))
     locked = Flag()
-    funding_url = fields.String(metadata={"format": "uri"})
+    funding_url = url_field()
     funding_text = text_field(200)
 
 
@@ -120,8 +167,7 @@ class ShowCreateSchema(ShowFieldsSchema):
 
 class ShowPatchSchema(ShowFieldsSchema):
     slug = slug_field(description="A new slug; the old one answers 301 (owners only).")
-    moved_to_url = fields.String(allow_none=True, metadata={
-        "format": "uri", "description": "The feed moved to another host (owners only)."})
+    moved_to_url = url_field(allow_none=True, description="The feed moved to another host (owners only).")
 
 
 class CoverUploadSchema(Schema):
@@ -167,7 +213,7 @@ class TokenCreateSchema(Schema):
 
 
 class MemberGrantSchema(Schema):
-    email = fields.String(required=True, metadata={"format": "email"})
+    email = email_field(required=True)
     role = fields.String(required=True, validate=validate.OneOf(ROLES))
 
 
@@ -237,8 +283,9 @@ class EpisodeSchema(Schema):
     number = fields.Integer(required=True, allow_none=True)
     type = fields.String(required=True, validate=validate.OneOf(EPISODE_TYPES))
     explicit = fields.Boolean(required=True)
-    status = fields.String(required=True, validate=validate.OneOf(
-        ("processing", "failed", "draft", "scheduled", "published")))
+    status = fields.String(
+        required=True, validate=validate.OneOf(("processing", "failed", "draft", "scheduled", "published"))
+    )
     error = fields.String(required=True, allow_none=True, metadata={"description": "Why processing failed"})
     progress = fields.Float(required=True, metadata={"minimum": 0, "maximum": 1})
     draft = fields.Boolean(required=True)
@@ -302,6 +349,10 @@ def _first_problem(messages: Any) -> tuple[str, str | None]:
     detail = problem[0] if isinstance(problem, list) and problem else str(problem)
     if name == "_schema":
         return "The request body must be a JSON object.", None
+    if detail == "Missing data for required field.":
+        return f"The field {name!r} is required.", name
+    if detail == "Unknown field.":
+        return f"There is no field {name!r} here.", name
     return f"The field {name!r} is not valid: {detail}", name
 
 
@@ -354,20 +405,27 @@ def build_document(app: Flask, server_url: str) -> dict[str, Any]:
         version=_version(),
         openapi_version="3.0.3",
         plugins=[marshmallow],
-        info={"description": "Shows, episodes, API tokens and roles. Errors: "
-                             '`{"error": {"code": "…", "message": "…"}}`.'},
+        info={
+            "description": "Shows, episodes, API tokens and roles. Errors: "
+            '`{"error": {"code": "…", "message": "…"}}`.'
+        },
         servers=[{"url": server_url}],
         security=[{"bearerAuth": []}],
     )
     marshmallow.map_to_openapi_type(File, "string", "binary")
-    spec.components.security_scheme("bearerAuth", {
-        "type": "http", "scheme": "bearer",
-        "description": "A token from `podcast-host token add` or POST /api/v1/tokens.",
-    })
+    spec.components.security_scheme(
+        "bearerAuth",
+        {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A token from `podcast-host token add` or POST /api/v1/tokens.",
+        },
+    )
     spec.components.schema("Error", schema=ErrorSchema)
     for name, description in ERRORS.values():
-        spec.components.response(name, {"description": description,
-                                         "content": {"application/json": {"schema": "Error"}}})
+        spec.components.response(
+            name, {"description": description, "content": {"application/json": {"schema": "Error"}}}
+        )
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
         view = app.view_functions[rule.endpoint]
         operation: Operation | None = getattr(view, "openapi", None)
@@ -375,8 +433,11 @@ def build_document(app: Flask, server_url: str) -> dict[str, Any]:
             continue
         path, parameters = _path(rule.rule)
         methods = sorted(set(rule.methods or ()) - {"HEAD", "OPTIONS"})
-        spec.path(path=path, parameters=parameters,
-                  operations={m.lower(): _operation(view, operation) for m in methods})
+        spec.path(
+            path=path,
+            parameters=parameters,
+            operations={m.lower(): _operation(view, operation) for m in methods},
+        )
     return spec.to_dict()
 
 
@@ -398,8 +459,12 @@ _RULE_ARGUMENT = re.compile(r"<(?:(\w+):)?(\w+)>")
 def _path(rule: str) -> tuple[str, list[dict[str, Any]]]:
     """Flask's "/episodes/<int:episode_id>" as OpenAPI's "/episodes/{episode_id}" and its parameters."""
     parameters = [
-        {"name": name, "in": "path", "required": True,
-         "schema": {"type": "integer", "minimum": 1} if converter == "int" else {"type": "string"}}
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "schema": PATH_PARAMETERS.get(converter, {"type": "string"}),
+        }
         for converter, name in _RULE_ARGUMENT.findall(rule)
     ]
     return _RULE_ARGUMENT.sub(r"{\2}", rule), parameters

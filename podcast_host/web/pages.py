@@ -132,7 +132,11 @@ def _json_ld(episode: Episode) -> str:
             "contentUrl": links.enclosure(episode),
             "encodingFormat": episode.enclosure_type,
         },
-        "partOfSeries": {"@type": "PodcastSeries", "name": episode.show.title, "url": links.show_page(episode.show)},
+        "partOfSeries": {
+            "@type": "PodcastSeries",
+            "name": episode.show.title,
+            "url": links.show_page(episode.show),
+        },
     }
-    # "</" inside a <script> block would end it early; the JSON stays valid with it escaped.
-    return json.dumps(data, ensure_ascii=False).replace("</", "<\\/")
+    # "<" inside a <script> block could end it or open a comment; \u003c keeps the JSON valid and inert.
+    return json.dumps(data, ensure_ascii=False).replace("<", "\\u003c")

@@ -39,6 +39,19 @@ function setUpLocalTimes(root) {
   }
 }
 
+// The date of publication only matters when "Schedule for a date" is chosen.
+function setUpScheduleChoice(root) {
+  for (const block of root.querySelectorAll("[data-shown-when]")) {
+    const radios = block.closest("form").querySelectorAll('input[name="when"]');
+    const update = () => {
+      const chosen = [...radios].find((radio) => radio.checked);
+      block.hidden = !chosen || chosen.value !== block.dataset.shownWhen;
+    };
+    for (const radio of radios) radio.addEventListener("change", update);
+    update();
+  }
+}
+
 // --- processing status ----------------------------------------------------------------------------------
 
 function statusBadge(status) {
@@ -66,6 +79,10 @@ function pollStatus(url, output, done) {
           done(state);
           return;
         }
+      } else if (response.status < 500) {
+        // Signed out, no longer allowed, or deleted: asking again will not help.
+        output.textContent = `The status could not be read (HTTP ${response.status}); reload the page.`;
+        return;
       }
     } catch (error) {
       // A dropped connection is passing: the next tick tries again.
@@ -192,6 +209,7 @@ function setUpPreview(textarea) {
 
 document.addEventListener("DOMContentLoaded", () => {
   setUpLocalTimes(document);
+  setUpScheduleChoice(document);
   setUpStatusLines(document);
   for (const form of document.querySelectorAll("form[data-upload]")) setUpUpload(form);
   for (const textarea of document.querySelectorAll("textarea[data-preview]")) setUpPreview(textarea);
