@@ -101,15 +101,49 @@ def require(session: Session, user: User | None, show: Show, permission: str) ->
         raise Forbidden(f"You may not do that on the show {show.slug!r}.")
 
 
-def grant(session: Session, show: Show, user: User, role: str) -> Membership:
-    if role not in ROLES:
-        raise Invalid(f"The role must be one of {', '.join(ROLES)}, not {role!r}.", field="role")
-    membership = session.scalar(
+def membership_of(session: Session, show: Show, user: User) -> Membership | None:
+    return session.scalar(
         select(Membership).where(Membership.show_id == show.id, Membership.user_id == user.id)
     )
+
+
+def grant(session: Session, show: Show, user: User, role: str) -> Membership:
+    """Give `user` a role on `show`; a show never loses its last owner this way."""
+    if role not in ROLES:
+        raise Invalid(f"The role must be one of {', '.join(ROLES)}, not {role!r}.", field="role")
+    membership = membership_of(session, show, user)
+    if membership is not None and membership.role == "owner" and role != "owner":
+        _keep_an_owner(session, show, user)
     if membership is None:
         membership = Membership(show=show, user=user, role=role)
         session.add(membership)
     membership.role = role
     session.flush()
     return membership
+
+
+def remove_member(session: Session, show: Show, user: User) -> None:
+    membership = membership_of(session, show, user)
+    if membership is None:
+        raise NotFound(f"{user.email} has no role on {show.slug!r}.")
+    if membership.role == "owner":
+        _keep_an_owner(session, show, user)
+    session.delete(membership)
+    session.flush()
+
+
+def _keep_an_owner(session: Session, show: Show, leaving: User) -> None:
+    others = select(Membership.id).where(
+        Membership.show_id == show.id, Membership.role == "owner", Membership.user_id != leaving.id
+    )
+    if session.scalar(others) is None:
+        raise Conflict(f"{show.slug!r} needs an owner: make someone else owner first.")
+
+
+def revoke_token(session: Session, user: User, token_id: int) -> None:
+    """Delete one of the user's own tokens; someone else's is as good as missing."""
+    token = session.get(ApiToken, token_id) if 1 <= token_id <= 2**31 - 1 else None
+    if token is None or token.user_id != user.id:
+        raise NotFound(f"You have no token {token_id}.")
+    session.delete(token)
+    session.flush()

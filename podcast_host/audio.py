@@ -176,9 +176,7 @@ def _check_playable(probed: ProbeResult, max_duration_s: float) -> None:
     if probed.channels < 1:
         raise InvalidAudio("The file has no audio channels.")
     if not MIN_SAMPLE_RATE <= probed.sample_rate <= MAX_SAMPLE_RATE:
-        raise InvalidAudio(
-            f"The audio's sample rate is {probed.sample_rate} Hz; we accept 8 kHz to 96 kHz."
-        )
+        raise InvalidAudio(f"The audio's sample rate is {probed.sample_rate} Hz; we accept 8 kHz to 96 kHz.")
 
 
 def _clock(seconds: float) -> str:
@@ -355,15 +353,21 @@ def process(
         partial.unlink(missing_ok=True)
     report_progress(1.0)
     report = _loudness_report(measured.loudness, output, target, plan, settings.true_peak_ceiling_dbtp)
-    return ProcessResult(duration_s=round(duration_s, 3), channels=channels, loudness_report=report,
-                         waveform=measured.waveform)
+    return ProcessResult(
+        duration_s=round(duration_s, 3), channels=channels, loudness_report=report, waveform=measured.waveform
+    )
 
 
 class _ProgressScale:
     """Maps each pass's own 0..1 onto a slice of the job's 0..1; reports only forward steps of 1 % or more."""
 
-    def __init__(self, callback: Callable[[float], None] | None, low: float = 0.0, high: float = 1.0,
-                 shown: list[float] | None = None):
+    def __init__(
+        self,
+        callback: Callable[[float], None] | None,
+        low: float = 0.0,
+        high: float = 1.0,
+        shown: list[float] | None = None,
+    ):
         self.callback, self.low, self.high = callback, low, high
         self.shown = shown if shown is not None else [-1.0]  # shared by every slice of one job
 
@@ -386,8 +390,19 @@ def _measure_input(src: Path, probed: ProbeResult, progress: _ProgressScale) -> 
     # Surround is measured as the stereo fold-down we will publish; mono and stereo as they are.
     fold_down = "aformat=channel_layouts=stereo," if probed.channels > 2 else ""
     chain = f"{fold_down}{EBUR128},aformat=channel_layouts=mono"
-    command = _ffmpeg("-i", _file_url(src), "-map", "0:a:0", "-af", chain, "-ar", str(WAVEFORM_RATE),
-                      "-f", "s16le", "pipe:1")
+    command = _ffmpeg(
+        "-i",
+        _file_url(src),
+        "-map",
+        "0:a:0",
+        "-af",
+        chain,
+        "-ar",
+        str(WAVEFORM_RATE),
+        "-f",
+        "s16le",
+        "pipe:1",
+    )
     expected_samples = max(1, int(probed.duration_s * WAVEFORM_RATE))
     peaks = _WaveformPeaks(bucket=max(1, math.ceil(expected_samples / WAVEFORM_POINTS)))
     with tempfile.TemporaryFile() as log, _processes() as children:
@@ -454,8 +469,9 @@ class _WaveformPeaks:
 
 
 def _pcm16(data: bytes) -> AudioSegment:
-    return AudioSegment(data=data[: len(data) - len(data) % 2], sample_width=2, frame_rate=WAVEFORM_RATE,
-                        channels=1)
+    return AudioSegment(
+        data=data[: len(data) - len(data) % 2], sample_width=2, frame_rate=WAVEFORM_RATE, channels=1
+    )
 
 
 def _lame_loss(kbps: int) -> float:
@@ -538,16 +554,48 @@ def _ratio(db: float) -> str:
     return f"{10 ** (db / 20):.6f}"
 
 
-def _encode(src: Path, partial: Path, channels: int, kbps: int, plan: _GainPlan, probed_s: float,
-            progress: _ProgressScale) -> tuple[dict, float]:
+def _encode(
+    src: Path,
+    partial: Path,
+    channels: int,
+    kbps: int,
+    plan: _GainPlan,
+    probed_s: float,
+    progress: _ProgressScale,
+) -> tuple[dict, float]:
     """Pass 2, with pass 3 overlapped: decode -> pydub gain -> LAME, while another ffmpeg measures the MP3."""
     raw = ["-f", "s32le", "-ar", str(OUTPUT_RATE), "-ac", str(channels)]
-    decode = _ffmpeg("-loglevel", "error", "-i", _file_url(src), "-map", "0:a:0",
-                     "-af", _decoder_chain(channels, plan), *raw, "pipe:1")
+    decode = _ffmpeg(
+        "-loglevel",
+        "error",
+        "-i",
+        _file_url(src),
+        "-map",
+        "0:a:0",
+        "-af",
+        _decoder_chain(channels, plan),
+        *raw,
+        "pipe:1",
+    )
     # tee: one LAME run feeds the file (seekable, so it gets its Xing/LAME header) and the verifying ffmpeg.
     outputs = f"[f=mp3:id3v2_version=0]{partial.name}|[f=mp3]pipe\\:1"
-    encode = _ffmpeg("-loglevel", "error", "-y", *raw, "-i", "pipe:0", "-map", "0:a", "-c:a", "libmp3lame",
-                     "-b:a", f"{kbps}k", "-f", "tee", outputs)
+    encode = _ffmpeg(
+        "-loglevel",
+        "error",
+        "-y",
+        *raw,
+        "-i",
+        "pipe:0",
+        "-map",
+        "0:a",
+        "-c:a",
+        "libmp3lame",
+        "-b:a",
+        f"{kbps}k",
+        "-f",
+        "tee",
+        outputs,
+    )
     verify = _ffmpeg("-f", "mp3", "-i", "pipe:0", "-af", EBUR128, "-f", "null", "-")
     frame_bytes = PCM_WIDTH * channels
     expected = max(1, int(probed_s * OUTPUT_RATE) * frame_bytes)
@@ -556,8 +604,9 @@ def _encode(src: Path, partial: Path, channels: int, kbps: int, plan: _GainPlan,
         children = stack.enter_context(_processes())
         verifier = subprocess.Popen(verify, stdin=subprocess.PIPE, stderr=logs[2])
         children.append(verifier)
-        encoder = subprocess.Popen(encode, stdin=subprocess.PIPE, stdout=verifier.stdin, stderr=logs[1],
-                                   cwd=partial.parent)
+        encoder = subprocess.Popen(
+            encode, stdin=subprocess.PIPE, stdout=verifier.stdin, stderr=logs[1], cwd=partial.parent
+        )
         children.append(encoder)
         _widen_pipe(verifier.stdin)
         verifier.stdin.close()  # the encoder holds the only writer now: its exit ends the verifier's input
@@ -565,8 +614,9 @@ def _encode(src: Path, partial: Path, channels: int, kbps: int, plan: _GainPlan,
         children.append(decoder)
         _widen_pipe(decoder.stdout)
         _widen_pipe(encoder.stdin)
-        written = _apply_gain(decoder.stdout, encoder.stdin, plan.gain_db, channels,
-                              lambda done: progress(done / expected))
+        written = _apply_gain(
+            decoder.stdout, encoder.stdin, plan.gain_db, channels, lambda done: progress(done / expected)
+        )
         for child in (decoder, encoder, verifier):
             child.wait()
         decode_log, encode_log, verify_log = (_read_log(log) for log in logs)
@@ -584,8 +634,9 @@ def _widen_pipe(pipe: IO[bytes]) -> None:
         fcntl.fcntl(pipe.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_BUFFER_BYTES)
 
 
-def _apply_gain(pcm_in: IO[bytes], pcm_out: IO[bytes], gain_db: float, channels: int,
-                progress: Callable[[int], None]) -> int | None:
+def _apply_gain(
+    pcm_in: IO[bytes], pcm_out: IO[bytes], gain_db: float, channels: int, progress: Callable[[int], None]
+) -> int | None:
     """Apply the episode gain with pydub, one second at a time; bytes written, or None if the encoder quit."""
     frame_bytes = PCM_WIDTH * channels
     chunk_bytes = OUTPUT_RATE * frame_bytes  # whole frames, so every chunk is a valid AudioSegment
@@ -595,8 +646,9 @@ def _apply_gain(pcm_in: IO[bytes], pcm_out: IO[bytes], gain_db: float, channels:
     try:
         for chunk in iter(lambda: pcm_in.read(chunk_bytes), b""):
             chunk = chunk[: len(chunk) - len(chunk) % frame_bytes]
-            segment = AudioSegment(data=chunk, sample_width=PCM_WIDTH, frame_rate=OUTPUT_RATE,
-                                   channels=channels)
+            segment = AudioSegment(
+                data=chunk, sample_width=PCM_WIDTH, frame_rate=OUTPUT_RATE, channels=channels
+            )
             pcm_out.write(segment.apply_gain(total_gain).raw_data)
             written += len(chunk)
             progress(written)
@@ -616,8 +668,15 @@ def write_tags(path: Path, tags: EpisodeTags) -> None:
     for frame in _text_frames(tags):
         tag.add(frame)
     if tags.cover:
-        tag.add(id3.APIC(encoding=id3.Encoding.UTF16, mime=tags.cover_mime, type=id3.PictureType.COVER_FRONT,
-                         desc="Cover", data=tags.cover))
+        tag.add(
+            id3.APIC(
+                encoding=id3.Encoding.UTF16,
+                mime=tags.cover_mime,
+                type=id3.PictureType.COVER_FRONT,
+                desc="Cover",
+                data=tags.cover,
+            )
+        )
     if tags.chapters:
         for frame in _chapter_frames(list(tags.chapters), MP3(path).info.length):
             tag.add(frame)
@@ -627,8 +686,11 @@ def write_tags(path: Path, tags: EpisodeTags) -> None:
 
 def _text_frames(tags: EpisodeTags) -> list[id3.Frame]:
     utf8 = id3.Encoding.UTF8  # mutagen turns it into UTF-16 when writing v2.3
-    frames = [id3.TIT2(encoding=utf8, text=tags.title), id3.TALB(encoding=utf8, text=tags.show),
-              id3.TCON(encoding=utf8, text="Podcast")]
+    frames = [
+        id3.TIT2(encoding=utf8, text=tags.title),
+        id3.TALB(encoding=utf8, text=tags.show),
+        id3.TCON(encoding=utf8, text="Podcast"),
+    ]
     if tags.author:
         frames.append(id3.TPE1(encoding=utf8, text=tags.author))
     if tags.date:
@@ -652,15 +714,22 @@ def _chapter_frames(chapters: list[dict], duration_s: float) -> list[id3.Frame]:
         end = chapter.get("endTime") or next_start
         start_ms = int(round(starts[index] * 1000))
         end_ms = max(start_ms, int(round(float(end) * 1000)))
-        frames.append(id3.CHAP(
-            element_id=f"chp{index}", start_time=start_ms, end_time=end_ms,
-            sub_frames=[id3.TIT2(encoding=id3.Encoding.UTF8, text=str(chapter.get("title") or ""))],
-        ))
-    frames.append(id3.CTOC(
-        element_id="toc", flags=id3.CTOCFlags.TOP_LEVEL | id3.CTOCFlags.ORDERED,
-        child_element_ids=[f"chp{index}" for index in range(len(chapters))],
-        sub_frames=[id3.TIT2(encoding=id3.Encoding.UTF8, text="Chapters")],
-    ))
+        frames.append(
+            id3.CHAP(
+                element_id=f"chp{index}",
+                start_time=start_ms,
+                end_time=end_ms,
+                sub_frames=[id3.TIT2(encoding=id3.Encoding.UTF8, text=str(chapter.get("title") or ""))],
+            )
+        )
+    frames.append(
+        id3.CTOC(
+            element_id="toc",
+            flags=id3.CTOCFlags.TOP_LEVEL | id3.CTOCFlags.ORDERED,
+            child_element_ids=[f"chp{index}" for index in range(len(chapters))],
+            sub_frames=[id3.TIT2(encoding=id3.Encoding.UTF8, text="Chapters")],
+        )
+    )
     return frames
 
 

@@ -76,8 +76,13 @@ def main(ctx: click.Context) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--threads", default=8, show_default=True, type=int, help="Request threads per process.")
-@click.option("--processes", default=1, show_default=True, type=int,
-              help="Web processes (with a queue URL; the embedded setup runs one).")
+@click.option(
+    "--processes",
+    default=1,
+    show_default=True,
+    type=int,
+    help="Web processes (with a queue URL; the embedded setup runs one).",
+)
 @pass_services
 @friendly_errors
 def serve(lazy: LazyServices, host: str, port: int, threads: int, processes: int) -> None:
@@ -86,7 +91,9 @@ def serve(lazy: LazyServices, host: str, port: int, threads: int, processes: int
 
     services = lazy.get()
     if not services.settings.queue_url and processes != 1:
-        raise click.ClickException("--processes needs PODCAST_HOST_QUEUE_URL: embedded jobs run in one process.")
+        raise click.ClickException(
+            "--processes needs PODCAST_HOST_QUEUE_URL: embedded jobs run in one process."
+        )
     lazy.close()
     click.echo(f"Serving on http://{host}:{port} (public URL {services.settings.public_url})", err=True)
     run_server(host, port, threads=threads, processes=processes)
@@ -104,7 +111,9 @@ def worker(lazy: LazyServices, burst: bool) -> None:
 
     services = lazy.get()
     if not isinstance(services.queue, RedisQueue):
-        raise click.ClickException("`worker` needs PODCAST_HOST_QUEUE_URL (redis://…); `serve` runs jobs itself.")
+        raise click.ClickException(
+            "`worker` needs PODCAST_HOST_QUEUE_URL (redis://…); `serve` runs jobs itself."
+        )
     recovered = episodes.recover_unfinished(services, include_fresh=False)
     if recovered:
         click.echo(f"Re-queued {recovered} stalled episode(s).", err=True)
@@ -197,7 +206,9 @@ def show() -> None:
 @click.option("--email", default="")
 @click.option("--category", default="", help='Apple category, e.g. "News/Politics".')
 @click.option("--explicit", is_flag=True)
-@click.option("--image", type=click.Path(dir_okay=False, path_type=Path), help="Square JPEG/PNG, 1400–3000 px.")
+@click.option(
+    "--image", type=click.Path(dir_okay=False, path_type=Path), help="Square JPEG/PNG, 1400–3000 px."
+)
 @click.option("--description", default="")
 @click.option("--owner", default=None, help="Email of the user who owns the show.")
 @pass_services
@@ -206,7 +217,9 @@ def show_add(lazy: LazyServices, slug: str, image: Path | None, owner: str | Non
     services = lazy.get()
     with services.db.session() as session:
         owner_user = accounts.get_user(session, owner) if owner else None
-        created = shows.create_show(session, services.settings.public_url, {"slug": slug, **fields}, owner_user)
+        created = shows.create_show(
+            session, services.settings.public_url, {"slug": slug, **fields}, owner_user
+        )
         if image:
             shows.set_cover(services, session, created, image.read_bytes())
         session.commit()
@@ -257,9 +270,18 @@ def episode() -> None:
 @click.option("--wait", is_flag=True, help="Block until processing ends; exit non-zero if it failed.")
 @pass_services
 @friendly_errors
-def episode_add(lazy: LazyServices, show_slug: str, file: Path, notes: Path | None, episode_type: str,
-                image: Path | None, chapters: Path | None, transcript: Path | None, wait: bool,
-                **fields: Any) -> None:
+def episode_add(
+    lazy: LazyServices,
+    show_slug: str,
+    file: Path,
+    notes: Path | None,
+    episode_type: str,
+    image: Path | None,
+    chapters: Path | None,
+    transcript: Path | None,
+    wait: bool,
+    **fields: Any,
+) -> None:
     """Upload an episode; it is published when processed unless --draft or --publish-at."""
     services = lazy.get()
     fields = {k: v for k, v in fields.items() if v not in (None, False)}
@@ -269,8 +291,14 @@ def episode_add(lazy: LazyServices, show_slug: str, file: Path, notes: Path | No
     embedded = not services.settings.queue_url
     with services.db.session() as session:
         created = episodes.create_episode(
-            services, session, shows.find_show(session, show_slug), episodes.Upload(file, file.name), fields,
-            image=_upload(image), chapters=_upload(chapters), transcript=_upload(transcript),
+            services,
+            session,
+            shows.find_show(session, show_slug),
+            episodes.Upload(file, file.name),
+            fields,
+            image=_upload(image),
+            chapters=_upload(chapters),
+            transcript=_upload(transcript),
             enqueue=not embedded,
         )
         episode_id = created.id

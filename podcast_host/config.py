@@ -1,4 +1,4 @@
-"""Settings: defaults, then `config.toml` in the data dir, then PODCAST_HOST_* variables; checked at start-up."""
+"""Settings: defaults, then `config.toml` in the data dir, then PODCAST_HOST_* variables; checked at start."""
 
 from __future__ import annotations
 
@@ -43,7 +43,14 @@ class Settings:
         return self.max_upload_mb * 1024 * 1024
 
 
-_INT_FIELDS = {"max_upload_mb", "max_duration_s", "workers", "feed_max_age_s", "episodes_per_page", "job_stale_s"}
+_INT_FIELDS = {
+    "max_upload_mb",
+    "max_duration_s",
+    "workers",
+    "feed_max_age_s",
+    "episodes_per_page",
+    "job_stale_s",
+}
 _KNOWN = {f.name for f in fields(Settings)} - {"extra", "testing"}
 
 
@@ -134,9 +141,7 @@ def _check_http_url(name: str, url: str) -> None:
 def _check_database_url(url: str) -> None:
     scheme = urlsplit(url).scheme.split("+")[0]
     if scheme not in ("sqlite", "postgresql"):
-        raise ConfigError(
-            f"PODCAST_HOST_DATABASE_URL must be a sqlite:// or postgresql:// URL, not {url!r}."
-        )
+        raise ConfigError(f"PODCAST_HOST_DATABASE_URL must be a sqlite:// or postgresql:// URL, not {url!r}.")
 
 
 def ensure_secret_key(settings: Settings) -> Settings:

@@ -42,7 +42,9 @@ class Database:
                 conn.execute(text("SELECT 1"))
         except SQLAlchemyError as exc:
             reason = str(exc.orig if hasattr(exc, "orig") and exc.orig else exc).splitlines()[0]
-            raise DatabaseUnavailable(f"The database at {self.engine.url!r} does not answer: {reason}") from None
+            raise DatabaseUnavailable(
+                f"The database at {self.engine.url!r} does not answer: {reason}"
+            ) from None
 
     def upgrade(self) -> None:
         """Bring the schema to the newest migration."""
@@ -67,7 +69,9 @@ def _make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args={"connect_timeout": 5})
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args={"connect_timeout": 5}
+    )
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]

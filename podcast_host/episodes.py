@@ -21,7 +21,6 @@ from podcast_host import audio
 from podcast_host.artwork import ArtworkError, check_cover
 from podcast_host.chapters import chapters_for_tags, chapters_from_list, parse_chapters
 from podcast_host.errors import Conflict, Invalid, NotFound, Unavailable, UnsupportedMedia
-from podcast_host.notes import clean_text
 from podcast_host.jobs import RetryLater, job
 from podcast_host.models import (
     FAILED,
@@ -33,6 +32,7 @@ from podcast_host.models import (
     Show,
     utcnow,
 )
+from podcast_host.notes import clean_text
 from podcast_host.shows import parse_bool
 from podcast_host.slugs import check_slug, slug_from_title, unique_slug
 from podcast_host.storage import StorageError, media_key
@@ -80,7 +80,9 @@ def create_episode(
     chapters_doc = parse_chapters(chapters.read()) if chapters else chapters_from_list(probed.chapters)
     transcript_doc = parse_transcript(transcript.read(), transcript.filename) if transcript else None
 
-    slug = values.pop("slug", None) or _free_episode_slug(session, show, values["title"], values.get("number"))
+    slug = values.pop("slug", None) or _free_episode_slug(
+        session, show, values["title"], values.get("number")
+    )
     episode = Episode(show=show, slug=slug, chapters=chapters_doc, probe=_probe_json(probed), **values)
     episode.original_filename = clean_text(Path(audio_file.filename or "audio").name)[:500]
     episode.original_size = audio_file.path.stat().st_size
@@ -90,14 +92,24 @@ def create_episode(
 
     stored: list[str] = []
     try:
-        episode.original_key = _put_file(services, stored, show, episode, "original", audio_file, probed.mime_type)
+        episode.original_key = _put_file(
+            services, stored, show, episode, "original", audio_file, probed.mime_type
+        )
         if art:
-            episode.image_key = _put_bytes(services, stored, show, episode, "image", f"cover.{art.extension}",
-                                           art.data, art.mime_type)
+            episode.image_key = _put_bytes(
+                services, stored, show, episode, "image", f"cover.{art.extension}", art.data, art.mime_type
+            )
         if transcript_doc:
-            episode.transcript_key = _put_bytes(services, stored, show, episode, "transcript",
-                                                f"transcript.{transcript_doc.extension}", transcript_doc.data,
-                                                transcript_doc.mime_type)
+            episode.transcript_key = _put_bytes(
+                services,
+                stored,
+                show,
+                episode,
+                "transcript",
+                f"transcript.{transcript_doc.extension}",
+                transcript_doc.data,
+                transcript_doc.mime_type,
+            )
             episode.transcript_type = transcript_doc.mime_type
         session.commit()
     except BaseException:
@@ -140,8 +152,15 @@ def _check_image(image: Upload | None) -> Any:
         raise Invalid(str(exc), field="image") from None
 
 
-def _put_file(services: Any, stored: list[str], show: Show, episode: Episode, kind: str, upload: Upload,
-              content_type: str) -> str:
+def _put_file(
+    services: Any,
+    stored: list[str],
+    show: Show,
+    episode: Episode,
+    kind: str,
+    upload: Upload,
+    content_type: str,
+) -> str:
     key = media_key(show.id, kind, upload.filename or "audio", episode.id)
     try:
         services.store.put_file(key, upload.path, content_type)
@@ -151,8 +170,16 @@ def _put_file(services: Any, stored: list[str], show: Show, episode: Episode, ki
     return key
 
 
-def _put_bytes(services: Any, stored: list[str], show: Show, episode: Episode, kind: str, name: str,
-               data: bytes, content_type: str) -> str:
+def _put_bytes(
+    services: Any,
+    stored: list[str],
+    show: Show,
+    episode: Episode,
+    kind: str,
+    name: str,
+    data: bytes,
+    content_type: str,
+) -> str:
     key = media_key(show.id, kind, name, episode.id)
     try:
         services.store.put_bytes(key, data, content_type)
@@ -248,8 +275,9 @@ def parse_datetime(value: Any) -> datetime:
         try:
             parsed = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
         except ValueError:
-            raise Invalid(f"The date {value!r} is not ISO 8601 (2026-12-01T08:00:00+01:00).",
-                          field="publish_at") from None
+            raise Invalid(
+                f"The date {value!r} is not ISO 8601 (2026-12-01T08:00:00+01:00).", field="publish_at"
+            ) from None
     if parsed.tzinfo is None:
         raise Invalid(f"The date {value!r} needs a UTC offset, e.g. +00:00.", field="publish_at")
     if not 1970 <= parsed.year <= 9000:
@@ -267,7 +295,9 @@ def _slug_taken(session: Session, show: Show, slug: str) -> bool:
     if session.scalar(select(Episode.id).where(Episode.show_id == show.id, Episode.slug == slug)):
         return True
     return bool(
-        session.scalar(select(EpisodeAlias.id).where(EpisodeAlias.show_id == show.id, EpisodeAlias.slug == slug))
+        session.scalar(
+            select(EpisodeAlias.id).where(EpisodeAlias.show_id == show.id, EpisodeAlias.slug == slug)
+        )
     )
 
 
@@ -291,7 +321,9 @@ def find_episode_by_slug(session: Session, show: Show, slug: str) -> tuple[Episo
     episode = session.scalar(select(Episode).where(Episode.show_id == show.id, Episode.slug == slug))
     if episode is not None:
         return episode, False
-    alias = session.scalar(select(EpisodeAlias).where(EpisodeAlias.show_id == show.id, EpisodeAlias.slug == slug))
+    alias = session.scalar(
+        select(EpisodeAlias).where(EpisodeAlias.show_id == show.id, EpisodeAlias.slug == slug)
+    )
     if alias is None:
         raise NotFound(f"There is no episode {slug!r} in {show.slug!r}.")
     return alias.episode, True
@@ -303,8 +335,9 @@ def list_episodes(session: Session, show: Show) -> list[Episode]:
     return sorted(episodes, key=lambda e: (e.publish_at or e.created_at, e.id), reverse=True)
 
 
-def public_episodes(session: Session, show: Show, now: datetime | None = None,
-                    limit: int | None = None, offset: int = 0) -> list[Episode]:
+def public_episodes(
+    session: Session, show: Show, now: datetime | None = None, limit: int | None = None, offset: int = 0
+) -> list[Episode]:
     """Episodes listeners may see at `now`, newest first."""
     now = now or utcnow()
     query = (
@@ -363,7 +396,9 @@ def replace_original(services: Any, session: Session, episode: Episode, upload: 
     probed = probe_upload(upload, services.settings.max_duration_s)
     old_key = episode.original_key
     stored: list[str] = []
-    episode.original_key = _put_file(services, stored, episode.show, episode, "original", upload, probed.mime_type)
+    episode.original_key = _put_file(
+        services, stored, episode.show, episode, "original", upload, probed.mime_type
+    )
     episode.original_sha256 = file_sha256(upload.path)
     episode.original_size = upload.path.stat().st_size
     episode.original_filename = clean_text(upload.filename)[:500]
@@ -376,8 +411,16 @@ def replace_original(services: Any, session: Session, episode: Episode, upload: 
 
 def replace_transcript(services: Any, session: Session, episode: Episode, transcript: Any) -> None:
     stored: list[str] = []
-    episode.transcript_key = _put_bytes(services, stored, episode.show, episode, "transcript",
-                                        f"transcript.{transcript.extension}", transcript.data, transcript.mime_type)
+    episode.transcript_key = _put_bytes(
+        services,
+        stored,
+        episode.show,
+        episode,
+        "transcript",
+        f"transcript.{transcript.extension}",
+        transcript.data,
+        transcript.mime_type,
+    )
     episode.transcript_type = transcript.mime_type
 
 
@@ -395,7 +438,9 @@ def publish_episode(session: Session, episode: Episode, at: datetime | None = No
 
 
 def delete_episode(services: Any, session: Session, episode: Episode) -> None:
-    keys = [k for k in (episode.original_key, episode.audio_key, episode.image_key, episode.transcript_key) if k]
+    keys = [
+        k for k in (episode.original_key, episode.audio_key, episode.image_key, episode.transcript_key) if k
+    ]
     session.delete(episode)
     session.commit()
     _delete_quietly(services, keys)
@@ -489,10 +534,13 @@ def _claim(services: Any, episode_id: int) -> bool:
                 Episode.id == episode_id,
                 or_(
                     Episode.processing_state == PENDING,
-                    (Episode.processing_state == PROCESSING) & (Episode.heartbeat_at < now - _stale_after(services)),
+                    (Episode.processing_state == PROCESSING)
+                    & (Episode.heartbeat_at < now - _stale_after(services)),
                 ),
             )
-            .values(processing_state=PROCESSING, heartbeat_at=now, attempts=Episode.attempts + 1, progress=0.0)
+            .values(
+                processing_state=PROCESSING, heartbeat_at=now, attempts=Episode.attempts + 1, progress=0.0
+            )
         )
         session.commit()
         return result.rowcount == 1
@@ -504,7 +552,9 @@ def _state_of(services: Any, episode_id: int) -> str:
         return episode.processing_state if episode else "missing"
 
 
-def _heartbeat(services: Any, episode_id: int, progress: Callable[[float], None] | None) -> Callable[[float], None]:
+def _heartbeat(
+    services: Any, episode_id: int, progress: Callable[[float], None] | None
+) -> Callable[[float], None]:
     last = [time.monotonic()]
     # Beat well within the stale limit so a live job is never mistaken for a dead one.
     every_s = min(5.0, services.settings.job_stale_s / 4)
@@ -517,7 +567,9 @@ def _heartbeat(services: Any, episode_id: int, progress: Callable[[float], None]
         last[0] = time.monotonic()
         with services.db.session() as session:
             session.execute(
-                update(Episode).where(Episode.id == episode_id).values(heartbeat_at=utcnow(), progress=fraction)
+                update(Episode)
+                .where(Episode.id == episode_id)
+                .values(heartbeat_at=utcnow(), progress=fraction)
             )
             session.commit()
 
@@ -596,7 +648,8 @@ def recover_unfinished(services: Any, include_fresh: bool) -> int:
         if include_fresh and ids:
             # The in-process queue died with the process: nothing else is working on these.
             session.execute(
-                update(Episode).where(Episode.id.in_(ids), Episode.processing_state == PROCESSING)
+                update(Episode)
+                .where(Episode.id.in_(ids), Episode.processing_state == PROCESSING)
                 .values(processing_state=PENDING)
             )
             session.commit()

@@ -198,9 +198,7 @@ class Episode(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     show: Mapped[Show] = relationship(back_populates="episodes")
-    aliases: Mapped[list[EpisodeAlias]] = relationship(
-        back_populates="episode", cascade="all, delete-orphan"
-    )
+    aliases: Mapped[list[EpisodeAlias]] = relationship(back_populates="episode", cascade="all, delete-orphan")
 
     def status_at(self, now: datetime) -> str:
         """The producer-facing status of SPEC §6 at a given moment."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -14,16 +15,27 @@ from podcast_host.artwork import ArtworkError, check_cover
 from podcast_host.categories import validate_category
 from podcast_host.errors import Conflict, Invalid, NotFound, Unavailable
 from podcast_host.feed import podcast_guid
+from podcast_host.models import Membership, Show, ShowAlias, User
 from podcast_host.notes import clean_text
-from podcast_host.models import Show, ShowAlias, User
 from podcast_host.slugs import check_slug
 from podcast_host.storage import StorageError, media_key
+
+log = logging.getLogger(__name__)
 
 # BCP 47 as Apple and RSS expect it: an ISO 639 language code, optionally with a region ("en", "pt-BR").
 LANGUAGE_RE = re.compile(r"^[a-z]{2,3}(-[A-Za-z]{2}|-[0-9]{3})?$")
 SHOW_TYPES = ("episodic", "serial")
-TEXT_LIMITS = {"title": 500, "author": 500, "copyright": 500, "description": 20000, "email": 320,
-               "funding_url": 2000, "funding_text": 200, "moved_to_url": 2000, "category": 200}
+TEXT_LIMITS = {
+    "title": 500,
+    "author": 500,
+    "copyright": 500,
+    "description": 20000,
+    "email": 320,
+    "funding_url": 2000,
+    "funding_text": 200,
+    "moved_to_url": 2000,
+    "category": 200,
+}
 EDITABLE = (
     "title",
     "description",
@@ -64,6 +76,28 @@ def find_show_or_alias(session: Session, slug: str) -> tuple[Show, bool]:
 
 def list_shows(session: Session) -> list[Show]:
     return list(session.scalars(select(Show).order_by(Show.title)))
+
+
+def visible_shows(session: Session, user: User) -> list[Show]:
+    """The shows a producer works on: all of them for an admin, else those they have a role on."""
+    query = select(Show).order_by(Show.slug)
+    if not user.is_admin:
+        query = query.join(Membership).where(Membership.user_id == user.id)
+    return list(session.scalars(query))
+
+
+def delete_show(services: Any, session: Session, show: Show) -> None:
+    """Delete the rows, commit, then remove the media best-effort: a leftover object harms no one."""
+    keys = [show.image_key]
+    for episode in show.episodes:
+        keys += [episode.original_key, episode.audio_key, episode.image_key, episode.transcript_key]
+    session.delete(show)
+    session.commit()
+    for key in filter(None, keys):
+        try:
+            services.store.delete(key)
+        except (StorageError, FileNotFoundError) as exc:
+            log.warning("deleted show %s: media %s left behind: %s", show.slug, key, exc)
 
 
 def create_show(

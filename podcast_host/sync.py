@@ -102,8 +102,9 @@ def _same_cover(image_key: str | None, cover: Path) -> bool:
     return digest in image_key
 
 
-def _sync_episode(services: Any, show_id: int, folder: Path, report: SyncReport,
-                  echo: Callable[[str], None]) -> None:
+def _sync_episode(
+    services: Any, show_id: int, folder: Path, report: SyncReport, echo: Callable[[str], None]
+) -> None:
     values = _read_toml(folder / "episode.toml", EPISODE_KEYS)
     named_image = values.pop("image", None)
     if (folder / "notes.md").is_file():
@@ -113,11 +114,16 @@ def _sync_episode(services: Any, show_id: int, folder: Path, report: SyncReport,
     with services.db.session() as session:
         show = session.get(Show, show_id)
         assert show is not None
-        existing = session.scalar(select(Episode).where(Episode.show_id == show_id, Episode.slug == folder.name))
+        existing = session.scalar(
+            select(Episode).where(Episode.show_id == show_id, Episode.slug == folder.name)
+        )
         if existing is None:
             echo(f"{label}: new episode, processing")
             created = episodes.create_episode(
-                services, session, show, episodes.Upload(audio_path, audio_path.name),
+                services,
+                session,
+                show,
+                episodes.Upload(audio_path, audio_path.name),
                 {**values, "slug": folder.name},
                 image=_optional(_cover_in(folder, named_image)),
                 chapters=_optional(_first(folder, "chapters.json")),
@@ -137,9 +143,10 @@ def _sync_episode(services: Any, show_id: int, folder: Path, report: SyncReport,
     episodes.process_episode(services, episode_id)
 
 
-def _update_episode(services: Any, session: Session, episode: Episode, values: dict[str, Any],
-                    folder: Path, audio_path: Path) -> list[str]:
-    """Apply what differs; returns the names of what changed (with "audio" when it must be processed again)."""
+def _update_episode(
+    services: Any, session: Session, episode: Episode, values: dict[str, Any], folder: Path, audio_path: Path
+) -> list[str]:
+    """Apply what differs; return the names of what changed ("audio" when it must be processed again)."""
     differing = episodes.differing_fields(episode, values)
     changed = list(differing)
     if differing:

@@ -45,8 +45,9 @@ def _vtt(text: str) -> Transcript:
     cues = [(c.start_in_seconds, c.end_in_seconds, c.text) for c in captions]
     if not cues:
         # webvtt-py skips blocks it cannot time; a transcript with no readable cue is no transcript.
-        raise Invalid("The WebVTT transcript has no readable cues (00:00:01.000 --> 00:00:04.000).",
-                      field="transcript")
+        raise Invalid(
+            "The WebVTT transcript has no readable cues (00:00:01.000 --> 00:00:04.000).", field="transcript"
+        )
     return Transcript(text.encode("utf-8"), "text/vtt", "vtt", cues)
 
 

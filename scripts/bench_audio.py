@@ -39,8 +39,9 @@ def main() -> None:
 
 
 def _arguments() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="one 5-minute episode instead of 1 h and 3 h")
     parser.add_argument("--hours", type=float, nargs="+", default=[1.0, 3.0], help="episode lengths in hours")
     return parser.parse_args()
@@ -53,23 +54,51 @@ def _bench_one(scratch: Path, length_h: float) -> dict:
     meter = _TreeMemory()
     started = time.perf_counter()
     with meter:
-        result = audio.process(source, scratch / "episode.mp3", probed, audio.EncodeSettings(),
-                               audio.EpisodeTags(title="Benchmark", show="podcast-host"))
+        result = audio.process(
+            source,
+            scratch / "episode.mp3",
+            probed,
+            audio.EncodeSettings(),
+            audio.EpisodeTags(title="Benchmark", show="podcast-host"),
+        )
     ours_s = time.perf_counter() - started
     final = audio.measure_loudness(scratch / "episode.mp3")
     for leftover in (source, scratch / "plain.mp3", scratch / "episode.mp3"):
         leftover.unlink(missing_ok=True)
-    return {"length": _length(length_h), "plain_s": plain_s, "ours_s": ours_s, "peak_rss_mb": meter.peak_mb,
-            "lufs": final["lufs"], "true_peak": final["true_peak_dbtp"],
-            "limiter": result.loudness_report["limiter_applied"]}
+    return {
+        "length": _length(length_h),
+        "plain_s": plain_s,
+        "ours_s": ours_s,
+        "peak_rss_mb": meter.peak_mb,
+        "lufs": final["lufs"],
+        "true_peak": final["true_peak_dbtp"],
+        "limiter": result.loudness_report["limiter_applied"],
+    }
 
 
 def _episode_source(scratch: Path, seconds: float) -> Path:
     """A stereo 44.1 kHz FLAC of `seconds` of speech: a 60 s speech clip looped by ffmpeg."""
     clip = audio_fixtures.make_speech(scratch / "clip.wav", seconds=60, channels=2, rate=44_100, level_db=-4)
     source = scratch / f"episode-{int(seconds)}s.flac"
-    subprocess.run([audio.ffmpeg_binary(), "-nostdin", "-loglevel", "error", "-y", "-stream_loop", "-1",
-                    "-i", str(clip), "-t", str(seconds), "-c:a", "flac", str(source)], check=True)
+    subprocess.run(
+        [
+            audio.ffmpeg_binary(),
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-y",
+            "-stream_loop",
+            "-1",
+            "-i",
+            str(clip),
+            "-t",
+            str(seconds),
+            "-c:a",
+            "flac",
+            str(source),
+        ],
+        check=True,
+    )
     clip.unlink()
     return source
 
@@ -77,8 +106,23 @@ def _episode_source(scratch: Path, seconds: float) -> Path:
 def _plain_transcode(source: Path, out: Path) -> float:
     """The floor SPEC §9 compares with: `ffmpeg -i IN -c:a libmp3lame -b:a 128k OUT.mp3`."""
     started = time.perf_counter()
-    subprocess.run([audio.ffmpeg_binary(), "-nostdin", "-loglevel", "error", "-y", "-i", str(source),
-                    "-c:a", "libmp3lame", "-b:a", "128k", str(out)], check=True)
+    subprocess.run(
+        [
+            audio.ffmpeg_binary(),
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-y",
+            "-i",
+            str(source),
+            "-c:a",
+            "libmp3lame",
+            "-b:a",
+            "128k",
+            str(out),
+        ],
+        check=True,
+    )
     return time.perf_counter() - started
 
 

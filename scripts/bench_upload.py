@@ -8,6 +8,7 @@ disk, and the peak RSS of the server's process tree while it receives the upload
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -34,9 +35,24 @@ def free_port() -> int:
 
 def make_wav(path: Path, megabytes: int) -> None:
     seconds = megabytes * 1024 * 1024 / (44100 * 2 * 2)
-    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i",
-                    f"anoisesrc=duration={seconds:.1f}:color=pink:amplitude=0.1:sample_rate=44100",
-                    "-ac", "2", "-c:a", "pcm_s16le", str(path)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            f"anoisesrc=duration={seconds:.1f}:color=pink:amplitude=0.1:sample_rate=44100",
+            "-ac",
+            "2",
+            "-c:a",
+            "pcm_s16le",
+            str(path),
+        ],
+        check=True,
+    )
 
 
 class PeakRss:
@@ -52,10 +68,8 @@ class PeakRss:
         while not self._stop.is_set():
             total = 0
             for proc in [self.process, *self.process.children(recursive=True)]:
-                try:
+                with contextlib.suppress(psutil.NoSuchProcess):
                     total += proc.memory_info().rss
-                except psutil.NoSuchProcess:
-                    pass
             self.peak = max(self.peak, total)
             time.sleep(0.05)
 
@@ -69,15 +83,18 @@ class PeakRss:
 
 
 def cli(env: dict[str, str], *args: str) -> str:
-    result = subprocess.run([sys.executable, "-m", "podcast_host.cli", *args], env=env, capture_output=True,
-                            text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "podcast_host.cli", *args], env=env, capture_output=True, text=True, check=True
+    )
     return result.stdout
 
 
 def upload(port: int, token: str, path: Path) -> tuple[float, int]:
-    head = (f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="title"\r\n\r\nBench\r\n'
-            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="audio"; filename="{path.name}"\r\n'
-            "Content-Type: audio/wav\r\n\r\n").encode()
+    head = (
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="title"\r\n\r\nBench\r\n'
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="audio"; filename="{path.name}"\r\n'
+        "Content-Type: audio/wav\r\n\r\n"
+    ).encode()
     tail = f"\r\n--{BOUNDARY}--\r\n".encode()
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
     conn.putrequest("POST", "/api/v1/shows/bench/episodes")
@@ -119,16 +136,23 @@ def main() -> int:
         make_wav(audio, args.megabytes)
         size_mb = audio.stat().st_size / 1e6
         port = free_port()
-        env = {**os.environ, "PODCAST_HOST_DATA_DIR": str(workdir / "instance"),
-               "PODCAST_HOST_PUBLIC_URL": f"http://127.0.0.1:{port}"}
+        env = {
+            **os.environ,
+            "PODCAST_HOST_DATA_DIR": str(workdir / "instance"),
+            "PODCAST_HOST_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        }
         env.pop("PODCAST_HOST_QUEUE_URL", None)
         cli(env, "db", "upgrade")
         cli(env, "user", "add", "bench@example.com", "--admin")
         token = cli(env, "token", "add", "bench@example.com").strip().splitlines()[-1]
         cli(env, "show", "add", "bench", "--title", "Bench")
-        server = subprocess.Popen([sys.executable, "-m", "podcast_host.cli", "serve", "--port", str(port)],
-                                  env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                  start_new_session=True)
+        server = subprocess.Popen(
+            [sys.executable, "-m", "podcast_host.cli", "serve", "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         try:
             wait_for(port)
             baseline_rss = tree_rss(server.pid)
@@ -138,11 +162,16 @@ def main() -> int:
         finally:
             server.terminate()
             server.wait(timeout=60)
-    print("| upload | size | wall | throughput | plain copy of the file | upload / copy time | server peak RSS "
-          "(idle) |")
+    print(
+        "| upload | size | wall | throughput | plain copy of the file | upload / copy time | server peak RSS "
+        "(idle) |"
+    )
     print("|---|---|---|---|---|---|---|")
-    print(f"| multipart POST to serve | {size_mb:,.0f} MB | {elapsed:.1f} s | {size_mb / elapsed:,.0f} MB/s | "
-          f"{copy_s:.1f} s | {elapsed / copy_s:.1f}x | {meter.peak / 1e6:,.0f} MB ({baseline_rss / 1e6:,.0f} MB) |")
+    print(
+        f"| multipart POST to serve | {size_mb:,.0f} MB | {elapsed:.1f} s | {size_mb / elapsed:,.0f} MB/s | "
+        f"{copy_s:.1f} s | {elapsed / copy_s:.1f}x | "
+        f"{meter.peak / 1e6:,.0f} MB ({baseline_rss / 1e6:,.0f} MB) |"
+    )
     return 0
 
 

@@ -40,8 +40,24 @@ def speak(text: str, voice: str, out: Path) -> None:
         wav = Path(tmp) / "speech.wav"
         subprocess.run(["espeak-ng", "-v", voice, "-s", "150", "-w", str(wav), text], check=True)
         subprocess.run(
-            ["ffmpeg", "-nostdin", "-y", "-loglevel", "error", "-i", str(wav), "-ac", "1", "-ar", "22050",
-             "-c:a", "libmp3lame", "-b:a", "32k", str(out)],
+            [
+                "ffmpeg",
+                "-nostdin",
+                "-y",
+                "-loglevel",
+                "error",
+                "-i",
+                str(wav),
+                "-ac",
+                "1",
+                "-ar",
+                "22050",
+                "-c:a",
+                "libmp3lame",
+                "-b:a",
+                "32k",
+                str(out),
+            ],
             check=True,
         )
 

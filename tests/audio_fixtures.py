@@ -35,21 +35,43 @@ SCRIPT = (
 )
 
 
-def make_speech(path: Path, seconds: float = 10.0, channels: int = 1, rate: int = 44_100,
-                level_db: float = 0.0, chapters: list[dict] | None = None) -> Path:
+def make_speech(
+    path: Path,
+    seconds: float = 10.0,
+    channels: int = 1,
+    rate: int = 44_100,
+    level_db: float = 0.0,
+    chapters: list[dict] | None = None,
+) -> Path:
     """Spoken word (espeak-ng, looped to length) over faint room tone, `level_db` from its natural level."""
     with tempfile.TemporaryDirectory() as scratch:
         voice = _voice(Path(scratch) / "voice.wav")
-        inputs = ["-stream_loop", "-1", "-i", str(voice),
-                  "-f", "lavfi", "-i", f"anoisesrc=color=pink:amplitude=0.004:seed=7:r={rate}"]
-        graph = (f"[0:a]aresample={rate},{_spread(channels)}[v];[1:a]{_spread(channels)}[n];"
-                 f"[v][n]amix=inputs=2:normalize=0,volume={level_db}dB,atrim=0:{seconds}")
+        inputs = [
+            "-stream_loop",
+            "-1",
+            "-i",
+            str(voice),
+            "-f",
+            "lavfi",
+            "-i",
+            f"anoisesrc=color=pink:amplitude=0.004:seed=7:r={rate}",
+        ]
+        graph = (
+            f"[0:a]aresample={rate},{_spread(channels)}[v];[1:a]{_spread(channels)}[n];"
+            f"[v][n]amix=inputs=2:normalize=0,volume={level_db}dB,atrim=0:{seconds}"
+        )
         _render(path, inputs, graph, channels, rate, chapters)
     return path
 
 
-def make_tone(path: Path, seconds: float = 10.0, channels: int = 2, rate: int = 44_100,
-              frequency: float = 1_000.0, level_db: float = -23.0) -> Path:
+def make_tone(
+    path: Path,
+    seconds: float = 10.0,
+    channels: int = 2,
+    rate: int = 44_100,
+    frequency: float = 1_000.0,
+    level_db: float = -23.0,
+) -> Path:
     """A sine at `level_db` dBFS in every channel (EBU Tech 3341 case 1: 1 kHz at -23 dBFS reads -23 LUFS)."""
     amplitude = 8 * 10 ** (level_db / 20)  # lavfi's sine has an amplitude of 1/8
     inputs = ["-f", "lavfi", "-i", f"sine=frequency={frequency}:sample_rate={rate}:duration={seconds}"]
@@ -65,10 +87,20 @@ def make_dynamic(path: Path, seconds: float = 12.0, channels: int = 2, rate: int
         voice = _voice(Path(scratch) / "voice.wav")
         # A two-sample click every 1.5 s: almost no energy (speech sets the loudness), all of the peak.
         clicks = f"0.97*(lt(mod(n,{int(rate * 1.5)}),2)-lt(mod(n-{rate // 2},{rate * 3}),2))"
-        inputs = ["-stream_loop", "-1", "-i", str(voice),
-                  "-f", "lavfi", "-i", f"aevalsrc='{clicks}':s={rate}:d={seconds}"]
-        graph = (f"[0:a]aresample={rate},volume=-18dB,{_spread(channels)}[v];[1:a]{_spread(channels)}[b];"
-                 f"[v][b]amix=inputs=2:normalize=0:duration=shortest,atrim=0:{seconds}")
+        inputs = [
+            "-stream_loop",
+            "-1",
+            "-i",
+            str(voice),
+            "-f",
+            "lavfi",
+            "-i",
+            f"aevalsrc='{clicks}':s={rate}:d={seconds}",
+        ]
+        graph = (
+            f"[0:a]aresample={rate},volume=-18dB,{_spread(channels)}[v];[1:a]{_spread(channels)}[b];"
+            f"[v][b]amix=inputs=2:normalize=0:duration=shortest,atrim=0:{seconds}"
+        )
         _render(path, inputs, graph, channels, rate)
     return path
 
@@ -110,15 +142,41 @@ def write_random_bytes(path: Path, size: int = 64_000, seed: int = 2) -> Path:
 
 def write_png(path: Path) -> Path:
     """A real 16x16 PNG (made by ffmpeg), for uploads that claim to be audio."""
-    _run(["-f", "lavfi", "-i", "color=c=red:s=16x16:d=1", "-frames:v", "1", "-f", "image2", "-c:v", "png",
-          str(path)])
+    _run(
+        [
+            "-f",
+            "lavfi",
+            "-i",
+            "color=c=red:s=16x16:d=1",
+            "-frames:v",
+            "1",
+            "-f",
+            "image2",
+            "-c:v",
+            "png",
+            str(path),
+        ]
+    )
     return path
 
 
 def write_jpeg(path: Path, size: int = 1400) -> Path:
     """A square JPEG cover."""
-    _run(["-f", "lavfi", "-i", f"testsrc=s={size}x{size}:d=1", "-frames:v", "1", "-f", "image2",
-          "-c:v", "mjpeg", str(path)])
+    _run(
+        [
+            "-f",
+            "lavfi",
+            "-i",
+            f"testsrc=s={size}x{size}:d=1",
+            "-frames:v",
+            "1",
+            "-f",
+            "image2",
+            "-c:v",
+            "mjpeg",
+            str(path),
+        ]
+    )
     return path
 
 
@@ -128,8 +186,17 @@ def _voice(path: Path) -> Path:
     if espeak:
         subprocess.run([espeak, "-w", str(path), SCRIPT], check=True, capture_output=True)
     else:
-        _run(["-f", "lavfi", "-i", "anoisesrc=color=pink:amplitude=0.5:d=16,"
-              "volume='0.2+0.8*abs(sin(2*PI*2.5*t))':eval=frame", "-c:a", "pcm_s16le", str(path)])
+        _run(
+            [
+                "-f",
+                "lavfi",
+                "-i",
+                "anoisesrc=color=pink:amplitude=0.5:d=16,volume='0.2+0.8*abs(sin(2*PI*2.5*t))':eval=frame",
+                "-c:a",
+                "pcm_s16le",
+                str(path),
+            ]
+        )
     return path
 
 
@@ -140,8 +207,9 @@ def _spread(channels: int) -> str:
     return "pan=stereo|c0=c0|c1=0.92*c0"
 
 
-def _render(path: Path, inputs: list[str], graph: str, channels: int, rate: int,
-            chapters: list[dict] | None = None) -> None:
+def _render(
+    path: Path, inputs: list[str], graph: str, channels: int, rate: int, chapters: list[dict] | None = None
+) -> None:
     codec = CODECS[path.suffix.lower()]
     if path.suffix.lower() == ".opus" and rate not in OPUS_RATES:
         rate = 48_000
@@ -152,8 +220,20 @@ def _render(path: Path, inputs: list[str], graph: str, channels: int, rate: int,
         inputs = [*inputs, "-f", "ffmetadata", "-i", str(metadata_file)]
         metadata = ["-map_chapters", str(inputs.count("-i") - 1)]
     try:
-        _run([*inputs, "-filter_complex", graph, *metadata, "-ac", str(channels), "-ar", str(rate), *codec,
-              str(path)])
+        _run(
+            [
+                *inputs,
+                "-filter_complex",
+                graph,
+                *metadata,
+                "-ac",
+                str(channels),
+                "-ar",
+                str(rate),
+                *codec,
+                str(path),
+            ]
+        )
     finally:
         if chapters:
             metadata_file.unlink(missing_ok=True)

@@ -81,8 +81,9 @@ def live_server(services: Services, port: int) -> Iterator[str]:
 
     app = dashboard_app(services)
     limit = services.settings.max_upload_bytes
-    server = waitress.server.create_server(app, host="127.0.0.1", port=port, threads=4, ident="podcast-host",
-                                           max_request_body_size=limit)
+    server = waitress.server.create_server(
+        app, host="127.0.0.1", port=port, threads=4, ident="podcast-host", max_request_body_size=limit
+    )
     thread = threading.Thread(target=server.run, name="waitress-test", daemon=True)
     services.queue.start()
     thread.start()
@@ -101,8 +102,10 @@ def live_server(services: Services, port: int) -> Iterator[str]:
 def chromium() -> Iterator[Any]:
     """Debian's Chromium (apt package `chromium`, installed by `make test`), headless, through Playwright."""
     if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: the browser tests need Debian's Chromium (`make test-deps` "
-                    "installs it with apt-get).")
+        pytest.fail(
+            f"{CHROMIUM} is missing: the browser tests need Debian's Chromium (`make test-deps` "
+            "installs it with apt-get)."
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -16,7 +16,9 @@ from podcast_host import create_app
 from podcast_host.config import load_settings
 from podcast_host.services import Services, build_services
 
-POSTGRES_URL = os.environ.get("PODCAST_HOST_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+POSTGRES_URL = os.environ.get(
+    "PODCAST_HOST_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 
 
 @pytest.fixture(autouse=True)
@@ -51,8 +53,12 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 def make_services(tmp_path: Path, **overrides: Any) -> Services:
     settings = load_settings(
         environ={},
-        overrides={"data_dir": str(tmp_path / "instance"), "testing": True, "secret_key": "test-secret",
-                   **overrides},
+        overrides={
+            "data_dir": str(tmp_path / "instance"),
+            "testing": True,
+            "secret_key": "test-secret",
+            **overrides,
+        },
     )
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     services = build_services(settings)
@@ -117,10 +123,27 @@ def sample_mp3(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 4-second stereo MP3 of generated tones, made once per run."""
     path = tmp_path_factory.mktemp("audio") / "sample.mp3"
     subprocess.run(
-        ["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i",
-         "sine=frequency=440:duration=4:sample_rate=44100", "-f", "lavfi", "-i",
-         "sine=frequency=660:duration=4:sample_rate=44100", "-filter_complex", "[0][1]amerge=inputs=2,volume=0.3",
-         "-c:a", "libmp3lame", "-b:a", "96k", str(path)],
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:duration=4:sample_rate=44100",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=660:duration=4:sample_rate=44100",
+            "-filter_complex",
+            "[0][1]amerge=inputs=2,volume=0.3",
+            "-c:a",
+            "libmp3lame",
+            "-b:a",
+            "96k",
+            str(path),
+        ],
         check=True,
     )
     return path
@@ -135,4 +158,3 @@ def admin_token(services: Services) -> str:
         _, secret = accounts.create_token(session, user, "tests")
         session.commit()
     return secret
-

@@ -11,17 +11,29 @@ def auth(token: str) -> dict[str, str]:
 
 
 def create_show(client: Any, token: str, slug: str = "daily", **fields: Any) -> dict[str, Any]:
-    body = {"slug": slug, "title": "The Daily Test", "language": "en", "author": "Tester",
-            "email": "t@example.com", "category": "News/Politics", **fields}
+    body = {
+        "slug": slug,
+        "title": "The Daily Test",
+        "language": "en",
+        "author": "Tester",
+        "email": "t@example.com",
+        "category": "News/Politics",
+        **fields,
+    }
     response = client.post("/api/v1/shows", json=body, headers=auth(token))
     assert response.status_code == 201, response.get_json()
     return response.get_json()
 
 
-def upload_episode(client: Any, token: str, show: str, audio: Path, filename: str | None = None,
-                   **fields: Any) -> Any:
+def upload_episode(
+    client: Any, token: str, show: str, audio: Path, filename: str | None = None, **fields: Any
+) -> Any:
     data: dict[str, Any] = {"title": "Episode one", **fields}
     with audio.open("rb") as fh:
         data["audio"] = (fh, filename or audio.name)
-        return client.post(f"/api/v1/shows/{show}/episodes", data=data, headers=auth(token),
-                           content_type="multipart/form-data")
+        return client.post(
+            f"/api/v1/shows/{show}/episodes",
+            data=data,
+            headers=auth(token),
+            content_type="multipart/form-data",
+        )

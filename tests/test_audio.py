@@ -23,8 +23,9 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("audio")
 
 
-def _process(src: Path, tags: audio.EpisodeTags = TAGS, **settings: float
-             ) -> tuple[Path, audio.ProcessResult]:
+def _process(
+    src: Path, tags: audio.EpisodeTags = TAGS, **settings: float
+) -> tuple[Path, audio.ProcessResult]:
     dst = src.with_name(src.name + ".out.mp3")
     probed = audio.probe(src, SIX_HOURS)
     return dst, audio.process(src, dst, probed, audio.EncodeSettings(**settings), tags)
@@ -69,8 +70,13 @@ FORMAT_IDS = [f"{s[1:]}-{'mono' if c == 1 else 'stereo'}-{r // 1000}k" for s, c,
 
 @pytest.mark.parametrize(("suffix", "channels", "rate", "level_db"), FORMATS, ids=FORMAT_IDS)
 def test_every_format_and_layout_lands_on_the_loudness_target(workdir, suffix, channels, rate, level_db):
-    src = fx.make_speech(workdir / f"speech-{channels}-{rate}{suffix}", seconds=10, channels=channels,
-                         rate=rate, level_db=level_db)
+    src = fx.make_speech(
+        workdir / f"speech-{channels}-{rate}{suffix}",
+        seconds=10,
+        channels=channels,
+        rate=rate,
+        level_db=level_db,
+    )
     probed = audio.probe(src, SIX_HOURS)
     # FACTS.md: mutagen estimates raw ADTS length from the bitrate; it misreads some mono AAC as stereo.
     assert probed.duration_s == pytest.approx(10, abs=0.6 if suffix == ".aac" else 0.3)
@@ -152,8 +158,14 @@ def test_report_waveform_and_progress(workdir):
     result = audio.process(src, dst, audio.probe(src, SIX_HOURS), SETTINGS, TAGS, progress=seen.append)
 
     assert set(result.loudness_report) >= {
-        "input_lufs", "input_lra", "input_true_peak_dbtp", "output_lufs", "output_true_peak_dbtp",
-        "target_lufs", "limiter_applied", "gain_db",
+        "input_lufs",
+        "input_lra",
+        "input_true_peak_dbtp",
+        "output_lufs",
+        "output_true_peak_dbtp",
+        "target_lufs",
+        "limiter_applied",
+        "gain_db",
     }
     assert 900 <= len(result.waveform) <= 1000
     assert min(result.waveform) >= 0 and max(result.waveform) == 1.0
@@ -179,8 +191,16 @@ CHAPTERS = [
 def test_tags_cover_and_chapters_read_back_with_mutagen(workdir):
     src = fx.make_speech(workdir / "tagged.wav", seconds=8, channels=1)
     cover = fx.write_jpeg(workdir / "cover.jpg", size=64).read_bytes()
-    tags = audio.EpisodeTags(title="Ep. 12 — <Radio> & \"Friends\"", show="Kitchen Radio", author="Ana Ruiz",
-                             date="2026-11-27", season=2, number=12, cover=cover, chapters=CHAPTERS)
+    tags = audio.EpisodeTags(
+        title='Ep. 12 — <Radio> & "Friends"',
+        show="Kitchen Radio",
+        author="Ana Ruiz",
+        date="2026-11-27",
+        season=2,
+        number=12,
+        cover=cover,
+        chapters=CHAPTERS,
+    )
     dst, _ = _process(src, tags)
 
     id3 = ID3(dst)
@@ -200,8 +220,10 @@ def test_tags_cover_and_chapters_read_back_with_mutagen(workdir):
 
 def test_write_tags_rewrites_metadata_in_place(workdir):
     src = fx.make_speech(workdir / "retag.wav", seconds=5, channels=1)
-    dst, _ = _process(src, audio.EpisodeTags(title="Old", show="Show", number=1,
-                                             chapters=[{"startTime": 0, "title": "Only"}]))
+    dst, _ = _process(
+        src,
+        audio.EpisodeTags(title="Old", show="Show", number=1, chapters=[{"startTime": 0, "title": "Only"}]),
+    )
     audio_before = MP3(dst).info.length
     audio.write_tags(dst, audio.EpisodeTags(title="New title", show="Show"))
     id3 = ID3(dst)
@@ -211,10 +233,16 @@ def test_write_tags_rewrites_metadata_in_place(workdir):
 
 
 def test_probe_reads_chapters_of_an_uploaded_mp3_in_time_order(workdir):
-    src = fx.make_speech(workdir / "chaptered.mp3", seconds=9, channels=2,
-                         chapters=[{"startTime": 0, "endTime": 3, "title": "One"},
-                                   {"startTime": 3, "endTime": 6, "title": "Two"},
-                                   {"startTime": 6, "endTime": 9, "title": "Three"}])
+    src = fx.make_speech(
+        workdir / "chaptered.mp3",
+        seconds=9,
+        channels=2,
+        chapters=[
+            {"startTime": 0, "endTime": 3, "title": "One"},
+            {"startTime": 3, "endTime": 6, "title": "Two"},
+            {"startTime": 6, "endTime": 9, "title": "Three"},
+        ],
+    )
     # FACTS.md: CHAP frames come back in stored order; store them shuffled to prove the sort.
     tags = ID3(src)
     frames = tags.getall("CHAP")
@@ -236,13 +264,17 @@ def test_probe_of_plain_audio_has_no_chapters(workdir):
 
 # ------------------------------------------------------------------------------------- bad input (§10)
 
-@pytest.mark.parametrize(("name", "make"), [
-    ("notes.mp3", fx.write_text),
-    ("noise.wav", fx.write_random_bytes),
-    ("cover.m4a", fx.write_png),
-    ("noise.bin", fx.write_random_bytes),
-    ("notes.flac", fx.write_text),
-])
+
+@pytest.mark.parametrize(
+    ("name", "make"),
+    [
+        ("notes.mp3", fx.write_text),
+        ("noise.wav", fx.write_random_bytes),
+        ("cover.m4a", fx.write_png),
+        ("noise.bin", fx.write_random_bytes),
+        ("notes.flac", fx.write_text),
+    ],
+)
 def test_files_that_are_not_audio_are_unsupported(workdir, name, make):
     path = make(workdir / name)
     with pytest.raises(audio.UnsupportedAudio, match=r"not audio we can read \(tried MP3, M4A"):

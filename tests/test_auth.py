@@ -32,8 +32,10 @@ def test_the_dashboard_sends_visitors_to_the_login_page(client) -> None:  # type
 
 def test_a_producer_signs_in_and_lands_on_the_page_asked_for(client, producer: str) -> None:  # type: ignore[no-untyped-def]
     token = csrf_from(client.get("/login?next=/admin/").get_data(as_text=True))
-    response = client.post("/login", data={"email": "Producer@Example.com ", "password": PASSWORD,
-                                           "csrf_token": token, "next": "/admin/"})
+    response = client.post(
+        "/login",
+        data={"email": "Producer@Example.com ", "password": PASSWORD, "csrf_token": token, "next": "/admin/"},
+    )
     assert response.status_code == 302
     assert response.headers["Location"] == "/admin/"
     assert "producer@example.com" in client.get("/admin/").get_data(as_text=True)
@@ -58,16 +60,18 @@ def test_a_wrong_password_is_refused_with_the_form_again(client, producer: str) 
 def test_after_login_only_local_addresses_are_followed(client, producer: str) -> None:  # type: ignore[no-untyped-def]
     for target in ("https://evil.example/", "//evil.example/", "/\\evil.example"):
         token = _login_token(client)
-        response = client.post("/login", data={"email": producer, "password": PASSWORD, "csrf_token": token,
-                                               "next": target})
+        response = client.post(
+            "/login", data={"email": producer, "password": PASSWORD, "csrf_token": token, "next": target}
+        )
         assert response.headers["Location"] == "/admin/"
         client.post("/logout", data={"csrf_token": csrf_from(client.get("/admin/").get_data(as_text=True))})
 
 
 def test_a_login_form_without_its_token_is_refused(client, producer: str) -> None:  # type: ignore[no-untyped-def]
     client.get("/login")
-    response = client.post("/login", data={"email": producer, "password": PASSWORD},
-                           headers={"Accept": "text/html"})
+    response = client.post(
+        "/login", data={"email": producer, "password": PASSWORD}, headers={"Accept": "text/html"}
+    )
     assert response.status_code == 400
     assert "security token" in response.get_data(as_text=True)
     assert client.get("/admin/").status_code == 302

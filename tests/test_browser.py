@@ -20,11 +20,17 @@ PHONE = {"width": 375, "height": 740}
 DESKTOP = {"width": 1100, "height": 800}
 # Slow the upload down (bytes per second) so that the progress bar has something to show.
 UPLOAD_THROUGHPUT = 1_000_000
-CHAPTERS = {"chapters": [{"startTime": 0, "title": "Welcome"}, {"startTime": 6, "title": "The guest"},
-                         {"startTime": 10, "title": "Goodbye"}]}
+CHAPTERS = {
+    "chapters": [
+        {"startTime": 0, "title": "Welcome"},
+        {"startTime": 6, "title": "The guest"},
+        {"startTime": 10, "title": "Goodbye"},
+    ]
+}
 ARABIC_TITLE = "الحلقة الأولى: كوخ على البحر"
-ARABIC_NOTES = ("حلقة عن **بدايات الإذاعة** في المدن الساحلية، مع ضيف سجّل القصص عشرين عامًا.\n\n"
-                "- المقدمة\n- الضيف")
+ARABIC_NOTES = (
+    "حلقة عن **بدايات الإذاعة** في المدن الساحلية، مع ضيف سجّل القصص عشرين عامًا.\n\n- المقدمة\n- الضيف"
+)
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +56,11 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("files")
     chapters = folder / "chapters.json"
     chapters.write_text(json.dumps(CHAPTERS), encoding="utf-8")
-    return {"audio": make_speech(folder / "interview.wav", seconds=12, channels=2),
-            "cover": write_jpeg(folder / "cover.jpg", 1400), "chapters": chapters}
+    return {
+        "audio": make_speech(folder / "interview.wav", seconds=12, channels=2),
+        "cover": write_jpeg(folder / "cover.jpg", 1400),
+        "chapters": chapters,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -76,8 +85,9 @@ def page(browser: Any, site: str) -> Iterator[Any]:
     context.close()
 
 
-def test_a_producer_publishes_an_episode_that_listeners_can_play(page: Any, site: str, files: dict[str, Path],
-                                                                  screenshots: Screenshots) -> None:
+def test_a_producer_publishes_an_episode_that_listeners_can_play(
+    page: Any, site: str, files: dict[str, Path], screenshots: Screenshots
+) -> None:
     _create_show(page, "morning", "The Morning Signal", "en", "Stories from early radio, told by its makers.")
     page.get_by_role("link", name="Show settings").click()
     page.get_by_label("New cover").set_input_files(files["cover"])
@@ -118,8 +128,9 @@ def test_a_producer_publishes_an_episode_that_listeners_can_play(page: Any, site
     screenshots.take(page, "show")
 
 
-def test_an_arabic_show_reads_right_to_left(page: Any, site: str, files: dict[str, Path],
-                                            screenshots: Screenshots) -> None:
+def test_an_arabic_show_reads_right_to_left(
+    page: Any, site: str, files: dict[str, Path], screenshots: Screenshots
+) -> None:
     _create_show(page, "sabah", "إذاعة الصباح", "ar", "برنامج أسبوعي عن الإذاعة والناس الذين صنعوها.")
     page.goto("/admin/shows/sabah/episodes/new")
     _upload_episode(page, files, ARABIC_TITLE, ARABIC_NOTES, screenshots, name="upload-arabic")
@@ -172,8 +183,15 @@ def _create_show(page: Any, slug: str, title: str, language: str, description: s
     page.wait_for_url(f"**/admin/shows/{slug}/")
 
 
-def _upload_episode(page: Any, files: dict[str, Path], title: str, notes: str, screenshots: Screenshots,
-                    chapters: bool = False, name: str = "upload") -> list[str]:
+def _upload_episode(
+    page: Any,
+    files: dict[str, Path],
+    title: str,
+    notes: str,
+    screenshots: Screenshots,
+    chapters: bool = False,
+    name: str = "upload",
+) -> list[str]:
     """Fill the upload form, watch the progress bar and the self-updating status until `published`."""
     page.get_by_label("Audio file").set_input_files(files["audio"])
     page.get_by_label("Title").fill(title)
@@ -190,17 +208,24 @@ def _upload_episode(page: Any, files: dict[str, Path], title: str, notes: str, s
     }""")
     cdp = page.context.new_cdp_session(page)
     cdp.send("Network.enable")
-    cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": 0, "downloadThroughput": -1,
-                                                  "uploadThroughput": UPLOAD_THROUGHPUT})
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": UPLOAD_THROUGHPUT},
+    )
     page.get_by_role("button", name="Upload the episode").click()
-    page.wait_for_function("(() => { const bar = document.getElementById('upload-progress');"
-                           " return bar.value > 5 && bar.value < 95; })()")
+    page.wait_for_function(
+        "(() => { const bar = document.getElementById('upload-progress');"
+        " return bar.value > 5 && bar.value < 95; })()"
+    )
     screenshots.take(page, name)
     page.wait_for_function("document.getElementById('upload-progress').value === 100")
-    cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": 0, "downloadThroughput": -1,
-                                                  "uploadThroughput": -1})
-    page.wait_for_function("document.getElementById('processing-status').textContent.includes('published')",
-                           timeout=90_000)
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
+    )
+    page.wait_for_function(
+        "document.getElementById('processing-status').textContent.includes('published')", timeout=90_000
+    )
     page.get_by_role("link", name="Open the episode").wait_for()
     return [text.split()[0] for text in page.evaluate("window.statusesSeen") if text]
 

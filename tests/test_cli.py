@@ -24,13 +24,26 @@ def _ok(runner: CliRunner, *args: str, input: str | None = None) -> str:
 
 
 def test_a_newcomer_publishes_an_episode_from_the_cli(runner: CliRunner, sample_mp3: Path) -> None:
-    if not runner.invoke(main, ["db", "upgrade"]).exit_code == 0:
-        pytest.fail("db upgrade failed")
+    _ok(runner, "db", "upgrade")
     _ok(runner, "user", "add", "me@example.com", "--admin", "--password-stdin", input="long enough pw\n")
     token = _ok(runner, "token", "add", "me@example.com", "--name", "laptop").strip().splitlines()[-1]
     assert token.startswith("ph_") and len(token) > 30
-    _ok(runner, "show", "add", "cli-show", "--title", "CLI Show", "--category", "Technology",
-        "--language", "en", "--author", "Me", "--email", "me@example.com")
+    _ok(
+        runner,
+        "show",
+        "add",
+        "cli-show",
+        "--title",
+        "CLI Show",
+        "--category",
+        "Technology",
+        "--language",
+        "en",
+        "--author",
+        "Me",
+        "--email",
+        "me@example.com",
+    )
     assert "cli-show" in _ok(runner, "show", "list")
 
     out = _ok(runner, "episode", "add", "cli-show", str(sample_mp3), "--title", "From the CLI", "--wait")

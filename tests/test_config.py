@@ -22,8 +22,9 @@ def test_defaults_live_under_the_data_dir(tmp_path: Path) -> None:
 
 def test_environment_overrides_the_config_file(tmp_path: Path) -> None:
     (tmp_path / "config.toml").write_text('public_url = "https://from-file.example"\nmax_upload_mb = 5\n')
-    settings = load_settings(environ={"PODCAST_HOST_DATA_DIR": str(tmp_path),
-                                      "PODCAST_HOST_PUBLIC_URL": "https://pods.example/"})
+    settings = load_settings(
+        environ={"PODCAST_HOST_DATA_DIR": str(tmp_path), "PODCAST_HOST_PUBLIC_URL": "https://pods.example/"}
+    )
     assert settings.public_url == "https://pods.example"
     assert settings.max_upload_mb == 5
 
@@ -53,8 +54,13 @@ def test_unknown_key_in_config_file(tmp_path: Path) -> None:
 
 def _cli(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     environ = {"PATH": "/usr/bin:/bin", "PODCAST_HOST_DATA_DIR": str(tmp_path), **env}
-    return subprocess.run([sys.executable, "-m", "podcast_host.cli", *args], capture_output=True, text=True,
-                          env=environ, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "podcast_host.cli", *args],
+        capture_output=True,
+        text=True,
+        env=environ,
+        timeout=60,
+    )
 
 
 @pytest.mark.parametrize(
@@ -66,8 +72,9 @@ def _cli(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[
         ({"PODCAST_HOST_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:9/none"}, "does not answer"),
     ],
 )
-def test_the_cli_reports_configuration_errors_in_one_line(tmp_path: Path, env: dict[str, str],
-                                                          message: str) -> None:
+def test_the_cli_reports_configuration_errors_in_one_line(
+    tmp_path: Path, env: dict[str, str], message: str
+) -> None:
     result = _cli(tmp_path, "show", "list", **env)
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()

@@ -45,8 +45,14 @@ def sqlite_client(sqlite_services: Services):  # type: ignore[no-untyped-def]
 
 
 def _create_show(client, token: str, **fields: Any):  # type: ignore[no-untyped-def]
-    body = {"language": "en", "category": "News/Politics", "author": "Tester", "email": "t@example.com",
-            **fields, "csrf_token": token}
+    body = {
+        "language": "en",
+        "category": "News/Politics",
+        "author": "Tester",
+        "email": "t@example.com",
+        **fields,
+        "csrf_token": token,
+    }
     return client.post("/admin/shows", data=body)
 
 
@@ -54,8 +60,12 @@ def _upload(client, token: str, audio: Path, headers: dict[str, str] | None = No
     data: dict[str, Any] = {"title": "Episode one", "csrf_token": token, **fields}
     with audio.open("rb") as fh:
         data["audio"] = (fh, audio.name)
-        return client.post("/admin/shows/daily/episodes", data=data, headers=headers or JSON,
-                           content_type="multipart/form-data")
+        return client.post(
+            "/admin/shows/daily/episodes",
+            data=data,
+            headers=headers or JSON,
+            content_type="multipart/form-data",
+        )
 
 
 def _page(client, path: str) -> str:  # type: ignore[no-untyped-def]
@@ -94,14 +104,20 @@ def test_an_admin_sees_every_show(client, services: Services, owner: str) -> Non
     assert "admin" in html
 
 
-def test_a_user_without_a_role_gets_403_on_the_shows_pages(client, services: Services, owner: str,
-                                                           sample_mp3: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_user_without_a_role_gets_403_on_the_shows_pages(
+    client, services: Services, owner: str, sample_mp3: Path
+) -> None:  # type: ignore[no-untyped-def]
     episode_id = _api_episode(services, sample_mp3)
     add_user(services, "stranger@example.com")
     stranger = dashboard_app(services).test_client()
     token = sign_in(stranger, "stranger@example.com")
-    for path in ("/admin/shows/daily/", "/admin/shows/daily/settings", "/admin/shows/daily/episodes/new",
-                 f"/admin/episodes/{episode_id}/", f"/admin/episodes/{episode_id}/status"):
+    for path in (
+        "/admin/shows/daily/",
+        "/admin/shows/daily/settings",
+        "/admin/shows/daily/episodes/new",
+        f"/admin/episodes/{episode_id}/",
+        f"/admin/episodes/{episode_id}/status",
+    ):
         assert stranger.get(path, headers=HTML).status_code == 403, path
     response = stranger.post("/admin/shows/daily/settings", data={"title": "Mine", "csrf_token": token})
     assert response.status_code == 403
@@ -109,8 +125,9 @@ def test_a_user_without_a_role_gets_403_on_the_shows_pages(client, services: Ser
     assert response.status_code == 403
 
 
-def test_a_viewer_reads_drafts_and_reports_but_may_not_edit(client, services: Services, owner: str,
-                                                            sample_mp3: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_viewer_reads_drafts_and_reports_but_may_not_edit(
+    client, services: Services, owner: str, sample_mp3: Path
+) -> None:  # type: ignore[no-untyped-def]
     episode_id = _api_episode(services, sample_mp3, draft=True)
     add_user(services, "viewer@example.com")
     grant(services, "daily", "viewer@example.com", "viewer")
@@ -171,9 +188,20 @@ def test_a_taken_slug_is_a_conflict(client, owner: str) -> None:  # type: ignore
 
 
 def test_the_settings_form_updates_the_show(client, owner: str) -> None:  # type: ignore[no-untyped-def]
-    body = {"title": "برنامج الصباح", "description": "Notes", "language": "ar", "author": "Me",
-            "email": "me@example.com", "category": "Arts/Books", "copyright": "", "show_type": "serial",
-            "funding_url": "", "funding_text": "", "explicit": "true", "csrf_token": owner}
+    body = {
+        "title": "برنامج الصباح",
+        "description": "Notes",
+        "language": "ar",
+        "author": "Me",
+        "email": "me@example.com",
+        "category": "Arts/Books",
+        "copyright": "",
+        "show_type": "serial",
+        "funding_url": "",
+        "funding_text": "",
+        "explicit": "true",
+        "csrf_token": owner,
+    }
     response = client.post("/admin/shows/daily/settings", data=body)
     assert response.status_code == 303
     html = _page(client, "/admin/shows/daily/settings")
@@ -194,14 +222,20 @@ def test_settings_errors_are_shown_next_to_the_field(client, owner: str) -> None
 def test_a_cover_is_uploaded_and_a_bad_one_refused(client, owner: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     good = write_jpeg(tmp_path / "cover.jpg", 1400)
     with good.open("rb") as fh:
-        response = client.post("/admin/shows/daily/cover", content_type="multipart/form-data",
-                               data={"image": (fh, "cover.jpg"), "csrf_token": owner})
+        response = client.post(
+            "/admin/shows/daily/cover",
+            content_type="multipart/form-data",
+            data={"image": (fh, "cover.jpg"), "csrf_token": owner},
+        )
     assert response.status_code == 303
     assert "/media/" in _page(client, "/admin/shows/daily/settings")
     small = write_jpeg(tmp_path / "small.jpg", 200)
     with small.open("rb") as fh:
-        response = client.post("/admin/shows/daily/cover", content_type="multipart/form-data",
-                               data={"image": (fh, "small.jpg"), "csrf_token": owner})
+        response = client.post(
+            "/admin/shows/daily/cover",
+            content_type="multipart/form-data",
+            data={"image": (fh, "small.jpg"), "csrf_token": owner},
+        )
     assert response.status_code == 422
     assert _error_next_to(response.get_data(as_text=True), "image")
 
@@ -211,14 +245,23 @@ def test_a_cover_is_uploaded_and_a_bad_one_refused(client, owner: str, tmp_path:
 
 def test_an_upload_is_processed_and_reported(sqlite_client, tmp_path: Path, sample_mp3: Path) -> None:  # type: ignore[no-untyped-def]
     chapters = tmp_path / "chapters.json"
-    chapters.write_text(json.dumps({"chapters": [{"startTime": 0, "title": "Start"},
-                                                 {"startTime": 2, "title": "Middle"}]}))
-    data: dict[str, Any] = {"title": "Episode one", "description": "Some **notes**", "season": "1",
-                            "number": "3", "type": "full", "when": "ready", "csrf_token": sqlite_client.csrf}
+    chapters.write_text(
+        json.dumps({"chapters": [{"startTime": 0, "title": "Start"}, {"startTime": 2, "title": "Middle"}]})
+    )
+    data: dict[str, Any] = {
+        "title": "Episode one",
+        "description": "Some **notes**",
+        "season": "1",
+        "number": "3",
+        "type": "full",
+        "when": "ready",
+        "csrf_token": sqlite_client.csrf,
+    }
     with sample_mp3.open("rb") as audio, chapters.open("rb") as chapter_file:
         data.update(audio=(audio, "sample.mp3"), chapters=(chapter_file, "chapters.json"))
-        response = sqlite_client.post("/admin/shows/daily/episodes", data=data, headers=JSON,
-                                      content_type="multipart/form-data")
+        response = sqlite_client.post(
+            "/admin/shows/daily/episodes", data=data, headers=JSON, content_type="multipart/form-data"
+        )
     assert response.status_code == 202, response.get_json()
     state = response.get_json()
     # In tests the embedded queue runs the job inline, so the status is already final.
@@ -255,8 +298,9 @@ def test_an_upload_that_is_not_audio_is_refused_next_to_its_field(sqlite_client,
 
 def test_an_upload_without_audio_or_title_names_the_field(sqlite_client, sample_mp3: Path) -> None:  # type: ignore[no-untyped-def]
     no_audio = {"title": "x", "csrf_token": sqlite_client.csrf}
-    response = sqlite_client.post("/admin/shows/daily/episodes", headers=JSON, data=no_audio,
-                                  content_type="multipart/form-data")
+    response = sqlite_client.post(
+        "/admin/shows/daily/episodes", headers=JSON, data=no_audio, content_type="multipart/form-data"
+    )
     assert response.status_code == 422
     assert response.get_json()["error"]["field"] == "audio"
     response = _upload(sqlite_client, sqlite_client.csrf, sample_mp3, title="")
@@ -267,8 +311,9 @@ def test_a_scheduled_upload_needs_a_date(sqlite_client, sample_mp3: Path) -> Non
     response = _upload(sqlite_client, sqlite_client.csrf, sample_mp3, when="schedule")
     assert response.status_code == 422
     assert response.get_json()["error"]["field"] == "publish_at"
-    response = _upload(sqlite_client, sqlite_client.csrf, sample_mp3, when="schedule",
-                       publish_at="2999-01-01T08:00:00.000Z")
+    response = _upload(
+        sqlite_client, sqlite_client.csrf, sample_mp3, when="schedule", publish_at="2999-01-01T08:00:00.000Z"
+    )
     assert response.get_json()["status"] == "scheduled"
 
 
@@ -306,8 +351,15 @@ def test_editing_the_details_keeps_the_old_address(sqlite_client, sample_mp3: Pa
     token = sqlite_client.csrf
     state = _upload(sqlite_client, token, sample_mp3).get_json()
     base = f"/admin/episodes/{state['id']}/"
-    body = {"title": "A better title", "description": "New *notes*", "season": "2", "number": "5",
-            "type": "bonus", "slug": "better", "csrf_token": token}
+    body = {
+        "title": "A better title",
+        "description": "New *notes*",
+        "season": "2",
+        "number": "5",
+        "type": "bonus",
+        "slug": "better",
+        "csrf_token": token,
+    }
     assert sqlite_client.post(base, data=body).status_code == 303
     html = _page(sqlite_client, base)
     assert 'value="A better title"' in html
@@ -319,8 +371,11 @@ def test_editing_the_details_keeps_the_old_address(sqlite_client, sample_mp3: Pa
 
 
 def test_the_notes_preview_is_sanitized_html(client, owner: str) -> None:  # type: ignore[no-untyped-def]
-    response = client.post("/admin/preview", data={"markdown": "**Hi** <script>alert(1)</script>"},
-                           headers={"X-CSRF-Token": owner, **JSON})
+    response = client.post(
+        "/admin/preview",
+        data={"markdown": "**Hi** <script>alert(1)</script>"},
+        headers={"X-CSRF-Token": owner, **JSON},
+    )
     assert response.status_code == 200
     html = response.get_json()["html"]
     assert "<strong>Hi</strong>" in html
@@ -348,6 +403,7 @@ def _api_episode(services: Services, audio: Path, **fields: Any) -> int:
 
     with services.db.session() as session:
         show = shows.find_show(session, "daily")
-        episode = episodes.create_episode(services, session, show, episodes.Upload(audio, audio.name),
-                                          {"title": "Episode one", **fields})
+        episode = episodes.create_episode(
+            services, session, show, episodes.Upload(audio, audio.name), {"title": "Episode one", **fields}
+        )
         return episode.id

@@ -133,7 +133,9 @@ def test_healthz_is_503_when_the_store_is_gone(tmp_path: Path) -> None:
     from conftest import make_services
 
     # Port 9 on loopback refuses connections at once: an object store that does not answer.
-    services = make_services(tmp_path, storage_url="s3://gone?endpoint_url=http://127.0.0.1:9&region=us-east-1")
+    services = make_services(
+        tmp_path, storage_url="s3://gone?endpoint_url=http://127.0.0.1:9&region=us-east-1"
+    )
     response = create_app(services=services).test_client().get("/healthz")
     assert response.status_code == 503
     assert "media store" in response.get_json()["problems"][0]

@@ -45,8 +45,9 @@ def _token(services: Services) -> str:
 
 
 @pytest.mark.s3
-def test_upload_is_refused_while_the_store_is_unreachable(flaky_services: Services, proxy: SwitchableProxy,
-                                                          sample_mp3: Path) -> None:
+def test_upload_is_refused_while_the_store_is_unreachable(
+    flaky_services: Services, proxy: SwitchableProxy, sample_mp3: Path
+) -> None:
     client = create_app(services=flaky_services).test_client()
     token = _token(flaky_services)
     create_show(client, token)
@@ -63,14 +64,21 @@ def test_upload_is_refused_while_the_store_is_unreachable(flaky_services: Servic
 def _uploaded(services: Services, audio: Path) -> int:
     with services.db.session() as session:
         show = shows.create_show(session, services.settings.public_url, {"slug": "f", "title": "F"})
-        created = episodes.create_episode(services, session, show, episodes.Upload(audio, "a.mp3"),
-                                          {"title": "Through the outage"}, enqueue=False)
+        created = episodes.create_episode(
+            services,
+            session,
+            show,
+            episodes.Upload(audio, "a.mp3"),
+            {"title": "Through the outage"},
+            enqueue=False,
+        )
         return created.id
 
 
 @pytest.mark.s3
-def test_a_job_retried_after_an_outage_publishes_once(flaky_services: Services, proxy: SwitchableProxy,
-                                                      sample_mp3: Path) -> None:
+def test_a_job_retried_after_an_outage_publishes_once(
+    flaky_services: Services, proxy: SwitchableProxy, sample_mp3: Path
+) -> None:
     episode_id = _uploaded(flaky_services, sample_mp3)
     proxy.down()
     with pytest.raises(RetryLater):
@@ -89,9 +97,9 @@ def test_a_job_retried_after_an_outage_publishes_once(flaky_services: Services, 
 
 
 @pytest.mark.s3
-def test_a_store_that_stays_down_fails_the_episode_with_a_reason(flaky_services: Services,
-                                                                 proxy: SwitchableProxy,
-                                                                 sample_mp3: Path) -> None:
+def test_a_store_that_stays_down_fails_the_episode_with_a_reason(
+    flaky_services: Services, proxy: SwitchableProxy, sample_mp3: Path
+) -> None:
     episode_id = _uploaded(flaky_services, sample_mp3)
     proxy.down()
     for _ in range(episodes.MAX_ATTEMPTS - 1):
@@ -115,7 +123,10 @@ def test_the_app_survives_a_database_restart(client, admin_token: str, services:
         admin = create_engine(POSTGRES_URL)
         with admin.begin() as conn:
             killed = conn.execute(
-                text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = :n"),
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE application_name = :n"
+                ),
                 {"n": app_name},
             ).scalar()
         admin.dispose()

@@ -209,7 +209,9 @@ def test_feed_is_well_formed_rss_with_the_four_namespaces(feed_bytes: bytes) -> 
 def test_channel_carries_every_required_tag(channel: etree._Element) -> None:
     assert channel.findtext("title") == "The Civic Hour"
     assert channel.findtext("link") == f"{BASE}/civic-hour/"
-    assert channel.findtext("description") == "<p>Local news &amp; politics, weekly.</p>"  # Markdown, rendered
+    assert (
+        channel.findtext("description") == "<p>Local news &amp; politics, weekly.</p>"
+    )  # Markdown, rendered
     assert channel.findtext("language") == "en"
     assert channel.findtext("copyright") == "© 2025 Dana Reporter"
     assert channel.find("itunes:image", NS).get("href") == f"{BASE}/media/covers/civic-hour.jpeg?v=2"

@@ -37,25 +37,47 @@ def redis_services(tmp_path: Path, database_url: str) -> Services:
 def long_wav(tmp_path: Path) -> Path:
     """Two minutes of stereo noise: long enough to kill a worker in the middle of it."""
     path = tmp_path / "long.wav"
-    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i",
-                    "anoisesrc=duration=120:color=pink:amplitude=0.2:sample_rate=44100", "-ac", "2",
-                    str(path)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "anoisesrc=duration=120:color=pink:amplitude=0.2:sample_rate=44100",
+            "-ac",
+            "2",
+            str(path),
+        ],
+        check=True,
+    )
     return path
 
 
 def _worker_env(services: Services) -> dict[str, str]:
     settings = services.settings
-    return {**os.environ, "PODCAST_HOST_DATA_DIR": str(settings.data_dir),
-            "PODCAST_HOST_DATABASE_URL": settings.database_url, "PODCAST_HOST_QUEUE_URL": REDIS_URL,
-            "PODCAST_HOST_SECRET_KEY": settings.secret_key, "PODCAST_HOST_JOB_STALE_S": "2"}
+    return {
+        **os.environ,
+        "PODCAST_HOST_DATA_DIR": str(settings.data_dir),
+        "PODCAST_HOST_DATABASE_URL": settings.database_url,
+        "PODCAST_HOST_QUEUE_URL": REDIS_URL,
+        "PODCAST_HOST_SECRET_KEY": settings.secret_key,
+        "PODCAST_HOST_JOB_STALE_S": "2",
+    }
 
 
 def _start_worker(services: Services, *args: str) -> subprocess.Popen[bytes]:
     log = services.settings.data_dir / "worker.log"
     with log.open("ab") as sink:
-        return subprocess.Popen([sys.executable, "-m", "podcast_host.cli", "worker", *args],
-                                env=_worker_env(services), start_new_session=True,
-                                stdout=subprocess.DEVNULL, stderr=sink)
+        return subprocess.Popen(
+            [sys.executable, "-m", "podcast_host.cli", "worker", *args],
+            env=_worker_env(services),
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=sink,
+        )
 
 
 def _log(services: Services) -> str:
@@ -70,13 +92,15 @@ def _episode(services: Services, episode_id: int) -> Episode:
 def _upload(services: Services, audio: Path) -> int:
     with services.db.session() as session:
         show = shows.create_show(session, services.settings.public_url, {"slug": "jobs", "title": "Jobs"})
-        created = episodes.create_episode(services, session, show, episodes.Upload(audio, audio.name),
-                                          {"title": "Survivor"})
+        created = episodes.create_episode(
+            services, session, show, episodes.Upload(audio, audio.name), {"title": "Survivor"}
+        )
         return created.id
 
 
-def test_uploads_are_queued_in_redis_not_run_in_the_web_process(redis_services: Services,
-                                                                sample_mp3: Path) -> None:
+def test_uploads_are_queued_in_redis_not_run_in_the_web_process(
+    redis_services: Services, sample_mp3: Path
+) -> None:
     assert isinstance(redis_services.queue, RedisQueue)
     episode_id = _upload(redis_services, sample_mp3)
     assert _episode(redis_services, episode_id).status == "processing"
@@ -89,8 +113,9 @@ def test_uploads_are_queued_in_redis_not_run_in_the_web_process(redis_services: 
     assert finished.attempts == 1
 
 
-def test_a_worker_killed_mid_job_leaves_an_episode_that_still_finishes_once(redis_services: Services,
-                                                                            long_wav: Path) -> None:
+def test_a_worker_killed_mid_job_leaves_an_episode_that_still_finishes_once(
+    redis_services: Services, long_wav: Path
+) -> None:
     episode_id = _upload(redis_services, long_wav)
     worker = _start_worker(redis_services)
     deadline = time.monotonic() + 60
@@ -120,9 +145,12 @@ def test_a_worker_killed_mid_job_leaves_an_episode_that_still_finishes_once(redi
 
 def test_a_job_run_twice_publishes_once(sqlite_services: Services, sample_mp3: Path) -> None:
     with sqlite_services.db.session() as session:
-        show = shows.create_show(session, sqlite_services.settings.public_url, {"slug": "twice", "title": "T"})
-        created = episodes.create_episode(sqlite_services, session, show,
-                                          episodes.Upload(sample_mp3, "a.mp3"), {"title": "Once"})
+        show = shows.create_show(
+            session, sqlite_services.settings.public_url, {"slug": "twice", "title": "T"}
+        )
+        created = episodes.create_episode(
+            sqlite_services, session, show, episodes.Upload(sample_mp3, "a.mp3"), {"title": "Once"}
+        )
     first = _episode(sqlite_services, created.id)
     assert first.status == "published"
     # A duplicate delivery of the same job finds the episode ready and leaves it alone.
@@ -131,13 +159,22 @@ def test_a_job_run_twice_publishes_once(sqlite_services: Services, sample_mp3: P
     assert (again.audio_key, again.publish_at, again.attempts) == (first.audio_key, first.publish_at, 1)
 
 
-def test_serve_resumes_episodes_left_unfinished_by_a_crash(sqlite_services: Services, sample_mp3: Path) -> None:
+def test_serve_resumes_episodes_left_unfinished_by_a_crash(
+    sqlite_services: Services, sample_mp3: Path
+) -> None:
     with sqlite_services.db.session() as session:
         user = accounts.create_user(session, "crash@example.com", None)
-        show = shows.create_show(session, sqlite_services.settings.public_url, {"slug": "c", "title": "C"}, user)
-        created = episodes.create_episode(sqlite_services, session, show,
-                                          episodes.Upload(sample_mp3, "a.mp3"), {"title": "Half done"},
-                                          enqueue=False)
+        show = shows.create_show(
+            session, sqlite_services.settings.public_url, {"slug": "c", "title": "C"}, user
+        )
+        created = episodes.create_episode(
+            sqlite_services,
+            session,
+            show,
+            episodes.Upload(sample_mp3, "a.mp3"),
+            {"title": "Half done"},
+            enqueue=False,
+        )
         created.processing_state = PROCESSING  # as a server killed mid-job leaves it
         session.commit()
     assert episodes.recover_unfinished(sqlite_services, include_fresh=True) == 1

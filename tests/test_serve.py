@@ -25,14 +25,24 @@ def _free_port() -> int:
 class Server:
     def __init__(self, data_dir: Path, database_url: str, **env: str) -> None:
         self.port = _free_port()
-        self.env = {**os.environ, "PODCAST_HOST_DATA_DIR": str(data_dir),
-                    "PODCAST_HOST_DATABASE_URL": database_url,
-                    "PODCAST_HOST_PUBLIC_URL": f"http://127.0.0.1:{self.port}", **env}
+        self.env = {
+            **os.environ,
+            "PODCAST_HOST_DATA_DIR": str(data_dir),
+            "PODCAST_HOST_DATABASE_URL": database_url,
+            "PODCAST_HOST_PUBLIC_URL": f"http://127.0.0.1:{self.port}",
+            **env,
+        }
         self.log = data_dir / "serve.log"
 
     def cli(self, *args: str, stdin: str | None = None) -> str:
-        result = subprocess.run([sys.executable, "-m", "podcast_host.cli", *args], env=self.env, input=stdin,
-                                capture_output=True, text=True, timeout=120)
+        result = subprocess.run(
+            [sys.executable, "-m", "podcast_host.cli", *args],
+            env=self.env,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert result.returncode == 0, result.stderr
         return result.stdout
 
@@ -41,7 +51,11 @@ class Server:
         with self.log.open("ab") as sink:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "podcast_host.cli", "serve", "--port", str(self.port)],
-                env=self.env, stdout=sink, stderr=sink, start_new_session=True)
+                env=self.env,
+                stdout=sink,
+                stderr=sink,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
@@ -55,8 +69,9 @@ class Server:
         self.process.terminate()
         self.process.wait(timeout=30)
 
-    def request(self, method: str, path: str, body: Any = None,
-                headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+    def request(
+        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, dict[str, str], bytes]:
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
         try:
             conn.request(method, path, body=body, headers=headers or {})
@@ -77,10 +92,16 @@ def server(tmp_path: Path, database_url: str) -> Iterator[Server]:
 
 def _multipart(fields: dict[str, str], audio: bytes, filename: str) -> tuple[bytes, str]:
     boundary = "podcast-host-test-boundary"
-    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
-             for k, v in fields.items()]
-    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="audio"; filename="{filename}"\r\n'
-                 "Content-Type: audio/mpeg\r\n\r\n".encode() + audio + b"\r\n")
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+        for k, v in fields.items()
+    ]
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="audio"; filename="{filename}"\r\n'
+        "Content-Type: audio/mpeg\r\n\r\n".encode()
+        + audio
+        + b"\r\n"
+    )
     parts.append(f"--{boundary}--\r\n".encode())
     return b"".join(parts), f"multipart/form-data; boundary={boundary}"
 
@@ -89,12 +110,17 @@ def test_serve_processes_uploads_in_worker_threads(server: Server, sample_mp3: P
     server.cli("user", "add", "serve@example.com", "--admin")
     token = server.cli("token", "add", "serve@example.com").strip().splitlines()[-1]
     auth = {"Authorization": f"Bearer {token}"}
-    status, _, _ = server.request("POST", "/api/v1/shows", json.dumps({"slug": "live", "title": "Live"}),
-                                  {**auth, "Content-Type": "application/json"})
+    status, _, _ = server.request(
+        "POST",
+        "/api/v1/shows",
+        json.dumps({"slug": "live", "title": "Live"}),
+        {**auth, "Content-Type": "application/json"},
+    )
     assert status == 201
     body, content_type = _multipart({"title": "Over the wire"}, sample_mp3.read_bytes(), "wire.mp3")
-    status, _, raw = server.request("POST", "/api/v1/shows/live/episodes", body,
-                                    {**auth, "Content-Type": content_type})
+    status, _, raw = server.request(
+        "POST", "/api/v1/shows/live/episodes", body, {**auth, "Content-Type": content_type}
+    )
     assert status == 202, raw
     episode = json.loads(raw)
     deadline = time.monotonic() + 60

@@ -27,8 +27,13 @@ def test_sync_twice_changes_nothing_the_second_time(services: Services, tmp_path
     folder = tmp_path / "episodes"
     shutil.copytree(SAMPLE, folder)
     first = sync_directory(services, folder)
-    assert sorted(first.created) == ["sample-hour", "sample-hour/how-it-works", "sample-hour/welcome",
-                                     "sawt", "sawt/marhaban"]
+    assert sorted(first.created) == [
+        "sample-hour",
+        "sample-hour/how-it-works",
+        "sample-hour/welcome",
+        "sawt",
+        "sawt/marhaban",
+    ]
     before = _snapshot(services)
     assert all(state[-1] == "published" for state in before.values()), before
 

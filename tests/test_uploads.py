@@ -47,8 +47,12 @@ def test_zero_byte_upload_is_refused(client, admin_token: str, services: Service
     _nothing_created(client, admin_token, services)
 
 
-def test_path_traversal_filename_stays_inside_the_store(client, admin_token: str, services: Services,  # type: ignore[no-untyped-def]
-                                                        sample_mp3: Path) -> None:
+def test_path_traversal_filename_stays_inside_the_store(
+    client,
+    admin_token: str,
+    services: Services,  # type: ignore[no-untyped-def]
+    sample_mp3: Path,
+) -> None:
     create_show(client, admin_token)
     response = upload_episode(client, admin_token, "daily", sample_mp3, filename="../../x.mp3")
     assert response.status_code == 202
@@ -105,8 +109,13 @@ def test_oversize_upload_is_413_with_json(tmp_path: Path, size_mb: int) -> None:
     boundary, body = encode_multipart(
         {"title": "x", "audio": FileStorage(io.BytesIO(b"\0" * (size_mb << 20)), "big.mp3")}
     )
-    response = client.post("/api/v1/shows/daily/episodes", input_stream=io.BytesIO(body), headers=auth(token),
-                           content_type=f"multipart/form-data; boundary={boundary}", content_length=len(body))
+    response = client.post(
+        "/api/v1/shows/daily/episodes",
+        input_stream=io.BytesIO(body),
+        headers=auth(token),
+        content_type=f"multipart/form-data; boundary={boundary}",
+        content_length=len(body),
+    )
     assert response.status_code == 413
     assert response.get_json()["error"]["code"] == "too_large"
     services.close()

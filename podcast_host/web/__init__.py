@@ -1,4 +1,4 @@
-"""The HTTP surface: public pages and feeds, media, the producer API. Only this package imports Flask's request."""
+"""The HTTP surface: pages, feeds, media, API and dashboard. Only this package imports Flask's request."""
 
 from __future__ import annotations
 
@@ -7,14 +7,17 @@ from typing import IO
 
 from flask import Flask, Request, Response, abort, current_app, g, request
 
-from podcast_host.web import api, errors, feeds, media, pages
+from podcast_host.web import api, auth, dashboard, errors, feeds, media, pages
 
 
 class StreamingRequest(Request):
     """Uploaded files go straight to a named temporary file on disk, never whole into memory."""
 
     def _get_file_stream(  # type: ignore[override]
-        self, total_content_length: int | None, content_type: str | None, filename: str | None = None,
+        self,
+        total_content_length: int | None,
+        content_type: str | None,
+        filename: str | None = None,
         content_length: int | None = None,
     ) -> IO[bytes]:
         return tempfile.NamedTemporaryFile(prefix="podcast-host-upload-", suffix=".part")
@@ -25,6 +28,8 @@ def init_app(app: Flask) -> None:
     errors.init_app(app)
     for blueprint in (api.bp, media.bp, feeds.bp, pages.bp):
         app.register_blueprint(blueprint)
+    auth.init_app(app)
+    dashboard.init_app(app)
     app.before_request(_refuse_oversize_bodies)
     app.teardown_appcontext(_close_session)
     app.after_request(_security_headers)
@@ -51,5 +56,3 @@ def _security_headers(response: Response) -> Response:
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
     return response
-
-

@@ -11,14 +11,12 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 from marshmallow import Schema
-from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
 
 from podcast_host import accounts, episodes, shows
-from podcast_host.errors import Conflict, NotAuthenticated, NotFound, UnsupportedMedia
+from podcast_host.errors import NotAuthenticated, NotFound, UnsupportedMedia
 from podcast_host.links import Links
 from podcast_host.models import ApiToken, Episode, Membership, Show, User
-from podcast_host.storage import StorageError
 from podcast_host.web.context import db, services
 from podcast_host.web.openapi import (
     MAX_ID,
@@ -84,7 +82,7 @@ def create_show() -> tuple[Response, int, dict[str, str]]:
 @documented("shows", response=ShowListSchema)
 def list_shows() -> Response:
     """The shows you have a role on (every show for an admin)."""
-    return jsonify({"shows": [show_json(s) for s in _visible_shows(current_user())]})
+    return jsonify({"shows": [show_json(s) for s in shows.visible_shows(db(), current_user())]})
 
 
 @bp.get("/shows/<slug>")
@@ -112,7 +110,7 @@ def patch_show(slug: str) -> Response:
 @documented("shows", status=204, errors=(403, 404))
 def delete_show(slug: str) -> tuple[str, int]:
     """Delete a show with its episodes and media (owners only)."""
-    _delete_show(_show_for(slug, "delete_show"))
+    shows.delete_show(services(), db(), _show_for(slug, "delete_show"))
     return "", 204
 
 
@@ -231,7 +229,8 @@ def create_token() -> tuple[Response, int]:
 @documented("tokens", status=204, errors=(404,))
 def delete_token(token_id: int) -> tuple[str, int]:
     """Revoke one of your tokens."""
-    _revoke_token(current_user(), token_id)
+    accounts.revoke_token(db(), current_user(), token_id)
+    db().commit()
     return "", 204
 
 
@@ -253,7 +252,8 @@ def add_member(slug: str) -> tuple[Response, int]:
     """Give an existing user a role on the show, or change theirs (owners only)."""
     show = _show_for(slug, "manage_members")
     body = _json(MemberGrantSchema)
-    membership = _set_role(show, body["email"], body["role"])
+    membership = accounts.grant(db(), show, accounts.get_user(db(), body["email"]), body["role"])
+    db().commit()
     return jsonify(member_json(membership)), 201
 
 
@@ -261,7 +261,8 @@ def add_member(slug: str) -> tuple[Response, int]:
 @documented("members", status=204, errors=(403, 404, 409))
 def remove_member(slug: str, email: str) -> tuple[str, int]:
     """Take a user's role on the show away (owners only); the last owner stays."""
-    _remove_member(_show_for(slug, "manage_members"), email)
+    accounts.remove_member(db(), _show_for(slug, "manage_members"), accounts.get_user(db(), email))
+    db().commit()
     return "", 204
 
 
@@ -328,68 +329,6 @@ def _upload(storage: FileStorage) -> episodes.Upload:
     """The multipart file already sits in a named temporary file (see StreamingRequest)."""
     storage.stream.flush()
     return episodes.Upload(path=Path(storage.stream.name), filename=storage.filename or "upload")
-
-
-# --- calls the domain lacks (candidates for shows.py and accounts.py) -----------------------------------
-
-
-def _visible_shows(user: User) -> list[Show]:
-    query = select(Show).order_by(Show.slug)
-    if not user.is_admin:
-        query = query.join(Membership).where(Membership.user_id == user.id)
-    return list(db().scalars(query))
-
-
-def _delete_show(show: Show) -> None:
-    """Delete the rows, commit, then remove the media best-effort: a leftover object harms no one."""
-    keys = [show.image_key]
-    for episode in show.episodes:
-        keys += [episode.original_key, episode.audio_key, episode.image_key, episode.transcript_key]
-    db().delete(show)
-    db().commit()
-    for key in filter(None, keys):
-        try:
-            services().store.delete(key)
-        except (StorageError, FileNotFoundError) as exc:
-            log.warning("deleted show %s: media %s left behind: %s", show.slug, key, exc)
-
-
-def _revoke_token(user: User, token_id: int) -> None:
-    token = db().get(ApiToken, token_id) if token_id <= MAX_ID else None
-    if token is None or token.user_id != user.id:
-        raise NotFound(f"You have no token {token_id}.")
-    db().delete(token)
-    db().commit()
-
-
-def _membership(show: Show, user: User) -> Membership | None:
-    return next((m for m in show.members if m.user_id == user.id), None)
-
-
-def _set_role(show: Show, email: str, role: str) -> Membership:
-    user = accounts.get_user(db(), email)
-    current = _membership(show, user)
-    if current is not None and current.role == "owner" and role != "owner":
-        _keep_an_owner(show, user)
-    membership = accounts.grant(db(), show, user, role)
-    db().commit()
-    return membership
-
-
-def _remove_member(show: Show, email: str) -> None:
-    user = accounts.get_user(db(), email)
-    membership = _membership(show, user)
-    if membership is None:
-        raise NotFound(f"{user.email} has no role on {show.slug!r}.")
-    if membership.role == "owner":
-        _keep_an_owner(show, user)
-    db().delete(membership)
-    db().commit()
-
-
-def _keep_an_owner(show: Show, leaving: User) -> None:
-    if not any(m.role == "owner" and m.user_id != leaving.id for m in show.members):
-        raise Conflict(f"{show.slug!r} needs an owner: make someone else owner first.")
 
 
 # --- JSON shapes (documented in web/openapi.py) ---------------------------------------------------------

@@ -48,8 +48,12 @@ FAILURE_WINDOW_S = 15 * 60
 class LoginThrottle:
     """Counts failed sign-ins per key in a sliding window; thread-safe, in memory, per process."""
 
-    def __init__(self, limit: int = MAX_FAILURES, window_s: float = FAILURE_WINDOW_S,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        limit: int = MAX_FAILURES,
+        window_s: float = FAILURE_WINDOW_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.limit = limit
         self.window_s = window_s
         self.clock = clock
@@ -198,8 +202,10 @@ def logout() -> Response:
 
 def _refused(email: str, wait_s: float) -> tuple[str, int, dict[str, str]]:
     minutes = max(math.ceil(wait_s / 60), 1)
-    message = (f"Too many failed sign-ins for this email from your address. "
-               f"Try again in {minutes} minute{'s' if minutes != 1 else ''}.")
+    message = (
+        f"Too many failed sign-ins for this email from your address. "
+        f"Try again in {minutes} minute{'s' if minutes != 1 else ''}."
+    )
     page = render_template("login.html", next=_next_url(), email=email, error=message)
     return page, 429, {"Retry-After": str(math.ceil(wait_s))}
 

@@ -22,8 +22,18 @@ bp = Blueprint("dashboard", __name__, url_prefix="/admin")
 
 # Statuses after which an episode's status no longer changes by itself (the upload page stops polling).
 FINAL_STATUSES = ("published", "draft", "scheduled", "failed")
-SHOW_TEXT_FIELDS = ("title", "description", "language", "author", "email", "category", "copyright",
-                    "show_type", "funding_url", "funding_text")
+SHOW_TEXT_FIELDS = (
+    "title",
+    "description",
+    "language",
+    "author",
+    "email",
+    "category",
+    "copyright",
+    "show_type",
+    "funding_url",
+    "funding_text",
+)
 SHOW_FLAGS = ("explicit", "locked")
 EPISODE_TEXT_FIELDS = ("title", "description", "season", "number", "type", "slug")
 REPORT_ROWS = (
@@ -60,8 +70,13 @@ def _private(response: Response) -> Response:
 
 @bp.context_processor
 def _template_helpers() -> dict[str, Any]:
-    return {"links": Links(services().settings), "categories": CATEGORY_CHOICES, "report_rows": REPORT_ROWS,
-            "waveform_path": waveform_path, "notes_html": render_notes_html}
+    return {
+        "links": Links(services().settings),
+        "categories": CATEGORY_CHOICES,
+        "report_rows": REPORT_ROWS,
+        "waveform_path": waveform_path,
+        "notes_html": render_notes_html,
+    }
 
 
 # --- shows ----------------------------------------------------------------------------------------------
@@ -69,8 +84,9 @@ def _template_helpers() -> dict[str, Any]:
 
 @bp.get("/")
 def index() -> str:
-    return render_template("admin/index.html", shows=_visible_shows(), values=_show_values(None, None),
-                           errors={})
+    return render_template(
+        "admin/index.html", shows=_visible_shows(), values=_show_values(None, None), errors={}
+    )
 
 
 @bp.post("/shows")
@@ -91,8 +107,13 @@ def create_show() -> Response | tuple[str, int]:
 @bp.get("/shows/<slug>/")
 def show(slug: str) -> str:
     show = _show_for(slug, "read")
-    return render_template("admin/show.html", show=show, episodes=episodes.list_episodes(db(), show),
-                           role=_role(show), can_edit=_can(show, "edit_episodes"))
+    return render_template(
+        "admin/show.html",
+        show=show,
+        episodes=episodes.list_episodes(db(), show),
+        role=_role(show),
+        can_edit=_can(show, "edit_episodes"),
+    )
 
 
 @bp.get("/shows/<slug>/settings")
@@ -132,10 +153,17 @@ def upload_cover(slug: str) -> Response | tuple[str, int]:
     return redirect(url_for(".settings", slug=show.slug), code=303)
 
 
-def _settings_page(show: Show, values: dict[str, Any], errors: dict[str, str],
-                   status: int = 200) -> tuple[str, int]:
-    page = render_template("admin/settings.html", show=show, values=values, errors=errors,
-                           can_edit=_can(show, "edit_show"), members=show.members)
+def _settings_page(
+    show: Show, values: dict[str, Any], errors: dict[str, str], status: int = 200
+) -> tuple[str, int]:
+    page = render_template(
+        "admin/settings.html",
+        show=show,
+        values=values,
+        errors=errors,
+        can_edit=_can(show, "edit_show"),
+        members=show.members,
+    )
     return page, status
 
 
@@ -154,16 +182,22 @@ def create_episode(slug: str) -> Response | tuple[Response | str, int]:
     show = _show_for(slug, "edit_episodes")
     try:
         episode = episodes.create_episode(
-            services(), db(), show, _required_upload("audio"), _new_episode_fields(request.form),
-            image=_optional_upload("image"), chapters=_optional_upload("chapters"),
+            services(),
+            db(),
+            show,
+            _required_upload("audio"),
+            _new_episode_fields(request.form),
+            image=_optional_upload("image"),
+            chapters=_optional_upload("chapters"),
             transcript=_optional_upload("transcript"),
         )
     except (Invalid, UnsupportedMedia) as exc:
         db().rollback()
         if _wants_json():
             return error_response(_status(exc), exc.code, str(exc), getattr(exc, "field", None) or "audio")
-        page = render_template("admin/upload.html", show=show, values=request.form.to_dict(),
-                               errors=_errors(exc, "audio"))
+        page = render_template(
+            "admin/upload.html", show=show, values=request.form.to_dict(), errors=_errors(exc, "audio")
+        )
         return page, _status(exc)
     db().refresh(episode)
     if _wants_json():
@@ -203,8 +237,12 @@ def publish(episode_id: int) -> Response | tuple[str, int]:
     except Conflict as exc:
         db().rollback()
         return _episode_page(episode, _episode_values(episode), {"publish": str(exc)}, 409)
-    return _changed(episode, "The episode is published." if episode.publish_at else
-                    "The episode will be published as soon as its audio is ready.")
+    return _changed(
+        episode,
+        "The episode is published."
+        if episode.publish_at
+        else "The episode will be published as soon as its audio is ready.",
+    )
 
 
 @bp.post("/episodes/<int:episode_id>/schedule")
@@ -250,11 +288,19 @@ def preview() -> Response:
     return jsonify({"html": render_notes_html(request.form.get("markdown", ""))})
 
 
-def _episode_page(episode: Episode, values: dict[str, Any], errors: dict[str, str],
-                  status: int = 200) -> tuple[str, int]:
-    page = render_template("admin/episode.html", show=episode.show, episode=episode, values=values,
-                           errors=errors, can_edit=_can(episode.show, "edit_episodes"),
-                           final=episode.status in FINAL_STATUSES, now=utcnow())
+def _episode_page(
+    episode: Episode, values: dict[str, Any], errors: dict[str, str], status: int = 200
+) -> tuple[str, int]:
+    page = render_template(
+        "admin/episode.html",
+        show=episode.show,
+        episode=episode,
+        values=values,
+        errors=errors,
+        can_edit=_can(episode.show, "edit_episodes"),
+        final=episode.status in FINAL_STATUSES,
+        now=utcnow(),
+    )
     return page, status
 
 
@@ -337,8 +383,10 @@ def _episode_fields(form: MultiDict[str, str]) -> dict[str, Any]:
 
 
 def _episode_values(episode: Episode) -> dict[str, Any]:
-    values = {name: getattr(episode, name) for name in ("title", "description", "season", "number", "slug",
-                                                        "explicit")}
+    values = {
+        name: getattr(episode, name)
+        for name in ("title", "description", "season", "number", "slug", "explicit")
+    }
     publish_at = episode.publish_at.isoformat() if episode.publish_at else None
     return {**values, "type": episode.episode_type, "publish_at": publish_at}
 

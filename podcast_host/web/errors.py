@@ -18,8 +18,15 @@ STATUS = {
     errors.Unavailable: 503,
 }
 
-HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large",
-              415: "unsupported_media_type", 429: "too_many_requests", 500: "internal_error"}
+HTTP_CODES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    415: "unsupported_media_type",
+    429: "too_many_requests",
+    500: "internal_error",
+}
 
 
 def init_app(app: Flask) -> None:
