@@ -46,6 +46,8 @@ def sync_directory(services: Any, root: Path, echo: Callable[[str], None] = lamb
             show = _sync_show(services, session, show_dir, report)
             session.commit()
             show_id = show.id
+        if show_dir.name in report.updated:
+            services.queue.enqueue("feed_changed", show_id)
         for episode_dir in sorted(p.parent for p in show_dir.glob("*/episode.toml")):
             _sync_episode(services, show_id, episode_dir, report, echo)
     return report
@@ -139,6 +141,9 @@ def _sync_episode(
             if changed:
                 echo(f"{label}: updated ({', '.join(changed)})")
             if "audio" not in changed:
+                if changed:
+                    # Processing announces new audio itself; a metadata change must be announced here.
+                    services.queue.enqueue("feed_changed", show_id)
                 return
     episodes.process_episode(services, episode_id)
 

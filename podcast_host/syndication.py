@@ -1,7 +1,9 @@
-"""A show's feed as served: built by feed.py, cached per show until something in it changes.
+"""A show's feed as served: built by feed.py, cached per show in each process until something in it changes.
 
-Every web process keeps its own cache. They still agree: the ETag is a hash of the bytes, and the bytes and
-Last-Modified follow from the database alone (never from the clock of the process that rendered them).
+A request reads the show's row first. Every ORM change of the show or of one of its episodes with audio stamps
+the row (the listener at the end), so an unchanged stamp, no episode due yet and a full check less than
+RECHECK_S ago prove the cached bytes right; otherwise one aggregate over the episodes decides. Processes
+agree without talking: the ETag is a hash of the bytes, and bytes and Last-Modified follow from the database.
 """
 
 from __future__ import annotations
@@ -9,13 +11,14 @@ from __future__ import annotations
 import gzip
 import hashlib
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, event, func, select
+from sqlalchemy import Connection, bindparam, event, func, select
 from sqlalchemy.orm import Session
 
 from podcast_host.errors import NotFound
@@ -34,27 +37,64 @@ class RenderedFeed:
     last_modified: datetime
 
 
-# What the feed depends on, read in one cheap query: when it is unchanged, so are the bytes.
+# What the feed depends on: when it is unchanged, so are the bytes.
 FeedVersion = tuple[Any, ...]
+# A change written around the ORM (plain SQL) does not stamp the show; the full check catches it this soon.
+RECHECK_S = 1.0
 
 
 @dataclass(frozen=True)
 class FeedState:
-    """What one query says about a show's feed: enough to answer from the cache, or to redirect."""
+    """The show's row, read by slug on every request: enough to answer from the cache, or to redirect."""
 
     show_id: int
     moved_to_url: str | None
+    # Show.updated_at, which every ORM change of the show or of an episode with audio moves (see below).
+    stamp: datetime
+
+
+@dataclass(frozen=True)
+class FeedCheck:
+    """The full fingerprint, read over the show's episodes, and when the clock will next change it."""
+
     version: FeedVersion
+    next_publish_at: datetime | None
 
 
+@dataclass(frozen=True)
+class _Cached:
+    check: FeedCheck
+    checked_at: float  # time.monotonic() of the last full check
+    rendered: RenderedFeed
+
+    def fresh_for(self, state: FeedState, now: datetime) -> bool:
+        """Still right without the full check: same stamp, no episode due yet, checked a moment ago."""
+        due = self.check.next_publish_at
+        return (
+            state.stamp == self.check.version[1]
+            and (due is None or now < due)
+            and time.monotonic() - self.checked_at < RECHECK_S
+        )
+
+
+# Built once: these run on every feed request, and SQLAlchemy reuses their compiled form.
+_STATE_QUERY = select(Show.id, Show.moved_to_url, Show.updated_at).where(Show.slug == bindparam("slug"))
+_NOW = bindparam("now", type_=UTCDateTime())
 # The same rule as Episode.is_public_at, in SQL; only episodes with audio are joined.
-_VISIBLE = Episode.draft.is_(False) & (Episode.publish_at <= bindparam("now", type_=UTCDateTime()))
-# Built once: this runs on every feed request, and SQLAlchemy reuses its compiled form.
-_STATE_QUERY = (
-    select(Show.id, Show.moved_to_url, Show.updated_at, func.count(Episode.id), func.max(Episode.updated_at),
-           func.count(Episode.id).filter(_VISIBLE), func.max(Episode.publish_at).filter(_VISIBLE))
+_VISIBLE = Episode.draft.is_(False) & (Episode.publish_at <= _NOW)
+_DUE_LATER = Episode.draft.is_(False) & (Episode.publish_at > _NOW)
+_CHECK_QUERY = (
+    select(
+        Show.slug,
+        Show.updated_at,
+        func.count(Episode.id),
+        func.max(Episode.updated_at),
+        func.count(Episode.id).filter(_VISIBLE),
+        func.max(Episode.publish_at).filter(_VISIBLE),
+        func.min(Episode.publish_at).filter(_DUE_LATER),
+    )
     .outerjoin(Episode, (Episode.show_id == Show.id) & Episode.audio_key.is_not(None))
-    .where(Show.slug == bindparam("slug"))
+    .where(Show.id == bindparam("show_id"))
     .group_by(Show.id)
 )
 
@@ -63,44 +103,71 @@ _render_locks_guard = threading.Lock()
 _render_locks: dict[int, threading.Lock] = {}
 
 
-def feed_state(session: Session, slug: str, now: datetime) -> FeedState | None:
-    """The state of the feed of the show with this current slug at `now`; None for an unknown or old slug."""
-    row = session.connection().execute(_STATE_QUERY, {"slug": slug, "now": now}).one_or_none()
-    if row is None:
-        return None
-    show_id, moved_to_url, *version = row
-    return FeedState(show_id, moved_to_url, (slug, *version))
+def feed_state(connection: Connection, slug: str) -> FeedState | None:
+    """The show with this current slug, read by its unique index; None for an unknown or old slug."""
+    row = connection.execute(_STATE_QUERY, {"slug": slug}).one_or_none()
+    return FeedState(*row) if row else None
+
+
+def current_feed_state(services: Any, slug: str) -> FeedState | None:
+    """feed_state on a short-lived connection of its own: the common request needs no ORM session."""
+    with services.db.engine.connect() as connection:
+        return feed_state(connection, slug)
+
+
+def feed_check(session: Session, show_id: int, now: datetime) -> FeedCheck:
+    """Everything the feed shows at `now`, in one aggregate over the show's episodes that have audio."""
+    *version, next_publish_at = (
+        session.connection().execute(_CHECK_QUERY, {"show_id": show_id, "now": now}).one()
+    )
+    return FeedCheck(tuple(version), next_publish_at)
 
 
 def render_feed(services: Any, session: Session, show: Show, now: datetime | None = None) -> RenderedFeed:
     """The feed bytes for a show, from this process's cache when nothing changed since the last render."""
-    now = now or utcnow()
-    state = feed_state(session, show.slug, now)
+    state = feed_state(session.connection(), show.slug)
     if state is None:
         raise NotFound(f"There is no show {show.slug!r}.")
-    return cached_feed(services, session, state, now)
+    now = now or utcnow()
+    return fresh_feed(services, state, now) or cached_feed(services, session, state, now)
+
+
+def fresh_feed(services: Any, state: FeedState, now: datetime) -> RenderedFeed | None:
+    """The cached feed when the show's stamp alone proves it still right; None when it must be checked."""
+    cached = services.caches.get("feeds", {}).get(state.show_id)
+    return cached.rendered if cached and cached.fresh_for(state, now) else None
 
 
 def cached_feed(services: Any, session: Session, state: FeedState, now: datetime) -> RenderedFeed:
-    """The feed for a state read at `now`: from the cache when its version matches, else rendered now."""
-    cache: dict[int, tuple[FeedVersion, RenderedFeed]] = services.caches.setdefault("feeds", {})
-    hit = cache.get(state.show_id)
-    if hit and hit[0] == state.version:
-        return hit[1]
-    # One render per show at a time: a cold 1,000-episode feed must not be built by every thread at once.
-    with _rendering(state.show_id):
-        hit = cache.get(state.show_id)
-        if hit and hit[0] == state.version:
-            return hit[1]
-        show = session.get(Show, state.show_id)
+    """The feed for a show's state read at `now`: checked against the episodes, rendered when it changed."""
+    cache: dict[int, _Cached] = services.caches.setdefault("feeds", {})
+    cached = cache.get(state.show_id)
+    check = feed_check(session, state.show_id, now)
+    if cached and cached.check.version == check.version:
+        cache[state.show_id] = _Cached(check, time.monotonic(), cached.rendered)
+        return cached.rendered
+    rendered = _render_once(services, session, state.show_id, check, now)
+    if cached and services.settings.websub_hubs and went_live_since(cached.check.version, check.version):
+        services.queue.enqueue("feed_changed", state.show_id)
+    return rendered
+
+
+def _render_once(
+    services: Any, session: Session, show_id: int, check: FeedCheck, now: datetime
+) -> RenderedFeed:
+    """Render and cache; one render per show at a time, so a cold 1,000-episode feed is built once."""
+    cache: dict[int, _Cached] = services.caches["feeds"]
+    with _rendering(show_id):
+        cached = cache.get(show_id)
+        if cached and cached.check.version == check.version:
+            return cached.rendered
+        show = session.get(Show, show_id)
         if show is None:
             raise NotFound("The show was deleted while its feed was being read.")
         rendered = _render(services, session, show, now)
-        # On PostgreSQL each statement sees the latest commit: keep the bytes only if they match the version.
-        if feed_state(session, show.slug, now) == state:
-            cache[state.show_id] = (state.version, rendered)
-    if hit and services.settings.websub_hubs and went_live_since(hit[0], state.version):
-        services.queue.enqueue("feed_changed", state.show_id)
+        # On PostgreSQL each statement sees the latest commit: keep the bytes only if they match the check.
+        if feed_check(session, show_id, now) == check:
+            cache[show_id] = _Cached(check, time.monotonic(), rendered)
     return rendered
 
 
@@ -161,14 +228,22 @@ def feed_links(services: Any, links: Links, show: Show) -> FeedLinks:
 
 
 @event.listens_for(Session, "before_flush")
-def _stamp_show_when_an_episode_is_deleted(session: Session, _context: Any, _instances: Any) -> None:
-    """A deleted episode leaves no timestamp behind; stamping its show keeps Last-Modified moving forward.
+def _stamp_shows_of_changed_episodes(session: Session, _context: Any, _instances: Any) -> None:
+    """Any ORM change of an episode that has audio stamps its show's updated_at.
 
-    Without it, an If-Modified-Since from before the deletion would still get 304.
+    The stamp is what every feed request checks, so the change shows at once in every process; and a deleted
+    episode, which leaves no timestamp of its own, still moves Last-Modified forward.
     """
-    gone = [e for e in session.deleted if isinstance(e, Episode)]
+    touched = [*session.new, *session.dirty, *session.deleted]
+    changed = [
+        e
+        for e in touched
+        if isinstance(e, Episode)
+        and e.audio_key is not None
+        and (e in session.deleted or session.is_modified(e))
+    ]
     with session.no_autoflush:
-        for show_id in {e.show_id for e in gone if e.audio_key is not None}:
+        for show_id in {e.show_id for e in changed if e.show_id is not None}:
             show = session.get(Show, show_id)
             if show is not None and show not in session.deleted:
                 show.updated_at = utcnow()

@@ -4,9 +4,10 @@
     python scripts/bench_feed.py --quick      # 200 episodes and fewer requests, to try the script itself
 
 Measures render time (cold: empty cache; cached: warm cache, version query included) in this process, then
-requests per second against `create_app` under waitress in a child process, side by side with a constant
-body of the same size served by the same waitress server. Everything stays on loopback and in a temporary
-folder; every measurement is bounded by a request count and a time limit.
+requests per second against the server of `podcast-host serve` (gunicorn, same settings) in a child process,
+beside two references on that same server answering the same status and body size: a bare WSGI callable and an
+empty Flask route. Everything stays on loopback and in a temporary folder; every measurement is bounded by a
+request count and a time limit.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import http.client
-import logging
+import os
 import socket
 import statistics
 import subprocess
@@ -38,8 +39,10 @@ from podcast_host.syndication import render_feed  # noqa: E402
 SHOW = "bench"
 FEED_PATH = f"/{SHOW}/feed.xml"
 NOT_MODIFIED = "not-modified"
-NOTES = ("A conversation about **local news**, the budget & the bridge. With [links](https://example.org/a?b=1)"
-         " and a list:\n\n- one point\n- another point\n\nLonger notes make the feed as heavy as a real one.")
+NOTES = (
+    "A conversation about **local news**, the budget & the bridge. With [links](https://example.org/a?b=1)"
+    " and a list:\n\n- one point\n- another point\n\nLonger notes make the feed as heavy as a real one."
+)
 
 
 def main() -> None:
@@ -60,8 +63,9 @@ def main() -> None:
 
 
 def _arguments() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="200 episodes and fewer requests")
     parser.add_argument("--episodes", type=int, default=1000)
     parser.add_argument("--cold-runs", type=int, default=5, help="renders with an empty cache")
@@ -70,7 +74,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--clients", type=int, default=4, help="load-generating threads, keep-alive each")
     parser.add_argument("--repeats", type=int, default=3, help="measurements per path; the median is shown")
     parser.add_argument("--time-limit", type=float, default=20.0, help="seconds at most per measurement")
-    parser.add_argument("--server-threads", type=int, default=8, help="waitress threads (as `serve`)")
+    parser.add_argument("--server-threads", type=int, default=8, help="server threads (as `serve`)")
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     options = parser.parse_args()
@@ -94,9 +98,16 @@ def _build_show(services: Services, count: int) -> None:
     """A show with `count` published episodes inserted as rows: fake audio keys and sizes, no processing."""
     start = utcnow() - timedelta(days=count + 1)
     with services.db.session() as session:
-        show = Show(slug=SHOW, title="The Benchmark Hour", description="Local news & politics.",
-                    language="en", author="Bench Producer", email="bench@example.com",
-                    category="News/Politics", podcast_guid="2b9e0d76-0d5f-5b1c-9d8e-3a4d6f2a1c00")
+        show = Show(
+            slug=SHOW,
+            title="The Benchmark Hour",
+            description="Local news & politics.",
+            language="en",
+            author="Bench Producer",
+            email="bench@example.com",
+            category="News/Politics",
+            podcast_guid="2b9e0d76-0d5f-5b1c-9d8e-3a4d6f2a1c00",
+        )
         session.add(show)
         session.flush()
         for number in range(1, count + 1):
@@ -109,10 +120,20 @@ def _episode(show: Show, number: int, published: Any) -> Episode:
     # Two episodes in three have chapters, as a real archive might.
     chapters = {"version": "1.2.0", "chapters": [{"startTime": 0.0, "title": "Intro"}]}
     chapters = chapters if number % 3 else None
-    return Episode(show=show, slug=f"episode-{number}", title=f"Episode {number}: the news & more",
-                   description=NOTES, season=1 + number // 100, number=number, publish_at=published,
-                   processing_state=READY, audio_key=key, enclosure_length=30_000_000 + number,
-                   duration_s=1800.0 + number, chapters=chapters)
+    return Episode(
+        show=show,
+        slug=f"episode-{number}",
+        title=f"Episode {number}: the news & more",
+        description=NOTES,
+        season=1 + number // 100,
+        number=number,
+        publish_at=published,
+        processing_state=READY,
+        audio_key=key,
+        enclosure_length=30_000_000 + number,
+        duration_s=1800.0 + number,
+        chapters=chapters,
+    )
 
 
 # --- render times -----------------------------------------------------------------------------------------
@@ -140,16 +161,17 @@ def _timed_render(services: Services, fresh_cache: bool) -> float:
 
 
 def _serve(data_dir: Path, port: int, threads: int) -> None:
-    """Child process: the real app and a constant-body app on one waitress server, same settings."""
-    import waitress
+    """Child process: the server and options of `podcast-host serve`, with the references beside the app."""
+    from podcast_host import server
 
-    from podcast_host import create_app
+    class BenchServer(server.PodcastHostServer):  # type: ignore[misc,name-defined]
+        def load(self) -> Any:
+            return _with_constant_route(super().load())
 
-    # "Task queue depth" warnings are expected under a load generator; the table is the report.
-    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
-    app = create_app(services=_services(data_dir))
-    waitress.serve(_with_constant_route(app), host="127.0.0.1", port=port, threads=threads,
-                   ident="podcast-host", _quiet=True)
+    # run_server builds the server with the production options; only the app it loads is wrapped.
+    server.PodcastHostServer = BenchServer  # type: ignore[misc]
+    os.environ.update({"PODCAST_HOST_DATA_DIR": str(data_dir), "PODCAST_HOST_SECRET_KEY": "bench"})
+    server.run_server("127.0.0.1", port, threads=threads)
 
 
 def _with_constant_route(app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
@@ -179,8 +201,10 @@ def _with_constant_route(app: Callable[..., Iterable[bytes]]) -> Callable[..., I
             start_response("304 Not Modified", [("ETag", '"constant"')])
             return []
         body = body_for(name)
-        start_response("200 OK", [("Content-Type", "application/rss+xml; charset=utf-8"),
-                                  ("Content-Length", str(len(body)))])
+        start_response(
+            "200 OK",
+            [("Content-Type", "application/rss+xml; charset=utf-8"), ("Content-Length", str(len(body)))],
+        )
         return [body]
 
     return dispatch
@@ -188,8 +212,21 @@ def _with_constant_route(app: Callable[..., Iterable[bytes]]) -> Callable[..., I
 
 def _request_rates(data_dir: Path, options: argparse.Namespace) -> list[dict[str, Any]]:
     port = _free_port()
-    server = subprocess.Popen([sys.executable, __file__, "--serve", str(data_dir), "--port", str(port),
-                               "--server-threads", str(options.server_threads)])
+    # The server's access log (one line per request, as in production) goes nowhere.
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            __file__,
+            "--serve",
+            str(data_dir),
+            "--port",
+            str(port),
+            "--server-threads",
+            str(options.server_threads),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         _wait_for_port(port, server)
         return _measure_paths(port, options)
@@ -226,8 +263,12 @@ def _measure_paths(port: int, options: argparse.Namespace) -> list[dict[str, Any
         ("200, identity", {}, 200, str(len(plain))),
         ("200, gzip", {"Accept-Encoding": "gzip"}, 200, str(len(zipped))),
         ("304, If-None-Match", {"If-None-Match": plain_headers["ETag"]}, 304, NOT_MODIFIED),
-        ("304, If-None-Match, gzip", {"Accept-Encoding": "gzip", "If-None-Match": zipped_headers["ETag"]},
-         304, NOT_MODIFIED),
+        (
+            "304, If-None-Match, gzip",
+            {"Accept-Encoding": "gzip", "If-None-Match": zipped_headers["ETag"]},
+            304,
+            NOT_MODIFIED,
+        ),
         ("304, If-Modified-Since", {"If-Modified-Since": plain_headers["Last-Modified"]}, 304, NOT_MODIFIED),
     ]
     rows = []
@@ -306,9 +347,10 @@ def _table(episodes: int, renders: dict[str, float], rows: list[dict[str, Any]])
         "| render | median |",
         "|---|---|",
         f"| cold (empty cache: load, build, gzip) | {renders['cold_ms']:.1f} ms |",
-        f"| cached (the version query, then a cache hit) | {renders['cached_ms']:.2f} ms |",
+        f"| cached (the show row, then a cache hit) | {renders['cached_ms']:.2f} ms |",
         "",
-        "Requests per second on one waitress server; the references answer the same status and body size.",
+        "Requests per second on the server of `serve` (gunicorn gthread); the references answer the same "
+        "status and body size.",
         "",
         "| GET | feed | bare Flask route | bare WSGI (constant) | feed / constant (goal ≥ 0.5) "
         "| feed / Flask |",

@@ -21,6 +21,7 @@ from sqlalchemy import update
 from podcast_host import create_app
 from podcast_host.models import Episode, Show, utcnow
 from podcast_host.services import Services
+from podcast_host.syndication import RECHECK_S
 
 FEED = "/daily/feed.xml"
 
@@ -149,8 +150,9 @@ def test_unpublishing_an_episode_moves_last_modified_forward(
 ) -> None:
     backdate_everything(services)
     before = client.get(FEED)
-    unpublished = client.patch(f"/api/v1/episodes/{episode['id']}", json={"draft": True},
-                               headers=auth(admin_token))
+    unpublished = client.patch(
+        f"/api/v1/episodes/{episode['id']}", json={"draft": True}, headers=auth(admin_token)
+    )
     assert unpublished.status_code == 200
     after = client.get(FEED, headers={"If-Modified-Since": before.headers["Last-Modified"]})
     assert after.status_code == 200
@@ -178,8 +180,9 @@ def test_editing_a_title_changes_etag_and_last_modified(
 ) -> None:
     backdate_everything(services)
     before = client.get(FEED)
-    client.patch(f"/api/v1/episodes/{episode['id']}", json={"title": "A better title"},
-                 headers=auth(admin_token))
+    client.patch(
+        f"/api/v1/episodes/{episode['id']}", json={"title": "A better title"}, headers=auth(admin_token)
+    )
     after = client.get(FEED, headers={"If-None-Match": before.headers["ETag"]})
     assert after.status_code == 200
     assert b"A better title" in after.data
@@ -193,12 +196,19 @@ def test_scheduled_episode_appears_at_its_time_with_no_cron_and_no_restart(
     client: Any, admin_token: str, sample_mp3: Path
 ) -> None:
     create_show(client, admin_token)
-    created = upload_episode(client, admin_token, "daily", sample_mp3, title="Tomorrow's news",
-                             publish_at="2100-01-01T08:00:00+00:00").get_json()
+    created = upload_episode(
+        client,
+        admin_token,
+        "daily",
+        sample_mp3,
+        title="Tomorrow's news",
+        publish_at="2100-01-01T08:00:00+00:00",
+    ).get_json()
     page = f"/daily/{created['slug']}/"
     soon = utcnow() + timedelta(seconds=2)
-    client.patch(f"/api/v1/episodes/{created['id']}", json={"publish_at": soon.isoformat()},
-                 headers=auth(admin_token))
+    client.patch(
+        f"/api/v1/episodes/{created['id']}", json={"publish_at": soon.isoformat()}, headers=auth(admin_token)
+    )
 
     before = client.get(FEED)
     assert guids(before.data) == []
@@ -250,8 +260,9 @@ def test_cache_is_safe_with_many_threads_while_the_feed_changes(
     def edit() -> None:
         client = app.test_client()
         for n in range(5):
-            client.patch(f"/api/v1/episodes/{episode['id']}", json={"title": f"Title {n}"},
-                         headers=auth(admin_token))
+            client.patch(
+                f"/api/v1/episodes/{episode['id']}", json={"title": f"Title {n}"}, headers=auth(admin_token)
+            )
 
     threads = [threading.Thread(target=read) for _ in range(6)] + [threading.Thread(target=edit)]
     for thread in threads:
@@ -262,6 +273,20 @@ def test_cache_is_safe_with_many_threads_while_the_feed_changes(
     assert all(len(same) == 1 for same in bodies.values())
     final = app.test_client().get(FEED)
     assert b"Title 4" in final.data
+
+
+def test_a_change_written_in_plain_sql_is_served_within_the_recheck_time(
+    client: Any, services: Services, episode: dict
+) -> None:
+    """ORM writes stamp the show and show at once; a write around the ORM is caught by the full check."""
+    client.get(FEED)
+    with services.db.session() as session:
+        session.execute(update(Episode).where(Episode.id == episode["id"]).values(title="Typed in psql"))
+        session.commit()
+    deadline = time.monotonic() + RECHECK_S + 2
+    while b"Typed in psql" not in client.get(FEED).data:
+        assert time.monotonic() < deadline, "the plain-SQL change never reached the feed"
+        time.sleep(0.05)
 
 
 def test_two_web_processes_agree_and_neither_serves_a_stale_feed(
@@ -277,8 +302,9 @@ def test_two_web_processes_agree_and_neither_serves_a_stale_feed(
             assert one.headers[validator] == two.headers[validator]
         assert other_client.get(FEED, headers={"If-None-Match": one.headers["ETag"]}).status_code == 304
 
-        client.patch(f"/api/v1/episodes/{episode['id']}", json={"title": "Renamed"},
-                     headers=auth(admin_token))
+        client.patch(
+            f"/api/v1/episodes/{episode['id']}", json={"title": "Renamed"}, headers=auth(admin_token)
+        )
         seen_by_other = other_client.get(FEED, headers={"If-None-Match": one.headers["ETag"]})
         assert seen_by_other.status_code == 200
         assert b"Renamed" in seen_by_other.data

@@ -17,7 +17,10 @@ from podcast_host.services import Services
 
 BASE = "http://127.0.0.1:8000"
 ELSEWHERE = "https://elsewhere.example/feed.xml"
-NS = {"itunes": "http://www.itunes.com/dtds/podcast-1.0.dtd", "podcast": "https://podcastindex.org/namespace/1.0"}
+NS = {
+    "itunes": "http://www.itunes.com/dtds/podcast-1.0.dtd",
+    "podcast": "https://podcastindex.org/namespace/1.0",
+}
 
 
 @pytest.fixture
@@ -55,8 +58,11 @@ def test_a_renamed_show_answers_301_from_its_old_feed_url(
 def test_old_page_urls_of_a_renamed_show_answer_301(client: Any, admin_token: str, episode: dict) -> None:
     rename(client, admin_token, "daily", "the-daily")
     slug = episode["slug"]
-    for old, new in [("/daily/", "/the-daily/"), (f"/daily/{slug}/", f"/the-daily/{slug}/"),
-                     (f"/daily/{slug}/embed", f"/the-daily/{slug}/embed")]:
+    for old, new in [
+        ("/daily/", "/the-daily/"),
+        (f"/daily/{slug}/", f"/the-daily/{slug}/"),
+        (f"/daily/{slug}/embed", f"/the-daily/{slug}/embed"),
+    ]:
         response = client.get(old)
         assert response.status_code == 301, old
         assert response.headers["Location"].endswith(new)
@@ -79,9 +85,7 @@ def test_a_show_renamed_twice_answers_301_from_both_old_urls(
         assert client.get(old).headers["Location"] == f"{BASE}/daily-news/feed.xml"
 
 
-def test_an_old_slug_cannot_be_taken_by_another_show(
-    client: Any, admin_token: str, episode: dict
-) -> None:
+def test_an_old_slug_cannot_be_taken_by_another_show(client: Any, admin_token: str, episode: dict) -> None:
     rename(client, admin_token, "daily", "the-daily")
     squatter = {"slug": "daily", "title": "Squatter"}
     taken = client.post("/api/v1/shows", json=squatter, headers=auth(admin_token))

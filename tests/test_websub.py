@@ -226,11 +226,13 @@ def test_a_scheduled_episode_going_live_pings_the_hub(
     hub_services: Services, hub_client: Any, token: str, sample_mp3: Path, hub: StubHub
 ) -> None:
     create_show(hub_client, token)
-    created = upload_episode(hub_client, token, "daily", sample_mp3,
-                             publish_at="2100-01-01T00:00:00Z").get_json()
+    created = upload_episode(
+        hub_client, token, "daily", sample_mp3, publish_at="2100-01-01T00:00:00Z"
+    ).get_json()
     soon = utcnow() + timedelta(seconds=1)
-    hub_client.patch(f"/api/v1/episodes/{created['id']}", json={"publish_at": soon.isoformat()},
-                     headers=auth(token))
+    hub_client.patch(
+        f"/api/v1/episodes/{created['id']}", json={"publish_at": soon.isoformat()}, headers=auth(token)
+    )
     assert created["guid"] not in hub_client.get("/daily/feed.xml").get_data(as_text=True)
     pinged = len(publish_pings(hub))
 
