@@ -37,3 +37,14 @@ def upload_episode(
             headers=auth(token),
             content_type="multipart/form-data",
         )
+
+
+def user_token(services: Any, email: str) -> str:
+    """A new user (not an admin) and an API token for them."""
+    from podcast_host import accounts
+
+    with services.db.session() as session:
+        user = accounts.create_user(session, email, None)
+        _, secret = accounts.create_token(session, user, "tests")
+        session.commit()
+    return secret

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from helpers import auth, create_show
+from helpers import auth, create_show, user_token
 
-from podcast_host import accounts, episodes, shows
+from podcast_host import episodes, shows
 from podcast_host.services import Services
 
 
@@ -26,14 +26,6 @@ class World:
     vi: str
     alpha_episode: int
     beta_episode: int
-
-
-def user_token(services: Services, email: str) -> str:
-    with services.db.session() as session:
-        user = accounts.create_user(session, email, None)
-        _, secret = accounts.create_token(session, user, "tests")
-        session.commit()
-    return secret
 
 
 @pytest.fixture

@@ -8,23 +8,13 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from helpers import auth, create_show, upload_episode
+from helpers import auth, create_show, upload_episode, user_token
 from PIL import Image
 
-from podcast_host import accounts
 from podcast_host.models import Episode, Show
 from podcast_host.services import Services
 
 BASE = "http://127.0.0.1:8000"
-
-
-def user_token(services: Services, email: str) -> str:
-    """A new user (not an admin) and an API token for them."""
-    with services.db.session() as session:
-        user = accounts.create_user(session, email, None)
-        _, secret = accounts.create_token(session, user, "tests")
-        session.commit()
-    return secret
 
 
 def png(width: int, height: int) -> io.BytesIO:

@@ -22,19 +22,8 @@ bp = Blueprint("dashboard", __name__, url_prefix="/admin")
 
 # Statuses after which an episode's status no longer changes by itself (the upload page stops polling).
 FINAL_STATUSES = ("published", "draft", "scheduled", "failed")
-SHOW_TEXT_FIELDS = (
-    "title",
-    "description",
-    "language",
-    "author",
-    "email",
-    "category",
-    "copyright",
-    "show_type",
-    "funding_url",
-    "funding_text",
-)
 SHOW_FLAGS = ("explicit", "locked")
+SHOW_TEXT_FIELDS = tuple(name for name in shows.EDITABLE if name not in SHOW_FLAGS)
 EPISODE_TEXT_FIELDS = ("title", "description", "season", "number", "type", "slug")
 REPORT_ROWS = (
     ("input_lufs", "Input integrated loudness", "LUFS"),
