@@ -10,12 +10,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from sqlalchemy.orm import Session
 
 from podcast_host import accounts, episodes, shows
 from podcast_host.config import ConfigError
 from podcast_host.db import DatabaseUnavailable
 from podcast_host.errors import PodcastHostError
-from podcast_host.models import FAILED, READY
+from podcast_host.models import FAILED, READY, Show, User
 from podcast_host.services import Services, build_services
 from podcast_host.storage import StorageError
 
@@ -42,6 +43,8 @@ class LazyServices:
 
     def __init__(self) -> None:
         self._services: Services | None = None
+        # Email given with --as: commands then check that user's role, like the API does for a token.
+        self.acting_as: str | None = None
 
     def get(self) -> Services:
         if self._services is None:
@@ -52,6 +55,14 @@ class LazyServices:
             else:
                 self._services.db.check()
         return self._services
+
+    def user(self, session: Session) -> User | None:
+        """The user the command acts for, or None for the operator (full rights, like an admin)."""
+        return accounts.get_user(session, self.acting_as) if self.acting_as else None
+
+    def require(self, session: Session, show: Show, permission: str) -> None:
+        if self.acting_as:
+            accounts.require(session, self.user(session), show, permission)
 
     def close(self) -> None:
         if self._services is not None:
@@ -64,10 +75,15 @@ pass_services = click.make_pass_decorator(LazyServices, ensure=True)
 
 @click.group(invoke_without_command=True)
 @click.version_option(package_name="podcast-host")
+@click.option(
+    "--as", "acting_as", metavar="EMAIL", help="Act as this user, with their roles (default: operator)."
+)
 @click.pass_context
-def main(ctx: click.Context) -> None:
+def main(ctx: click.Context, acting_as: str | None) -> None:
     """Self-hostable podcast host and feed publisher. Without a command: serve."""
-    ctx.call_on_close(ctx.ensure_object(LazyServices).close)
+    lazy = ctx.ensure_object(LazyServices)
+    lazy.acting_as = acting_as
+    ctx.call_on_close(lazy.close)
     if ctx.invoked_subcommand is None:
         ctx.invoke(serve)
 
@@ -216,7 +232,7 @@ def show() -> None:
 def show_add(lazy: LazyServices, slug: str, image: Path | None, owner: str | None, **fields: Any) -> None:
     services = lazy.get()
     with services.db.session() as session:
-        owner_user = accounts.get_user(session, owner) if owner else None
+        owner_user = accounts.get_user(session, owner) if owner else lazy.user(session)
         created = shows.create_show(
             session, services.settings.public_url, {"slug": slug, **fields}, owner_user
         )
@@ -231,7 +247,8 @@ def show_add(lazy: LazyServices, slug: str, image: Path | None, owner: str | Non
 @friendly_errors
 def show_list(lazy: LazyServices) -> None:
     with lazy.get().db.session() as session:
-        for item in shows.list_shows(session):
+        user = lazy.user(session)
+        for item in shows.visible_shows(session, user) if user else shows.list_shows(session):
             click.echo(f"{item.slug}\t{item.title}\t{len(item.episodes)} episode(s)")
 
 
@@ -243,7 +260,9 @@ def show_list(lazy: LazyServices) -> None:
 @friendly_errors
 def show_grant(lazy: LazyServices, show_slug: str, email: str, role: str) -> None:
     with lazy.get().db.session() as session:
-        accounts.grant(session, shows.find_show(session, show_slug), accounts.get_user(session, email), role)
+        found = shows.find_show(session, show_slug)
+        lazy.require(session, found, "manage_members")
+        accounts.grant(session, found, accounts.get_user(session, email), role)
         session.commit()
     click.echo(f"{email} is now {role} of {show_slug}.")
 
@@ -290,10 +309,12 @@ def episode_add(
         fields["description"] = notes.read_text(encoding="utf-8")
     embedded = not services.settings.queue_url
     with services.db.session() as session:
+        target = shows.find_show(session, show_slug)
+        lazy.require(session, target, "edit_episodes")
         created = episodes.create_episode(
             services,
             session,
-            shows.find_show(session, show_slug),
+            target,
             episodes.Upload(file, file.name),
             fields,
             image=_upload(image),
@@ -363,7 +384,9 @@ def _report(services: Services, episode_id: int, state: str, must_succeed: bool)
 @friendly_errors
 def episode_list(lazy: LazyServices, show_slug: str) -> None:
     with lazy.get().db.session() as session:
-        for item in episodes.list_episodes(session, shows.find_show(session, show_slug)):
+        found = shows.find_show(session, show_slug)
+        lazy.require(session, found, "read")
+        for item in episodes.list_episodes(session, found):
             when = item.publish_at.isoformat(timespec="minutes") if item.publish_at else "-"
             click.echo(f"{item.id}\t{item.status}\t{when}\t{item.slug}\t{item.title}")
 
@@ -375,7 +398,9 @@ def episode_list(lazy: LazyServices, show_slug: str) -> None:
 def episode_publish(lazy: LazyServices, episode_id: int) -> None:
     services = lazy.get()
     with services.db.session() as session:
-        item = episodes.publish_episode(session, episodes.get_episode(session, episode_id))
+        item = episodes.get_episode(session, episode_id)
+        lazy.require(session, item.show, "edit_episodes")
+        episodes.publish_episode(session, item)
         session.commit()
         services.queue.enqueue("feed_changed", item.show_id)
         click.echo(f"Episode {episode_id} is {item.status}.")
@@ -389,7 +414,9 @@ def episode_publish(lazy: LazyServices, episode_id: int) -> None:
 def episode_reprocess(lazy: LazyServices, episode_id: int, wait: bool) -> None:
     services = lazy.get()
     with services.db.session() as session:
-        episodes.request_reprocess(services, session, episodes.get_episode(session, episode_id))
+        item = episodes.get_episode(session, episode_id)
+        lazy.require(session, item.show, "edit_episodes")
+        episodes.request_reprocess(services, session, item)
     state = _wait_for(services, episode_id) if wait or not services.settings.queue_url else None
     if state:
         _report(services, episode_id, state, must_succeed=wait)
@@ -416,6 +443,8 @@ def sync(lazy: LazyServices, directory: Path) -> None:
     """Make the database match a folder of shows and episodes (SPEC §8)."""
     from podcast_host.sync import sync_directory
 
+    if lazy.acting_as:
+        raise click.ClickException("sync acts as the operator: run it without --as.")
     report = sync_directory(lazy.get(), directory, echo=lambda line: click.echo(line, err=True))
     click.echo(report.summary())
 

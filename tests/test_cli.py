@@ -71,3 +71,27 @@ def test_user_mistakes_are_one_line_without_traceback(runner: CliRunner, tmp_pat
     assert refused.exit_code != 0
     assert "Traceback" not in refused.output
     assert _ok(runner, "episode", "list", "real") == ""
+
+
+def test_roles_hold_on_the_command_line_with_as(runner: CliRunner, sample_mp3: Path) -> None:
+    """Without --as the CLI is the operator; with --as EMAIL it has that user's rights, as a token would."""
+    _ok(runner, "db", "upgrade")
+    for email in ("owner@example.com", "viewer@example.com", "stranger@example.com"):
+        _ok(runner, "user", "add", email)
+    _ok(runner, "--as", "owner@example.com", "show", "add", "mine", "--title", "Mine")
+    _ok(runner, "--as", "owner@example.com", "show", "grant", "mine", "viewer@example.com", "viewer")
+
+    assert _ok(runner, "--as", "viewer@example.com", "episode", "list", "mine") == ""
+    refused = runner.invoke(
+        main, ["--as", "viewer@example.com", "episode", "add", "mine", str(sample_mp3), "--title", "No"]
+    )
+    assert refused.exit_code != 0 and "You may not do that on the show 'mine'" in refused.stderr
+    stranger = runner.invoke(main, ["--as", "stranger@example.com", "episode", "list", "mine"])
+    assert stranger.exit_code != 0
+    assert "mine" not in _ok(runner, "--as", "stranger@example.com", "show", "list")
+    grant = runner.invoke(
+        main, ["--as", "viewer@example.com", "show", "grant", "mine", "stranger@example.com", "owner"]
+    )
+    assert grant.exit_code != 0
+    _ok(runner, "--as", "owner@example.com", "episode", "add", "mine", str(sample_mp3), "--title", "Yes")
+    assert "\tpublished\t" in _ok(runner, "--as", "viewer@example.com", "episode", "list", "mine")

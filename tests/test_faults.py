@@ -112,6 +112,12 @@ def test_a_store_that_stays_down_fails_the_episode_with_a_reason(
         assert "media store could not be reached" in (failed.error or "")
         assert failed.audio_key is None and not failed.is_public_at(failed.updated_at)
 
+    proxy.up()  # the store is back: reprocessing the failed episode publishes it
+    with flaky_services.db.session() as session:
+        episodes.request_reprocess(flaky_services, session, episodes.get_episode(session, episode_id))
+    with flaky_services.db.session() as session:
+        assert episodes.get_episode(session, episode_id).status == "published"
+
 
 def test_the_app_survives_a_database_restart(client, admin_token: str, services: Services) -> None:  # type: ignore[no-untyped-def]
     """Every pooled connection is killed, as a PostgreSQL restart does; the next requests still work."""
