@@ -12,10 +12,11 @@ from typing import Any, TypeVar
 import click
 from sqlalchemy.orm import Session
 
-from podcast_host import accounts, episodes, shows
+from podcast_host import accounts, episodes, processing, shows
 from podcast_host.config import ConfigError
 from podcast_host.db import DatabaseUnavailable
 from podcast_host.errors import PodcastHostError
+from podcast_host.jobs import RetryLater
 from podcast_host.models import FAILED, READY, Show, User
 from podcast_host.services import Services, build_services
 from podcast_host.storage import StorageError
@@ -32,6 +33,11 @@ def friendly_errors(func: F) -> F:
             return func(*args, **kwargs)
         except (PodcastHostError, ConfigError, DatabaseUnavailable, StorageError) as exc:
             raise click.ClickException(str(exc)) from None
+        except RetryLater as exc:
+            raise click.ClickException(
+                f"The media store did not answer ({exc}); the episode waits: run "
+                "`podcast-host episode reprocess ID` (or `sync` again) once the store is back."
+            ) from None
         except OSError as exc:
             raise click.ClickException(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")) from None
 
@@ -130,7 +136,7 @@ def worker(lazy: LazyServices, burst: bool) -> None:
         raise click.ClickException(
             "`worker` needs PODCAST_HOST_QUEUE_URL (redis://…); `serve` runs jobs itself."
         )
-    recovered = episodes.recover_unfinished(services, include_fresh=False)
+    recovered = processing.recover_unfinished(services, include_fresh=False)
     if recovered:
         click.echo(f"Re-queued {recovered} stalled episode(s).", err=True)
     if not burst:
@@ -146,7 +152,7 @@ def _watch_for_stalled_jobs(services: Services) -> None:
         while True:
             time.sleep(services.settings.job_stale_s)
             try:
-                episodes.recover_unfinished(services, include_fresh=False)
+                processing.recover_unfinished(services, include_fresh=False)
             except Exception as exc:  # noqa: BLE001 - a database hiccup must not kill the worker
                 click.echo(f"Could not check for stalled episodes: {exc}", err=True)
 
@@ -340,7 +346,7 @@ def _upload(path: Path | None) -> episodes.Upload | None:
 
 def _process_with_progress(services: Services, episode_id: int) -> str:
     if not sys.stderr.isatty():
-        return episodes.process_episode(services, episode_id)
+        return processing.process_episode(services, episode_id)
     with click.progressbar(length=1000, label="Processing", file=sys.stderr) as bar:
         done = [0]
 
@@ -350,7 +356,7 @@ def _process_with_progress(services: Services, episode_id: int) -> str:
                 bar.update(step)
                 done[0] += step
 
-        state = episodes.process_episode(services, episode_id, progress=advance)
+        state = processing.process_episode(services, episode_id, progress=advance)
         advance(1.0)
     return state
 

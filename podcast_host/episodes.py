@@ -4,24 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import secrets
-import shutil
-import tempfile
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from podcast_host import audio
 from podcast_host.artwork import ArtworkError, check_cover
-from podcast_host.chapters import chapters_for_tags, chapters_from_list, parse_chapters
+from podcast_host.chapters import chapters_from_list, parse_chapters
 from podcast_host.errors import Conflict, Invalid, NotFound, Unavailable, UnsupportedMedia
-from podcast_host.jobs import RetryLater, job
 from podcast_host.models import (
     FAILED,
     PENDING,
@@ -42,7 +37,8 @@ log = logging.getLogger(__name__)
 
 EPISODE_TYPES = ("full", "trailer", "bonus")
 EDITABLE = ("title", "description", "season", "number", "type", "explicit", "publish_at", "draft", "slug")
-MAX_ATTEMPTS = 4
+# Side files are read whole; their size is checked first, so a huge one cannot exhaust memory.
+SIDE_FILE_LIMITS = {"image": 20 * 1024 * 1024, "chapters": 5 * 1024 * 1024, "transcript": 5 * 1024 * 1024}
 
 
 @dataclass(frozen=True)
@@ -52,7 +48,11 @@ class Upload:
     path: Path
     filename: str
 
-    def read(self) -> bytes:
+    def read(self, field: str | None = None) -> bytes:
+        """The whole file; with `field`, refused (422) when over that side file's size limit."""
+        limit = SIDE_FILE_LIMITS.get(field or "")
+        if limit is not None and self.path.stat().st_size > limit:
+            raise Invalid(f"The {field} file is larger than {limit // (1024 * 1024)} MB.", field=field)
         return self.path.read_bytes()
 
 
@@ -77,12 +77,17 @@ def create_episode(
     values = clean_episode_fields(fields, creating=True)
     probed = probe_upload(audio_file, services.settings.max_duration_s)
     art = _check_image(image)
-    chapters_doc = parse_chapters(chapters.read()) if chapters else chapters_from_list(probed.chapters)
-    transcript_doc = parse_transcript(transcript.read(), transcript.filename) if transcript else None
-
-    slug = values.pop("slug", None) or _free_episode_slug(
-        session, show, values["title"], values.get("number")
+    chapters_doc = (
+        parse_chapters(chapters.read("chapters")) if chapters else chapters_from_list(probed.chapters)
     )
+    transcript_doc = (
+        parse_transcript(transcript.read("transcript"), transcript.filename) if transcript else None
+    )
+
+    slug = values.pop("slug", None)
+    if slug and _slug_taken(session, show, slug):
+        raise Conflict(f"The slug {slug!r} is already taken in this show.")
+    slug = slug or _free_episode_slug(session, show, values["title"], values.get("number"))
     episode = Episode(show=show, slug=slug, chapters=chapters_doc, probe=_probe_json(probed), **values)
     episode.original_filename = clean_text(Path(audio_file.filename or "audio").name)[:500]
     episode.original_size = audio_file.path.stat().st_size
@@ -93,7 +98,7 @@ def create_episode(
     stored: list[str] = []
     try:
         episode.original_key = _put_file(
-            services, stored, show, episode, "original", audio_file, probed.mime_type
+            services, stored, show, episode, "original", audio_file, probed.mime_type, probed.format
         )
         if art:
             episode.image_key = _put_bytes(
@@ -114,7 +119,7 @@ def create_episode(
         session.commit()
     except BaseException:
         session.rollback()
-        _delete_quietly(services, stored)
+        delete_objects(services, stored)
         raise
     if enqueue:
         services.queue.enqueue("process_episode", episode.id)
@@ -147,7 +152,7 @@ def _check_image(image: Upload | None) -> Any:
     if image is None:
         return None
     try:
-        return check_cover(image.read())
+        return check_cover(image.read("image"))
     except ArtworkError as exc:
         raise Invalid(str(exc), field="image") from None
 
@@ -160,8 +165,13 @@ def _put_file(
     kind: str,
     upload: Upload,
     content_type: str,
+    extension: str,
 ) -> str:
-    key = media_key(show.id, kind, upload.filename or "audio", episode.id)
+    try:
+        key = media_key(show.id, kind, upload.filename or "audio", episode.id)
+    except ValueError:
+        # A name with nothing usable left ("...", "___"): the kind and the probed format name it instead.
+        key = media_key(show.id, kind, f"{kind}.{extension}", episode.id)
     try:
         services.store.put_file(key, upload.path, content_type)
     except StorageError as exc:
@@ -189,7 +199,8 @@ def _put_bytes(
     return key
 
 
-def _delete_quietly(services: Any, keys: list[str]) -> None:
+def delete_objects(services: Any, keys: list[str]) -> None:
+    """Delete stored objects best-effort: a leftover object harms no one, a crash here would."""
     for key in keys:
         try:
             services.store.delete(key)
@@ -397,7 +408,7 @@ def replace_original(services: Any, session: Session, episode: Episode, upload: 
     old_key = episode.original_key
     stored: list[str] = []
     episode.original_key = _put_file(
-        services, stored, episode.show, episode, "original", upload, probed.mime_type
+        services, stored, episode.show, episode, "original", upload, probed.mime_type, probed.format
     )
     episode.original_sha256 = file_sha256(upload.path)
     episode.original_size = upload.path.stat().st_size
@@ -440,14 +451,19 @@ def publish_episode(session: Session, episode: Episode, at: datetime | None = No
 def delete_episode(services: Any, session: Session, episode: Episode) -> None:
     keys = [
         k for k in (episode.original_key, episode.audio_key, episode.image_key, episode.transcript_key) if k
-    ]
+    ] + [key for key, _ in episode.retired_audio or []]
     session.delete(episode)
     session.commit()
-    _delete_quietly(services, keys)
+    delete_objects(services, keys)
 
 
 def request_reprocess(services: Any, session: Session, episode: Episode) -> Episode:
-    if episode.processing_state in (PENDING, PROCESSING):
+    """Queue the pipeline again; refused while a live run works on the episode (a dead one is taken over)."""
+    heartbeat_fresh = episode.heartbeat_at is not None and episode.heartbeat_at > utcnow() - timedelta(
+        seconds=services.settings.job_stale_s
+    )
+    # A pending episode is simply queued again: the claim makes a duplicate delivery harmless.
+    if episode.processing_state == PROCESSING and heartbeat_fresh:
         raise Conflict("The episode is already being processed.")
     if not episode.original_key:
         raise Conflict("The episode has no original audio to process.")
@@ -458,201 +474,3 @@ def request_reprocess(services: Any, session: Session, episode: Episode) -> Epis
     session.commit()
     services.queue.enqueue("process_episode", episode.id)
     return episode
-
-
-# --- processing -----------------------------------------------------------------------------------------
-
-
-@job("process_episode")
-def process_episode_job(services: Any, episode_id: int) -> None:
-    process_episode(services, episode_id)
-
-
-def process_episode(services: Any, episode_id: int, progress: Callable[[float], None] | None = None) -> str:
-    """Run the audio pipeline once for an episode; returns the final processing state.
-
-    Safe to run twice: only one run can claim the episode, and a ready episode is left alone.
-    """
-    if not _claim(services, episode_id):
-        return _state_of(services, episode_id)
-    with services.db.session() as session:
-        episode = get_episode(session, episode_id)
-        show = episode.show
-        probed = audio.ProbeResult(**{**(episode.probe or {}), "chapters": []})
-        tags = _tags_for(services, episode, show)
-        settings = _encode_settings(show)
-        original_key, old_audio_key = episode.original_key, episode.audio_key
-        # A new name per run: the published file is never overwritten while apps may be downloading it.
-        audio_key = media_key(show.id, "audio", f"{episode.slug}-{secrets.token_hex(4)}.mp3", episode.id)
-
-    workdir = Path(tempfile.mkdtemp(prefix="podcast-host-job-"))
-    try:
-        src = workdir / ("original." + (probed.format or "bin"))
-        dst = workdir / "episode.mp3"
-        services.store.download(original_key, src)
-        result = audio.process(src, dst, probed, settings, tags, _heartbeat(services, episode_id, progress))
-        length = dst.stat().st_size
-        services.store.put_file(audio_key, dst, "audio/mpeg")
-    except audio.AudioError as exc:
-        return _fail(services, episode_id, str(exc))
-    except (StorageError, FileNotFoundError) as exc:
-        return _storage_trouble(services, episode_id, exc)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-
-    with services.db.session() as session:
-        episode = get_episode(session, episode_id)
-        episode.audio_key = audio_key
-        episode.enclosure_length = length
-        episode.enclosure_type = "audio/mpeg"
-        episode.duration_s = result.duration_s
-        episode.loudness_report = result.loudness_report
-        episode.waveform = result.waveform
-        episode.processing_state = READY
-        episode.error = None
-        episode.progress = 1.0
-        if not episode.draft and episode.publish_at is None:
-            episode.publish_at = utcnow()
-        session.commit()
-    if old_audio_key and old_audio_key != audio_key:
-        _delete_quietly(services, [old_audio_key])
-    services.queue.enqueue("feed_changed", show.id)
-    return READY
-
-
-def _stale_after(services: Any) -> timedelta:
-    return timedelta(seconds=services.settings.job_stale_s)
-
-
-def _claim(services: Any, episode_id: int) -> bool:
-    """Atomically mark the episode as being processed by this run."""
-    now = utcnow()
-    with services.db.session() as session:
-        result = session.execute(
-            update(Episode)
-            .where(
-                Episode.id == episode_id,
-                or_(
-                    Episode.processing_state == PENDING,
-                    (Episode.processing_state == PROCESSING)
-                    & (Episode.heartbeat_at < now - _stale_after(services)),
-                ),
-            )
-            .values(
-                processing_state=PROCESSING, heartbeat_at=now, attempts=Episode.attempts + 1, progress=0.0
-            )
-        )
-        session.commit()
-        return result.rowcount == 1
-
-
-def _state_of(services: Any, episode_id: int) -> str:
-    with services.db.session() as session:
-        episode = session.get(Episode, episode_id)
-        return episode.processing_state if episode else "missing"
-
-
-def _heartbeat(
-    services: Any, episode_id: int, progress: Callable[[float], None] | None
-) -> Callable[[float], None]:
-    last = [time.monotonic()]
-    # Beat well within the stale limit so a live job is never mistaken for a dead one.
-    every_s = min(5.0, services.settings.job_stale_s / 4)
-
-    def report(fraction: float) -> None:
-        if progress:
-            progress(fraction)
-        if time.monotonic() - last[0] < every_s:
-            return
-        last[0] = time.monotonic()
-        with services.db.session() as session:
-            session.execute(
-                update(Episode)
-                .where(Episode.id == episode_id)
-                .values(heartbeat_at=utcnow(), progress=fraction)
-            )
-            session.commit()
-
-    return report
-
-
-def _fail(services: Any, episode_id: int, message: str) -> str:
-    with services.db.session() as session:
-        episode = get_episode(session, episode_id)
-        episode.processing_state = FAILED
-        episode.error = message
-        session.commit()
-    return FAILED
-
-
-def _storage_trouble(services: Any, episode_id: int, exc: Exception) -> str:
-    """The store did not answer: try again later, or fail for good after a few attempts."""
-    with services.db.session() as session:
-        episode = get_episode(session, episode_id)
-        if episode.attempts >= MAX_ATTEMPTS:
-            episode.processing_state = FAILED
-            episode.error = f"The media store could not be reached after {episode.attempts} attempts: {exc}"
-            session.commit()
-            return FAILED
-        episode.processing_state = PENDING
-        session.commit()
-    raise RetryLater(str(exc))
-
-
-def _tags_for(services: Any, episode: Episode, show: Show) -> audio.EpisodeTags:
-    cover, cover_mime = None, "image/jpeg"
-    image_key = episode.image_key or show.image_key
-    if image_key:
-        try:
-            with services.store.open(image_key) as fh:
-                cover = fh.read()
-            cover_mime = "image/png" if image_key.endswith(".png") else "image/jpeg"
-        except (StorageError, FileNotFoundError):
-            log.warning("cover %s unavailable; the MP3 goes without it", image_key)
-    date = (episode.publish_at or episode.created_at or utcnow()).date().isoformat()
-    return audio.EpisodeTags(
-        title=episode.title,
-        show=show.title,
-        author=show.author,
-        date=date,
-        season=episode.season,
-        number=episode.number,
-        cover=cover,
-        cover_mime=cover_mime,
-        chapters=chapters_for_tags(episode.chapters),
-    )
-
-
-def _encode_settings(show: Show) -> audio.EncodeSettings:
-    defaults = audio.EncodeSettings()
-    return audio.EncodeSettings(
-        target_lufs_stereo=show.target_lufs_stereo or defaults.target_lufs_stereo,
-        target_lufs_mono=show.target_lufs_mono or defaults.target_lufs_mono,
-        bitrate_stereo_kbps=show.bitrate_stereo_kbps or defaults.bitrate_stereo_kbps,
-        bitrate_mono_kbps=show.bitrate_mono_kbps or defaults.bitrate_mono_kbps,
-    )
-
-
-def recover_unfinished(services: Any, include_fresh: bool) -> int:
-    """Queue again every episode whose job was lost (a crash, a restart); returns how many."""
-    now = utcnow()
-    stale = now - _stale_after(services)
-    with services.db.session() as session:
-        condition = (Episode.processing_state == PROCESSING) & (Episode.heartbeat_at < stale)
-        pending = Episode.processing_state == PENDING
-        if not include_fresh:
-            pending = pending & (Episode.updated_at < stale)
-        else:
-            condition = Episode.processing_state == PROCESSING
-        ids = list(session.scalars(select(Episode.id).where(or_(condition, pending))))
-        if include_fresh and ids:
-            # The in-process queue died with the process: nothing else is working on these.
-            session.execute(
-                update(Episode)
-                .where(Episode.id.in_(ids), Episode.processing_state == PROCESSING)
-                .values(processing_state=PENDING)
-            )
-            session.commit()
-    for episode_id in ids:
-        services.queue.enqueue("process_episode", episode_id)
-    return len(ids)

@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 JobFunction = Callable[..., None]
 _REGISTRY: dict[str, JobFunction] = {}
 # Modules whose @job functions must be registered before a worker runs anything.
-JOB_MODULES = ("podcast_host.episodes", "podcast_host.websub")
+JOB_MODULES = ("podcast_host.processing", "podcast_host.websub")
 
 
 class RetryLater(Exception):

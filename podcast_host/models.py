@@ -183,6 +183,8 @@ class Episode(Base):
     probe: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     audio_key: Mapped[str | None] = mapped_column(String(500))
+    # Replaced MP3s as [key, ISO time retired]: still served for a grace period, then deleted.
+    retired_audio: Mapped[list[list[str]] | None] = mapped_column(JSON(none_as_null=True))
     enclosure_length: Mapped[int | None] = mapped_column(BigInteger)
     enclosure_type: Mapped[str] = mapped_column(String(100), default="audio/mpeg")
     duration_s: Mapped[float | None] = mapped_column(Float)

@@ -11,7 +11,7 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
-from podcast_host import create_app, episodes
+from podcast_host import create_app, processing
 from podcast_host.services import build_services
 
 
@@ -27,10 +27,11 @@ class PodcastHostServer(BaseApplication):  # type: ignore[misc]
     def load(self) -> Any:
         services = build_services()
         app = create_app(services=services)
-        if not services.settings.queue_url:
-            # The embedded queue lost whatever it held when the last process stopped: resume it first.
-            episodes.recover_unfinished(services, include_fresh=True)
+        # Threads first: recovered episodes are then processed in the background, not before serving.
         services.queue.start()
+        if not services.settings.queue_url:
+            # The embedded queue lost whatever it held when the last process stopped: resume it.
+            processing.recover_unfinished(services, include_fresh=True)
         return app
 
 

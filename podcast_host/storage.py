@@ -14,6 +14,7 @@ import tempfile
 import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol, runtime_checkable
 from urllib.parse import SplitResult, parse_qs, quote, unquote, urlsplit
@@ -71,6 +72,29 @@ def media_key(show_id: int, kind: str, name: str, episode_id: int | None = None)
     if episode_id is not None:
         parts += ["episodes", _id_segment("episode", episode_id)]
     return "/".join([*parts, kind, safe_name(name)])
+
+
+@dataclass(frozen=True)
+class MediaKey:
+    show_id: int
+    episode_id: int | None
+    kind: str
+
+
+def parse_media_key(key: str) -> MediaKey:
+    """Read back what `media_key` put into a key; ValueError for anything it could not have built."""
+    parts = _check_key(key).split("/")
+    if len(parts) == 4 and parts[0] == "shows" and parts[2] in MEDIA_KINDS:
+        return MediaKey(int(_digits(parts[1])), None, parts[2])
+    if len(parts) == 6 and parts[0] == "shows" and parts[2] == "episodes" and parts[4] in MEDIA_KINDS:
+        return MediaKey(int(_digits(parts[1])), int(_digits(parts[3])), parts[4])
+    raise ValueError(f"{key!r} is not a media key.")
+
+
+def _digits(text: str) -> str:
+    if not text.isdigit() or not text.isascii():
+        raise ValueError(f"{text!r} is not an id.")
+    return text
 
 
 def safe_name(name: str) -> str:

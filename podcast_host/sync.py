@@ -9,14 +9,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from podcast_host import episodes, shows
+from podcast_host import episodes, processing, shows
 from podcast_host.artwork import check_cover
 from podcast_host.chapters import parse_chapters
 from podcast_host.errors import Invalid, NotFound
-from podcast_host.models import Episode, Show
+from podcast_host.models import PENDING, Episode, Show
 from podcast_host.transcripts import parse_transcript
 
 AUDIO_SUFFIXES = {".mp3", ".m4a", ".aac", ".wav", ".flac", ".ogg", ".oga", ".opus", ".aiff", ".aif"}
@@ -116,9 +115,7 @@ def _sync_episode(
     with services.db.session() as session:
         show = session.get(Show, show_id)
         assert show is not None
-        existing = session.scalar(
-            select(Episode).where(Episode.show_id == show_id, Episode.slug == folder.name)
-        )
+        existing = _episode_for_folder(session, show, folder.name)
         if existing is None:
             echo(f"{label}: new episode, processing")
             created = episodes.create_episode(
@@ -140,12 +137,21 @@ def _sync_episode(
             (report.updated if changed else report.unchanged).append(label)
             if changed:
                 echo(f"{label}: updated ({', '.join(changed)})")
-            if "audio" not in changed:
+            # An earlier run may have left it pending (the store was down): process it now.
+            if "audio" not in changed and existing.processing_state != PENDING:
                 if changed:
                     # Processing announces new audio itself; a metadata change must be announced here.
                     services.queue.enqueue("feed_changed", show_id)
                 return
-    episodes.process_episode(services, episode_id)
+    processing.process_episode(services, episode_id)
+
+
+def _episode_for_folder(session: Session, show: Show, slug: str) -> Episode | None:
+    """The episode the folder describes, also when it was renamed since (its old slug is an alias)."""
+    try:
+        return episodes.find_episode_by_slug(session, show, slug)[0]
+    except NotFound:
+        return None
 
 
 def _update_episode(

@@ -58,7 +58,8 @@ def test_a_wrong_password_is_refused_with_the_form_again(client, producer: str) 
 
 
 def test_after_login_only_local_addresses_are_followed(client, producer: str) -> None:  # type: ignore[no-untyped-def]
-    for target in ("https://evil.example/", "//evil.example/", "/\\evil.example"):
+    hostile = ("https://evil.example/", "//evil.example/", "/\\evil.example", "/\t/evil.example", "/\n/evil")
+    for target in hostile:
         token = _login_token(client)
         response = client.post(
             "/login", data={"email": producer, "password": PASSWORD, "csrf_token": token, "next": target}

@@ -12,7 +12,7 @@ from helpers import auth, create_show, upload_episode
 from sqlalchemy import create_engine, text
 from tcp_proxy import SwitchableProxy
 
-from podcast_host import accounts, create_app, episodes, shows
+from podcast_host import accounts, create_app, episodes, processing, shows
 from podcast_host.jobs import RetryLater
 from podcast_host.models import FAILED, READY
 from podcast_host.services import Services
@@ -82,14 +82,14 @@ def test_a_job_retried_after_an_outage_publishes_once(
     episode_id = _uploaded(flaky_services, sample_mp3)
     proxy.down()
     with pytest.raises(RetryLater):
-        episodes.process_episode(flaky_services, episode_id)
+        processing.process_episode(flaky_services, episode_id)
     with flaky_services.db.session() as session:
         waiting = episodes.get_episode(session, episode_id)
         assert waiting.status == "processing" and waiting.audio_key is None
         assert episodes.public_episodes(session, waiting.show) == []
 
     proxy.up()
-    assert episodes.process_episode(flaky_services, episode_id) == READY
+    assert processing.process_episode(flaky_services, episode_id) == READY
     with flaky_services.db.session() as session:
         done = episodes.get_episode(session, episode_id)
         assert done.status == "published"
@@ -102,10 +102,10 @@ def test_a_store_that_stays_down_fails_the_episode_with_a_reason(
 ) -> None:
     episode_id = _uploaded(flaky_services, sample_mp3)
     proxy.down()
-    for _ in range(episodes.MAX_ATTEMPTS - 1):
+    for _ in range(processing.MAX_ATTEMPTS - 1):
         with pytest.raises(RetryLater):
-            episodes.process_episode(flaky_services, episode_id)
-    assert episodes.process_episode(flaky_services, episode_id) == FAILED
+            processing.process_episode(flaky_services, episode_id)
+    assert processing.process_episode(flaky_services, episode_id) == FAILED
     with flaky_services.db.session() as session:
         failed = episodes.get_episode(session, episode_id)
         assert failed.status == "failed"

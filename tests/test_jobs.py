@@ -14,7 +14,7 @@ import psutil
 import pytest
 from redis import Redis
 
-from podcast_host import accounts, episodes, shows
+from podcast_host import accounts, episodes, processing, shows
 from podcast_host.jobs import RedisQueue
 from podcast_host.models import PROCESSING, READY, Episode
 from podcast_host.services import Services
@@ -154,7 +154,7 @@ def test_a_job_run_twice_publishes_once(sqlite_services: Services, sample_mp3: P
     first = _episode(sqlite_services, created.id)
     assert first.status == "published"
     # A duplicate delivery of the same job finds the episode ready and leaves it alone.
-    assert episodes.process_episode(sqlite_services, created.id) == READY
+    assert processing.process_episode(sqlite_services, created.id) == READY
     again = _episode(sqlite_services, created.id)
     assert (again.audio_key, again.publish_at, again.attempts) == (first.audio_key, first.publish_at, 1)
 
@@ -177,5 +177,5 @@ def test_serve_resumes_episodes_left_unfinished_by_a_crash(
         )
         created.processing_state = PROCESSING  # as a server killed mid-job leaves it
         session.commit()
-    assert episodes.recover_unfinished(sqlite_services, include_fresh=True) == 1
+    assert processing.recover_unfinished(sqlite_services, include_fresh=True) == 1
     assert _episode(sqlite_services, created.id).status == "published"

@@ -74,3 +74,22 @@ def test_sync_reprocesses_changed_audio_only(services: Services, tmp_path: Path,
     assert after["sawt/marhaban"][0] == before["sawt/marhaban"][0]
     assert after["sawt/marhaban"][1] != before["sawt/marhaban"][1]
     assert after["sample-hour/welcome"] == before["sample-hour/welcome"]
+
+
+def test_sync_after_a_rename_through_the_api_keeps_one_episode(services: Services, tmp_path: Path) -> None:
+    from podcast_host.episodes import rename_episode
+
+    folder = tmp_path / "episodes"
+    shutil.copytree(SAMPLE, folder)
+    sync_directory(services, folder)
+    with services.db.session() as session:
+        show = find_show(session, "sawt")
+        (episode,) = list_episodes(session, show)
+        guid = episode.guid
+        rename_episode(session, episode, "renamed")
+        session.commit()
+    report = sync_directory(services, folder)
+    assert report.created == []
+    with services.db.session() as session:
+        (episode,) = list_episodes(session, find_show(session, "sawt"))
+        assert (episode.slug, episode.guid) == ("renamed", guid)

@@ -133,3 +133,42 @@ def test_method_not_allowed_says_what_is(client) -> None:  # type: ignore[no-unt
     assert response.status_code == 405
     assert response.get_json()["error"]["code"] == "method_not_allowed"
     assert "GET" in response.headers["Allow"]
+
+
+def test_an_explicit_slug_already_taken_is_409(client, admin_token: str, sample_mp3: Path) -> None:  # type: ignore[no-untyped-def]
+    create_show(client, admin_token)
+    assert upload_episode(client, admin_token, "daily", sample_mp3, slug="one").status_code == 202
+    again = upload_episode(client, admin_token, "daily", sample_mp3, slug="one")
+    assert again.status_code == 409
+    assert (
+        len(client.get("/api/v1/shows/daily/episodes", headers=auth(admin_token)).get_json()["episodes"]) == 1
+    )
+
+
+@pytest.mark.parametrize("filename", ["...", "___", "-.mp3"])
+def test_a_filename_with_nothing_usable_still_uploads(
+    client,
+    admin_token: str,
+    sample_mp3: Path,  # type: ignore[no-untyped-def]
+    filename: str,
+) -> None:
+    create_show(client, admin_token)
+    assert upload_episode(client, admin_token, "daily", sample_mp3, filename=filename).status_code == 202
+
+
+def test_an_oversized_side_file_is_refused_before_it_is_read(  # type: ignore[no-untyped-def]
+    client, admin_token: str, services: Services, sample_mp3: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from podcast_host import episodes
+
+    monkeypatch.setitem(episodes.SIDE_FILE_LIMITS, "chapters", 100)
+    create_show(client, admin_token)
+    with sample_mp3.open("rb") as fh:
+        response = client.post(
+            "/api/v1/shows/daily/episodes",
+            data={"title": "x", "audio": (fh, "a.mp3"), "chapters": (io.BytesIO(b" " * 200), "c.json")},
+            headers=auth(admin_token),
+        )
+    assert response.status_code == 422
+    assert response.get_json()["error"]["field"] == "chapters"
+    _nothing_created(client, admin_token, services)

@@ -10,6 +10,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -213,6 +214,10 @@ def _refused(email: str, wait_s: float) -> tuple[str, int, dict[str, str]]:
 def _next_url() -> str:
     """Where to go after signing in: a path on this site only, never another host."""
     target = request.values.get("next", "")
-    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    # Browsers drop tabs and newlines and read "\\" as "/", so "/\t/evil.example" would leave the site.
+    if any(ord(ch) <= 0x20 or ch == "\\" for ch in target):
+        return url_for("dashboard.index")
+    parts = urlsplit(target)
+    if target.startswith("/") and not target.startswith("//") and not parts.scheme and not parts.netloc:
         return target
     return url_for("dashboard.index")
