@@ -49,7 +49,15 @@ EDITABLE = (
     "locked",
     "funding_url",
     "funding_text",
+    "target_lufs_stereo",
+    "target_lufs_mono",
+    "bitrate_stereo_kbps",
+    "bitrate_mono_kbps",
 )
+# Loudness targets a producer may choose instead of -16 / -19 LUFS; EBU R128 broadcast is -23.
+LUFS_RANGE = (-30.0, -10.0)
+# The constant bitrates an MPEG-1/2 layer III encoder can write at 44.1 kHz (and 32k for 22.05 kHz mono).
+MP3_BITRATES = (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
 
 
 def feed_url(public_url: str, slug: str) -> str:
@@ -158,7 +166,7 @@ def clean_show_fields(fields: Mapping[str, Any], require_title: bool) -> dict[st
     """Check and normalize the editable fields present in `fields`."""
     out: dict[str, Any] = {}
     for name in EDITABLE:
-        if name not in fields or fields[name] is None:
+        if name not in fields or (fields[name] is None and not name.startswith(("target_", "bitrate_"))):
             continue
         out[name] = _clean_field(name, fields[name])
     if require_title and not out.get("title"):
@@ -169,6 +177,8 @@ def clean_show_fields(fields: Mapping[str, Any], require_title: bool) -> dict[st
 def _clean_field(name: str, value: Any) -> Any:
     if name in ("explicit", "locked"):
         return parse_bool(value, name)
+    if name.startswith(("target_lufs_", "bitrate_")):
+        return _audio_setting(name, value)
     text = clean_text(str(value)).strip()
     if name in TEXT_LIMITS and len(text) > TEXT_LIMITS[name]:
         raise Invalid(f"The {name} is longer than {TEXT_LIMITS[name]} characters.", field=name)
@@ -191,6 +201,25 @@ def _clean_field(name: str, value: Any) -> Any:
     if name == "funding_url":
         return _check_url(text, name)
     return text
+
+
+def _audio_setting(name: str, value: Any) -> float | int | None:
+    """A per-show loudness target or bitrate; empty means the pipeline's default again."""
+    if value is None or str(value).strip() == "":
+        return None
+    try:
+        number = float(str(value).strip())
+    except ValueError:
+        raise Invalid(f"The {name} must be a number, not {value!r}.", field=name) from None
+    if name.startswith("target_lufs_"):
+        if not LUFS_RANGE[0] <= number <= LUFS_RANGE[1]:
+            raise Invalid(
+                f"The {name} must be between {LUFS_RANGE[0]:g} and {LUFS_RANGE[1]:g} LUFS.", field=name
+            )
+        return number
+    if number not in MP3_BITRATES:
+        raise Invalid(f"The {name} must be one of {', '.join(map(str, MP3_BITRATES))} kbps.", field=name)
+    return int(number)
 
 
 def _check_url(value: Any, name: str) -> str:

@@ -369,3 +369,16 @@ def test_a_small_cover_is_refused(client: FlaskClient, admin_token: str) -> None
     assert error_of(response, 422)["field"] == "image"
     response = client.put("/api/v1/shows/daily/image", headers=auth(admin_token), json={"image": "x"})
     error_of(response, 415)
+
+
+def test_a_show_chooses_its_own_loudness_and_bitrates(client: FlaskClient, admin_token: str) -> None:
+    create_show(client, admin_token)
+    settings = {"target_lufs_mono": -18.0, "bitrate_stereo_kbps": 192}
+    patched = client.patch("/api/v1/shows/daily", json=settings, headers=auth(admin_token)).get_json()
+    assert (patched["target_lufs_mono"], patched["bitrate_stereo_kbps"]) == (-18.0, 192)
+    assert patched["target_lufs_stereo"] is None  # the pipeline's -16 LUFS
+    for bad in ({"target_lufs_mono": -5}, {"bitrate_stereo_kbps": 100}):
+        refused = client.patch("/api/v1/shows/daily", json=bad, headers=auth(admin_token))
+        assert refused.status_code == 422, bad
+    reset = client.patch("/api/v1/shows/daily", json={"target_lufs_mono": None}, headers=auth(admin_token))
+    assert reset.get_json()["target_lufs_mono"] is None

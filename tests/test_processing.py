@@ -128,3 +128,17 @@ def test_the_cli_explains_a_store_outage_in_one_line(
     assert result.exit_code != 0
     assert "Traceback" not in result.output
     assert "episode reprocess" in result.stderr.strip().splitlines()[-1]
+
+
+def test_the_pipeline_uses_the_shows_own_settings(sqlite_services: Services, sample_mp3: Path) -> None:
+    episode_id = _new_episode(sqlite_services, sample_mp3)
+    with sqlite_services.db.session() as session:
+        show = episodes.get_episode(session, episode_id).show
+        shows.update_show(session, show, {"target_lufs_stereo": -20, "bitrate_stereo_kbps": 96})
+        session.commit()
+    processing.process_episode(sqlite_services, episode_id)
+    done = _episode(sqlite_services, episode_id)
+    assert done.loudness_report["target_lufs"] == -20
+    assert abs(done.loudness_report["output_lufs"] + 20) <= 1
+    # 96 kbps CBR: about 12 kB per second of audio
+    assert abs(done.enclosure_length / done.duration_s - 12_000) < 1_500

@@ -355,6 +355,10 @@ def show_json(show: Show) -> dict[str, Any]:
         "page_url": links.show_page(show),
         "podcast_guid": show.podcast_guid,
         "moved_to_url": show.moved_to_url,
+        "target_lufs_stereo": show.target_lufs_stereo,
+        "target_lufs_mono": show.target_lufs_mono,
+        "bitrate_stereo_kbps": show.bitrate_stereo_kbps,
+        "bitrate_mono_kbps": show.bitrate_mono_kbps,
         "created_at": show.created_at.isoformat(),
     }
 

@@ -23,7 +23,7 @@ from podcast_host.categories import CATEGORY_CHOICES, format_category, validate_
 from podcast_host.episodes import EPISODE_TYPES
 from podcast_host.errors import Invalid
 from podcast_host.models import ROLES
-from podcast_host.shows import SHOW_TYPES
+from podcast_host.shows import LUFS_RANGE, MP3_BITRATES, SHOW_TYPES
 
 View = TypeVar("View", bound=Callable[..., Any])
 API_PREFIX = "/api/v1"
@@ -128,6 +128,18 @@ def datetime_field(allow_none: bool = False, description: str | None = None) -> 
     return fields.String(allow_none=allow_none, metadata=metadata)
 
 
+def lufs_field(description: str) -> fields.Float:
+    return fields.Float(
+        allow_none=True, validate=validate.Range(*LUFS_RANGE), metadata={"description": description}
+    )
+
+
+def bitrate_field(description: str) -> fields.Integer:
+    return fields.Integer(
+        allow_none=True, validate=validate.OneOf(MP3_BITRATES), metadata={"description": description}
+    )
+
+
 def email_field(required: bool = False) -> fields.String:
     # 320: the longest address SMTP allows (RFC 5321 §4.5.3.1), and the users.email column.
     return fields.String(required=required, validate=validate.Length(max=320), metadata={"format": "email"})
@@ -158,6 +170,10 @@ class ShowFieldsSchema(Schema):
     locked = Flag()
     funding_url = url_field()
     funding_text = text_field(200)
+    target_lufs_stereo = lufs_field("Loudness target for stereo episodes; null: -16 LUFS.")
+    target_lufs_mono = lufs_field("Loudness target for mono episodes; null: -19 LUFS.")
+    bitrate_stereo_kbps = bitrate_field("MP3 bitrate for stereo episodes; null: 128.")
+    bitrate_mono_kbps = bitrate_field("MP3 bitrate for mono episodes; null: 64.")
 
 
 class ShowCreateSchema(ShowFieldsSchema):
@@ -249,6 +265,10 @@ class ShowSchema(Schema):
     page_url = fields.String(required=True, metadata={"format": "uri"})
     podcast_guid = fields.String(required=True)
     moved_to_url = fields.String(required=True, allow_none=True)
+    target_lufs_stereo = fields.Float(required=True, allow_none=True)
+    target_lufs_mono = fields.Float(required=True, allow_none=True)
+    bitrate_stereo_kbps = fields.Integer(required=True, allow_none=True)
+    bitrate_mono_kbps = fields.Integer(required=True, allow_none=True)
     created_at = fields.DateTime(required=True)
 
 
