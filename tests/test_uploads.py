@@ -172,3 +172,65 @@ def test_an_oversized_side_file_is_refused_before_it_is_read(  # type: ignore[no
     assert response.status_code == 422
     assert response.get_json()["error"]["field"] == "chapters"
     _nothing_created(client, admin_token, services)
+
+
+def test_a_spoofed_content_type_does_not_decide(
+    client,
+    admin_token: str,
+    services: Services,  # type: ignore[no-untyped-def]
+    sample_mp3: Path,
+    tmp_path: Path,
+) -> None:
+    """The bytes are probed; what the client claims about them is ignored either way."""
+    create_show(client, admin_token)
+    fake = tmp_path / "fake.mp3"
+    fake.write_text("<html>not audio</html>")
+    with fake.open("rb") as fh:
+        claimed_audio = client.post(
+            "/api/v1/shows/daily/episodes",
+            headers=auth(admin_token),
+            data={"title": "x", "audio": (fh, "fake.mp3", "audio/mpeg")},
+        )
+    assert claimed_audio.status_code == 415
+    _nothing_created(client, admin_token, services)
+    with sample_mp3.open("rb") as fh:
+        claimed_image = client.post(
+            "/api/v1/shows/daily/episodes",
+            headers=auth(admin_token),
+            data={"title": "real", "audio": (fh, "real.png", "image/png")},
+        )
+    assert claimed_image.status_code == 202
+
+
+@pytest.mark.parametrize(
+    "publish_at",
+    ["yesterday", "2026-13-01T08:00:00+00:00", "2026-12-01T08:00:00", "0001-01-01T00:00:00+00:00"],
+)
+def test_invalid_dates_are_refused_with_nothing_created(
+    client,
+    admin_token: str,
+    services: Services,  # type: ignore[no-untyped-def]
+    sample_mp3: Path,
+    publish_at: str,
+) -> None:
+    create_show(client, admin_token)
+    response = upload_episode(client, admin_token, "daily", sample_mp3, publish_at=publish_at)
+    assert response.status_code == 422
+    assert response.get_json()["error"]["field"] == "publish_at"
+    _nothing_created(client, admin_token, services)
+
+
+@pytest.mark.parametrize(("field", "size"), [("title", 10_000), ("description", 200_000)])
+def test_huge_metadata_is_refused_with_nothing_created(
+    client,
+    admin_token: str,
+    services: Services,  # type: ignore[no-untyped-def]
+    sample_mp3: Path,
+    field: str,
+    size: int,
+) -> None:
+    create_show(client, admin_token)
+    response = upload_episode(client, admin_token, "daily", sample_mp3, **{field: "ا" * size})
+    assert response.status_code == 422
+    assert response.get_json()["error"]["field"] == field
+    _nothing_created(client, admin_token, services)
