@@ -5,6 +5,7 @@ Shared by the feed (description, content:encoded), the public pages and the doma
 
 from __future__ import annotations
 
+import functools
 import re
 
 import nh3
@@ -33,8 +34,24 @@ def clean_text(s: str) -> str:
     return _UNWANTED_CHARS.sub("", s.replace("\r\n", "\n").replace("\r", "\n"))
 
 
+# Rendering is most of a feed's build time; notes rarely change, so recent results are kept. Only notes up
+# to 16 kB are cached, which bounds the cache to a few tens of MB however long the notes are.
+_CACHED_NOTES_MAX = 16 * 1024
+
+
 def render_notes_html(markdown_text: str) -> str:
     """Markdown show notes -> sanitized HTML: no script, no event attributes, no javascript: URLs."""
+    if len(markdown_text) <= _CACHED_NOTES_MAX:
+        return _render_cached(markdown_text)
+    return _render(markdown_text)
+
+
+@functools.lru_cache(maxsize=2048)
+def _render_cached(markdown_text: str) -> str:
+    return _render(markdown_text)
+
+
+def _render(markdown_text: str) -> str:
     html = _markdown.render(clean_text(markdown_text))
     return nh3.clean(
         html,
