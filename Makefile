@@ -24,6 +24,8 @@ install: $(STAMP) ## Install the app and its Python dependencies into .venv (and
 run: install ## Load the sample show from episodes/ and serve on http://$(HOST):$(PORT)
 	$(BIN)/podcast-host sync episodes/
 	@echo "podcast-host is serving on http://$(HOST):$(PORT) (Ctrl-C stops it)"
+	@echo "Dashboard: make a producer with  $(BIN)/podcast-host user add you@example.com --admin --password-stdin"
+	@echo "           then sign in at http://$(HOST):$(PORT)/login"
 	$(BIN)/podcast-host serve --host $(HOST) --port $(PORT)
 
 test-deps: install

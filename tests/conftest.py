@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -120,33 +119,10 @@ def s3_services(tmp_path: Path, seaweedfs: Any, s3_bucket: str) -> Iterator[Serv
 
 @pytest.fixture(scope="session")
 def sample_mp3(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 4-second stereo MP3 of generated tones, made once per run."""
-    path = tmp_path_factory.mktemp("audio") / "sample.mp3"
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-nostdin",
-            "-loglevel",
-            "error",
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=frequency=440:duration=4:sample_rate=44100",
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=frequency=660:duration=4:sample_rate=44100",
-            "-filter_complex",
-            "[0][1]amerge=inputs=2,volume=0.3",
-            "-c:a",
-            "libmp3lame",
-            "-b:a",
-            "96k",
-            str(path),
-        ],
-        check=True,
-    )
-    return path
+    """A 4-second stereo MP3 of a generated tone, made once per run."""
+    from audio_fixtures import make_tone
+
+    return make_tone(tmp_path_factory.mktemp("audio") / "sample.mp3", seconds=4, frequency=440, level_db=-12)
 
 
 @pytest.fixture

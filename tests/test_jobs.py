@@ -12,6 +12,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from audio_fixtures import make_tone
 from redis import Redis
 
 from podcast_host import accounts, episodes, processing, shows
@@ -35,25 +36,8 @@ def redis_services(tmp_path: Path, database_url: str) -> Services:
 
 @pytest.fixture
 def long_wav(tmp_path: Path) -> Path:
-    """Two minutes of stereo noise: long enough to kill a worker in the middle of it."""
-    path = tmp_path / "long.wav"
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-nostdin",
-            "-loglevel",
-            "error",
-            "-f",
-            "lavfi",
-            "-i",
-            "anoisesrc=duration=120:color=pink:amplitude=0.2:sample_rate=44100",
-            "-ac",
-            "2",
-            str(path),
-        ],
-        check=True,
-    )
-    return path
+    """Two minutes of stereo audio: long enough to kill a worker in the middle of it."""
+    return make_tone(tmp_path / "long.wav", seconds=120, level_db=-18)
 
 
 def _worker_env(services: Services) -> dict[str, str]:
