@@ -17,6 +17,7 @@ from podcast_host.config import ConfigError
 from podcast_host.db import DatabaseUnavailable
 from podcast_host.errors import PodcastHostError
 from podcast_host.jobs import RetryLater
+from podcast_host.links import feed_url
 from podcast_host.models import FAILED, READY, Show, User
 from podcast_host.services import Services, build_services
 from podcast_host.storage import StorageError
@@ -245,7 +246,7 @@ def show_add(lazy: LazyServices, slug: str, image: Path | None, owner: str | Non
         if image:
             shows.set_cover(services, session, created, image.read_bytes())
         session.commit()
-        click.echo(f"Created show {created.slug}: {services.settings.public_url}/{created.slug}/feed.xml")
+        click.echo(f"Created show {created.slug}: {feed_url(services.settings.public_url, created.slug)}")
 
 
 @show.command("list")

@@ -9,6 +9,11 @@ from podcast_host.config import Settings
 from podcast_host.models import Episode, Show
 
 
+def feed_url(public_url: str, slug: str) -> str:
+    """A show's feed URL; also what its podcast:guid is derived from."""
+    return f"{public_url}/{quote(slug)}/feed.xml"
+
+
 @dataclass(frozen=True)
 class Links:
     settings: Settings
@@ -24,7 +29,7 @@ class Links:
         return f"{self.base}/{quote(show.slug)}/"
 
     def feed(self, show: Show) -> str:
-        return f"{self.base}/{quote(show.slug)}/feed.xml"
+        return feed_url(self.base, show.slug)
 
     def episode_page(self, episode: Episode) -> str:
         return f"{self.show_page(episode.show)}{quote(episode.slug)}/"

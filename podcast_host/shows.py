@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from collections.abc import Mapping
@@ -15,6 +16,7 @@ from podcast_host.artwork import ArtworkError, check_cover
 from podcast_host.categories import validate_category
 from podcast_host.errors import Conflict, Invalid, NotFound, Unavailable
 from podcast_host.feed import podcast_guid
+from podcast_host.links import feed_url
 from podcast_host.models import Membership, Show, ShowAlias, User
 from podcast_host.notes import clean_text
 from podcast_host.slugs import check_slug
@@ -58,10 +60,6 @@ EDITABLE = (
 LUFS_RANGE = (-30.0, -10.0)
 # The constant bitrates an MPEG-1/2 layer III encoder can write at 44.1 kHz (and 32k for 22.05 kHz mono).
 MP3_BITRATES = (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
-
-
-def feed_url(public_url: str, slug: str) -> str:
-    return f"{public_url}/{slug}/feed.xml"
 
 
 def find_show(session: Session, slug: str) -> Show:
@@ -248,8 +246,6 @@ def set_cover(services: Any, session: Session, show: Show, data: bytes) -> Show:
         art = check_cover(data)
     except ArtworkError as exc:
         raise Invalid(str(exc), field="image") from None
-    import hashlib
-
     name = f"cover-{hashlib.sha256(art.data).hexdigest()[:12]}.{art.extension}"
     key = media_key(show.id, "image", name)
     try:

@@ -6,7 +6,6 @@ Every view declares its contract with `@documented`; GET /api/v1/openapi.json is
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
@@ -17,7 +16,7 @@ from podcast_host import accounts, episodes, shows
 from podcast_host.errors import NotAuthenticated, NotFound, UnsupportedMedia
 from podcast_host.links import Links
 from podcast_host.models import ApiToken, Episode, Membership, Show, User
-from podcast_host.web.context import db, services
+from podcast_host.web.context import db, services, spooled_upload
 from podcast_host.web.openapi import (
     MAX_ID,
     CoverUploadSchema,
@@ -143,8 +142,8 @@ def create_episode(slug: str) -> tuple[Response, int, dict[str, str]]:
     """Upload an episode; its audio is processed in the background."""
     show = _show_for(slug, "edit_episodes")
     fields = _form(EpisodeUploadSchema)
-    audio = _upload(fields.pop("audio"))
-    files = {name: _upload(fields.pop(name)) for name in EPISODE_FILES if name in fields}
+    audio = spooled_upload(fields.pop("audio"))
+    files = {name: spooled_upload(fields.pop(name)) for name in EPISODE_FILES if name in fields}
     episode = episodes.create_episode(services(), db(), show, audio, fields, **files)
     return jsonify(episode_json(episode)), 202, {"Location": url_for(".get_episode", episode_id=episode.id)}
 
@@ -323,12 +322,6 @@ def _stream_size(storage: FileStorage) -> int:
     size = stream.tell()
     stream.seek(position)
     return size
-
-
-def _upload(storage: FileStorage) -> episodes.Upload:
-    """The multipart file already sits in a named temporary file (see StreamingRequest)."""
-    storage.stream.flush()
-    return episodes.Upload(path=Path(storage.stream.name), filename=storage.filename or "upload")
 
 
 # --- JSON shapes (documented in web/openapi.py) ---------------------------------------------------------

@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import current_app, g
 from sqlalchemy.orm import Session
+from werkzeug.datastructures import FileStorage
 
+from podcast_host.episodes import Upload
 from podcast_host.services import Services
 
 
 def services() -> Services:
     return current_app.extensions["podcast_host"]
+
+
+def spooled_upload(storage: FileStorage) -> Upload:
+    """A multipart file as the domain's Upload: StreamingRequest already spooled it to a named temp file."""
+    name = getattr(storage.stream, "name", None)
+    if not isinstance(name, str) or not Path(name).is_file():
+        raise RuntimeError("uploads must be spooled to disk (podcast_host.web.StreamingRequest)")
+    storage.stream.flush()
+    return Upload(path=Path(name), filename=storage.filename or "upload")
 
 
 def db() -> Session:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Flask, Response, flash, jsonify, redirect, render_template, request, url_for
-from werkzeug.datastructures import FileStorage, MultiDict
+from werkzeug.datastructures import MultiDict
 
 from podcast_host import accounts, episodes, shows
 from podcast_host.categories import CATEGORY_CHOICES
@@ -15,7 +14,7 @@ from podcast_host.links import Links
 from podcast_host.models import Episode, Show, utcnow
 from podcast_host.notes import render_notes_html
 from podcast_host.web import auth
-from podcast_host.web.context import db, services
+from podcast_host.web.context import db, services, spooled_upload
 from podcast_host.web.errors import error_response
 
 bp = Blueprint("dashboard", __name__, url_prefix="/admin")
@@ -414,16 +413,7 @@ def _optional_upload(name: str) -> episodes.Upload | None:
     storage = request.files.get(name)
     if storage is None or not storage.filename:
         return None
-    return episodes.Upload(path=_spooled_path(storage), filename=storage.filename)
-
-
-def _spooled_path(storage: FileStorage) -> Path:
-    """The uploaded file's path on disk: the app's request class spools every upload to a named temp file."""
-    name = getattr(storage.stream, "name", None)
-    if not isinstance(name, str) or not Path(name).is_file():
-        raise RuntimeError("uploads must be spooled to disk (podcast_host.web.StreamingRequest)")
-    storage.stream.flush()
-    return Path(name)
+    return spooled_upload(storage)
 
 
 def _errors(exc: PodcastHostError, default_field: str) -> dict[str, str]:
