@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -56,6 +57,8 @@ class User(Base):
     email: Mapped[str] = mapped_column(String(320), unique=True)
     password_hash: Mapped[str | None] = mapped_column(String(255))
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Bumped by logout and password change: a session cookie carrying an older number is refused.
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     tokens: Mapped[list[ApiToken]] = relationship(back_populates="user", cascade="all, delete-orphan")
@@ -71,6 +74,10 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Optional: after this instant the token is refused.
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A read-only token may only make safe (GET/HEAD) requests.
+    read_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     user: Mapped[User] = relationship(back_populates="tokens")
 
@@ -82,6 +89,8 @@ class Show(Base):
     slug: Mapped[str] = mapped_column(String(200), unique=True)
     title: Mapped[str] = mapped_column(String(500))
     description: Mapped[str] = mapped_column(Text, default="")
+    # The description rendered to sanitized HTML when it is saved, so pages and feeds never render it.
+    description_html: Mapped[str | None] = mapped_column(Text)
     language: Mapped[str] = mapped_column(String(35), default="en")
     author: Mapped[str] = mapped_column(String(500), default="")
     email: Mapped[str] = mapped_column(String(320), default="")
@@ -159,6 +168,8 @@ class Episode(Base):
     slug: Mapped[str] = mapped_column(String(200))
     title: Mapped[str] = mapped_column(String(500))
     description: Mapped[str] = mapped_column(Text, default="")
+    # The notes rendered to sanitized HTML when they are saved, so pages and feeds never render them.
+    notes_html: Mapped[str | None] = mapped_column(Text)
     season: Mapped[int | None] = mapped_column(Integer)
     number: Mapped[int | None] = mapped_column(Integer)
     episode_type: Mapped[str] = mapped_column(String(20), default="full")
