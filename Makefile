@@ -36,10 +36,11 @@ test-deps: install
 test: test-deps ## Run the whole test suite (starts PostgreSQL and Redis when they are down)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-bench: test-deps ## Benchmarks of SPEC §11, printed as tables
+bench: test-deps ## Benchmarks (audio, feed, upload, server memory), printed as tables
 	$(BIN)/python scripts/bench_audio.py
 	$(BIN)/python scripts/bench_feed.py
 	$(BIN)/python scripts/bench_upload.py
+	$(BIN)/python scripts/bench_serve_memory.py
 
 lint: install ## ruff lint and format check
 	$(BIN)/ruff check .

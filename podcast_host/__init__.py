@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from podcast_host.config import load_settings
 from podcast_host.services import Services, build_services
@@ -39,5 +40,11 @@ def create_app(test_config: Mapping[str, Any] | None = None, services: Services 
         TESTING=services.settings.testing,
     )
     app.extensions["podcast_host"] = services
+    proxies = services.settings.trusted_proxies
+    if proxies:
+        # The client's address (sign-in throttle) and scheme come from the X-Forwarded-* entries the trusted
+        # proxies wrote; the Host header is left alone, as every link starts with PUBLIC_URL. (Replacing
+        # wsgi_app is how Flask documents wrapping the app; mypy reads it as assigning to a method.)
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
     web.init_app(app)
     return app

@@ -5,38 +5,63 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from datetime import timedelta
+from functools import cache
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from podcast_host.errors import Conflict, Forbidden, Invalid, NotAuthenticated, NotFound
-from podcast_host.models import ROLES, ApiToken, Membership, Show, User, utcnow
+from podcast_host.models import ROLES, ApiToken, Episode, Membership, Show, User, utcnow
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# 320: the longest address SMTP allows (RFC 5321 §4.5.3.1), and the users.email column.
+MAX_EMAIL_LENGTH = 320
+MIN_PASSWORD_LENGTH = 8
+# Long enough for any passphrase; longer input is refused before it is hashed or kept anywhere.
+MAX_PASSWORD_LENGTH = 1024
 TOKEN_PREFIX = "ph_"
+MAX_TOKEN_DAYS = 3650
+# Tokens one user may hold, expired ones included until revoked: enough for every laptop, CI job and
+# script, and a bound on the rows a leaked token can add.
+MAX_TOKENS_PER_USER = 100
 
-# What each role may do on a show (SPEC §6); admins may do everything everywhere.
+# What each role may do on a show (docs/api.md, "Members and roles"); admins may do everything everywhere.
 PERMISSIONS = {
-    "owner": {"read", "edit_episodes", "edit_show", "manage_members", "delete_show"},
+    "owner": {"read", "edit_episodes", "edit_show", "move_show", "manage_members", "delete_show"},
     "editor": {"read", "edit_episodes", "edit_show"},
     "viewer": {"read"},
 }
+# Show fields that need "move_show": where the show lives (its slug, the host its feed moved to) and what
+# proves its ownership to podcast platforms when the feed moves hosts (itunes:email, podcast:locked owner=).
+OWNER_ONLY_SHOW_FIELDS = ("slug", "moved_to_url", "email", "locked")
 
 
 def normalize_email(email: str) -> str:
     email = email.strip().lower()
-    if len(email) > 320 or not EMAIL_RE.match(email):
-        raise Invalid(f"{email!r} is not an email address.", field="email")
+    if len(email) > MAX_EMAIL_LENGTH or not EMAIL_RE.match(email):
+        shown = email if len(email) <= MAX_EMAIL_LENGTH else email[:40] + "…"
+        raise Invalid(f"{shown!r} is not an email address.", field="email")
     return email
+
+
+def check_password(password: str, field: str = "password") -> str:
+    """A password that may be stored: MIN_PASSWORD_LENGTH to MAX_PASSWORD_LENGTH characters."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise Invalid(f"The password must have at least {MIN_PASSWORD_LENGTH} characters.", field=field)
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise Invalid(f"The password may have at most {MAX_PASSWORD_LENGTH} characters.", field=field)
+    return password
 
 
 def create_user(session: Session, email: str, password: str | None, admin: bool = False) -> User:
     email = normalize_email(email)
     if session.scalar(select(User).where(User.email == email)):
         raise Conflict(f"A user with the email {email} already exists.")
-    if password is not None and len(password) < 8:
-        raise Invalid("The password must have at least 8 characters.", field="password")
+    if password is not None:
+        check_password(password)
     user = User(
         email=email,
         password_hash=generate_password_hash(password) if password else None,
@@ -55,31 +80,103 @@ def get_user(session: Session, email: str) -> User:
 
 
 def authenticate(session: Session, email: str, password: str) -> User:
+    """The user with this email and password; the refusal takes as long whether or not the email has an
+    account, so the time of an answer does not tell which addresses have one."""
+    wrong = NotAuthenticated("The email or the password is wrong.")
+    if len(email) > MAX_EMAIL_LENGTH or len(password) > MAX_PASSWORD_LENGTH:
+        raise wrong  # never a stored password: it cannot match, and hashing it would cost for nothing
     user = session.scalar(select(User).where(User.email == email.strip().lower()))
-    if user is None or not user.password_hash or not check_password_hash(user.password_hash, password):
-        raise NotAuthenticated("The email or the password is wrong.")
+    if user is None or not user.password_hash:
+        check_password_hash(_decoy_hash(), password)
+        raise wrong
+    if not check_password_hash(user.password_hash, password):
+        raise wrong
     return user
+
+
+@cache
+def _decoy_hash() -> str:
+    """A hash of the same method and cost as stored ones, checked when there is no password to check."""
+    return generate_password_hash(secrets.token_urlsafe(16))
+
+
+def change_password(session: Session, user: User, current: str, new: str) -> None:
+    """A user's own change: the current password is needed, and every browser session of theirs ends."""
+    if not user.password_hash:
+        raise Forbidden(
+            "You have no password yet: the operator sets the first one with `podcast-host user password`."
+        )
+    if len(current) > MAX_PASSWORD_LENGTH or not check_password_hash(user.password_hash, current):
+        raise Forbidden("The current password is wrong.")
+    set_password(session, user, check_password(new, field="new_password"))
+
+
+def set_password(session: Session, user: User, password: str) -> None:
+    """Store a new password and end every browser session of the user."""
+    user.password_hash = generate_password_hash(check_password(password))
+    end_sessions(session, user)
+
+
+def end_sessions(session: Session, user: User) -> None:
+    """Every session cookie of `user` made before now stops working (see web/auth.py)."""
+    user.session_generation = (user.session_generation or 0) + 1
+    session.flush()
 
 
 def _hash_token(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def create_token(session: Session, user: User, name: str = "") -> tuple[ApiToken, str]:
-    """A new API token; the secret is returned once and only its hash is kept."""
+def create_token(
+    session: Session,
+    user: User,
+    name: str = "",
+    expires_in_days: int | None = None,
+    read_only: bool = False,
+    made_with: ApiToken | None = None,
+) -> tuple[ApiToken, str]:
+    """A new API token; the secret is returned once and only its hash is kept.
+
+    A token made with another token (`made_with`) gets no more than that one has: it expires no later and
+    is read-only if that one is, so a short-lived or leaked token cannot mint a lasting one.
+    """
+    if expires_in_days is not None and not 1 <= expires_in_days <= MAX_TOKEN_DAYS:
+        raise Invalid(
+            f"A token lasts from 1 to {MAX_TOKEN_DAYS} days, not {expires_in_days}.", field="expires_in_days"
+        )
+    held = session.scalar(select(func.count()).select_from(ApiToken).where(ApiToken.user_id == user.id))
+    if held is not None and held >= MAX_TOKENS_PER_USER:
+        raise Conflict(
+            f"You already have {held} API tokens, the most one account may hold ({MAX_TOKENS_PER_USER}): "
+            "revoke those you no longer use first."
+        )
+    expires_at = utcnow() + timedelta(days=expires_in_days) if expires_in_days else None
+    if made_with is not None:
+        if made_with.expires_at is not None:
+            expires_at = min(expires_at or made_with.expires_at, made_with.expires_at)
+        read_only = read_only or made_with.read_only
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken(user=user, name=name.strip()[:200], token_hash=_hash_token(secret))
+    token = ApiToken(
+        user=user,
+        name=name.strip()[:200],
+        token_hash=_hash_token(secret),
+        expires_at=expires_at,
+        read_only=read_only,
+    )
     session.add(token)
     session.flush()
     return token, secret
 
 
-def user_for_token(session: Session, secret: str) -> User:
+def token_for_secret(session: Session, secret: str) -> ApiToken:
+    """The live token with this secret, its use recorded; NotAuthenticated when unknown or expired."""
     token = session.scalar(select(ApiToken).where(ApiToken.token_hash == _hash_token(secret.strip())))
     if token is None:
         raise NotAuthenticated("The API token is not valid (revoked or mistyped).")
+    if token.expires_at is not None and token.expires_at <= utcnow():
+        raise NotAuthenticated(f"The API token expired on {token.expires_at:%Y-%m-%d %H:%M} UTC.")
     token.last_used_at = utcnow()
-    return token.user
+    return token
 
 
 def role_on(session: Session, user: User | None, show: Show) -> str | None:
@@ -92,6 +189,14 @@ def role_on(session: Session, user: User | None, show: Show) -> str | None:
     )
 
 
+def require_episode(session: Session, user: User | None, episode: Episode, permission: str) -> None:
+    """Like `require`, but an episode of a show the user has no role on is missing (NotFound), so its
+    answer names no show and tells nothing a stranger could not learn from an unused id."""
+    if user is not None and role_on(session, user, episode.show) is None:
+        raise NotFound(f"There is no episode {episode.id}.")
+    require(session, user, episode.show, permission)
+
+
 def require(session: Session, user: User | None, show: Show, permission: str) -> None:
     """Raise NotAuthenticated without a user, Forbidden when the user's role lacks the permission."""
     if user is None:
@@ -99,6 +204,16 @@ def require(session: Session, user: User | None, show: Show, permission: str) ->
     role = role_on(session, user, show)
     if role is None or permission not in PERMISSIONS[role]:
         raise Forbidden(f"You may not do that on the show {show.slug!r}.")
+
+
+def allows(session: Session, user: User | None, show: Show, permission: str) -> bool:
+    role = role_on(session, user, show)
+    return role is not None and permission in PERMISSIONS[role]
+
+
+def owner_only_values(show: Show) -> dict[str, Any]:
+    """The show's owner-only fields, an empty value and None alike, to tell whether an edit changed them."""
+    return {name: getattr(show, name) or None for name in OWNER_ONLY_SHOW_FIELDS}
 
 
 def membership_of(session: Session, show: Show, user: User) -> Membership | None:
@@ -111,6 +226,7 @@ def grant(session: Session, show: Show, user: User, role: str) -> Membership:
     """Give `user` a role on `show`; a show never loses its last owner this way."""
     if role not in ROLES:
         raise Invalid(f"The role must be one of {', '.join(ROLES)}, not {role!r}.", field="role")
+    lock_members(session, show)
     membership = membership_of(session, show, user)
     if membership is not None and membership.role == "owner" and role != "owner":
         _keep_an_owner(session, show, user)
@@ -122,14 +238,53 @@ def grant(session: Session, show: Show, user: User, role: str) -> Membership:
     return membership
 
 
-def remove_member(session: Session, show: Show, user: User) -> None:
-    membership = membership_of(session, show, user)
-    if membership is None:
-        raise NotFound(f"{user.email} has no role on {show.slug!r}.")
+def invite(session: Session, show: Show, email: str, role: str) -> str:
+    """Offer `email` a role on `show` and return the address as stored.
+
+    Whoever asks learns nothing about whether the address has an account: the caller answers alike either
+    way. Until invitations can be kept and accepted, an existing account gets the role at once and an
+    address without one gets nothing (docs/api.md, "Members and roles").
+    """
+    email = normalize_email(email)
+    if role not in ROLES:
+        raise Invalid(f"The role must be one of {', '.join(ROLES)}, not {role!r}.", field="role")
+    user = session.scalar(select(User).where(User.email == email))
+    if user is not None:
+        grant(session, show, user, role)
+    return email
+
+
+def remove_member(session: Session, show: Show, email: str) -> None:
+    """Take the role of `email` away; an address without an account reads like one without a role."""
+    email = email.strip().lower()
+    lock_members(session, show)
+    user = session.scalar(select(User).where(User.email == email))
+    membership = membership_of(session, show, user) if user is not None else None
+    if user is None or membership is None:
+        raise NotFound(f"{email} has no role on {show.slug!r}.")
     if membership.role == "owner":
         _keep_an_owner(session, show, user)
     session.delete(membership)
     session.flush()
+
+
+def lock_members(session: Session, show: Show) -> None:
+    """Hold the show's row until the transaction ends, so that changes to its members happen one at a time.
+
+    Without it two owners removing each other at once both see "another owner remains" and both go. On
+    PostgreSQL the row is locked (SELECT … FOR UPDATE); SQLite has no row locks, so a no-op UPDATE takes the
+    database's write lock, and every check after it reads what the last writer committed.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        # Setting the slug to itself changes nothing; `updated_at` is named so its onupdate does not fire.
+        session.execute(
+            update(Show)
+            .where(Show.id == show.id)
+            .values(slug=Show.slug, updated_at=Show.updated_at)
+            .execution_options(synchronize_session=False)
+        )
+    else:
+        session.execute(select(Show.id).where(Show.id == show.id).with_for_update())
 
 
 def _keep_an_owner(session: Session, show: Show, leaving: User) -> None:

@@ -1,77 +1,120 @@
-"""The audio pipeline (SPEC §9): probe an upload with mutagen, normalize and encode it to a tagged MP3.
+"""The audio pipeline: probe an upload with mutagen, normalize and encode it to a tagged MP3.
 
-Only this module imports mutagen and pydub. docs/audio-pipeline.md explains the passes and the numbers.
+Only this module imports mutagen and pydub, and only when a function needs them: the web process imports this
+module for every request. docs/audio-pipeline.md explains the passes and the numbers.
 """
 
 from __future__ import annotations
 
 import fcntl
+import functools
 import math
 import os
 import re
 import shutil
 import subprocess
 import tempfile
+import threading
+import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, suppress
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-import mutagen
-from mutagen import id3
-from mutagen.aac import AAC
-from mutagen.aiff import AIFF
-from mutagen.flac import FLAC
-from mutagen.mp3 import MP3, BitrateMode
-from mutagen.mp4 import MP4
-from mutagen.oggopus import OggOpus
-from mutagen.oggvorbis import OggVorbis
-from mutagen.wave import WAVE
-
-with warnings.catch_warnings():
-    # pydub warns at import when ffmpeg is not on PATH (we hand it one below), about a regex escape (3.12+)
-    # and, through audioop, about audioop's deprecation (3.11+; the audioop-lts backport takes over on 3.13).
-    warnings.simplefilter("ignore", RuntimeWarning)
-    warnings.simplefilter("ignore", SyntaxWarning)
-    warnings.simplefilter("ignore", DeprecationWarning)
+if TYPE_CHECKING:
+    from mutagen import id3
     from pydub import AudioSegment
 
-# What we accept (SPEC §9): mutagen class -> (format name, MIME type). Raw ADTS AAC counts as "M4A/AAC".
-SOURCE_KINDS: dict[type, tuple[str, str]] = {
-    MP3: ("mp3", "audio/mpeg"),
-    MP4: ("m4a", "audio/mp4"),
-    AAC: ("aac", "audio/aac"),
-    WAVE: ("wav", "audio/wav"),
-    FLAC: ("flac", "audio/flac"),
-    OggVorbis: ("ogg", "audio/ogg"),
-    OggOpus: ("opus", "audio/ogg"),
-    AIFF: ("aiff", "audio/aiff"),
-}
-READABLE = "MP3, M4A/AAC, WAV, FLAC, Ogg Vorbis, Opus and AIFF"
-MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 8_000, 96_000  # SPEC §9
-MIN_DURATION_S = 0.1  # shorter than one 400 ms loudness block is not an episode; 0.1 s only rejects empties
-TRUNCATION_TOLERANCE_S = 1.0  # SPEC §9: decoded more than 1 s short of the probed length means a cut upload
 
-OUTPUT_RATE = 44_100  # SPEC §9: MP3 at 44.1 kHz
-LOUDNESS_TOLERANCE_LU = 1.0  # SPEC §9: within ±1 LU of the target
+@functools.cache
+def _source_kinds() -> dict[type, tuple[str, str]]:
+    """What we accept: mutagen class -> (format name, MIME type); raw ADTS AAC is "M4A/AAC".
+
+    See docs/audio-pipeline.md, "Errors, and where they map".
+    """
+    from mutagen.aac import AAC
+    from mutagen.aiff import AIFF
+    from mutagen.flac import FLAC
+    from mutagen.mp3 import MP3
+    from mutagen.mp4 import MP4
+    from mutagen.oggopus import OggOpus
+    from mutagen.oggvorbis import OggVorbis
+    from mutagen.wave import WAVE
+
+    return {
+        MP3: ("mp3", "audio/mpeg"),
+        MP4: ("m4a", "audio/mp4"),
+        AAC: ("aac", "audio/aac"),
+        WAVE: ("wav", "audio/wav"),
+        FLAC: ("flac", "audio/flac"),
+        OggVorbis: ("ogg", "audio/ogg"),
+        OggOpus: ("opus", "audio/ogg"),
+        AIFF: ("aiff", "audio/aiff"),
+    }
+
+
+def __getattr__(name: str) -> Any:
+    """`SOURCE_KINDS` stays a module attribute, built (with mutagen imported) on first use."""
+    if name == "SOURCE_KINDS":
+        return _source_kinds()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+@functools.cache
+def _audio_segment() -> type[AudioSegment]:
+    """pydub's AudioSegment, imported on first use and pointed at the pipeline's ffmpeg."""
+    with warnings.catch_warnings():
+        # pydub warns at import when ffmpeg is not on PATH (we hand it one below), about a regex
+        # escape (3.12+) and, through audioop, about audioop's deprecation (3.11+; the audioop-lts
+        # backport takes over on 3.13).
+        warnings.simplefilter("ignore", RuntimeWarning)
+        warnings.simplefilter("ignore", SyntaxWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from pydub import AudioSegment
+
+    AudioSegment.converter = ffmpeg_binary()
+    return AudioSegment
+
+
+READABLE = "MP3, M4A/AAC, WAV, FLAC, Ogg Vorbis, Opus and AIFF"
+MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 8_000, 96_000  # docs/audio-pipeline.md, "Errors, and where they map"
+MIN_DURATION_S = 0.1  # shorter than one 400 ms loudness block is not an episode; 0.1 s only rejects empties
+# Decoded more than 1 s short of the probed length means a cut upload: mutagen does not notice truncation.
+TRUNCATION_TOLERANCE_S = 1.0
+# The mirror rule: decoded more than 1 s LONGER than the header says means a lying or damaged header.
+OVERRUN_TOLERANCE_S = 1.0
+# Decoders stop this far past the most we accept, so that running over shows without decoding the rest.
+DECODE_MARGIN_S = 0.5
+DEFAULT_MAX_DURATION_S = 6 * 3600  # the configuration's default, for callers that do not pass theirs
+
+OUTPUT_RATE = 44_100  # docs/audio-pipeline.md, "Loudness"
+LOUDNESS_TOLERANCE_LU = 1.0  # promised to listeners (docs/audio-pipeline.md, "Loudness")
 AIM_TOLERANCE_LU = 0.5  # re-encode when the MP3 lands further than this from the target, keeping clear of ±1
 MAX_ENCODE_PASSES = 3
 MAX_GAIN_DB = 40.0  # more than this is amplifying noise: near-silent input keeps its level and is reported
 SILENCE_LUFS = -69.0  # ebur128 reports -70 LUFS when every block falls under BS.1770's absolute gate
-# FACTS.md: a LAME encode of speech lowers integrated loudness (kbps -> LU lost); we pre-compensate.
+# Measured: a LAME encode of speech lowers integrated loudness (kbps -> LU lost); we pre-compensate.
 LAME_LOUDNESS_LOSS_LU = ((64, 0.4), (128, 0.45), (192, 0.2), (320, 0.0))
-# FACTS.md: LAME lifts true peaks above their pre-encode level; the limiter aims this far under the ceiling.
+# Measured: LAME lifts true peaks above their pre-encode level; the limiter aims this far under the ceiling.
 ENCODER_PEAK_MARGIN_DB = 1.0
 PEAK_CORRECTION_MARGIN_DB = 0.3  # extra room taken when a pass still overshot the ceiling
 LIMITER_OVERSAMPLING = 1
-PCM_HEADROOM_DB = 30.0  # PCM between ffmpeg and pydub travels this far under full scale: nothing can saturate
-WAVEFORM_POINTS = 1000
+WAVEFORM_POINTS = 1000  # always this many, whatever the length: the page's size must not follow the upload
 WAVEFORM_RATE = 8_000  # the waveform only draws the envelope: 8 kHz mono is plenty
-PCM_WIDTH = 4  # s32le between the decoder, pydub and the encoder
+WAVEFORM_READ_BYTES = WAVEFORM_RATE * 2  # one second of the s16 waveform stream per read
+PCM_FORMAT, PCM_WIDTH = "s32le", 4  # the PCM between the decoder, pydub and the encoder
+PCM_HEADROOM_DB = 30.0  # that PCM travels this far under full scale: a source's overs survive the integers
+
+# The deadline of the run in progress in this thread (set by `process`), read where ffmpeg is started.
+_deadline: ContextVar[float | None] = ContextVar("audio_deadline", default=None)
 PIPE_BUFFER_BYTES = 1 << 20
+ENCODE_SHARE = 0.85  # of an encode's progress; measuring the MP3 afterwards takes the rest
+CTOC_MAX_ENTRIES = 255  # a CTOC frame counts its entries in one byte
+CHAP_MAX_MS = 0xFFFFFFFE  # CHAP times are 32-bit milliseconds; all ones means "not set"
 
 
 class AudioError(Exception):
@@ -84,6 +127,10 @@ class UnsupportedAudio(AudioError):
 
 class InvalidAudio(AudioError):
     """Readable audio that we refuse: empty, too long, odd sample rate (HTTP 422)."""
+
+
+class TimedOut(AudioError):
+    """The run passed its deadline; its ffmpeg processes were stopped."""
 
 
 class DecodeFailed(AudioError):
@@ -104,10 +151,10 @@ class ProbeResult:
 @dataclass(frozen=True)
 class EncodeSettings:
     target_lufs_stereo: float = -16.0  # Apple Podcasts' recommendation for stereo
-    target_lufs_mono: float = -19.0  # a mono file plays ≈3 LU louder on two speakers (SPEC §9)
+    target_lufs_mono: float = -19.0  # a mono file plays ≈3 LU louder on two speakers
     bitrate_stereo_kbps: int = 128
     bitrate_mono_kbps: int = 64
-    true_peak_ceiling_dbtp: float = -1.0  # SPEC §9, as in EBU R128 s1 for delivery
+    true_peak_ceiling_dbtp: float = -1.0  # EBU R128 s1 for delivery
 
 
 @dataclass(frozen=True)
@@ -139,8 +186,14 @@ def probe(path: Path, max_duration_s: float) -> ProbeResult:
     path = Path(path)
     if path.stat().st_size == 0:
         raise InvalidAudio("The file is empty (0 bytes).")
+    # mutagen's ID3 reader is quadratic in a tag's frames: refuse hostile tags first (imported here: a cycle).
+    from podcast_host.tag_limits import check_id3
+
+    check_id3(path)
+    from mutagen.oggopus import OggOpus
+
     source = _open_with_mutagen(path)
-    kind, mime_type = SOURCE_KINDS[type(source)]
+    kind, mime_type = _source_kinds()[type(source)]
     info = source.info
     sample_rate = 48_000 if isinstance(source, OggOpus) else int(getattr(info, "sample_rate", 0) or 0)
     result = ProbeResult(
@@ -157,8 +210,10 @@ def probe(path: Path, max_duration_s: float) -> ProbeResult:
 
 
 def _open_with_mutagen(path: Path) -> Any:
+    import mutagen
+
     try:
-        source = mutagen.File(path, options=list(SOURCE_KINDS))
+        source = mutagen.File(path, options=list(_source_kinds()))
     except mutagen.MutagenError:
         source = None
     if source is None or source.info is None:
@@ -193,6 +248,9 @@ def _clock(seconds: float) -> str:
 
 def _chapters_in(source: Any) -> list[dict]:
     """Chapters already in the upload (ID3 CHAP, or Nero chapters in M4A), sorted by start."""
+    from mutagen import id3
+    from mutagen.mp4 import MP4
+
     if isinstance(source.tags, id3.ID3):
         chapters = [_chapter_from_chap(frame) for frame in source.tags.getall("CHAP")]
     elif isinstance(source, MP4) and getattr(source, "chapters", None):
@@ -204,7 +262,7 @@ def _chapters_in(source: Any) -> list[dict]:
         ]
     else:
         return []
-    # FACTS.md: mutagen returns CHAP frames in stored order, which need not be time order.
+    # Measured: mutagen returns CHAP frames in stored order, which need not be time order.
     return sorted(chapters, key=lambda chapter: chapter["startTime"])
 
 
@@ -220,8 +278,12 @@ def _chapter_from_chap(frame: id3.CHAP) -> dict:
 
 def _duration_is_estimate(path: Path) -> bool:
     """True when mutagen guessed the length from the file size (MP3 without a Xing/VBRI header, ADTS AAC)."""
+    import mutagen
+    from mutagen.aac import AAC
+    from mutagen.mp3 import MP3, BitrateMode
+
     try:
-        source = mutagen.File(path, options=list(SOURCE_KINDS))
+        source = mutagen.File(path, options=list(_source_kinds()))
     except mutagen.MutagenError:
         return True
     if isinstance(source, AAC):
@@ -262,11 +324,26 @@ _SUMMARY_FIELDS = {
 
 def measure_loudness(path: Path) -> dict:
     """Integrated loudness, loudness range and true peak of a file, as ffmpeg's ebur128 reports them."""
-    command = _ffmpeg("-i", _file_url(path), "-map", "0:a:0", "-af", EBUR128, "-f", "null", "-")
-    run = subprocess.run(command, capture_output=True, text=True, errors="replace")
-    if run.returncode != 0:
-        raise DecodeFailed(f"ffmpeg could not measure the loudness of the audio ({_last_line(run.stderr)}).")
-    return _parse_ebur128(run.stderr)
+    return _measure(Path(path))
+
+
+def _measure(path: Path, length_s: float = 0.0, progress: Callable[[float], None] | None = None) -> dict:
+    """measure_loudness, reporting how far through `length_s` seconds of audio it has read."""
+    command = _ffmpeg(
+        "-i", _file_url(path), "-map", "0:a:0", "-af", EBUR128, "-progress", "pipe:1", "-f", "null", "-"
+    )
+    with tempfile.TemporaryFile() as log, _processes() as children:
+        meter = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log)
+        children.append(meter)
+        for line in meter.stdout:
+            if progress is not None and length_s > 0 and line.startswith(b"out_time_us="):
+                with suppress(ValueError):
+                    progress(int(line.split(b"=", 1)[1]) / (length_s * 1e6))
+        meter.wait()
+        log_text = _read_log(log)
+    if meter.returncode != 0:
+        raise DecodeFailed(f"ffmpeg could not measure the loudness of the audio ({_last_line(log_text)}).")
+    return _parse_ebur128(log_text)
 
 
 def _parse_ebur128(log: str) -> dict:
@@ -287,11 +364,30 @@ def _last_line(log: str) -> str:
 
 @contextmanager
 def _processes() -> Iterator[list[subprocess.Popen]]:
-    """Children started inside are killed if the block exits early, so no ffmpeg outlives a failed job."""
+    """Children started inside are killed if the block exits early, so no ffmpeg outlives a failed job.
+
+    Inside `process(deadline=…)`, they are also killed when the deadline passes, and the block then raises
+    TimedOut whatever the children's death made the code inside raise."""
     children: list[subprocess.Popen] = []
+    deadline = _deadline.get()
+    timed_out = threading.Event()
+
+    def stop_all() -> None:
+        timed_out.set()
+        for child in list(children):
+            if child.poll() is None:
+                child.kill()
+
+    timer = None
+    if deadline is not None:
+        timer = threading.Timer(max(0.0, deadline - time.monotonic()), stop_all)
+        timer.daemon = True
+        timer.start()
     try:
         yield children
     finally:
+        if timer is not None:
+            timer.cancel()
         for child in children:
             if child.poll() is None:
                 child.kill()
@@ -300,6 +396,8 @@ def _processes() -> Iterator[list[subprocess.Popen]]:
                 if pipe is not None:
                     with suppress(BrokenPipeError):
                         pipe.close()
+        if timed_out.is_set():
+            raise TimedOut("Processing took longer than its time limit; reprocess the episode to try again.")
 
 
 # ------------------------------------------------------------------------------------------------ processing
@@ -327,11 +425,35 @@ def process(
     settings: EncodeSettings,
     tags: EpisodeTags,
     progress: Callable[[float], None] | None = None,
+    max_duration_s: float = DEFAULT_MAX_DURATION_S,
+    deadline: float | None = None,
 ) -> ProcessResult:
-    """Measure, normalize, encode and tag `src` into the MP3 `dst`; `src` is only read."""
+    """Measure, normalize, encode and tag `src` into the MP3 `dst`; `src` is only read.
+
+    No decoder runs past what the probe allows: the probed length (+1 s) when the file states it, else
+    `max_duration_s`; audio that goes on longer fails as DecodeFailed. Past `deadline` (a time.monotonic()
+    instant) every ffmpeg of the run is killed and TimedOut raised.
+    """
+    reset = _deadline.set(deadline)
+    try:
+        return _process(src, dst, probed, settings, tags, progress, max_duration_s)
+    finally:
+        _deadline.reset(reset)
+
+
+def _process(
+    src: Path,
+    dst: Path,
+    probed: ProbeResult,
+    settings: EncodeSettings,
+    tags: EpisodeTags,
+    progress: Callable[[float], None] | None,
+    max_duration_s: float,
+) -> ProcessResult:
     src, dst = Path(src), Path(dst)
     report_progress = _ProgressScale(progress)
-    measured = _measure_input(src, probed, report_progress.span(0.0, 0.25))
+    allowed = _DecodeAllowance.of(src, probed.duration_s, max_duration_s)
+    measured = _measure_input(src, probed, allowed, report_progress.span(0.0, 0.25))
     channels = measured.channels
     target = settings.target_lufs_mono if channels == 1 else settings.target_lufs_stereo
     kbps = settings.bitrate_mono_kbps if channels == 1 else settings.bitrate_stereo_kbps
@@ -342,7 +464,7 @@ def process(
     try:
         for attempt in range(MAX_ENCODE_PASSES):
             span = report_progress.span(0.25 + 0.7 * attempt / MAX_ENCODE_PASSES, 0.95)
-            output, duration_s = _encode(src, partial, channels, kbps, plan, probed.duration_s, span)
+            output = _encode(src, partial, channels, kbps, plan, measured.decoded_s, allowed, span)
             better = _corrected_plan(plan, output, target, settings.true_peak_ceiling_dbtp)
             if better is None or attempt == MAX_ENCODE_PASSES - 1:
                 break
@@ -354,7 +476,10 @@ def process(
     report_progress(1.0)
     report = _loudness_report(measured.loudness, output, target, plan, settings.true_peak_ceiling_dbtp)
     return ProcessResult(
-        duration_s=round(duration_s, 3), channels=channels, loudness_report=report, waveform=measured.waveform
+        duration_s=round(measured.decoded_s, 3),
+        channels=channels,
+        loudness_report=report,
+        waveform=measured.waveform,
     )
 
 
@@ -385,7 +510,43 @@ def _channel_layout(channels: int) -> str:
     return "mono" if channels == 1 else "stereo"
 
 
-def _measure_input(src: Path, probed: ProbeResult, progress: _ProgressScale) -> _InputMeasure:
+@dataclass(frozen=True)
+class _DecodeAllowance:
+    """How much audio a file may decode to, and what its probe said."""
+
+    probed_s: float
+    most_s: float
+    estimate: bool  # the probed length is mutagen's guess from the file size, not a stated length
+
+    @classmethod
+    def of(cls, src: Path, probed_s: float, max_duration_s: float) -> _DecodeAllowance:
+        if _duration_is_estimate(src):
+            # A limit raised above the default must not cut an honest estimate that the probe let through.
+            return cls(probed_s, max(float(max_duration_s), probed_s + OVERRUN_TOLERANCE_S), True)
+        return cls(probed_s, probed_s + OVERRUN_TOLERANCE_S, False)
+
+    @property
+    def stop_s(self) -> str:
+        """ffmpeg's `-t`: a little past the most allowed, so an overrun shows and no more is decoded."""
+        return f"{self.most_s + DECODE_MARGIN_S:.3f}"
+
+    def check(self, decoded_s: float) -> None:
+        if decoded_s <= self.most_s:
+            return
+        if self.estimate:
+            raise DecodeFailed(
+                f"The audio is longer than the limit of {_clock(self.most_s)} although the file seems "
+                f"to last {_clock(self.probed_s)}; nothing past the limit is processed."
+            )
+        raise DecodeFailed(
+            f"The audio runs past {_clock(self.most_s)} although the file says it lasts "
+            f"{_clock(self.probed_s)}; its header is wrong or damaged."
+        )
+
+
+def _measure_input(
+    src: Path, probed: ProbeResult, allowed: _DecodeAllowance, progress: _ProgressScale
+) -> _InputMeasure:
     """Pass 1: one decode that gives the input loudness (ebur128), the decoded length and the waveform."""
     # Surround is measured as the stereo fold-down we will publish; mono and stereo as they are.
     fold_down = "aformat=channel_layouts=stereo," if probed.channels > 2 else ""
@@ -395,6 +556,8 @@ def _measure_input(src: Path, probed: ProbeResult, progress: _ProgressScale) -> 
         _file_url(src),
         "-map",
         "0:a:0",
+        "-t",
+        allowed.stop_s,
         "-af",
         chain,
         "-ar",
@@ -404,19 +567,20 @@ def _measure_input(src: Path, probed: ProbeResult, progress: _ProgressScale) -> 
         "pipe:1",
     )
     expected_samples = max(1, int(probed.duration_s * WAVEFORM_RATE))
-    peaks = _WaveformPeaks(bucket=max(1, math.ceil(expected_samples / WAVEFORM_POINTS)))
+    peaks = _WaveformPeaks(expected_samples)
     with tempfile.TemporaryFile() as log, _processes() as children:
         decoder = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log)
         children.append(decoder)
-        for block in iter(lambda: decoder.stdout.read(WAVEFORM_RATE * 2 * 4), b""):
+        for block in iter(lambda: decoder.stdout.read(WAVEFORM_READ_BYTES), b""):
             peaks.add(block)
             progress(peaks.samples / expected_samples)
         decoder.wait()
         log_text = _read_log(log)
     decoded_s = peaks.samples / WAVEFORM_RATE
     _check_decoded(src, decoder.returncode, log_text, decoded_s, probed.duration_s)
+    allowed.check(decoded_s)
     channels = _decoded_channels(log_text, probed.channels)
-    return _InputMeasure(_parse_ebur128(log_text), decoded_s, peaks.normalized(), channels)
+    return _InputMeasure(_parse_ebur128(log_text), decoded_s, peaks.points(), channels)
 
 
 def _decoded_channels(log: str, probed_channels: int) -> int:
@@ -445,31 +609,47 @@ def _check_decoded(src: Path, returncode: int, log: str, decoded_s: float, probe
 
 
 class _WaveformPeaks:
-    """Running peak per bucket of `bucket` samples over a stream of 16-bit mono PCM, measured by pydub."""
+    """Running peaks over a stream of 16-bit mono PCM, measured by pydub, in a bounded number of buckets.
 
-    def __init__(self, bucket: int):
-        self.bucket, self.samples = bucket, 0
+    Buckets start at a quarter of a point of the expected length; whenever there are 8 buckets a point, pairs
+    merge and buckets double, so a header that understates the length costs a few merges, never more memory.
+    """
+
+    def __init__(self, expected_samples: int):
+        self.bucket = max(1, expected_samples // (4 * WAVEFORM_POINTS))
+        self.samples = 0
         self.pending = b""
         self.peaks: list[int] = []
 
     def add(self, block: bytes) -> None:
         self.samples += len(block) // 2
         data = self.pending + block
-        step = self.bucket * 2
-        whole = len(data) - len(data) % step
-        self.peaks += [_pcm16(data[start : start + step]).max for start in range(0, whole, step)]
-        self.pending = data[whole:]
+        start = 0
+        while len(data) - start >= self.bucket * 2:
+            end = start + self.bucket * 2
+            self.peaks.append(_pcm16(data[start:end]).max)
+            start = end
+            if len(self.peaks) == 8 * WAVEFORM_POINTS:
+                self.peaks = [max(pair) for pair in zip(self.peaks[::2], self.peaks[1::2], strict=True)]
+                self.bucket *= 2
+        self.pending = data[start:]
 
-    def normalized(self) -> list[float]:
+    def points(self) -> list[float]:
+        """Exactly WAVEFORM_POINTS peaks scaled to the loudest (a very short clip repeats its peaks)."""
         peaks = self.peaks + ([_pcm16(self.pending).max] if len(self.pending) >= 2 else [])
-        loudest = max(peaks, default=0)
+        if not peaks:
+            return [0.0] * WAVEFORM_POINTS
+        count = len(peaks)
+        bounds = [index * count // WAVEFORM_POINTS for index in range(WAVEFORM_POINTS + 1)]
+        points = [max(peaks[low : max(high, low + 1)]) for low, high in pairwise(bounds)]
+        loudest = max(points)
         if loudest == 0:
-            return [0.0] * len(peaks)
-        return [round(peak / loudest, 3) for peak in peaks]  # drawn relative to the loudest moment
+            return [0.0] * WAVEFORM_POINTS
+        return [round(peak / loudest, 3) for peak in points]  # drawn relative to the loudest moment
 
 
 def _pcm16(data: bytes) -> AudioSegment:
-    return AudioSegment(
+    return _audio_segment()(
         data=data[: len(data) - len(data) % 2], sample_width=2, frame_rate=WAVEFORM_RATE, channels=1
     )
 
@@ -533,7 +713,7 @@ def _finite(value: float) -> float | None:
 
 
 def _decoder_chain(channels: int, plan: _GainPlan) -> str:
-    """Pass 2's ffmpeg filters: layout, 44.1 kHz, the optional true-peak limiter, then the PCM headroom."""
+    """Pass 2's decoding filters: layout, the optional true-peak limiter, 44.1 kHz, then the PCM headroom."""
     steps = [f"aformat=channel_layouts={_channel_layout(channels)}"]
     if plan.limiter:
         # The limiter runs before pydub's gain, so it holds peaks at (ceiling - gain) in source level;
@@ -546,6 +726,7 @@ def _decoder_chain(channels: int, plan: _GainPlan) -> str:
             f"alimiter=level_in={_ratio(shift_db)}:limit={_ratio(limit_db)}:level_out={_ratio(-shift_db)}"
             ":attack=5:release=100:level=0:latency=1",
         ]
+    # The float samples become integers for pydub here: lowering them first keeps a hot source's overs.
     steps += [f"aresample={OUTPUT_RATE}", f"volume={-PCM_HEADROOM_DB}dB"]
     return ",".join(steps)
 
@@ -560,11 +741,15 @@ def _encode(
     channels: int,
     kbps: int,
     plan: _GainPlan,
-    probed_s: float,
+    decoded_s: float,
+    allowed: _DecodeAllowance,
     progress: _ProgressScale,
-) -> tuple[dict, float]:
-    """Pass 2, with pass 3 overlapped: decode -> pydub gain -> LAME, while another ffmpeg measures the MP3."""
-    raw = ["-f", "s32le", "-ar", str(OUTPUT_RATE), "-ac", str(channels)]
+) -> dict:
+    """Pass 2 then pass 3: decoder ffmpeg -> pydub's gain -> LAME into `partial`; then ebur128 measures it.
+
+    Never more than two ffmpeg processes at once: the verifying one starts after the encoder has exited.
+    """
+    pcm = ["-f", PCM_FORMAT, "-ar", str(OUTPUT_RATE), "-ac", str(channels)]
     decode = _ffmpeg(
         "-loglevel",
         "error",
@@ -572,18 +757,18 @@ def _encode(
         _file_url(src),
         "-map",
         "0:a:0",
+        "-t",
+        allowed.stop_s,
         "-af",
         _decoder_chain(channels, plan),
-        *raw,
+        *pcm,
         "pipe:1",
     )
-    # tee: one LAME run feeds the file (seekable, so it gets its Xing/LAME header) and the verifying ffmpeg.
-    outputs = f"[f=mp3:id3v2_version=0]{partial.name}|[f=mp3]pipe\\:1"
     encode = _ffmpeg(
         "-loglevel",
         "error",
         "-y",
-        *raw,
+        *pcm,
         "-i",
         "pipe:0",
         "-map",
@@ -592,39 +777,42 @@ def _encode(
         "libmp3lame",
         "-b:a",
         f"{kbps}k",
+        "-id3v2_version",
+        "0",  # mutagen writes the tag afterwards
         "-f",
-        "tee",
-        outputs,
+        "mp3",
+        _file_url(partial),  # a seekable file, so the MP3 gets its Xing/LAME header
     )
-    verify = _ffmpeg("-f", "mp3", "-i", "pipe:0", "-af", EBUR128, "-f", "null", "-")
-    frame_bytes = PCM_WIDTH * channels
-    expected = max(1, int(probed_s * OUTPUT_RATE) * frame_bytes)
+    expected_frames = max(1.0, decoded_s * OUTPUT_RATE)
+    encoding = progress.span(0.0, ENCODE_SHARE)
     with ExitStack() as stack:
-        logs = [stack.enter_context(tempfile.TemporaryFile()) for _ in range(3)]
+        decode_log, encode_log = (stack.enter_context(tempfile.TemporaryFile()) for _ in range(2))
         children = stack.enter_context(_processes())
-        verifier = subprocess.Popen(verify, stdin=subprocess.PIPE, stderr=logs[2])
-        children.append(verifier)
         encoder = subprocess.Popen(
-            encode, stdin=subprocess.PIPE, stdout=verifier.stdin, stderr=logs[1], cwd=partial.parent
+            encode, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=encode_log
         )
         children.append(encoder)
-        _widen_pipe(verifier.stdin)
-        verifier.stdin.close()  # the encoder holds the only writer now: its exit ends the verifier's input
-        decoder = subprocess.Popen(decode, stdout=subprocess.PIPE, stderr=logs[0])
+        decoder = subprocess.Popen(decode, stdout=subprocess.PIPE, stderr=decode_log)
         children.append(decoder)
         _widen_pipe(decoder.stdout)
         _widen_pipe(encoder.stdin)
-        written = _apply_gain(
-            decoder.stdout, encoder.stdin, plan.gain_db, channels, lambda done: progress(done / expected)
+        finished = _apply_gain(
+            decoder.stdout,
+            encoder.stdin,
+            plan.gain_db,
+            channels,
+            lambda frames: encoding(frames / expected_frames),
         )
-        for child in (decoder, encoder, verifier):
+        decoder.stdout.close()  # after an early stop, a decoder blocked on a full pipe must not be waited for
+        for child in (decoder, encoder):
             child.wait()
-        decode_log, encode_log, verify_log = (_read_log(log) for log in logs)
+        decode_text, encode_text = _read_log(decode_log), _read_log(encode_log)
+    # An encoder that quit first leaves the decoder killed by its closed pipe: the encoder's log says why.
+    if not finished or (encoder.returncode != 0 and decoder.returncode == 0):
+        raise DecodeFailed(f"Encoding the MP3 failed ({_last_line(encode_text)}).")
     if decoder.returncode != 0:
-        raise DecodeFailed(f"The audio could not be decoded ({_last_line(decode_log)}).")
-    if encoder.returncode != 0 or verifier.returncode != 0 or written is None:
-        raise DecodeFailed(f"Encoding the MP3 failed ({_last_line(encode_log or verify_log)}).")
-    return _parse_ebur128(verify_log), written / frame_bytes / OUTPUT_RATE
+        raise DecodeFailed(f"The audio could not be decoded ({_last_line(decode_text)}).")
+    return _measure(partial, decoded_s, progress.span(ENCODE_SHARE, 1.0))
 
 
 def _widen_pipe(pipe: IO[bytes]) -> None:
@@ -636,26 +824,25 @@ def _widen_pipe(pipe: IO[bytes]) -> None:
 
 def _apply_gain(
     pcm_in: IO[bytes], pcm_out: IO[bytes], gain_db: float, channels: int, progress: Callable[[int], None]
-) -> int | None:
-    """Apply the episode gain with pydub, one second at a time; bytes written, or None if the encoder quit."""
+) -> bool:
+    """pydub applies the episode gain, one second of PCM at a time; False if the encoder quit early."""
+    segment = _audio_segment()
     frame_bytes = PCM_WIDTH * channels
     chunk_bytes = OUTPUT_RATE * frame_bytes  # whole frames, so every chunk is a valid AudioSegment
     # The decoder delivered the PCM PCM_HEADROOM_DB low; this gain gives that back along with the episode's.
     total_gain = gain_db + PCM_HEADROOM_DB
-    written = 0
+    frames = 0
     try:
         for chunk in iter(lambda: pcm_in.read(chunk_bytes), b""):
             chunk = chunk[: len(chunk) - len(chunk) % frame_bytes]
-            segment = AudioSegment(
-                data=chunk, sample_width=PCM_WIDTH, frame_rate=OUTPUT_RATE, channels=channels
-            )
-            pcm_out.write(segment.apply_gain(total_gain).raw_data)
-            written += len(chunk)
-            progress(written)
+            gained = segment(data=chunk, sample_width=PCM_WIDTH, frame_rate=OUTPUT_RATE, channels=channels)
+            pcm_out.write(gained.apply_gain(total_gain).raw_data)
+            frames += len(chunk) // frame_bytes
+            progress(frames)
         pcm_out.close()
     except BrokenPipeError:
-        return None
-    return written
+        return False
+    return True
 
 
 # ------------------------------------------------------------------------------------------------ tags
@@ -663,6 +850,9 @@ def _apply_gain(
 
 def write_tags(path: Path, tags: EpisodeTags) -> None:
     """Replace the ID3v2 tag of an MP3 in place with the episode's title, show, cover and chapters."""
+    from mutagen import id3
+    from mutagen.mp3 import MP3
+
     path = Path(path)
     tag = id3.ID3()
     for frame in _text_frames(tags):
@@ -685,6 +875,8 @@ def write_tags(path: Path, tags: EpisodeTags) -> None:
 
 
 def _text_frames(tags: EpisodeTags) -> list[id3.Frame]:
+    from mutagen import id3
+
     utf8 = id3.Encoding.UTF8  # mutagen turns it into UTF-16 when writing v2.3
     frames = [
         id3.TIT2(encoding=utf8, text=tags.title),
@@ -705,15 +897,21 @@ def _text_frames(tags: EpisodeTags) -> list[id3.Frame]:
 
 
 def _chapter_frames(chapters: list[dict], duration_s: float) -> list[id3.Frame]:
-    """CHAP frames plus the CTOC that orders them (ID3v2 Chapter Frame Addendum)."""
+    """CHAP frames plus the CTOC that orders them (ID3v2 Chapter Frame Addendum).
+
+    A CTOC lists at most 255 entries, so longer lists get one ordered CTOC per 255 chapters under the
+    top-level one; players that read CHAP frames alone see every chapter either way.
+    """
+    from mutagen import id3
+
     chapters = sorted(chapters, key=lambda chapter: float(chapter["startTime"]))
     starts = [float(chapter["startTime"]) for chapter in chapters]
     frames: list[id3.Frame] = []
     for index, chapter in enumerate(chapters):
         next_start = starts[index + 1] if index + 1 < len(starts) else duration_s
         end = chapter.get("endTime") or next_start
-        start_ms = int(round(starts[index] * 1000))
-        end_ms = max(start_ms, int(round(float(end) * 1000)))
+        start_ms = min(int(round(starts[index] * 1000)), CHAP_MAX_MS)
+        end_ms = min(max(start_ms, int(round(float(end) * 1000))), CHAP_MAX_MS)
         frames.append(
             id3.CHAP(
                 element_id=f"chp{index}",
@@ -722,16 +920,27 @@ def _chapter_frames(chapters: list[dict], duration_s: float) -> list[id3.Frame]:
                 sub_frames=[id3.TIT2(encoding=id3.Encoding.UTF8, text=str(chapter.get("title") or ""))],
             )
         )
+    ids = [f"chp{index}" for index in range(len(chapters))]
+    ordered = id3.CTOCFlags.ORDERED
+    if len(ids) > CTOC_MAX_ENTRIES:
+        groups = [ids[low : low + CTOC_MAX_ENTRIES] for low in range(0, len(ids), CTOC_MAX_ENTRIES)]
+        for number, group in enumerate(groups):
+            title = f"Chapters {number * CTOC_MAX_ENTRIES + 1}–{number * CTOC_MAX_ENTRIES + len(group)}"
+            frames.append(
+                id3.CTOC(
+                    element_id=f"toc{number}",
+                    flags=ordered,
+                    child_element_ids=group,
+                    sub_frames=[id3.TIT2(encoding=id3.Encoding.UTF8, text=title)],
+                )
+            )
+        ids = [f"toc{number}" for number in range(len(groups))]
     frames.append(
         id3.CTOC(
             element_id="toc",
-            flags=id3.CTOCFlags.TOP_LEVEL | id3.CTOCFlags.ORDERED,
-            child_element_ids=[f"chp{index}" for index in range(len(chapters))],
+            flags=id3.CTOCFlags.TOP_LEVEL | ordered,
+            child_element_ids=ids,
             sub_frames=[id3.TIT2(encoding=id3.Encoding.UTF8, text="Chapters")],
         )
     )
     return frames
-
-
-# pydub converts through the same ffmpeg as the rest of the pipeline if it is ever asked to.
-AudioSegment.converter = ffmpeg_binary()

@@ -1,54 +1,123 @@
-"""JSON chapters (Podcasting 2.0 chapters format, version 1.2.0): parse, check, convert."""
+"""JSON chapters (Podcasting 2.0 chapters format, version 1.2.0): parse, check, convert.
+
+The limits below are documented in docs/audio-pipeline.md ("Chapters").
+"""
 
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
+from urllib.parse import urlsplit
 
 from podcast_host.errors import Invalid
+from podcast_host.notes import clean_text
 
 # https://github.com/Podcastindex-org/podcast-namespace/blob/main/docs/examples/chapters/jsonChapters.md
 CHAPTERS_VERSION = "1.2.0"
 CHAPTERS_MIME = "application/json+chapters"
 MAX_CHAPTERS = 500
+MAX_TITLE_CHARS = 1000
+MAX_URL_CHARS = 2000
+# A week: far past any episode we accept, and inside the 32-bit milliseconds of an ID3 CHAP frame.
+MAX_CHAPTER_TIME_S = 7 * 24 * 3600
+LINK_SCHEMES = ("http", "https")
 
 
 def parse_chapters(data: bytes) -> dict[str, Any]:
     """Check an uploaded chapters file and return it normalized (sorted by start time)."""
     try:
-        doc = json.loads(data.decode("utf-8"))
+        doc = json.loads(data.decode("utf-8"), parse_constant=_refuse_constant)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise Invalid(f"The chapters file is not valid JSON: {exc}", field="chapters") from None
+        raise Invalid(f"The chapters file is not valid JSON: {exc}.", field="chapters") from None
+    except RecursionError:
+        # json recurses once per nesting level; a real chapters file is four levels deep.
+        raise Invalid("The chapters file is nested too deeply to be chapters.", field="chapters") from None
     items = doc.get("chapters") if isinstance(doc, dict) else None
     if not isinstance(items, list):
         raise Invalid('The chapters file needs a "chapters" list.', field="chapters")
+    return {"version": CHAPTERS_VERSION, "chapters": _checked(items)}
+
+
+def _refuse_constant(name: str) -> float:
+    raise Invalid(f"The chapters file contains {name}; times must be finite numbers.", field="chapters")
+
+
+def _checked(items: list[Any]) -> list[dict[str, Any]]:
     if len(items) > MAX_CHAPTERS:
         raise Invalid(f"The chapters file has more than {MAX_CHAPTERS} chapters.", field="chapters")
     chapters = [_chapter(item, index) for index, item in enumerate(items, 1)]
-    return {"version": CHAPTERS_VERSION, "chapters": sorted(chapters, key=lambda c: c["startTime"])}
+    return sorted(chapters, key=lambda c: c["startTime"])
 
 
 def _chapter(item: Any, index: int) -> dict[str, Any]:
     if not isinstance(item, dict):
         raise Invalid(f"Chapter {index} is not an object.", field="chapters")
-    start = item.get("startTime")
-    if isinstance(start, bool) or not isinstance(start, int | float) or start < 0:
-        raise Invalid(f"Chapter {index} needs a startTime of zero or more seconds.", field="chapters")
-    chapter: dict[str, Any] = {"startTime": float(start)}
-    end = item.get("endTime")
-    if isinstance(end, int | float) and not isinstance(end, bool) and end > start:
-        chapter["endTime"] = float(end)
-    for key in ("title", "img", "url"):
-        if isinstance(item.get(key), str) and item[key].strip():
-            chapter[key] = item[key].strip()[:1000]
+    start = _seconds(item.get("startTime"))
+    if start is None:
+        raise Invalid(
+            f"Chapter {index} needs a startTime between 0 and {MAX_CHAPTER_TIME_S} seconds.", field="chapters"
+        )
+    chapter: dict[str, Any] = {"startTime": start}
+    if item.get("endTime") is not None:
+        end = _seconds(item["endTime"])
+        if end is None:
+            raise Invalid(
+                f"Chapter {index} has an endTime that is not between 0 and {MAX_CHAPTER_TIME_S} seconds.",
+                field="chapters",
+            )
+        if end > start:
+            chapter["endTime"] = end
+    # Control characters and lone surrogates go: JSON escapes can carry them, and a lone surrogate breaks the
+    # UTF-16 of the ID3 writer and the UTF-8 of the pages.
+    title = clean_text(item["title"]).strip() if isinstance(item.get("title"), str) else ""
+    if title:
+        if len(title) > MAX_TITLE_CHARS:
+            raise Invalid(f"Chapter {index} has a title over {MAX_TITLE_CHARS} characters.", field="chapters")
+        chapter["title"] = title
+    for key in ("img", "url"):
+        # Tabs and newlines inside a link are dropped, as browsers drop them.
+        link = (
+            clean_text(item[key]).replace("\t", "").replace("\n", "").strip()
+            if isinstance(item.get(key), str)
+            else ""
+        )
+        if link:
+            chapter[key] = _link(link, key, index)
     return chapter
+
+
+def _seconds(value: Any) -> float | None:
+    """A chapter time as float seconds, or None unless it is a finite number in 0..MAX_CHAPTER_TIME_S."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        seconds = float(value)
+    except OverflowError:  # an integer literal too large for a float
+        return None
+    if not math.isfinite(seconds) or not 0 <= seconds <= MAX_CHAPTER_TIME_S:
+        return None
+    return seconds
+
+
+def _link(url: str, key: str, index: int) -> str:
+    """Only absolute http(s) links are published: a chapter link ends up in players and on our pages."""
+    if len(url) > MAX_URL_CHARS:
+        raise Invalid(f"Chapter {index} has a {key} over {MAX_URL_CHARS} characters.", field="chapters")
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme.lower() not in LINK_SCHEMES or not parts.hostname:
+        raise Invalid(f"Chapter {index} has a {key} that is not an http(s) link.", field="chapters")
+    return url
 
 
 def chapters_from_list(items: list[dict[str, Any]]) -> dict[str, Any] | None:
     """Chapters read from an uploaded MP3 (start/end/title dicts) as a chapters document."""
     if not items:
         return None
-    return {"version": CHAPTERS_VERSION, "chapters": [_chapter(item, i) for i, item in enumerate(items, 1)]}
+    return {"version": CHAPTERS_VERSION, "chapters": _checked(items)}
 
 
 def chapters_for_tags(doc: dict[str, Any] | None) -> list[dict[str, Any]]:

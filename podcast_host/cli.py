@@ -1,4 +1,7 @@
-"""The `podcast-host` command line (SPEC §4). User mistakes print one line on stderr and exit non-zero."""
+"""The `podcast-host` command line (README.md, "Command line").
+
+User mistakes print one line on stderr and exit non-zero.
+"""
 
 from __future__ import annotations
 
@@ -71,6 +74,11 @@ class LazyServices:
         if self.acting_as:
             accounts.require(session, self.user(session), show, permission)
 
+    def as_operator(self, command: str) -> None:
+        """Refuse --as on a command only the operator runs: ignoring it would act with full rights instead."""
+        if self.acting_as:
+            raise click.ClickException(f"`{command}` acts as the operator: run it without --as.")
+
     def close(self) -> None:
         if self._services is not None:
             self._services.close()
@@ -109,9 +117,10 @@ def main(ctx: click.Context, acting_as: str | None) -> None:
 @pass_services
 @friendly_errors
 def serve(lazy: LazyServices, host: str, port: int, threads: int, processes: int) -> None:
-    """Serve the pages, feeds, media and API with a production WSGI server (gunicorn)."""
+    """Serve the pages, feeds, media and API with a production server (uvicorn, the app on a thread pool)."""
     from podcast_host.server import run_server
 
+    lazy.as_operator("serve")
     services = lazy.get()
     if not services.settings.queue_url and processes != 1:
         raise click.ClickException(
@@ -132,6 +141,7 @@ def worker(lazy: LazyServices, burst: bool) -> None:
 
     from podcast_host.jobs import RedisQueue
 
+    lazy.as_operator("worker")
     services = lazy.get()
     if not isinstance(services.queue, RedisQueue):
         raise click.ClickException(
@@ -166,9 +176,11 @@ def db() -> None:
 
 
 @db.command("upgrade")
+@pass_services
 @friendly_errors
-def db_upgrade() -> None:
+def db_upgrade(lazy: LazyServices) -> None:
     """Apply every pending migration."""
+    lazy.as_operator("db upgrade")
     services = build_services()
     try:
         services.settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -190,11 +202,32 @@ def user() -> None:
 @pass_services
 @friendly_errors
 def user_add(lazy: LazyServices, email: str, admin: bool, password_stdin: bool) -> None:
+    lazy.as_operator("user add")
     password = sys.stdin.readline().rstrip("\n") if password_stdin else None
     with lazy.get().db.session() as session:
         created = accounts.create_user(session, email, password, admin=admin)
         session.commit()
         click.echo(f"Created user {created.email}{' (admin)' if admin else ''}.")
+
+
+@user.command("password")
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@pass_services
+@friendly_errors
+def user_password(lazy: LazyServices, email: str, password_stdin: bool) -> None:
+    """Set a user's password; every dashboard session of theirs ends (their API tokens keep working)."""
+    lazy.as_operator("user password")
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True, err=True)
+    with lazy.get().db.session() as session:
+        # The operator is trusted: unlike the API, the command says plainly when there is no such user.
+        found = accounts.get_user(session, email)
+        accounts.set_password(session, found, password)
+        session.commit()
+        click.echo(f"New password set for {found.email}; their dashboard sessions have ended.")
 
 
 @main.group()
@@ -205,14 +238,31 @@ def token() -> None:
 @token.command("add")
 @click.argument("email")
 @click.option("--name", default="", help="A label to recognize the token by.")
+@click.option(
+    "--expires-in-days",
+    type=click.IntRange(1, accounts.MAX_TOKEN_DAYS),
+    help="Refuse the token after this many days (default: never).",
+)
+@click.option("--read-only", is_flag=True, help="The token may only read (GET and HEAD requests).")
 @pass_services
 @friendly_errors
-def token_add(lazy: LazyServices, email: str, name: str) -> None:
-    """Create an API token; it is printed once, alone on the last line."""
+def token_add(
+    lazy: LazyServices, email: str, name: str, expires_in_days: int | None, read_only: bool
+) -> None:
+    """Create an API token; it is printed once, alone on the last line. With --as, only for that user."""
+    if lazy.acting_as and email.strip().lower() != lazy.acting_as.strip().lower():
+        raise click.ClickException(
+            f"With --as, `token add` makes tokens for {lazy.acting_as} only; "
+            f"run it without --as to make one for {email}."
+        )
     with lazy.get().db.session() as session:
-        _, secret = accounts.create_token(session, accounts.get_user(session, email), name)
+        token, secret = accounts.create_token(
+            session, accounts.get_user(session, email), name, expires_in_days, read_only
+        )
         session.commit()
-    click.echo(f"Token for {email} (store it now; it is not shown again):", err=True)
+        scope = "read-only" if read_only else "read and write"
+        until = f"expires {token.expires_at:%Y-%m-%d %H:%M} UTC" if token.expires_at else "never expires"
+    click.echo(f"Token for {email}, {scope}, {until} (store it now; it is not shown again):", err=True)
     click.echo(secret)
 
 
@@ -434,7 +484,7 @@ def episode_reprocess(lazy: LazyServices, episode_id: int, wait: bool) -> None:
 @pass_services
 @friendly_errors
 def feed(lazy: LazyServices, show_slug: str) -> None:
-    """Print the show's RSS feed."""
+    """Print the show's RSS feed (public: the same with or without --as)."""
     from podcast_host.syndication import render_feed
 
     services = lazy.get()
@@ -447,11 +497,10 @@ def feed(lazy: LazyServices, show_slug: str) -> None:
 @pass_services
 @friendly_errors
 def sync(lazy: LazyServices, directory: Path) -> None:
-    """Make the database match a folder of shows and episodes (SPEC §8)."""
+    """Make the database match a folder of shows and episodes (README.md, "Podcast as code")."""
     from podcast_host.sync import sync_directory
 
-    if lazy.acting_as:
-        raise click.ClickException("sync acts as the operator: run it without --as.")
+    lazy.as_operator("sync")
     report = sync_directory(lazy.get(), directory, echo=lambda line: click.echo(line, err=True))
     click.echo(report.summary())
 

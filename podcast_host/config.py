@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -11,6 +12,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 ENV_PREFIX = "PODCAST_HOST_"
+# How long a process that finds the secret-key file empty waits for the process that created it.
+SECRET_KEY_WAIT_S = 1.0
 
 
 class ConfigError(Exception):
@@ -35,6 +38,8 @@ class Settings:
     # A processing job silent for this long is taken to be dead (worker killed) and is run again.
     job_stale_s: int = 180
     episodes_per_page: int = 20
+    # Reverse proxies in front of the app that set X-Forwarded-For and -Proto; 0 believes no such header.
+    trusted_proxies: int = 0
     testing: bool = False
     extra: Mapping[str, object] = field(default_factory=dict)
 
@@ -51,6 +56,8 @@ _INT_FIELDS = {
     "episodes_per_page",
     "job_stale_s",
 }
+# Whole numbers for which 0 means something (none).
+_COUNT_FIELDS = {"trusted_proxies"}
 _KNOWN = {f.name for f in fields(Settings)} - {"extra", "testing"}
 
 
@@ -93,13 +100,15 @@ def _coerce(values: dict[str, object]) -> dict[str, object]:
     out: dict[str, object] = {}
     for key, value in values.items():
         env_name = ENV_PREFIX + key.upper()
-        if key in _INT_FIELDS:
+        if key in _INT_FIELDS | _COUNT_FIELDS:
             try:
                 number = int(str(value).strip())
             except ValueError:
                 raise ConfigError(f"{env_name} must be a whole number, not {value!r}.") from None
-            if number <= 0:
+            if key in _INT_FIELDS and number <= 0:
                 raise ConfigError(f"{env_name} must be positive, not {number}.")
+            if number < 0:
+                raise ConfigError(f"{env_name} must be 0 or more, not {number}.")
             out[key] = number
         elif key == "websub_hubs":
             items = value if isinstance(value, list) else str(value).split(",")
@@ -148,9 +157,32 @@ def ensure_secret_key(settings: Settings) -> Settings:
     """Use the configured secret, or generate one once into the data dir."""
     if settings.secret_key:
         return settings
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
     path = settings.data_dir / "secret_key"
-    if not path.exists():
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(48), encoding="utf-8")
-        path.chmod(0o600)
-    return replace(settings, secret_key=path.read_text(encoding="utf-8").strip())
+    try:
+        # Created owner-only from the first byte, and by one process only: others starting at the same
+        # moment (web processes, workers) read the key this one writes instead of writing their own.
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return replace(settings, secret_key=_read_secret_key(path))
+    key = secrets.token_urlsafe(48)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(key)
+    except BaseException:
+        path.unlink(missing_ok=True)  # an empty key file would stop every later start
+        raise
+    return replace(settings, secret_key=key)
+
+
+def _read_secret_key(path: Path) -> str:
+    """The key in `path`, waiting a moment for a process that has just created the file to write it."""
+    deadline = time.monotonic() + SECRET_KEY_WAIT_S
+    while not (key := path.read_text(encoding="utf-8").strip()):
+        if time.monotonic() > deadline:
+            raise ConfigError(
+                f"{path.name} in the data dir is empty: delete it to have a new key made "
+                "(signed-in sessions then end), or set PODCAST_HOST_SECRET_KEY."
+            )
+        time.sleep(0.02)
+    return key

@@ -4,30 +4,31 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from podcast_host import audio
 from podcast_host.artwork import ArtworkError, check_cover
 from podcast_host.chapters import chapters_from_list, parse_chapters
 from podcast_host.errors import Conflict, Invalid, NotFound, Unavailable, UnsupportedMedia
+from podcast_host.limits import SIDE_FILE_LIMITS
 from podcast_host.models import (
     FAILED,
     PENDING,
     PROCESSING,
-    READY,
     Episode,
     EpisodeAlias,
     Show,
     utcnow,
 )
-from podcast_host.notes import clean_text
+from podcast_host.notes import MAX_NOTES_CHARS, clean_text, render_notes_html
 from podcast_host.shows import parse_bool
 from podcast_host.slugs import check_slug, slug_from_title, unique_slug
 from podcast_host.storage import StorageError, media_key
@@ -37,8 +38,6 @@ log = logging.getLogger(__name__)
 
 EPISODE_TYPES = ("full", "trailer", "bonus")
 EDITABLE = ("title", "description", "season", "number", "type", "explicit", "publish_at", "draft", "slug")
-# Side files are read whole; their size is checked first, so a huge one cannot exhaust memory.
-SIDE_FILE_LIMITS = {"image": 20 * 1024 * 1024, "chapters": 5 * 1024 * 1024, "transcript": 5 * 1024 * 1024}
 
 
 @dataclass(frozen=True)
@@ -89,7 +88,8 @@ def create_episode(
         raise Conflict(f"The slug {slug!r} is already taken in this show.")
     slug = slug or _free_episode_slug(session, show, values["title"], values.get("number"))
     episode = Episode(show=show, slug=slug, chapters=chapters_doc, probe=_probe_json(probed), **values)
-    episode.original_filename = clean_text(Path(audio_file.filename or "audio").name)[:500]
+    episode.notes_html = render_notes_html(values.get("description", ""))
+    episode.original_filename = _original_label(audio_file.filename)
     episode.original_size = audio_file.path.stat().st_size
     episode.original_sha256 = file_sha256(audio_file.path)
     session.add(episode)
@@ -102,7 +102,7 @@ def create_episode(
         )
         if art:
             episode.image_key = _put_bytes(
-                services, stored, show, episode, "image", f"cover.{art.extension}", art.data, art.mime_type
+                services, stored, show, episode, "image", "cover", art.extension, art.data, art.mime_type
             )
         if transcript_doc:
             episode.transcript_key = _put_bytes(
@@ -111,7 +111,8 @@ def create_episode(
                 show,
                 episode,
                 "transcript",
-                f"transcript.{transcript_doc.extension}",
+                "transcript",
+                transcript_doc.extension,
                 transcript_doc.data,
                 transcript_doc.mime_type,
             )
@@ -167,11 +168,10 @@ def _put_file(
     content_type: str,
     extension: str,
 ) -> str:
-    try:
-        key = media_key(show.id, kind, upload.filename or "audio", episode.id)
-    except ValueError:
-        # A name with nothing usable left ("...", "___"): the kind and the probed format name it instead.
-        key = media_key(show.id, kind, f"{kind}.{extension}", episode.id)
+    # The server names the file from what the probe found: a name the uploader chose ("notes.html") would
+    # pick how it is served. Their name is kept only as the episode's original_filename. The random part
+    # keeps originals unguessable behind a public bucket and never overwrites the one being replaced.
+    key = media_key(show.id, kind, f"{kind}-{secrets.token_hex(8)}.{extension}", episode.id)
     try:
         services.store.put_file(key, upload.path, content_type)
     except StorageError as exc:
@@ -180,17 +180,25 @@ def _put_file(
     return key
 
 
+def _original_label(filename: str | None) -> str:
+    """The uploader's file name, for people to read; it never names or types a stored object."""
+    return clean_text(Path(filename or "audio").name)[:500]
+
+
 def _put_bytes(
     services: Any,
     stored: list[str],
     show: Show,
     episode: Episode,
     kind: str,
-    name: str,
+    stem: str,
+    extension: str,
     data: bytes,
     content_type: str,
 ) -> str:
-    key = media_key(show.id, kind, name, episode.id)
+    # A random part, as for originals: behind a CDN or a public bucket a draft's transcript or image must not
+    # be found by guessing its name, and a replacement never overwrites a file apps may still be fetching.
+    key = media_key(show.id, kind, f"{stem}-{secrets.token_hex(8)}.{extension}", episode.id)
     try:
         services.store.put_bytes(key, data, content_type)
     except StorageError as exc:
@@ -251,7 +259,7 @@ def differing_fields(episode: Episode, fields: Mapping[str, Any]) -> dict[str, A
 def _clean_episode_field(name: str, value: Any) -> tuple[str, Any]:
     if name in ("title", "description"):
         text = clean_text(str(value)).strip()
-        limit = 500 if name == "title" else 100_000
+        limit = 500 if name == "title" else MAX_NOTES_CHARS
         if len(text) > limit:
             raise Invalid(f"The {name} is longer than {limit} characters.", field=name)
         return name, text
@@ -350,21 +358,30 @@ def public_episodes(
     session: Session, show: Show, now: datetime | None = None, limit: int | None = None, offset: int = 0
 ) -> list[Episode]:
     """Episodes listeners may see at `now`, newest first."""
-    now = now or utcnow()
     query = (
         select(Episode)
-        .where(
-            Episode.show_id == show.id,
-            Episode.audio_key.is_not(None),
-            Episode.draft.is_(False),
-            Episode.publish_at <= now,
-        )
+        .where(*_public_at(show, now or utcnow()))
         .order_by(Episode.publish_at.desc(), Episode.id.desc())
         .offset(offset)
     )
     if limit is not None:
         query = query.limit(limit)
     return list(session.scalars(query))
+
+
+def count_public_episodes(session: Session, show: Show, now: datetime | None = None) -> int:
+    """How many episodes public_episodes lists at `now`, counted by the database."""
+    query = select(func.count(Episode.id)).where(*_public_at(show, now or utcnow()))
+    return session.scalar(query) or 0
+
+
+def _public_at(show: Show, now: datetime) -> tuple[ColumnElement[bool], ...]:
+    return (
+        Episode.show_id == show.id,
+        Episode.audio_key.is_not(None),
+        Episode.draft.is_(False),
+        Episode.publish_at <= now,
+    )
 
 
 # --- editing and publishing -----------------------------------------------------------------------------
@@ -377,6 +394,8 @@ def update_episode(session: Session, episode: Episode, fields: Mapping[str, Any]
         raise Invalid("An episode needs a title.", field="title")
     for name, value in values.items():
         setattr(episode, name, value)
+    if "description" in values:
+        episode.notes_html = render_notes_html(values["description"])
     if "publish_at" in fields and fields["publish_at"] in (None, ""):
         episode.publish_at = None
     if new_slug and new_slug != episode.slug:
@@ -402,8 +421,12 @@ def rename_episode(session: Session, episode: Episode, new_slug: str) -> None:
 def replace_original(services: Any, session: Session, episode: Episode, upload: Upload) -> str | None:
     """New source audio for an existing episode: probe, store, mark it for processing (GUID kept).
 
-    Returns the key of the old original, for the caller to delete once the change is committed.
+    Returns the key of the old original, for the caller to delete once the change is committed. Refused
+    (Conflict) while a live run works on the episode: it would publish audio of the original being replaced.
     """
+    _lock_row(session, episode)
+    if _live_run(services, episode):
+        raise Conflict("The episode's audio is being processed; replace it once that run has ended.")
     probed = probe_upload(upload, services.settings.max_duration_s)
     old_key = episode.original_key
     stored: list[str] = []
@@ -412,40 +435,74 @@ def replace_original(services: Any, session: Session, episode: Episode, upload: 
     )
     episode.original_sha256 = file_sha256(upload.path)
     episode.original_size = upload.path.stat().st_size
-    episode.original_filename = clean_text(upload.filename)[:500]
+    episode.original_filename = _original_label(upload.filename)
     episode.probe = _probe_json(probed)
-    episode.processing_state = PENDING
-    episode.attempts = 0
-    episode.error = None
+    _queue_again(episode)
     return old_key if old_key != episode.original_key else None
 
 
-def replace_transcript(services: Any, session: Session, episode: Episode, transcript: Any) -> None:
+def replace_transcript(services: Any, session: Session, episode: Episode, transcript: Any) -> str | None:
+    """Store a new transcript; returns the old one's key, for the caller to delete once this is committed."""
     stored: list[str] = []
+    old_key = episode.transcript_key
     episode.transcript_key = _put_bytes(
         services,
         stored,
         episode.show,
         episode,
         "transcript",
-        f"transcript.{transcript.extension}",
+        "transcript",
+        transcript.extension,
         transcript.data,
         transcript.mime_type,
     )
     episode.transcript_type = transcript.mime_type
+    return old_key if old_key != episode.transcript_key else None
 
 
 def publish_episode(session: Session, episode: Episode, at: datetime | None = None) -> Episode:
-    """Publish now (or at `at`); an episode still processing goes out as soon as it is ready."""
+    """Publish now (or at `at`); an episode without audio yet goes out as soon as processing ends.
+
+    The row is read again under a lock: a processing run that committed since the caller loaded the episode
+    is seen, and its result is not overwritten with what the caller loaded.
+    """
+    _lock_row(session, episode)
     if episode.processing_state == FAILED and episode.audio_key is None:
         raise Conflict("The episode's audio failed to process; reprocess it before publishing.")
     episode.draft = False
     if at is not None:
         episode.publish_at = at
     elif episode.publish_at is None or episode.publish_at > utcnow():
-        episode.publish_at = utcnow() if episode.processing_state == READY else None
+        # Audio it already has (also while a reprocess runs, or after one failed) is published now; without
+        # any, processing publishes it when it ends (it reads this intent in its own locked row).
+        episode.publish_at = utcnow() if episode.audio_key is not None else None
     session.flush()
     return episode
+
+
+def _lock_row(session: Session, episode: Episode) -> None:
+    """Re-read the episode's row, locked until commit (PostgreSQL; SQLite serializes writers anyway)."""
+    session.flush()
+    session.get(Episode, episode.id, with_for_update=True, populate_existing=True)
+
+
+def _live_run(services: Any, episode: Episode) -> bool:
+    """Whether a run works on the episode and beat recently (a silent one is dead and may be replaced)."""
+    fresh_after = utcnow() - timedelta(seconds=services.settings.job_stale_s)
+    return (
+        episode.processing_state == PROCESSING
+        and episode.heartbeat_at is not None
+        and episode.heartbeat_at > fresh_after
+    )
+
+
+def _queue_again(episode: Episode) -> None:
+    """Mark the episode for a new run: the claim of any earlier run, dead or late, stops counting."""
+    episode.processing_state = PENDING
+    episode.error = None
+    episode.attempts = 0
+    episode.claim_token = None
+    episode.progress = 0.0
 
 
 def delete_episode(services: Any, session: Session, episode: Episode) -> None:
@@ -459,18 +516,13 @@ def delete_episode(services: Any, session: Session, episode: Episode) -> None:
 
 def request_reprocess(services: Any, session: Session, episode: Episode) -> Episode:
     """Queue the pipeline again; refused while a live run works on the episode (a dead one is taken over)."""
-    heartbeat_fresh = episode.heartbeat_at is not None and episode.heartbeat_at > utcnow() - timedelta(
-        seconds=services.settings.job_stale_s
-    )
+    _lock_row(session, episode)
     # A pending episode is simply queued again: the claim makes a duplicate delivery harmless.
-    if episode.processing_state == PROCESSING and heartbeat_fresh:
+    if _live_run(services, episode):
         raise Conflict("The episode is already being processed.")
     if not episode.original_key:
         raise Conflict("The episode has no original audio to process.")
-    episode.processing_state = PENDING
-    episode.error = None
-    episode.attempts = 0
-    episode.progress = 0.0
+    _queue_again(episode)
     session.commit()
     services.queue.enqueue("process_episode", episode.id)
     return episode

@@ -1,6 +1,8 @@
-"""Show + episodes -> the RSS feed of SPEC §7 (Apple + Podcasting 2.0). Pure: no I/O, no clock.
+"""Show + episodes -> the RSS feed (docs/feeds.md, "What the feed carries"). Pure: no I/O, no clock.
 
-The only module that imports feedgen; podcast_ns.py holds the tags feedgen lacks.
+The only module that imports feedgen; podcast_ns.py holds the tags feedgen lacks. Both load with the first
+feed a process builds (feedgen and lxml take about 10 MB), so an idle server, or one that only reads a
+podcast_guid from here, never holds them.
 """
 
 from __future__ import annotations
@@ -12,14 +14,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from posixpath import splitext
-
-from feedgen.entry import FeedEntry
-from feedgen.feed import FeedGenerator
+from typing import TYPE_CHECKING
 
 from podcast_host.categories import validate_category
 from podcast_host.models import Episode, Show
-from podcast_host.notes import clean_text, render_notes_html
-from podcast_host.podcast_ns import Funding, PodcastChannelExtension, PodcastItemExtension, Transcript
+from podcast_host.notes import clean_text, render_notes_html, stored_notes_html
+
+if TYPE_CHECKING:
+    from feedgen.entry import FeedEntry
+    from feedgen.feed import FeedGenerator
+
+    from podcast_host.podcast_ns import PodcastChannelExtension, PodcastItemExtension, Transcript
 
 __all__ = ["FeedLinks", "build_feed", "clean_text", "podcast_guid", "render_notes_html"]
 
@@ -33,6 +38,13 @@ _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 _TRANSCRIPT_TYPES_BY_SUFFIX = {".vtt": "text/vtt", ".srt": "application/x-subrip"}
 _SRT_ALIASES = frozenset({"application/srt", "text/srt", "application/x-srt"})
 _TIMED_TRANSCRIPT_TYPES = frozenset({"text/vtt", "application/x-subrip"})
+
+# The most a feed weighs (docs/feeds.md, "Size"): the newest items that fit, the older ones left out. A
+# 1,000-episode show with ordinary notes takes about 1.5 MB; apps fetch the whole feed on every refresh.
+MAX_FEED_BYTES = 16 * 1024 * 1024
+# An item's bytes besides its title and notes (guid, links, enclosure, tags), rounded up.
+_ITEM_BYTES = 2 * 1024
+_CHANNEL_BYTES = 8 * 1024
 
 
 @dataclass(frozen=True)
@@ -56,17 +68,46 @@ def podcast_guid(feed_url: str) -> str:
     return str(uuid.uuid5(PODCAST_GUID_NAMESPACE, seed))
 
 
-def build_feed(show: Show, episodes: Sequence[Episode], links: FeedLinks, now: datetime) -> bytes:
-    """The RSS bytes for a show: only the episodes public at `now`, newest first; same input, same bytes."""
+def build_feed(
+    show: Show, episodes: Sequence[Episode], links: FeedLinks, now: datetime, max_bytes: int = MAX_FEED_BYTES
+) -> bytes:
+    """The RSS bytes for a show: the episodes public at `now`, newest first, as many as fit in `max_bytes`;
+    same input, same bytes."""
     listed = _listed_episodes(episodes, now)
     fg = _channel(show, links)
     fg.lastBuildDate(_last_build_date(show, episodes, listed, now))
     if listed:
         fg.pubDate(listed[0].publish_at)
-    for episode in listed:
+    for episode in _within(max_bytes, show, listed):
         # Explicit order: feedgen prepends by default.
         _fill_item(fg.add_entry(order="append"), episode, links)
     return fg.rss_str(pretty=True, encoding="UTF-8", xml_declaration=True)
+
+
+def _within(max_bytes: int, show: Show, listed: list[Episode]) -> list[Episode]:
+    """The newest episodes whose items fit in the budget, sized as lxml writes them (escaped, notes twice)."""
+    spent = _CHANNEL_BYTES + _escaped_size(stored_notes_html(show)) + _escaped_size(show.title or "")
+    for count, episode in enumerate(listed):
+        spent += (
+            _ITEM_BYTES + _escaped_size(episode.title or "") + 2 * _escaped_size(stored_notes_html(episode))
+        )
+        if spent > max_bytes:
+            log.warning(
+                "show %s: the feed carries the newest %d of %d episodes; the %d older ones would take it "
+                "past %d MB (they stay on the show's pages)",
+                show.slug,
+                count,
+                len(listed),
+                len(listed) - count,
+                max_bytes // (1024 * 1024),
+            )
+            return listed[:count]
+    return listed
+
+
+def _escaped_size(text: str) -> int:
+    """UTF-8 bytes of `text` as XML character data: & becomes &amp; (+4), < and > &lt; and &gt; (+3)."""
+    return len(text.encode("utf-8")) + 4 * text.count("&") + 3 * (text.count("<") + text.count(">"))
 
 
 def _listed_episodes(episodes: Sequence[Episode], now: datetime) -> list[Episode]:
@@ -91,13 +132,17 @@ def _last_build_date(
 
 
 def _channel(show: Show, links: FeedLinks) -> FeedGenerator:
+    from feedgen.feed import FeedGenerator
+
+    from podcast_host.podcast_ns import PodcastChannelExtension, PodcastItemExtension
+
     fg = FeedGenerator()
     fg.load_extension("podcast")  # feedgen's iTunes tags
     fg.register_extension("podcast_index", PodcastChannelExtension, PodcastItemExtension, atom=False)
     title = clean_text(show.title)
     fg.title(title)
     # The show description is Markdown like the episode notes: apps get the same sanitized HTML.
-    fg.description(render_notes_html(show.description or "") or title)  # RSS requires a non-empty one
+    fg.description(stored_notes_html(show) or title)  # RSS requires a non-empty one
     # feedgen takes the last link added as the RSS <link>, so the self link goes first.
     fg.link(href=links.feed_url, rel="self", type="application/rss+xml")
     fg.link(href=links.show_page_url, rel="alternate")
@@ -148,6 +193,8 @@ def _podcast_channel(ext: PodcastChannelExtension, show: Show, links: FeedLinks)
     ext.locked = bool(show.locked)
     ext.locked_owner = clean_text(show.email or "")
     if show.funding_url:
+        from podcast_host.podcast_ns import Funding
+
         ext.funding = Funding(show.funding_url, clean_text(show.funding_text or "") or show.funding_url)
     ext.medium = show.medium or "podcast"
 
@@ -162,7 +209,7 @@ def _fill_item(entry: FeedEntry, episode: Episode, links: FeedLinks) -> None:
         length=str(episode.enclosure_length),
         type=episode.enclosure_type or "audio/mpeg",
     )
-    notes = render_notes_html(episode.description or "")
+    notes = stored_notes_html(episode)
     if notes:
         entry.description(notes)
         entry.content(notes)  # escaped by lxml, not CDATA: a "]]>" in the notes would break a CDATA section
@@ -193,6 +240,8 @@ def _podcast_item(ext: PodcastItemExtension, episode: Episode, links: FeedLinks)
 
 
 def _transcript(episode: Episode, links: FeedLinks) -> Transcript:
+    from podcast_host.podcast_ns import Transcript
+
     mime = (episode.transcript_type or "").strip().lower()
     if not mime:
         mime = _TRANSCRIPT_TYPES_BY_SUFFIX.get(

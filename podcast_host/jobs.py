@@ -19,6 +19,14 @@ log = logging.getLogger(__name__)
 
 JobFunction = Callable[..., None]
 _REGISTRY: dict[str, JobFunction] = {}
+# Jobs without arguments that a long-running process repeats by itself (taking over stalled runs, purging
+# replaced MP3s...).
+_HOUSEKEEPING: list[str] = []
+# How often the embedded queue runs them at most; it runs them every PODCAST_HOST_JOB_STALE_S, so a stalled
+# run is taken over about as soon as it is known to be dead. `podcast-host worker` has its own periodic pass.
+HOUSEKEEPING_EVERY_S = 3600.0
+# The longest any job may run in a `podcast-host worker` before rq kills it; processing deadlines stay below.
+JOB_TIMEOUT_S = 3 * 3600
 # Modules whose @job functions must be registered before a worker runs anything.
 JOB_MODULES = ("podcast_host.processing", "podcast_host.websub")
 
@@ -27,11 +35,13 @@ class RetryLater(Exception):
     """Raised by a job whose failure is passing (store unreachable): run it again later."""
 
 
-def job(name: str) -> Callable[[JobFunction], JobFunction]:
-    """Register a job function under a stable name."""
+def job(name: str, housekeeping: bool = False) -> Callable[[JobFunction], JobFunction]:
+    """Register a job function under a stable name; `housekeeping` ones also run every so often."""
 
     def register(func: JobFunction) -> JobFunction:
         _REGISTRY[name] = func
+        if housekeeping and name not in _HOUSEKEEPING:
+            _HOUSEKEEPING.append(name)
         return func
 
     return register
@@ -50,10 +60,14 @@ class Retry:
     first_delay_s: float = 2.0
 
 
-def run(services: Any, name: str, args: tuple[Any, ...]) -> None:
-    """Run one registered job with the app's services."""
+def _register_jobs() -> None:
     for module in JOB_MODULES:
         importlib.import_module(module)
+
+
+def run(services: Any, name: str, args: tuple[Any, ...]) -> None:
+    """Run one registered job with the app's services."""
+    _register_jobs()
     if name not in _REGISTRY:
         raise KeyError(f"no job named {name!r}")
     _REGISTRY[name](services, *args)
@@ -62,17 +76,32 @@ def run(services: Any, name: str, args: tuple[Any, ...]) -> None:
 class ThreadQueue:
     """The embedded queue: worker threads inside the web process (or the CLI)."""
 
-    def __init__(self, services: Any, workers: int = 1, retry: Retry | None = None) -> None:
+    def __init__(
+        self,
+        services: Any,
+        workers: int = 1,
+        retry: Retry | None = None,
+        housekeeping_every_s: float = HOUSEKEEPING_EVERY_S,
+    ) -> None:
         self.services = services
         self.workers = workers
         self.retry = retry or Retry()
+        self.housekeeping_every_s = housekeeping_every_s
+        self._stopping = threading.Event()
         self._queue: queue.Queue[tuple[str, tuple[Any, ...], int] | None] = queue.Queue()
         self._threads: list[threading.Thread] = []
         self._busy = 0
+        # Jobs queued and not started yet: the periodic recovery re-queues episodes still waiting behind a
+        # long backlog, and one waiting copy of a job is enough.
+        self._waiting: set[tuple[str, tuple[Any, ...]]] = set()
         self._lock = threading.Condition()
+        self._housekeeper: threading.Thread | None = None
 
     def enqueue(self, name: str, *args: Any) -> None:
         with self._lock:
+            if (name, args) in self._waiting:
+                return
+            self._waiting.add((name, args))
             self._busy += 1
         self._queue.put((name, args, 1))
         if not self._threads:
@@ -80,12 +109,22 @@ class ThreadQueue:
             self._drain_inline()
 
     def start(self) -> None:
+        self._stopping.clear()
         for index in range(self.workers):
             thread = threading.Thread(target=self._loop, name=f"podcast-host-worker-{index}", daemon=True)
             thread.start()
             self._threads.append(thread)
+        # A server may run for months without a restart: what start-up would tidy must happen meanwhile too.
+        self._housekeeper = threading.Thread(
+            target=self._housekeep, name="podcast-host-housekeeping", daemon=True
+        )
+        self._housekeeper.start()
 
     def stop(self) -> None:
+        self._stopping.set()
+        housekeeper, self._housekeeper = self._housekeeper, None
+        if housekeeper is not None:
+            housekeeper.join(timeout=10)
         for _ in self._threads:
             self._queue.put(None)
         for thread in self._threads:
@@ -110,6 +149,7 @@ class ThreadQueue:
             except queue.Empty:
                 return
             if item is not None:
+                self._started(item)
                 self._run_with_retry(*item, sleep=True)
 
     def _loop(self) -> None:
@@ -117,7 +157,18 @@ class ThreadQueue:
             item = self._queue.get()
             if item is None:
                 return
+            self._started(item)
             self._run_with_retry(*item, sleep=False)
+
+    def _housekeep(self) -> None:
+        """Run the housekeeping jobs now and then, in this thread: processing threads stay free."""
+        _register_jobs()
+        while not self._stopping.wait(self.housekeeping_every_s):
+            for name in list(_HOUSEKEEPING):
+                try:
+                    run(self.services, name, ())
+                except Exception:  # noqa: BLE001 - the next round tries again; the thread must live on
+                    log.exception("housekeeping job %s crashed", name)
 
     def _run_with_retry(self, name: str, args: tuple[Any, ...], attempt: int, sleep: bool) -> None:
         try:
@@ -141,6 +192,10 @@ class ThreadQueue:
         timer = threading.Timer(delay, self._queue.put, args=[(name, args, attempt)])
         timer.daemon = True
         timer.start()
+
+    def _started(self, item: tuple[str, tuple[Any, ...], int]) -> None:
+        with self._lock:
+            self._waiting.discard(item[:2])
 
     def _done(self) -> None:
         with self._lock:
@@ -170,7 +225,7 @@ class RedisQueue:
             name,
             args,
             retry=RqRetry(max=self.retry.attempts - 1, interval=intervals),
-            job_timeout=3 * 3600,
+            job_timeout=JOB_TIMEOUT_S,
         )
 
     def start(self) -> None:
@@ -212,4 +267,5 @@ def make_queue(services: Any) -> JobQueue:
     settings = services.settings
     if settings.queue_url:
         return RedisQueue(settings.queue_url)
-    return ThreadQueue(services, workers=settings.workers)
+    every_s = min(HOUSEKEEPING_EVERY_S, float(settings.job_stale_s))
+    return ThreadQueue(services, workers=settings.workers, housekeeping_every_s=every_s)

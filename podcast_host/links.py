@@ -7,6 +7,7 @@ from urllib.parse import quote
 
 from podcast_host.config import Settings
 from podcast_host.models import Episode, Show
+from podcast_host.storage import key_prefix, media_url_for
 
 
 def feed_url(public_url: str, slug: str) -> str:
@@ -43,7 +44,8 @@ class Links:
     def media(self, key: str) -> str:
         """Public URL of a stored object: through MEDIA_URL (CDN) when set, else served by the app."""
         if self.settings.media_url:
-            return f"{self.settings.media_url}/{quote(key)}"
+            # Built like the store's own redirects, key prefix included, so both name the stored object.
+            return media_url_for(self.settings.media_url, key_prefix(self.settings.storage_url), key)
         return f"{self.base}/media/{quote(key)}"
 
     def enclosure(self, episode: Episode) -> str:

@@ -50,8 +50,14 @@ class Base(DeclarativeBase):
     pass
 
 
+# SQLite hands out the highest id again after that row is deleted unless a table says AUTOINCREMENT; ids name
+# media keys, URLs and jobs, so none is ever reused (PostgreSQL sequences never reuse one anyway).
+NEVER_REUSE_IDS = {"sqlite_autoincrement": True}
+
+
 class User(Base):
     __tablename__ = "users"
+    __table_args__ = (NEVER_REUSE_IDS,)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)
@@ -66,6 +72,7 @@ class User(Base):
 
 class ApiToken(Base):
     __tablename__ = "api_tokens"
+    __table_args__ = (NEVER_REUSE_IDS,)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
@@ -84,6 +91,7 @@ class ApiToken(Base):
 
 class Show(Base):
     __tablename__ = "shows"
+    __table_args__ = (NEVER_REUSE_IDS,)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     slug: Mapped[str] = mapped_column(String(200), unique=True)
@@ -107,7 +115,7 @@ class Show(Base):
     podcast_guid: Mapped[str] = mapped_column(String(36))
     # Set when the producer moved the feed to another host: 301 there, itunes:new-feed-url.
     moved_to_url: Mapped[str | None] = mapped_column(String(2000))
-    # Per-show audio settings; None means the pipeline's defaults (SPEC §9).
+    # Per-show audio settings; None means the pipeline's defaults (docs/audio-pipeline.md, "Settings").
     target_lufs_stereo: Mapped[float | None] = mapped_column(Float)
     target_lufs_mono: Mapped[float | None] = mapped_column(Float)
     bitrate_stereo_kbps: Mapped[int | None] = mapped_column(Integer)
@@ -143,7 +151,7 @@ ROLES = ("owner", "editor", "viewer")
 
 class Membership(Base):
     __tablename__ = "memberships"
-    __table_args__ = (UniqueConstraint("show_id", "user_id"),)
+    __table_args__ = (UniqueConstraint("show_id", "user_id"), NEVER_REUSE_IDS)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     show_id: Mapped[int] = mapped_column(ForeignKey("shows.id", ondelete="CASCADE"), index=True)
@@ -160,7 +168,7 @@ PENDING, PROCESSING, FAILED, READY = "pending", "processing", "failed", "ready"
 
 class Episode(Base):
     __tablename__ = "episodes"
-    __table_args__ = (UniqueConstraint("show_id", "slug"),)
+    __table_args__ = (UniqueConstraint("show_id", "slug"), NEVER_REUSE_IDS)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     show_id: Mapped[int] = mapped_column(ForeignKey("shows.id", ondelete="CASCADE"), index=True)
@@ -182,7 +190,11 @@ class Episode(Base):
 
     processing_state: Mapped[str] = mapped_column(String(20), default=PENDING)
     error: Mapped[str | None] = mapped_column(Text)
+    # How many runs claimed the episode since it was last queued; too many means runs keep dying.
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # A random value each run sets when it claims the episode: only the holder of the current one may beat,
+    # fail or publish. Counts repeat (a reprocess resets them), ids once did; this never does.
+    claim_token: Mapped[str | None] = mapped_column(String(64))
     # Refreshed while a job works on the episode; a stale one means its worker died.
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     progress: Mapped[float] = mapped_column(Float, default=0.0)
@@ -214,7 +226,7 @@ class Episode(Base):
     aliases: Mapped[list[EpisodeAlias]] = relationship(back_populates="episode", cascade="all, delete-orphan")
 
     def status_at(self, now: datetime) -> str:
-        """The producer-facing status of SPEC §6 at a given moment."""
+        """The producer-facing status (docs/api.md, "Episodes") at a given moment."""
         if self.processing_state in (PENDING, PROCESSING):
             return "processing"
         if self.processing_state == FAILED:
@@ -244,7 +256,7 @@ class EpisodeAlias(Base):
     """An old slug of an episode, kept so that renaming never breaks a URL."""
 
     __tablename__ = "episode_aliases"
-    __table_args__ = (UniqueConstraint("show_id", "slug"),)
+    __table_args__ = (UniqueConstraint("show_id", "slug"), NEVER_REUSE_IDS)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     show_id: Mapped[int] = mapped_column(ForeignKey("shows.id", ondelete="CASCADE"))

@@ -1,15 +1,25 @@
 """Producer text: strip what XML cannot carry, and turn Markdown show notes into safe HTML.
 
-Shared by the feed (description, content:encoded), the public pages and the domain's input checks.
+Shared by the feed (description, content:encoded), the public pages and the domain's input checks. Notes are
+rendered when they are saved and the HTML is stored beside them (docs/feeds.md, "Show notes"), so pages and
+feeds only read it: markdown-it and nh3 are imported when notes are first rendered, not by every process.
 """
 
 from __future__ import annotations
 
 import functools
 import re
+from typing import TYPE_CHECKING
 
-import nh3
-from markdown_it import MarkdownIt
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+
+from podcast_host.errors import Invalid
+from podcast_host.models import Episode, Show
+
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
 
 # C0 controls except tab and newline, DEL and C1 (Unicode category Cc), plus what XML 1.0 forbids besides:
 # lone surrogates and U+FFFE/U+FFFF (https://www.w3.org/TR/xml/#charsets). lxml refuses all of them.
@@ -25,34 +35,59 @@ ALLOWED_TAGS = frozenset(
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "abbr": {"title"}, "ol": {"start"}}
 ALLOWED_URL_SCHEMES = frozenset({"http", "https", "mailto"})
 
-# CommonMark with raw HTML on: producers paste <b> or <a>; nh3 decides what survives.
-_markdown = MarkdownIt("commonmark", {"html": True}).enable("strikethrough")
+# The longest episode notes accepted (docs/feeds.md, "Show notes"): 64 KiB of Markdown is a long essay, and
+# the worst text of that size renders in under two seconds, once, when it is saved.
+MAX_NOTES_CHARS = 64 * 1024
+# The most HTML notes may render to (docs/feeds.md, "Show notes"). Escaping makes HTML grow: 64 KiB of "&"
+# render to 320 KB, which a feed carries twice per episode, escaped again. Prose with many links at the text
+# limit takes about 100 KB.
+MAX_NOTES_HTML_BYTES = 128 * 1024
+# Raw HTML nested deeper than this is shown as text. The HTML tree builder behind nh3 walks the open elements
+# for each new one, so 16,000 nested <div>s took a second where the same bytes as siblings take milliseconds.
+MAX_HTML_DEPTH = 100
+
+# A start or end tag in the rendered HTML; [^<>] keeps each match from scanning past the next tag.
+_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)[^<>]*>")
+_VOID_TAGS = frozenset(
+    {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+)
+# Elements whose start tag ends an open one of the same kind (WHATWG HTML, "optional tags").
+_SIBLING_TAGS = frozenset({"p", "li", "dt", "dd", "tr", "td", "th", "option"})
 
 
 def clean_text(s: str) -> str:
-    """Strip control characters other than tab and newline (SPEC §7); a carriage return becomes a newline."""
+    """Strip control characters other than tab and newline; a carriage return becomes a newline.
+
+    See docs/feeds.md, "Producer text".
+    """
     return _UNWANTED_CHARS.sub("", s.replace("\r\n", "\n").replace("\r", "\n"))
 
 
-# Rendering is most of a feed's build time; notes rarely change, so recent results are kept. Only notes up
-# to 16 kB are cached, which bounds the cache to a few tens of MB however long the notes are.
-_CACHED_NOTES_MAX = 16 * 1024
-
-
 def render_notes_html(markdown_text: str) -> str:
-    """Markdown show notes -> sanitized HTML: no script, no event attributes, no javascript: URLs."""
-    if len(markdown_text) <= _CACHED_NOTES_MAX:
-        return _render_cached(markdown_text)
-    return _render(markdown_text)
+    """Markdown show notes -> sanitized HTML: no script, no event attributes, no javascript: URLs.
 
-
-@functools.lru_cache(maxsize=2048)
-def _render_cached(markdown_text: str) -> str:
-    return _render(markdown_text)
+    Costs time linear in the text; callers save the result (Episode.notes_html, Show.description_html).
+    Refused (Invalid, field description) past MAX_NOTES_HTML_BYTES of HTML.
+    """
+    html = _render(markdown_text)
+    size = len(html.encode("utf-8"))
+    if size > MAX_NOTES_HTML_BYTES:
+        raise Invalid(
+            f"The notes render to {size // 1024} KB of HTML (each &, < and > becomes an entity); "
+            f"the limit is {MAX_NOTES_HTML_BYTES // 1024} KB: shorten them.",
+            field="description",
+        )
+    return html
 
 
 def _render(markdown_text: str) -> str:
-    html = _markdown.render(clean_text(markdown_text))
+    """The sanitized HTML, whatever its size: rows saved before the cap are still served."""
+    import nh3
+
+    text = clean_text(markdown_text)
+    html = _markdown(raw_html=True).render(text)
+    if _nests_too_deep(html):
+        html = _markdown(raw_html=False).render(text)
     return nh3.clean(
         html,
         tags=set(ALLOWED_TAGS),
@@ -61,3 +96,71 @@ def _render(markdown_text: str) -> str:
         url_schemes=set(ALLOWED_URL_SCHEMES),
         link_rel="noopener nofollow",
     ).strip()
+
+
+@functools.cache
+def _markdown(raw_html: bool) -> MarkdownIt:
+    """CommonMark, built once; with raw HTML on, producers paste <b> or <a> and nh3 decides what survives."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": raw_html}).enable("strikethrough")
+
+
+def _nests_too_deep(html: str) -> bool:
+    """Whether tags nest past MAX_HTML_DEPTH, following the parser's main rules.
+
+    An end tag closes up to the latest element of its name and is ignored when there is none (a stray
+    </i> leaves <b> open); <p>, <li> and their like close one of their own kind just before them. Errs
+    towards deep: the cost of an error is HTML shown as text.
+    """
+    open_tags: list[str] = []
+    for tag in _TAG.finditer(html):
+        name = tag.group(2).lower()
+        if tag.group(1):
+            if name in open_tags:  # at most MAX_HTML_DEPTH names to look through
+                del open_tags[len(open_tags) - 1 - open_tags[::-1].index(name) :]
+        elif name not in _VOID_TAGS and not tag.group(0).endswith("/>"):
+            if name in _SIBLING_TAGS and open_tags and open_tags[-1] == name:
+                continue
+            open_tags.append(name)
+            if len(open_tags) > MAX_HTML_DEPTH:
+                return True
+    return False
+
+
+def stored_notes_html(row: Show | Episode) -> str:
+    """The stored HTML of a show's description or an episode's notes.
+
+    A row saved before the HTML was stored has none: it is rendered here, and store_missing_html keeps it.
+    """
+    html = getattr(row, _html_column(row))
+    return html if html is not None else _render(row.description or "")
+
+
+def store_missing_html(session: Session, rows: list[Show | Episode]) -> int:
+    """Render and store the HTML of rows saved before it was stored, for the caller to commit; how many.
+
+    Not an edit: updated_at stays, so no feed changes its bytes or its Last-Modified.
+    """
+    stored = 0
+    for row in rows:
+        column = _html_column(row)
+        if getattr(row, column) is not None:
+            continue
+        html = _render(row.description or "")
+        model = type(row)
+        statement = (
+            update(model)
+            .where(model.id == row.id, getattr(model, column).is_(None))
+            .values({column: html, model.updated_at: model.updated_at})
+            .execution_options(synchronize_session=False)
+        )
+        session.execute(statement)
+        # Known to match the row now; a plain assignment would make the ORM see an edit.
+        set_committed_value(row, column, html)
+        stored += 1
+    return stored
+
+
+def _html_column(row: Show | Episode) -> str:
+    return "notes_html" if isinstance(row, Episode) else "description_html"

@@ -1,5 +1,6 @@
 """Our feedgen extension: the Podcasting 2.0 `podcast:` tags, WebSub hub links, and the iTunes tags feedgen
-gets wrong (itunes:explicit as true/false; itunes:image for any URL). Imported only by feed.py.
+gets wrong (itunes:explicit as true/false; itunes:image for any URL). Imported only by feed.py, when it first
+builds a feed.
 """
 
 from __future__ import annotations

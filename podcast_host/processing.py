@@ -1,17 +1,22 @@
 """The processing job: original in the store -> audio pipeline -> published MP3, once, whatever crashes.
 
-A run claims the episode with one atomic UPDATE and keeps a heartbeat while it works; its final write only
-lands if it still owns the claim, so two runs can never both publish. Superseded MP3s are kept for a grace
-period, because apps download enclosures long after they read the feed.
+A run claims the episode with one atomic UPDATE that sets a random claim token, and keeps a heartbeat while
+it works; its final write only lands if the episode still carries that token and the original it processed,
+so two runs can never both publish, and a late run never publishes on a newer one. Each run has a wall-clock
+deadline: past it the run is failed and its ffmpeg stopped. Superseded MP3s are kept for a grace period,
+because apps download enclosures long after they read the feed (docs/architecture.md, Processing).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 import shutil
+import signal
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -23,9 +28,9 @@ from sqlalchemy import or_, select, update
 from podcast_host import audio
 from podcast_host.chapters import chapters_for_tags
 from podcast_host.episodes import delete_objects, get_episode
-from podcast_host.jobs import RetryLater, job
+from podcast_host.jobs import JOB_TIMEOUT_S, RetryLater, job
 from podcast_host.models import FAILED, PENDING, PROCESSING, READY, Episode, Show, utcnow
-from podcast_host.storage import StorageError, media_key
+from podcast_host.storage import LocalStore, StorageError, media_key
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +40,14 @@ MAX_ATTEMPTS = 4
 MAX_CLAIMS = 8
 # How long a replaced MP3 stays downloadable: apps fetch enclosures hours after they read the feed.
 RETIRED_AUDIO_GRACE = timedelta(days=2)
+# A run's wall-clock deadline: this many times the audio's length, plus time to download and upload, and
+# ending before the queue's own job time-out kills the worker without a word. The pipeline needs a few minutes
+# per hour of audio.
+DEADLINE_FACTOR = 3.0
+DEADLINE_SLACK_S = 600.0
+DEADLINE_CAP_S = float(JOB_TIMEOUT_S) - DEADLINE_SLACK_S
+# Half-written uploads to a local media folder older than this come from a crashed process.
+PARTIAL_UPLOAD_AGE_S = 3600.0
 
 
 @job("process_episode")
@@ -54,15 +67,21 @@ def process_episode(services: Any, episode_id: int, progress: Callable[[float], 
         tags = _tags_for(services, episode, episode.show)
         settings = _encode_settings(episode.show)
         # A new name per run: a published file is never overwritten while apps may be downloading it.
-        audio_key = media_key(show_id, "audio", f"{episode.slug}-{secrets.token_hex(4)}.mp3", episode.id)
+        audio_key = media_key(show_id, "audio", f"{episode.slug}-{secrets.token_hex(8)}.mp3", episode.id)
+    max_s = services.settings.max_duration_s
+    deadline_s = run_deadline_s(probed.duration_s or max_s)
 
-    workdir = Path(tempfile.mkdtemp(prefix="podcast-host-job-"))
+    workdir = Path(tempfile.mkdtemp(prefix=f"episode-{episode_id}-", dir=_jobs_dir(services)))
     try:
-        with _heartbeat(services, episode_id, progress) as report:
+        # The pipeline stops its own ffmpeg at the deadline; the heartbeat's watch below is the fallback.
+        audio_deadline = time.monotonic() + deadline_s
+        with _heartbeat(services, episode_id, claim, progress, deadline_s, workdir) as report:
             src = workdir / ("original." + (probed.format or "bin"))
             dst = workdir / "episode.mp3"
             services.store.download(original_key, src)
-            result = audio.process(src, dst, probed, settings, tags, report)
+            result = audio.process(
+                src, dst, probed, settings, tags, report, max_duration_s=max_s, deadline=audio_deadline
+            )
             length = dst.stat().st_size
             services.store.put_file(audio_key, dst, "audio/mpeg")
     except audio.AudioError as exc:
@@ -74,22 +93,33 @@ def process_episode(services: Any, episode_id: int, progress: Callable[[float], 
         return _fail(services, episode_id, claim, f"Processing stopped unexpectedly ({exc}); reprocess it.")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    return _finish(services, episode_id, claim, audio_key, length, result, show_id)
+    return _finish(services, episode_id, claim, audio_key, length, result, show_id, original_key=original_key)
+
+
+def run_deadline_s(duration_s: float) -> float:
+    """How long a run on audio of `duration_s` seconds may take, download and upload included."""
+    return min(DEADLINE_FACTOR * duration_s + DEADLINE_SLACK_S, DEADLINE_CAP_S)
 
 
 def _finish(
     services: Any,
     episode_id: int,
-    claim: int,
+    claim: str,
     audio_key: str,
     length: int,
     result: audio.ProcessResult,
     show_id: int,
+    *,
+    original_key: str,
 ) -> str:
-    """Publish this run's MP3, unless another run took the episode over meanwhile."""
+    """Publish this run's MP3, unless another run took the episode over or its original changed meanwhile.
+
+    Draft and publication date are read here, in the locked row: a publish committed while this run worked
+    is never undone.
+    """
     with services.db.session() as session:
         episode = session.get(Episode, episode_id, with_for_update=True)
-        if episode is None or not _owns(episode, claim):
+        if episode is None or not _owns(episode, claim) or episode.original_key != original_key:
             session.rollback()
             delete_objects(services, [audio_key])
             return episode.processing_state if episode else "missing"
@@ -114,13 +144,14 @@ def _finish(
     return READY
 
 
-def _owns(episode: Episode, claim: int) -> bool:
-    return episode.processing_state == PROCESSING and episode.attempts == claim
+def _owns(episode: Episode, claim: str) -> bool:
+    return episode.processing_state == PROCESSING and episode.claim_token == claim
 
 
-def _claim(services: Any, episode_id: int) -> int | None:
-    """Atomically mark the episode as ours; return the claim number, or None if another run has it."""
+def _claim(services: Any, episode_id: int) -> str | None:
+    """Atomically mark the episode as ours; return the claim token, or None if another run has it."""
     now = utcnow()
+    token = secrets.token_hex(16)
     with services.db.session() as session:
         result = session.execute(
             update(Episode)
@@ -133,13 +164,15 @@ def _claim(services: Any, episode_id: int) -> int | None:
                 ),
             )
             .values(
-                processing_state=PROCESSING, heartbeat_at=now, attempts=Episode.attempts + 1, progress=0.0
+                processing_state=PROCESSING,
+                heartbeat_at=now,
+                attempts=Episode.attempts + 1,
+                claim_token=token,
+                progress=0.0,
             )
         )
         session.commit()
-        if result.rowcount != 1:
-            return None
-        return session.scalar(select(Episode.attempts).where(Episode.id == episode_id))
+        return token if result.rowcount == 1 else None
 
 
 def _stale(services: Any, now: Any) -> Any:
@@ -154,21 +187,41 @@ def _state_of(services: Any, episode_id: int) -> str:
 
 @contextmanager
 def _heartbeat(
-    services: Any, episode_id: int, progress: Callable[[float], None] | None
+    services: Any,
+    episode_id: int,
+    claim: str,
+    progress: Callable[[float], None] | None,
+    deadline_s: float,
+    workdir: Path | None = None,
 ) -> Iterator[Callable[[float], None]]:
-    """Refresh heartbeat_at and progress from a thread for the whole run: download, pipeline, upload."""
+    """Refresh heartbeat_at and progress from a thread for the whole run: download, pipeline, upload.
+
+    Past `deadline_s` the beats stop: the run is failed with a reason and its ffmpeg processes are stopped,
+    so a hung ffmpeg cannot hold the episode (or a worker) forever. Each beat also touches `workdir`, which
+    tells the sweep of leftover job folders that this one is alive.
+    """
     fraction = [0.0]
     stop = threading.Event()
     # Beat well within the stale limit so a live job is never mistaken for a dead one.
     every_s = min(5.0, services.settings.job_stale_s / 4)
+    ends_at = time.monotonic() + deadline_s
 
     def beat() -> None:
-        while not stop.wait(every_s):
+        while not stop.wait(max(0.0, min(every_s, ends_at - time.monotonic()))):
+            if time.monotonic() >= ends_at:
+                _overran(services, episode_id, claim, deadline_s, workdir)
+                return
             try:
+                if workdir is not None:
+                    os.utime(workdir)
                 with services.db.session() as session:
                     session.execute(
                         update(Episode)
-                        .where(Episode.id == episode_id, Episode.processing_state == PROCESSING)
+                        .where(
+                            Episode.id == episode_id,
+                            Episode.processing_state == PROCESSING,
+                            Episode.claim_token == claim,
+                        )
                         .values(heartbeat_at=utcnow(), progress=fraction[0])
                     )
                     session.commit()
@@ -189,9 +242,49 @@ def _heartbeat(
         thread.join()
 
 
-def _fail(services: Any, episode_id: int, claim: int, message: str) -> str:
+def _overran(services: Any, episode_id: int, claim: str, deadline_s: float, workdir: Path | None) -> None:
+    """The run is past its deadline: fail the episode with a reason, then stop the ffmpeg it runs."""
+    minutes = max(1, round(deadline_s / 60))
+    log.error("processing episode %s passed its %d-minute deadline; stopping it", episode_id, minutes)
+    try:
+        _fail(
+            services,
+            episode_id,
+            claim,
+            f"Processing took longer than {minutes} minutes and was stopped; reprocess it.",
+        )
+    except Exception:  # noqa: BLE001 - the ffmpeg must be stopped even when the database does not answer
+        log.exception("could not mark episode %s as failed", episode_id)
+    if workdir is not None:
+        _stop_processes_working_in(workdir)
+
+
+def _stop_processes_working_in(workdir: Path) -> int:
+    """Kill this process's children whose command line names `workdir`: only this run's ffmpeg does.
+
+    A job folder is unique to its run, so another run's children (other worker threads) are never hit, and a
+    child that has not been reaped keeps its pid, so no stranger is hit either. Linux (/proc) only.
+    """
+    proc, parent, mark = Path("/proc"), str(os.getpid()), os.fsencode(str(workdir))
+    stopped = 0
+    for entry in proc.glob("[0-9]*") if proc.is_dir() else ():
+        try:
+            stat = (entry / "stat").read_bytes()
+            # "pid (name) state ppid ...": a name may hold spaces or parentheses; read after the last ")".
+            if stat.rsplit(b")", 1)[1].split()[1].decode() != parent:
+                continue
+            if mark not in (entry / "cmdline").read_bytes():
+                continue
+            os.kill(int(entry.name), signal.SIGKILL)
+            stopped += 1
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile, or not ours to read
+    return stopped
+
+
+def _fail(services: Any, episode_id: int, claim: str, message: str) -> str:
     with services.db.session() as session:
-        episode = session.get(Episode, episode_id)
+        episode = session.get(Episode, episode_id, with_for_update=True)
         if episode is None or not _owns(episode, claim):
             return episode.processing_state if episode else "missing"
         episode.processing_state = FAILED
@@ -200,10 +293,10 @@ def _fail(services: Any, episode_id: int, claim: int, message: str) -> str:
     return FAILED
 
 
-def _storage_trouble(services: Any, episode_id: int, claim: int, exc: Exception) -> str:
+def _storage_trouble(services: Any, episode_id: int, claim: str, exc: Exception) -> str:
     """The store did not answer: try again later, or fail for good after a few attempts."""
     with services.db.session() as session:
-        episode = session.get(Episode, episode_id)
+        episode = session.get(Episode, episode_id, with_for_update=True)
         if episode is None or not _owns(episode, claim):
             return episode.processing_state if episode else "missing"
         if episode.attempts >= MAX_ATTEMPTS:
@@ -250,11 +343,17 @@ def _encode_settings(show: Show) -> audio.EncodeSettings:
     )
 
 
+@job("recover_unfinished", housekeeping=True)
+def recover_unfinished_job(services: Any) -> None:
+    recover_unfinished(services, include_fresh=False)
+
+
 def recover_unfinished(services: Any, include_fresh: bool) -> int:
     """Queue again every episode whose job was lost (a crash, a restart); return how many.
 
     `include_fresh`: the caller knows no other run is alive (the embedded server starting up).
-    Episodes that died too often mid-job are failed with a reason instead.
+    Episodes that died too often mid-job are failed with a reason instead. Also tidies what dead runs leave
+    behind: replaced MP3s past their grace, job folders, half-written uploads.
     """
     now = utcnow()
     stale = _stale(services, now)
@@ -275,6 +374,7 @@ def recover_unfinished(services: Any, include_fresh: bool) -> int:
             )
         session.commit()
     purge_retired_audio(services)
+    sweep_leftovers(services)
     for episode_id in ids:
         services.queue.enqueue("process_episode", episode_id)
     return len(ids)
@@ -295,18 +395,63 @@ def _fail_the_hopeless(session: Any, stale: Any) -> None:
     )
 
 
+@job("purge_retired_audio")
+def purge_retired_audio_job(services: Any) -> None:
+    purge_retired_audio(services)
+
+
 def purge_retired_audio(services: Any) -> int:
-    """Delete replaced MP3s whose grace period is over; return how many."""
+    """Delete replaced MP3s whose grace period is over; return how many.
+
+    Runs with every recovery pass: at start-up and then periodically (the embedded queue's housekeeping, the
+    worker's periodic pass).
+    """
     cutoff = utcnow() - RETIRED_AUDIO_GRACE
     deleted = 0
     with services.db.session() as session:
-        for episode in session.scalars(select(Episode).where(Episode.retired_audio.is_not(None))):
+        ids = list(session.scalars(select(Episode.id).where(Episode.retired_audio.is_not(None))))
+        session.commit()
+        for episode_id in ids:
+            # Locked like _finish locks it: a run publishing meanwhile must not lose the MP3 it retires.
+            episode = session.get(Episode, episode_id, with_for_update=True, populate_existing=True)
             keep, drop = [], []
-            for key, retired_at in episode.retired_audio or []:
+            for key, retired_at in (episode.retired_audio if episode else None) or []:
                 (drop if retired_at < cutoff.isoformat() else keep).append([key, retired_at])
-            if drop:
+            if episode is not None and drop:
                 delete_objects(services, [key for key, _ in drop])
                 episode.retired_audio = keep or None
                 deleted += len(drop)
-        session.commit()
+            session.commit()
     return deleted
+
+
+def _jobs_dir(services: Any) -> Path:
+    """Where runs keep their copy of the original and the MP3 being made: in the data folder, not /tmp,
+    so that leftovers of a crash are found and swept (and large files land where space was planned)."""
+    folder = services.settings.data_dir / "tmp" / "jobs"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def sweep_leftovers(services: Any) -> int:
+    """Remove job folders no live run touched within the stale limit, and local half-written uploads.
+
+    A live run touches its folder at every heartbeat, so only a dead run's folder gets this old.
+    """
+    cutoff = time.time() - services.settings.job_stale_s
+    removed = 0
+    jobs_dir = _jobs_dir(services)
+    for entry in jobs_dir.iterdir():
+        try:
+            if entry.lstat().st_mtime >= cutoff:
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+            removed += 1
+        except OSError as exc:
+            log.warning("could not remove the leftover job folder %s: %s", entry, exc)
+    if isinstance(services.store, LocalStore):
+        removed += services.store.sweep_partial_uploads(PARTIAL_UPLOAD_AGE_S)
+    return removed

@@ -6,7 +6,7 @@ import hashlib
 import logging
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import IO, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -16,9 +16,10 @@ from podcast_host.artwork import ArtworkError, check_cover
 from podcast_host.categories import validate_category
 from podcast_host.errors import Conflict, Invalid, NotFound, Unavailable
 from podcast_host.feed import podcast_guid
+from podcast_host.limits import SIDE_FILE_LIMITS
 from podcast_host.links import feed_url
 from podcast_host.models import Membership, Show, ShowAlias, User
-from podcast_host.notes import clean_text
+from podcast_host.notes import clean_text, render_notes_html
 from podcast_host.slugs import check_slug
 from podcast_host.storage import StorageError, media_key
 
@@ -97,6 +98,8 @@ def delete_show(services: Any, session: Session, show: Show) -> None:
     keys = [show.image_key]
     for episode in show.episodes:
         keys += [episode.original_key, episode.audio_key, episode.image_key, episode.transcript_key]
+        # MP3s replaced by a reprocess, still in their grace period: nothing purges them once the row is gone.
+        keys += [key for key, _ in episode.retired_audio or []]
     session.delete(show)
     session.commit()
     for key in filter(None, keys):
@@ -114,6 +117,7 @@ def create_show(
     _ensure_slug_free(session, slug)
     values = clean_show_fields(fields, require_title=True)
     show = Show(slug=slug, podcast_guid=podcast_guid(feed_url(public_url, slug)), **values)
+    show.description_html = render_notes_html(values.get("description", ""))
     session.add(show)
     session.flush()
     if owner is not None:
@@ -125,8 +129,11 @@ def update_show(session: Session, show: Show, fields: Mapping[str, Any]) -> Show
     unknown = set(fields) - set(EDITABLE) - {"slug", "moved_to_url"}
     if unknown:
         raise Invalid(f"Unknown show field {sorted(unknown)[0]!r}.", field=sorted(unknown)[0])
-    for name, value in clean_show_fields(fields, require_title=False).items():
+    values = clean_show_fields(fields, require_title=False)
+    for name, value in values.items():
         setattr(show, name, value)
+    if "description" in values:
+        show.description_html = render_notes_html(values["description"])
     if "moved_to_url" in fields:
         show.moved_to_url = _check_url(fields["moved_to_url"], "moved_to_url") or None
     new_slug = fields.get("slug")
@@ -240,8 +247,20 @@ def parse_bool(value: Any, name: str) -> bool:
     raise Invalid(f"The {name} must be true or false, not {value!r}.", field=name)
 
 
+def read_cover(stream: IO[bytes]) -> bytes:
+    """An uploaded cover's bytes, refused (422) past the image size limit without reading the rest."""
+    limit = SIDE_FILE_LIMITS["image"]
+    data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise Invalid(f"The image file is larger than {limit // (1024 * 1024)} MB.", field="image")
+    return data
+
+
 def set_cover(services: Any, session: Session, show: Show, data: bytes) -> Show:
-    """Check the cover art, store it under a new name (apps cache by URL) and point the show at it."""
+    """Check the cover art, store it under a new name (apps cache by URL) and point the show at it.
+
+    The cover it replaces is deleted once the caller commits; a rollback keeps it, as the show still names it.
+    """
     try:
         art = check_cover(data)
     except ArtworkError as exc:
@@ -252,6 +271,36 @@ def set_cover(services: Any, session: Session, show: Show, data: bytes) -> Show:
         services.store.put_bytes(key, art.data, art.mime_type)
     except StorageError as exc:
         raise Unavailable(f"The cover could not be stored: {exc}") from None
-    show.image_key = key
+    old_key, show.image_key = show.image_key, key
     session.flush()
+    pending = _deletions_after_commit(session)
+    # Back to a cover replaced earlier in this transaction: that one is the show's again.
+    pending[:] = [(store, k) for store, k in pending if k != key]
+    if old_key and old_key != key:
+        pending.append((services.store, old_key))
     return show
+
+
+_DELETE_AFTER_COMMIT = "media deleted after commit"
+
+
+def _deletions_after_commit(session: Session) -> list[tuple[Any, str]]:
+    """The session's list of (store, key) to delete once it commits; a rollback forgets it."""
+    from sqlalchemy import event
+
+    if not event.contains(Session, "after_commit", _delete_committed):
+        event.listen(Session, "after_commit", _delete_committed)
+        event.listen(Session, "after_rollback", _forget_deletions)
+    return session.info.setdefault(_DELETE_AFTER_COMMIT, [])
+
+
+def _delete_committed(session: Session) -> None:
+    for store, key in session.info.pop(_DELETE_AFTER_COMMIT, []):
+        try:
+            store.delete(key)
+        except StorageError:
+            log.warning("could not delete the replaced file %s; it is left behind", key)
+
+
+def _forget_deletions(session: Session) -> None:
+    session.info.pop(_DELETE_AFTER_COMMIT, None)

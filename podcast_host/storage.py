@@ -1,7 +1,8 @@
 """The media store port: where originals, published audio, images, transcripts and chapters live.
 
 `MediaStore` is the whole interface; `LocalStore` (a folder, the embedded default) and `S3Store` (any
-S3-compatible service) implement it. Keys are built only by `media_key`. The only module that imports boto3.
+S3-compatible service) implement it. Keys are built only by `media_key`. The only module that imports boto3,
+and only once an S3 store is built: reading or building a key, or serving from a folder, never loads it.
 """
 
 from __future__ import annotations
@@ -11,21 +12,43 @@ import os
 import re
 import shutil
 import tempfile
+import time
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import BinaryIO, Protocol, runtime_checkable
 from urllib.parse import SplitResult, parse_qs, quote, unquote, urlsplit
 
-import boto3
-from boto3.exceptions import Boto3Error
-from boto3.s3.transfer import TransferConfig
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
-
 MEDIA_KINDS = ("original", "audio", "image", "transcript", "chapters")
+# The only types media is ever served as, by kind and by the extension the server itself chose (the probed
+# format, "mp3", the cover's format...). An uploader's file name never picks a type: anything else, such as a
+# key stored before the server named originals itself, goes out as bytes (docs/architecture.md, Media access).
+SERVED_TYPES: dict[str, dict[str, str]] = {
+    "original": {
+        "mp3": "audio/mpeg",
+        "m4a": "audio/mp4",
+        "aac": "audio/aac",
+        "wav": "audio/wav",
+        "flac": "audio/flac",
+        "ogg": "audio/ogg",
+        "opus": "audio/ogg",
+        "aiff": "audio/aiff",
+    },
+    "audio": {"mp3": "audio/mpeg"},
+    "image": {"jpg": "image/jpeg", "png": "image/png"},
+    "transcript": {"vtt": "text/vtt; charset=utf-8", "srt": "application/x-subrip; charset=utf-8"},
+    "chapters": {"json": "application/json"},
+}
+UNKNOWN_TYPE = "application/octet-stream"
+# Response headers a store can be asked to answer a public URL with (S3 response-* overrides).
+_RESPONSE_OVERRIDES = {
+    "Content-Type": "ResponseContentType",
+    "Cache-Control": "ResponseCacheControl",
+    "Content-Disposition": "ResponseContentDisposition",
+}
 PRESIGNED_URL_EXPIRY_S = 3600
 MIB = 1024 * 1024
 DEFAULT_MULTIPART_THRESHOLD = 16 * MIB
@@ -56,7 +79,9 @@ class MediaStore(Protocol):
     def size(self, key: str) -> int: ...
     def exists(self, key: str) -> bool: ...
     def delete(self, key: str) -> None: ...
-    def public_url(self, key: str, method: str = "GET") -> str | None: ...
+    def public_url(
+        self, key: str, method: str = "GET", headers: Mapping[str, str] | None = None
+    ) -> str | None: ...
     def local_path(self, key: str) -> Path | None: ...
     def check(self) -> None: ...
 
@@ -89,6 +114,19 @@ def parse_media_key(key: str) -> MediaKey:
     if len(parts) == 6 and parts[0] == "shows" and parts[2] == "episodes" and parts[4] in MEDIA_KINDS:
         return MediaKey(int(_digits(parts[1])), int(_digits(parts[3])), parts[4])
     raise ValueError(f"{key!r} is not a media key.")
+
+
+def served_type(key: str) -> str:
+    """The Content-Type a stored object is served with: from its kind and our own extensions only."""
+    kind = parse_media_key(key).kind
+    extension = key.rsplit("/", 1)[-1].rpartition(".")[2].lower()
+    return SERVED_TYPES[kind].get(extension, UNKNOWN_TYPE)
+
+
+def original_download_name(key: str) -> str:
+    """The name an original is downloaded as: ours, never the uploader's (which stays in the database)."""
+    extension = key.rsplit("/", 1)[-1].rpartition(".")[2].lower()
+    return f"original.{extension if extension in SERVED_TYPES['original'] else 'bin'}"
 
 
 def _digits(text: str) -> str:
@@ -144,8 +182,18 @@ def _base_url(media_url: str | None) -> str | None:
     return media_url.rstrip("/")
 
 
-def _join_url(base: str, key: str) -> str:
-    return f"{base}/{quote(key, safe='/')}"
+def media_url_for(media_url: str, prefix: str, key: str) -> str:
+    """Where MEDIA_URL serves a key. MEDIA_URL fronts the bucket's (or folder's) root, so a store's key prefix
+    is part of the path: the one place feed links and /media redirects are both built (docs/deployment.md)."""
+    name = f"{prefix}/{_check_key(key)}" if prefix else _check_key(key)
+    return f"{media_url.rstrip('/')}/{quote(name, safe='/')}"
+
+
+@lru_cache(maxsize=8)
+def key_prefix(storage_url: str) -> str:
+    """The prefix a storage URL puts before every key: s3://BUCKET/PREFIX gives PREFIX, a folder none."""
+    parts = urlsplit(storage_url)
+    return _s3_options(parts, storage_url)["prefix"] if parts.scheme == "s3" else ""
 
 
 def _presign_operation(method: str) -> str:
@@ -191,10 +239,13 @@ class LocalStore:
         with _local_errors(f"delete {key!r}"):
             self._path(key).unlink(missing_ok=True)
 
-    def public_url(self, key: str, method: str = "GET") -> str | None:
+    def public_url(
+        self, key: str, method: str = "GET", headers: Mapping[str, str] | None = None
+    ) -> str | None:
+        """The MEDIA_URL address of key, if any; whoever serves the folder there chooses the headers."""
         _check_key(key)
         _presign_operation(method)
-        return _join_url(self.media_url, key) if self.media_url else None
+        return media_url_for(self.media_url, "", key) if self.media_url else None
 
     def local_path(self, key: str) -> Path | None:
         """Where key's file lives (it may not exist: check is_file()), for send_file with byte ranges."""
@@ -238,6 +289,19 @@ class LocalStore:
                 Path(tmp_name).unlink(missing_ok=True)
                 raise
 
+    def sweep_partial_uploads(self, older_than_s: float) -> int:
+        """Delete the temporary files of writes a crashed process never finished; return how many."""
+        cutoff = time.time() - older_than_s
+        removed = 0
+        for path in self.root.rglob(".upload-*.tmp") if self.root.is_dir() else ():
+            try:
+                if path.is_file() and not path.is_symlink() and path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    removed += 1
+            except OSError:
+                continue  # renamed into place or removed meanwhile
+        return removed
+
 
 @contextmanager
 def _local_errors(action: str) -> Iterator[None]:
@@ -276,6 +340,9 @@ class S3Store:
         self.endpoint_url = endpoint_url
         self.region = region
         self.media_url = _base_url(media_url)
+        # boto3 and botocore (about 10 MB once imported) load here, with the first S3 store.
+        from boto3.s3.transfer import TransferConfig
+
         self._client = client if client is not None else _s3_client(endpoint_url, region)
         self._transfer = TransferConfig(
             multipart_threshold=multipart_threshold,
@@ -324,17 +391,24 @@ class S3Store:
         with self._errors("delete", key):
             self._client.delete_object(Bucket=self.bucket, Key=name)
 
-    def public_url(self, key: str, method: str = "GET") -> str | None:
+    def public_url(
+        self, key: str, method: str = "GET", headers: Mapping[str, str] | None = None
+    ) -> str | None:
         """The CDN URL when media_url is set (it fronts the whole bucket), else a presigned URL valid for 1 h.
 
-        SigV4 signs the HTTP method, so answer a HEAD request with a URL presigned for method="HEAD"."""
+        SigV4 signs the HTTP method, so answer a HEAD request with a URL presigned for method="HEAD".
+        `headers` (Content-Type, Cache-Control, Content-Disposition) are signed into a presigned URL, so the
+        store answers with them whatever was stored with the object; a CDN URL cannot carry them."""
         name = self._key(key)
         operation = _presign_operation(method)
         if self.media_url:
-            return _join_url(self.media_url, name)
+            return media_url_for(self.media_url, self.prefix, key)
+        params: dict[str, str] = {"Bucket": self.bucket, "Key": name}
+        for header, value in (headers or {}).items():
+            params[_RESPONSE_OVERRIDES[header]] = value
         with self._errors("sign a URL for", key):
             return self._client.generate_presigned_url(
-                operation, Params={"Bucket": self.bucket, "Key": name}, ExpiresIn=PRESIGNED_URL_EXPIRY_S
+                operation, Params=params, ExpiresIn=PRESIGNED_URL_EXPIRY_S
             )
 
     def local_path(self, key: str) -> Path | None:
@@ -352,6 +426,9 @@ class S3Store:
     @contextmanager
     def _errors(self, action: str, key: str | None = None) -> Iterator[None]:
         """Translate botocore failures: a missing object becomes FileNotFoundError, the rest StorageError."""
+        from boto3.exceptions import Boto3Error
+        from botocore.exceptions import BotoCoreError, ClientError
+
         where = f"bucket {self.bucket!r}" + (f" at {self.endpoint_url}" if self.endpoint_url else "")
         what = f"{key!r} ({where})" if key is not None else where
         try:
@@ -371,6 +448,10 @@ class S3Store:
 
 def _s3_client(endpoint_url: str | None, region: str | None):
     """One client per store, tuned so an unreachable store fails within seconds instead of minutes."""
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import BotoCoreError
+
     config = Config(
         connect_timeout=2,
         read_timeout=20,

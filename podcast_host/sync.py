@@ -1,8 +1,10 @@
-"""Podcast as code (SPEC §8): make the database match a folder of show.toml and episode.toml files."""
+"""Make the database match a folder of show.toml and episode.toml files (README.md, "Podcast as code")."""
 
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,13 +17,19 @@ from podcast_host import episodes, processing, shows
 from podcast_host.artwork import check_cover
 from podcast_host.chapters import parse_chapters
 from podcast_host.errors import Invalid, NotFound
+from podcast_host.limits import SIDE_FILE_LIMITS
 from podcast_host.models import PENDING, Episode, Show
+from podcast_host.notes import MAX_NOTES_CHARS
 from podcast_host.transcripts import parse_transcript
 
 AUDIO_SUFFIXES = {".mp3", ".m4a", ".aac", ".wav", ".flac", ".ogg", ".oga", ".opus", ".aiff", ".aif"}
 COVER_NAMES = ("cover.jpg", "cover.jpeg", "cover.png")
 SHOW_KEYS = set(shows.EDITABLE) | {"image"}
 EPISODE_KEYS = set(episodes.EDITABLE) - {"slug"} | {"image"}
+# UTF-8 takes at most four bytes a character.
+NOTES_LIMIT = MAX_NOTES_CHARS * 4
+# A show.toml or episode.toml may carry the notes as its description, and little else.
+TOML_LIMIT = NOTES_LIMIT + 64 * 1024
 
 
 @dataclass
@@ -37,30 +45,114 @@ class SyncReport:
 def sync_directory(services: Any, root: Path, echo: Callable[[str], None] = lambda _: None) -> SyncReport:
     """Create or update every show and episode found under `root`; unchanged audio is not processed again."""
     report = SyncReport()
-    show_dirs = sorted(p.parent for p in root.glob("*/show.toml"))
-    if not show_dirs:
+    # Every path is checked against the real folder: a link anywhere in it is refused, not followed.
+    root = root.resolve()
+    plan = _folders(root)
+    if not plan:
         raise Invalid(f"No <show>/show.toml found under {root}.")
-    for show_dir in show_dirs:
+    for show_dir, episode_dirs in plan:
         with services.db.session() as session:
             show = _sync_show(services, session, show_dir, report)
             session.commit()
             show_id = show.id
         if show_dir.name in report.updated:
             services.queue.enqueue("feed_changed", show_id)
-        for episode_dir in sorted(p.parent for p in show_dir.glob("*/episode.toml")):
+        for episode_dir in episode_dirs:
             _sync_episode(services, show_id, episode_dir, report, echo)
     return report
 
 
+def _folders(root: Path) -> list[tuple[Path, list[Path]]]:
+    """The show folders and their episode folders; every file sync reads is checked before anything changes,
+    and both TOML files parsed, so that a link or a hostile file anywhere stops the run before it starts."""
+    plan = []
+    for show_dir in sorted(p.parent for p in root.glob("*/show.toml")):
+        _checked(root, show_dir, is_folder=True)
+        _cover_in(show_dir, _read_toml(show_dir / "show.toml", SHOW_KEYS).get("image"))
+        episode_dirs = sorted(p.parent for p in show_dir.glob("*/episode.toml"))
+        for episode_dir in episode_dirs:
+            _checked(show_dir, episode_dir, is_folder=True)
+            named = _read_toml(episode_dir / "episode.toml", EPISODE_KEYS).get("image")
+            _cover_in(episode_dir, named)
+            _first(episode_dir, "notes.md")
+            _first(episode_dir, "chapters.json")
+            _first(episode_dir, "transcript.vtt", "transcript.srt")
+            _audio_in(episode_dir)
+        plan.append((show_dir, episode_dirs))
+    return plan
+
+
+def _checked(base: Path, path: Path, is_folder: bool = False) -> os.stat_result:
+    """The lstat of a regular file (or folder) inside `base`, reached without following any link.
+
+    `sync` reads what an operator points it at, and the operator can read more than the folder: a link to
+    /etc/... or to the data dir's secret key would publish that file. Refused in one line naming the path.
+    """
+    if ".." in path.parts or not path.is_relative_to(base) or path == base:
+        raise Invalid(f"{path}: outside {base}; sync reads only files inside the folder it syncs.")
+    current = base
+    for part in path.relative_to(base).parts:
+        current = current / part
+        try:
+            info = os.lstat(current)
+        except FileNotFoundError:
+            raise Invalid(f"{current}: no such file.") from None
+        if stat.S_ISLNK(info.st_mode):
+            raise Invalid(
+                f"{current}: is a symbolic link; sync reads only regular files, never through links."
+            )
+    wanted, kind = (stat.S_ISDIR, "folder") if is_folder else (stat.S_ISREG, "regular file")
+    if not wanted(info.st_mode):
+        raise Invalid(f"{path}: not a {kind}; sync reads only regular files and folders.")
+    return info
+
+
+def _read(path: Path, limit: int) -> bytes:
+    """A checked file in its checked folder, read whole only when within `limit` bytes."""
+    info = _checked(path.parent, path)
+    if info.st_size > limit:
+        raise Invalid(f"{path}: larger than {_size(limit)}; refused before reading it.")
+    # O_NOFOLLOW and the fstat close the gap between the check and the open; O_NONBLOCK keeps a pipe put
+    # there meanwhile from blocking the open.
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as fh:
+        opened = os.fstat(fh.fileno())
+        if not stat.S_ISREG(opened.st_mode) or (opened.st_dev, opened.st_ino) != (info.st_dev, info.st_ino):
+            raise Invalid(f"{path}: changed while sync read it; run sync again.")
+        # Not read(limit + 1): that sets aside the whole limit (20 MB for a cover) before reading.
+        data = fh.read(min(info.st_size, limit) + 1)
+    if len(data) > limit:
+        raise Invalid(f"{path}: larger than {_size(limit)}; refused before reading it.")
+    return data
+
+
+def _size(limit: int) -> str:
+    return f"{limit // (1024 * 1024)} MB" if limit >= 1024 * 1024 else f"{limit // 1024} KB"
+
+
 def _read_toml(path: Path, allowed: set[str]) -> dict[str, Any]:
+    data = _read(path, TOML_LIMIT)
     try:
-        values = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise Invalid(f"{path}: not valid TOML ({exc}).") from None
+        values = tomllib.loads(data.decode("utf-8"))
+    except (ValueError, RecursionError) as exc:
+        # TOMLDecodeError and UnicodeDecodeError are ValueErrors, as is an integer of too many digits;
+        # tomllib recurses once per nested array or table.
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else _first_line(exc)
+        raise Invalid(f"{path}: not valid TOML ({reason}).") from None
     unknown = sorted(set(values) - allowed)
     if unknown:
         raise Invalid(f"{path}: unknown key {unknown[0]!r}.")
+    for key, value in values.items():
+        # Every key is one text, number, boolean or date; str() of a table would pass for a title.
+        if isinstance(value, dict | list) or (key == "image" and not isinstance(value, str)):
+            raise Invalid(
+                f"{path}: {key} must be a single value{' (a file name)' if key == 'image' else ''}."
+            )
     return values
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
 
 
 def _sync_show(services: Any, session: Session, show_dir: Path, report: SyncReport) -> Show:
@@ -72,34 +164,37 @@ def _sync_show(services: Any, session: Session, show_dir: Path, report: SyncRepo
     except NotFound:
         show = shows.create_show(session, services.settings.public_url, {"slug": slug, **values})
         if cover:
-            shows.set_cover(services, session, show, cover.read_bytes())
+            shows.set_cover(services, session, show, _read(cover, SIDE_FILE_LIMITS["image"]))
         report.created.append(slug)
         return show
     wanted = shows.clean_show_fields(values, require_title=True)
     changed = {k: v for k, v in wanted.items() if getattr(show, k) != v}
     if changed:
         shows.update_show(session, show, changed)
-    if cover and not _same_cover(show.image_key, cover):
-        shows.set_cover(services, session, show, cover.read_bytes())
-        changed["image"] = True
+    if cover:
+        data = _read(cover, SIDE_FILE_LIMITS["image"])
+        if not _same_cover(show.image_key, data):
+            shows.set_cover(services, session, show, data)
+            changed["image"] = True
     (report.updated if changed else report.unchanged).append(slug)
     return show
 
 
 def _cover_in(folder: Path, named: str | None) -> Path | None:
-    if named:
-        path = (folder / named).resolve()
-        if folder.resolve() not in path.parents or not path.is_file():
+    if named is not None:
+        path = folder / named
+        if ".." in path.parts or not path.is_relative_to(folder) or path == folder:
             raise Invalid(f"{folder}: image {named!r} is not a file in this folder.")
+        _checked(folder, path)
         return path
-    return next((folder / n for n in COVER_NAMES if (folder / n).is_file()), None)
+    return _first(folder, *COVER_NAMES)
 
 
-def _same_cover(image_key: str | None, cover: Path) -> bool:
+def _same_cover(image_key: str | None, cover: bytes) -> bool:
     """Cover keys carry a hash of the stored image; a changed source changes the hash of the checked image."""
     if not image_key:
         return False
-    digest = hashlib.sha256(check_cover(cover.read_bytes()).data).hexdigest()[:12]
+    digest = hashlib.sha256(check_cover(cover).data).hexdigest()[:12]
     return digest in image_key
 
 
@@ -108,8 +203,12 @@ def _sync_episode(
 ) -> None:
     values = _read_toml(folder / "episode.toml", EPISODE_KEYS)
     named_image = values.pop("image", None)
-    if (folder / "notes.md").is_file():
-        values["description"] = (folder / "notes.md").read_text(encoding="utf-8")
+    notes = _first(folder, "notes.md")
+    if notes:
+        try:
+            values["description"] = _read(notes, NOTES_LIMIT).decode("utf-8")
+        except UnicodeDecodeError:
+            raise Invalid(f"{notes}: not UTF-8 text.") from None
     audio_path = _audio_in(folder)
     label = f"{folder.parent.name}/{folder.name}"
     with services.db.session() as session:
@@ -138,7 +237,7 @@ def _sync_episode(
             if changed:
                 echo(f"{label}: updated ({', '.join(changed)})")
             # An earlier run may have left it pending (the store was down): process it now.
-            if "audio" not in changed and existing.processing_state != PENDING:
+            if not {"audio", "chapters"} & set(changed) and existing.processing_state != PENDING:
                 if changed:
                     # Processing announces new audio itself; a metadata change must be announced here.
                     services.queue.enqueue("feed_changed", show_id)
@@ -157,31 +256,38 @@ def _episode_for_folder(session: Session, show: Show, slug: str) -> Episode | No
 def _update_episode(
     services: Any, session: Session, episode: Episode, values: dict[str, Any], folder: Path, audio_path: Path
 ) -> list[str]:
-    """Apply what differs; return the names of what changed ("audio" when it must be processed again)."""
+    """Apply what differs; return the names of what changed ("audio" or "chapters": processed again)."""
     differing = episodes.differing_fields(episode, values)
     changed = list(differing)
     if differing:
         episodes.update_episode(session, episode, differing)
     chapters_file = _first(folder, "chapters.json")
     if chapters_file:
-        doc = parse_chapters(chapters_file.read_bytes())
+        doc = parse_chapters(_read(chapters_file, SIDE_FILE_LIMITS["chapters"]))
         if doc != episode.chapters:
             episode.chapters = doc
             changed.append("chapters")
-    transcript_file = _first(folder, "transcript.vtt", "transcript.srt")
-    if transcript_file:
-        parsed = parse_transcript(transcript_file.read_bytes(), transcript_file.name)
-        if _stored_bytes(services, episode.transcript_key) != parsed.data:
-            episodes.replace_transcript(services, session, episode, parsed)
-            changed.append("transcript")
-    old_original = None
+    replaced: list[str | None] = []
+    # The audio first: it is refused while a run processes the episode, before any other file is stored.
     if episodes.file_sha256(audio_path) != episode.original_sha256:
         upload = episodes.Upload(audio_path, audio_path.name)
-        old_original = episodes.replace_original(services, session, episode, upload)
+        replaced.append(episodes.replace_original(services, session, episode, upload))
         changed.append("audio")
+    if "chapters" in changed and "audio" not in changed and episode.processing_state != PENDING:
+        # The published MP3 carries the chapters as CHAP frames, which only a new run writes (the GUID
+        # stays). Asked before any file is stored: refused while a run works, it leaves nothing behind.
+        episodes.request_reprocess(services, session, episode)
+    transcript_file = _first(folder, "transcript.vtt", "transcript.srt")
+    if transcript_file:
+        parsed = parse_transcript(
+            _read(transcript_file, SIDE_FILE_LIMITS["transcript"]), transcript_file.name
+        )
+        if _stored_bytes(services, episode.transcript_key) != parsed.data:
+            replaced.append(episodes.replace_transcript(services, session, episode, parsed))
+            changed.append("transcript")
     session.commit()
-    if old_original:
-        services.store.delete(old_original)
+    # Replaced files go once the episode no longer names them; a leftover would harm no one.
+    episodes.delete_objects(services, [key for key in replaced if key])
     return changed
 
 
@@ -196,14 +302,23 @@ def _stored_bytes(services: Any, key: str | None) -> bytes | None:
 
 
 def _audio_in(folder: Path) -> Path:
-    found = [p for p in sorted(folder.iterdir()) if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file()]
+    found = [p for p in sorted(folder.iterdir()) if p.suffix.lower() in AUDIO_SUFFIXES and not _is_folder(p)]
     if len(found) != 1:
         raise Invalid(f"{folder}: expected exactly one audio file, found {len(found)}.")
+    _checked(folder, found[0])
     return found[0]
 
 
+def _is_folder(path: Path) -> bool:
+    return stat.S_ISDIR(os.lstat(path).st_mode)
+
+
 def _first(folder: Path, *names: str) -> Path | None:
-    return next((folder / n for n in names if (folder / n).is_file()), None)
+    """The first of `names` present in the folder, checked: a link or a pipe under that name is refused."""
+    path = next((folder / n for n in names if os.path.lexists(folder / n)), None)
+    if path is not None:
+        _checked(folder, path)
+    return path
 
 
 def _optional(path: Path | None) -> episodes.Upload | None:

@@ -4,6 +4,8 @@ A request reads the show's row first. Every ORM change of the show or of one of 
 the row (the listener at the end), so an unchanged stamp, no episode due yet and a full check less than
 RECHECK_S ago prove the cached bytes right; otherwise one aggregate over the episodes decides. Processes
 agree without talking: the ETag is a hash of the bytes, and bytes and Last-Modified follow from the database.
+The cache is bounded (FeedCache): past its caps the feed requested least recently is dropped, and rendered
+again when it is next asked for.
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ import gzip
 import hashlib
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -27,6 +29,10 @@ from podcast_host.links import Links
 from podcast_host.models import Episode, Show, UTCDateTime, utcnow
 
 GZIP_LEVEL = 6
+# Bounds of each process's feed cache. A 1,000-episode feed with full notes takes 1.8 MB with its gzipped
+# copy, so the byte cap holds some 18 of those or a thousand small shows; the entry cap bounds bookkeeping.
+MAX_CACHED_FEEDS = 1000
+MAX_CACHED_FEED_BYTES = 32 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -62,10 +68,14 @@ class FeedCheck:
 
 
 @dataclass(frozen=True)
-class _Cached:
+class CachedFeed:
     check: FeedCheck
     checked_at: float  # time.monotonic() of the last full check
     rendered: RenderedFeed
+
+    @property
+    def size_bytes(self) -> int:
+        return len(self.rendered.body) + len(self.rendered.gzipped)
 
     def fresh_for(self, state: FeedState, now: datetime) -> bool:
         """Still right without the full check: same stamp, no episode due yet, checked a moment ago."""
@@ -98,9 +108,50 @@ _CHECK_QUERY = (
     .group_by(Show.id)
 )
 
-# Reads and writes of the cache dict are atomic; only the per-show render locks need a guard to be created.
-_render_locks_guard = threading.Lock()
-_render_locks: dict[int, threading.Lock] = {}
+
+class FeedCache:
+    """Rendered feeds by show id, within an entry and a byte cap; the least recently used go first."""
+
+    def __init__(self, max_entries: int = MAX_CACHED_FEEDS, max_bytes: int = MAX_CACHED_FEED_BYTES) -> None:
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self.size_bytes = 0
+        self._entries: OrderedDict[int, CachedFeed] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, show_id: int) -> CachedFeed | None:
+        with self._lock:
+            cached = self._entries.get(show_id)
+            if cached is not None:
+                self._entries.move_to_end(show_id)
+            return cached
+
+    def put(self, show_id: int, cached: CachedFeed) -> None:
+        """Keep a show's feed, in place of its older one; a feed larger than the whole cap is not kept."""
+        with self._lock:
+            older = self._entries.pop(show_id, None)
+            if older is not None:
+                self.size_bytes -= older.size_bytes
+            if cached.size_bytes > self.max_bytes:
+                return
+            self._entries[show_id] = cached
+            self.size_bytes += cached.size_bytes
+            while len(self._entries) > self.max_entries or self.size_bytes > self.max_bytes:
+                _, dropped = self._entries.popitem(last=False)
+                self.size_bytes -= dropped.size_bytes
+
+    def show_ids(self) -> list[int]:
+        """The cached shows, least recently used first."""
+        with self._lock:
+            return list(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+# One render per show at a time. Shows share a fixed set of locks, which never grows with their number; two
+# shows on one lock only take turns.
+_RENDER_LOCKS = tuple(threading.Lock() for _ in range(64))
 
 
 def feed_state(connection: Connection, slug: str) -> FeedState | None:
@@ -134,17 +185,17 @@ def render_feed(services: Any, session: Session, show: Show, now: datetime | Non
 
 def fresh_feed(services: Any, state: FeedState, now: datetime) -> RenderedFeed | None:
     """The cached feed when the show's stamp alone proves it still right; None when it must be checked."""
-    cached = services.caches.get("feeds", {}).get(state.show_id)
+    cached = feed_cache(services).get(state.show_id)
     return cached.rendered if cached and cached.fresh_for(state, now) else None
 
 
 def cached_feed(services: Any, session: Session, state: FeedState, now: datetime) -> RenderedFeed:
     """The feed for a show's state read at `now`: checked against the episodes, rendered when it changed."""
-    cache: dict[int, _Cached] = services.caches.setdefault("feeds", {})
+    cache = feed_cache(services)
     cached = cache.get(state.show_id)
     check = feed_check(session, state.show_id, now)
     if cached and cached.check.version == check.version:
-        cache[state.show_id] = _Cached(check, time.monotonic(), cached.rendered)
+        cache.put(state.show_id, CachedFeed(check, time.monotonic(), cached.rendered))
         return cached.rendered
     rendered = _render_once(services, session, state.show_id, check, now)
     if cached and services.settings.websub_hubs and went_live_since(cached.check.version, check.version):
@@ -156,8 +207,8 @@ def _render_once(
     services: Any, session: Session, show_id: int, check: FeedCheck, now: datetime
 ) -> RenderedFeed:
     """Render and cache; one render per show at a time, so a cold 1,000-episode feed is built once."""
-    cache: dict[int, _Cached] = services.caches["feeds"]
-    with _rendering(show_id):
+    cache = feed_cache(services)
+    with _RENDER_LOCKS[show_id % len(_RENDER_LOCKS)]:
         cached = cache.get(show_id)
         if cached and cached.check.version == check.version:
             return cached.rendered
@@ -167,21 +218,21 @@ def _render_once(
         rendered = _render(services, session, show, now)
         # On PostgreSQL each statement sees the latest commit: keep the bytes only if they match the check.
         if feed_check(session, show_id, now) == check:
-            cache[show_id] = _Cached(check, time.monotonic(), rendered)
+            cache.put(show_id, CachedFeed(check, time.monotonic(), rendered))
     return rendered
+
+
+def feed_cache(services: Any) -> FeedCache:
+    """This process's feed cache, kept in services.caches (emptying that dict empties the cache)."""
+    cache = services.caches.get("feeds")
+    if cache is None:
+        cache = services.caches.setdefault("feeds", FeedCache())
+    return cache
 
 
 def went_live_since(old: FeedVersion, new: FeedVersion) -> bool:
     """True when only the clock changed the feed: nothing was edited, a scheduled episode came due."""
     return old[:4] == new[:4] and old[4:] != new[4:]
-
-
-@contextmanager
-def _rendering(show_id: int) -> Iterator[None]:
-    with _render_locks_guard:
-        lock = _render_locks.setdefault(show_id, threading.Lock())
-    with lock:
-        yield
 
 
 def _render(services: Any, session: Session, show: Show, now: datetime) -> RenderedFeed:

@@ -1,13 +1,12 @@
-"""Transcripts: WebVTT or SRT files, checked with webvtt-py and srt before they are kept."""
+"""Transcripts: WebVTT or SRT files, checked with webvtt-py and srt before they are kept.
+
+Both libraries are imported by the check itself: only an upload or an import of a transcript needs them.
+"""
 
 from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-
-import srt
-import webvtt
-from webvtt.errors import MalformedFileError
 
 from podcast_host.errors import Invalid
 
@@ -38,6 +37,9 @@ def parse_transcript(data: bytes, filename: str = "") -> Transcript:
 
 
 def _vtt(text: str) -> Transcript:
+    import webvtt
+    from webvtt.errors import MalformedFileError
+
     try:
         captions = webvtt.from_buffer(io.StringIO(text))
     except MalformedFileError as exc:
@@ -52,6 +54,8 @@ def _vtt(text: str) -> Transcript:
 
 
 def _srt(text: str) -> Transcript:
+    import srt
+
     try:
         subtitles = list(srt.parse(text))
     except srt.SRTParseError as exc:

@@ -1,4 +1,4 @@
-"""Benchmark: a 1 GB episode upload through `podcast-host serve` (SPEC §11).
+"""Benchmark: a 1 GB episode upload through `podcast-host serve` (README.md, "Tests and benchmarks").
 
 Generates about 1 GB of WAV audio, starts a real server on a free loopback port, streams the file as
 multipart to the API and reports the upload throughput next to a plain copy of the same file on the same

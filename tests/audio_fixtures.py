@@ -251,3 +251,57 @@ def _ffmetadata(chapters: list[dict]) -> str:
 def _run(args: list[str]) -> None:
     command = [ffmpeg_binary(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y", *args]
     subprocess.run(command, check=True, capture_output=True)
+
+
+def claim_flac_length(path: Path, seconds: float) -> Path:
+    """Rewrite the total-samples field of a FLAC's STREAMINFO so that its header claims `seconds`."""
+    data = bytearray(path.read_bytes())
+    assert data[:4] == b"fLaC" and data[4] & 0x7F == 0, "STREAMINFO must be the first metadata block"
+    # Bytes 18..25: sample rate (20 bits), channels-1 (3), bits-1 (5), total samples (36).
+    packed = int.from_bytes(data[18:26], "big")
+    rate = packed >> 44
+    packed = (packed >> 36 << 36) | int(seconds * rate)
+    data[18:26] = packed.to_bytes(8, "big")
+    path.write_bytes(bytes(data))
+    return path
+
+
+def claim_mp3_length(path: Path, seconds: float, rate: int = 44_100) -> Path:
+    """Rewrite the frame count of an MP3's Xing/Info header so that it claims `seconds` (MPEG-1 layer III)."""
+    data = bytearray(path.read_bytes())
+    at = max(data.find(b"Xing"), data.find(b"Info"))
+    assert at != -1 and int.from_bytes(data[at + 4 : at + 8], "big") & 1, (
+        "needs a Xing header with a frame count"
+    )
+    data[at + 8 : at + 12] = int(seconds * rate / 1152).to_bytes(4, "big")
+    path.write_bytes(bytes(data))
+    return path
+
+
+def make_understated_aac(path: Path, loud_seconds: float = 3.0, quiet_seconds: float = 60.0) -> Path:
+    """Raw ADTS AAC whose dense opening makes mutagen's size-based estimate far shorter than the audio."""
+    with tempfile.TemporaryDirectory() as scratch:
+        parts = []
+        for name, seconds, amplitude, kbps in (("a", loud_seconds, 0.5, 256), ("b", quiet_seconds, 0.01, 16)):
+            part = Path(scratch) / f"{name}.aac"
+            source = f"anoisesrc=color=pink:amplitude={amplitude}:r=44100:d={seconds}"
+            _run(
+                [
+                    "-f",
+                    "lavfi",
+                    "-i",
+                    source,
+                    "-ac",
+                    "1",
+                    "-c:a",
+                    "aac",
+                    "-b:a",
+                    f"{kbps}k",
+                    "-f",
+                    "adts",
+                    str(part),
+                ]
+            )
+            parts.append(part.read_bytes())
+    path.write_bytes(b"".join(parts))
+    return path

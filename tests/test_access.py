@@ -1,4 +1,7 @@
-"""Who may do what through the API (SPEC §6 Access): tokens, owners, editors, viewers, admins."""
+"""Who may do what through the API: tokens, owners, editors, viewers, admins.
+
+See docs/api.md, "Members and roles".
+"""
 
 from __future__ import annotations
 
@@ -37,7 +40,7 @@ def world(client: FlaskClient, admin_token: str, services: Services, sample_mp3:
         granted = client.post(
             "/api/v1/shows/alpha/members", headers=auth(alice), json={"email": email, "role": role}
         )
-        assert granted.status_code == 201
+        assert granted.status_code == 202
     episodes = (draft(services, "alpha", sample_mp3), draft(services, "beta", sample_mp3))
     return World(admin_token, alice, bob, ed, vi, *episodes)
 
@@ -129,10 +132,18 @@ def test_every_route_refuses_without_a_valid_token(client: FlaskClient, world: W
         assert status(basic) == 401, (method, path)
 
 
-def test_an_owner_of_one_show_gets_403_on_another(client: FlaskClient, world: World) -> None:
+def test_an_owner_of_one_show_gets_403_on_another_and_404_on_its_episodes(
+    client: FlaskClient, world: World
+) -> None:
+    """A show's address is public (its feed), so 403 says nothing new; an episode id of a show you have no
+    role on answers like an id that was never used, naming no show."""
     for method, path, options in SHOW_WRITES + SHOW_READS:
-        assert status(call(client, method, path, world, "beta", world.alice, options)) == 403, (method, path)
-        assert status(call(client, method, path, world, "alpha", world.bob, options)) == 403, (method, path)
+        expected = 404 if path.startswith("/api/v1/episodes/") else 403
+        for show, token in (("beta", world.alice), ("alpha", world.bob)):
+            response = call(client, method, path, world, show, token, options)
+            assert status(response) == expected, (method, path)
+            if expected == 404:
+                assert show not in response.get_json()["error"]["message"]
 
 
 def test_an_editor_edits_episodes_and_show_fields_but_not_members_or_the_show_itself(
@@ -163,6 +174,31 @@ def test_an_editor_edits_episodes_and_show_fields_but_not_members_or_the_show_it
     assert client.delete(episode, headers=ed).status_code == 204
 
 
+def test_only_an_owner_changes_what_proves_the_shows_ownership(client: FlaskClient, world: World) -> None:
+    """itunes:email and podcast:locked owner= are what podcast platforms check when a feed moves hosts."""
+    ed, alice = auth(world.ed), auth(world.alice)
+    for change in (
+        {"email": "ed@evil.example"},
+        {"locked": True},
+        {"description": "x", "email": "e@x.example"},
+    ):
+        refused = client.patch("/api/v1/shows/alpha", headers=ed, json=change)
+        assert status(refused) == 403, change
+        assert "owner" in refused.get_json()["error"]["message"]
+    show = client.get("/api/v1/shows/alpha", headers=ed).get_json()
+    assert (show["email"], show["locked"], show["description"]) == ("t@example.com", False, "")
+    # Sending them back unchanged, as a GET returned them, is not a change: the rest is saved.
+    same = {"email": show["email"], "locked": show["locked"], "slug": "alpha", "description": "By ed"}
+    assert client.patch("/api/v1/shows/alpha", headers=ed, json=same).status_code == 200
+    owned = client.patch(
+        "/api/v1/shows/alpha", headers=alice, json={"email": "a@example.com", "locked": True}
+    )
+    assert owned.status_code == 200
+    assert (owned.get_json()["email"], owned.get_json()["locked"]) == ("a@example.com", True)
+    assert status(client.patch("/api/v1/shows/alpha", headers=ed, json={"locked": False})) == 403
+    assert client.get("/api/v1/shows/alpha", headers=ed).get_json()["locked"] is True
+
+
 def test_a_viewer_reads_drafts_but_writes_nothing(client: FlaskClient, world: World) -> None:
     vi = auth(world.vi)
     draft = client.get(f"/api/v1/episodes/{world.alpha_episode}", headers=vi)
@@ -181,7 +217,7 @@ def test_the_owner_does_everything_on_the_show(client: FlaskClient, world: World
         client.post(
             "/api/v1/shows/alpha/members", headers=alice, json={"email": "bob@example.com", "role": "owner"}
         ).status_code
-        == 201
+        == 202
     )
     assert client.patch("/api/v1/shows/alpha", headers=alice, json={"slug": "alpha-2"}).status_code == 200
     assert client.delete("/api/v1/shows/alpha-2/members/bob@example.com", headers=alice).status_code == 204

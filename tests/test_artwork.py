@@ -7,7 +7,7 @@ import struct
 import zlib
 
 import pytest
-from PIL import Image
+from PIL import ExifTags, Image, PngImagePlugin
 
 from podcast_host.artwork import ArtworkError, check_cover
 
@@ -100,12 +100,67 @@ def png_header(side: int) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", b"") + png_chunk(b"IEND", b"")
 
 
-@pytest.mark.parametrize("side", [9001, 9600, 20000])
+@pytest.mark.parametrize("side", [4097, 9600, 20000])
 def test_huge_image_is_refused_before_decoding(side: int) -> None:
-    # 9600 px trips Pillow's decompression-bomb warning, 20000 px its error: both become our refusal.
-    with pytest.raises(ArtworkError, match="at most 9000×9000 px"):
+    # Read from the header before Pillow opens the file: its own guard (warning, then error) never fires.
+    with pytest.raises(ArtworkError, match=rf"at most 4096×4096 px .*; this one is {side}×{side} px\.$"):
         check_cover(png_header(side))
 
 
 def test_artwork_error_is_a_value_error() -> None:
     assert issubclass(ArtworkError, ValueError)
+
+
+# Metadata: phones write the place a photo was taken (EXIF GPS); none of it may reach listeners ----------
+
+
+def photo_with_metadata(side: int, fmt: str) -> bytes:
+    """A cover whose top-left quadrant is red, carrying EXIF (rotate 90° clockwise, GPS) and a comment."""
+    image = Image.new("RGB", (side, side), (0, 0, 255))
+    image.paste((255, 0, 0), (0, 0, side // 2, side // 2))
+    exif = Image.Exif()
+    exif[ExifTags.Base.Orientation] = 6
+    exif[ExifTags.Base.Make] = "PhoneCo"
+    gps = exif.get_ifd(ExifTags.IFD.GPSInfo)
+    gps[ExifTags.GPS.GPSLatitudeRef] = "N"
+    gps[ExifTags.GPS.GPSLatitude] = (48.0, 51.0, 24.0)
+    out = io.BytesIO()
+    if fmt == "JPEG":
+        image.save(out, "JPEG", exif=exif, comment=b"shot at home")
+    else:
+        text = PngImagePlugin.PngInfo()
+        text.add_text("Comment", "shot at home")
+        image.save(out, "PNG", exif=exif, pnginfo=text)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+@pytest.mark.parametrize("side", [1400, 3100])
+def test_exif_orientation_is_applied_and_every_piece_of_metadata_dropped(fmt: str, side: int) -> None:
+    art = check_cover(photo_with_metadata(side, fmt))
+    image = decoded(art.data)
+    assert image.format == fmt
+    assert len(image.getexif()) == 0
+    assert not {"exif", "comment", "Comment", "xmp", "XML:com.adobe.xmp"} & set(image.info)
+    assert b"shot at home" not in art.data and b"PhoneCo" not in art.data
+    # Orientation 6 shows the stored top-left corner at the top right.
+    last = image.width - 1
+    red, blue = (255, 0, 0), (0, 0, 255)
+    assert _near(image.getpixel((last - 10, 10)), red) and _near(image.getpixel((10, 10)), blue)
+
+
+def _near(pixel: object, colour: tuple[int, int, int]) -> bool:
+    assert isinstance(pixel, tuple)
+    return all(abs(a - b) <= 16 for a, b in zip(pixel, colour, strict=True))
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+def test_a_checked_cover_passes_the_check_again_unchanged(fmt: str) -> None:
+    # Sync compares covers by the hash of the checked bytes: checking twice must not change them again.
+    once = check_cover(photo_with_metadata(1400, fmt)).data
+    assert check_cover(once).data == once
+
+
+def test_bytes_after_the_end_of_a_jpeg_are_not_kept() -> None:
+    trailing = make_image(1400, 1400, "JPEG") + b"GPS 48.85N 2.35E"
+    assert b"GPS" not in check_cover(trailing).data

@@ -1,12 +1,14 @@
-"""The audio pipeline of SPEC §9 and its refusals of §10, against real ffmpeg and generated audio."""
+"""The audio pipeline (docs/audio-pipeline.md) and its refusals, against real ffmpeg and generated audio."""
 
 from __future__ import annotations
 
 import hashlib
+import threading
 import wave
 from pathlib import Path
 
 import audio_fixtures as fx
+import psutil
 import pytest
 from mutagen.id3 import ID3, PictureType
 from mutagen.mp3 import MP3, BitrateMode
@@ -32,7 +34,10 @@ def _process(
 
 
 def _assert_on_target(mp3: Path, target: float) -> dict:
-    """SPEC §9: the published MP3 measures target ±1 LU with a true peak at or below -1 dBTP."""
+    """The published MP3 measures target ±1 LU with a true peak at or below -1 dBTP.
+
+    See docs/audio-pipeline.md, "Loudness".
+    """
     measured = audio.measure_loudness(mp3)
     assert measured["lufs"] == pytest.approx(target, abs=1.0)
     assert measured["true_peak_dbtp"] <= -1.0
@@ -78,7 +83,8 @@ def test_every_format_and_layout_lands_on_the_loudness_target(workdir, suffix, c
         level_db=level_db,
     )
     probed = audio.probe(src, SIX_HOURS)
-    # FACTS.md: mutagen estimates raw ADTS length from the bitrate; it misreads some mono AAC as stereo.
+    # mutagen estimates raw ADTS length from the bitrate and misreads some mono AAC as stereo
+    # (docs/audio-pipeline.md, "Settings").
     assert probed.duration_s == pytest.approx(10, abs=0.6 if suffix == ".aac" else 0.3)
     assert probed.channels == channels or suffix in (".m4a", ".aac")
 
@@ -138,6 +144,69 @@ def test_show_settings_change_target_and_bitrate(workdir):
     assert MP3(dst).info.bitrate == 96_000
     _assert_on_target(dst, -18.0)
     assert result.loudness_report["target_lufs"] == -18.0
+
+
+def _count_pydub_gain(monkeypatch, apply: bool = True) -> list[float]:
+    """Record the length (s) of every AudioSegment that gets a gain; with apply=False the gain is dropped."""
+    segment = audio._audio_segment()
+    real_apply_gain = segment.apply_gain
+    seconds: list[float] = []
+
+    def apply_gain(self, volume_change):
+        seconds.append(self.duration_seconds)
+        return real_apply_gain(self, volume_change) if apply else self
+
+    monkeypatch.setattr(segment, "apply_gain", apply_gain)
+    return seconds
+
+
+def test_pydub_applies_the_episode_gain_one_bounded_chunk_at_a_time(workdir, monkeypatch):
+    src = fx.make_speech(workdir / "pydub-gain.flac", seconds=8, channels=2, level_db=-12)
+    seconds = _count_pydub_gain(monkeypatch)
+
+    dst, result = _process(src)
+
+    _assert_on_target(dst, -16.0)
+    assert result.loudness_report["gain_db"] > 5
+    assert sum(seconds) >= result.duration_s - 0.05  # every second of the episode went through pydub
+    assert max(seconds) <= 1.0  # in chunks of at most one second, never the whole episode
+
+
+def test_without_pydubs_gain_the_episode_misses_its_target(workdir, monkeypatch):
+    """Nothing else applies the gain: with pydub's apply_gain made a no-op, the MP3 stays far too quiet."""
+    src = fx.make_speech(workdir / "no-pydub-gain.flac", seconds=8, channels=2, level_db=-12)
+    seconds = _count_pydub_gain(monkeypatch, apply=False)
+
+    _, result = _process(src)
+
+    assert seconds
+    assert result.loudness_report["on_target"] is False
+    assert result.loudness_report["output_lufs"] < -16.0 - 5
+
+
+def test_an_encoder_that_quits_fails_the_episode_instead_of_hanging(workdir):
+    """A bitrate ffmpeg refuses stands in for an encoder that dies mid-job (killed, disk full)."""
+    src = fx.make_tone(workdir / "encoder-quits.flac", seconds=30, channels=2)  # more than the pipes hold
+    probed = audio.probe(src, SIX_HOURS)
+    failures: list[Exception] = []
+
+    def run() -> None:
+        settings = audio.EncodeSettings(bitrate_stereo_kbps=-5)
+        try:
+            audio.process(src, workdir / "encoder-quits.mp3", probed, settings, TAGS)
+        except audio.AudioError as exc:
+            failures.append(exc)
+
+    job = threading.Thread(target=run, daemon=True)
+    job.start()
+    job.join(timeout=60)
+    if job.is_alive():
+        for child in psutil.Process().children(recursive=True):
+            child.kill()
+        pytest.fail("processing hung after the encoder quit")
+    assert len(failures) == 1 and isinstance(failures[0], audio.DecodeFailed)
+    assert str(failures[0]).startswith("Encoding the MP3 failed")
+    assert not list(workdir.glob(".encoding-*"))
 
 
 def test_measure_loudness_reads_the_ebu_reference_tone(workdir):
@@ -243,7 +312,8 @@ def test_probe_reads_chapters_of_an_uploaded_mp3_in_time_order(workdir):
             {"startTime": 6, "endTime": 9, "title": "Three"},
         ],
     )
-    # FACTS.md: CHAP frames come back in stored order; store them shuffled to prove the sort.
+    # mutagen returns CHAP frames in stored order (docs/audio-pipeline.md, "ID3 tags"): shuffled, to
+    # prove the sort.
     tags = ID3(src)
     frames = tags.getall("CHAP")
     tags.delall("CHAP")
@@ -306,7 +376,7 @@ def test_a_truncated_upload_fails_to_process(workdir, suffix):
     if suffix == ".m4a":  # mutagen reads the length from the moov atom, which ffmpeg writes first here
         _faststart(src)
     fx.truncate(src, keep=0.5)
-    probed = audio.probe(src, SIX_HOURS)  # FACTS.md: mutagen does not notice
+    probed = audio.probe(src, SIX_HOURS)  # mutagen does not notice the cut
     assert probed.duration_s == pytest.approx(10, abs=0.3)
     dst = workdir / f"cut{suffix}.out.mp3"
     with pytest.raises(audio.DecodeFailed, match="stops after .* although the file says it lasts 10 s"):

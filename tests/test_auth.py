@@ -1,9 +1,16 @@
-"""Dashboard sign-in (SPEC §5, §6): login and logout, CSRF on every form, failed logins throttled."""
+"""Dashboard sign-in: login and logout, CSRF on every form, failed logins throttled.
+
+See docs/dashboard.md, "Accounts and sessions", "CSRF" and "Failed sign-ins".
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from urllib.parse import urlencode
+
 import pytest
 from browser import PASSWORD, add_user, csrf_from, dashboard_app, sign_in
+from conftest import make_services
 
 from podcast_host.services import Services
 from podcast_host.web.auth import MAX_FAILURES, LoginThrottle
@@ -121,7 +128,7 @@ def test_the_throttle_forgets_failures_after_its_window() -> None:
     now[0] += 31
     assert throttle.retry_after(key) == 0
     throttle.fail(("b@example.com", "127.0.0.1"))
-    assert key not in throttle._failures  # expired keys are dropped, so memory stays bounded
+    assert len(throttle._failures) == 1  # expired keys are dropped, so memory stays bounded
 
 
 def test_logout_clears_the_session(client, producer: str) -> None:  # type: ignore[no-untyped-def]
@@ -141,13 +148,11 @@ def test_logout_is_post_only_and_needs_the_token(client, producer: str) -> None:
 
 
 def test_a_new_password_ends_older_sessions(client, services: Services, producer: str) -> None:  # type: ignore[no-untyped-def]
-    from werkzeug.security import generate_password_hash
-
     from podcast_host import accounts
 
     sign_in(client, producer)
     with services.db.session() as session:
-        accounts.get_user(session, producer).password_hash = generate_password_hash("another long password")
+        accounts.set_password(session, accounts.get_user(session, producer), "another long password")
         session.commit()
     assert client.get("/admin/").status_code == 302
 
@@ -157,3 +162,120 @@ def test_a_signed_in_visit_to_the_login_page_goes_to_the_dashboard(client, produ
     response = client.get("/login")
     assert response.status_code == 302
     assert response.headers["Location"] == "/admin/"
+
+
+# --- where a failure comes from -------------------------------------------------------------------------
+
+
+def _try(client, email: str, password: str, address: str = "127.0.0.1", **headers: str):  # type: ignore[no-untyped-def]
+    """One sign-in from `address` (the socket's peer as the server sees it)."""
+    return client.post(
+        "/login",
+        data={"email": email, "password": password, "csrf_token": _login_token(client)},
+        headers=headers,
+        environ_base={"REMOTE_ADDR": address},
+    )
+
+
+@pytest.fixture
+def behind_one_proxy(tmp_path: Path, database_url: str, services: Services):  # type: ignore[no-untyped-def]
+    """The app as deployed behind one reverse proxy, on the same database as `services`."""
+    built = make_services(tmp_path / "proxied", database_url=database_url, trusted_proxies=1)
+    yield dashboard_app(built)
+    built.close()
+
+
+def test_a_forged_forwarded_for_is_ignored_without_trusted_proxies(client, producer: str) -> None:  # type: ignore[no-untyped-def]
+    for n in range(MAX_FAILURES):
+        response = _try(client, producer, "guess", **{"X-Forwarded-For": f"198.51.100.{n}"})
+        assert response.status_code == 401
+    response = _try(client, producer, PASSWORD, **{"X-Forwarded-For": "198.51.100.99"})
+    assert response.status_code == 429
+
+
+def test_behind_a_trusted_proxy_each_client_has_its_own_count(behind_one_proxy, producer: str) -> None:  # type: ignore[no-untyped-def]
+    client = behind_one_proxy.test_client()
+    proxy = "10.0.0.2"
+    for _ in range(MAX_FAILURES):
+        response = _try(client, producer, "guess", proxy, **{"X-Forwarded-For": "198.51.100.1"})
+        assert response.status_code == 401
+    assert _try(client, producer, PASSWORD, proxy, **{"X-Forwarded-For": "198.51.100.1"}).status_code == 429
+    # What the client itself put in the header comes first; the proxy's entry, last, is the one trusted.
+    forged = {"X-Forwarded-For": "203.0.113.50, 198.51.100.1"}
+    assert _try(client, producer, PASSWORD, proxy, **forged).status_code == 429
+    # Another client behind the same proxy is not locked out by the first one's guesses.
+    assert _try(client, producer, PASSWORD, proxy, **{"X-Forwarded-For": "198.51.100.2"}).status_code == 302
+
+
+def test_an_ipv6_client_is_counted_by_its_64_block(client, producer: str) -> None:  # type: ignore[no-untyped-def]
+    for n in range(MAX_FAILURES):
+        assert _try(client, producer, "guess", f"2001:db8:1:2::{n + 1}").status_code == 401
+    # Rotating through the addresses of one /64 (one subscriber line) buys no more guesses.
+    assert _try(client, producer, PASSWORD, "2001:db8:1:2:ffff:ffff:ffff:fffe").status_code == 429
+    assert _try(client, producer, PASSWORD, "2001:db8:1:3::1").status_code == 302
+
+
+def test_an_account_guessed_at_from_many_addresses_holds_those_addresses(app, client, producer: str) -> None:  # type: ignore[no-untyped-def]
+    # The same rule with a lower account limit than the default's MAX_ACCOUNT_FAILURES, to stay quick.
+    app.extensions["login_throttle"] = LoginThrottle(account_limit=4)
+    for n in range(4):
+        assert _try(client, producer, "guess", f"203.0.113.{n}").status_code == 401
+    # Each address failed once only, far below its own limit, but together they reached the account's.
+    assert _try(client, producer, PASSWORD, "203.0.113.0").status_code == 429
+    # A new address still has its try, so guesses from elsewhere do not lock the producer out...
+    assert _try(client, producer, "guess", "198.51.100.7").status_code == 401
+    # ...and one try only while the account is under attack.
+    assert _try(client, producer, PASSWORD, "198.51.100.7").status_code == 429
+    # Other accounts are not affected.
+    assert _try(client, "other@example.com", "guess", "203.0.113.0").status_code == 401
+    assert _try(client, producer, PASSWORD, "192.0.2.1").status_code == 302
+
+
+def test_the_account_limit_forgets_after_its_window() -> None:
+    now = [1000.0]
+    throttle = LoginThrottle(limit=5, account_limit=3, window_s=60, clock=lambda: now[0])
+    for n in range(3):
+        throttle.fail(("a@example.com", f"192.0.2.{n}"))
+        now[0] += 10
+    assert throttle.retry_after(("a@example.com", "192.0.2.9")) == 0  # never failed: may try
+    # Free again when the first failure leaves the window (the account is below its limit then).
+    assert throttle.retry_after(("a@example.com", "192.0.2.2")) == pytest.approx(30)
+    now[0] += 31
+    assert throttle.retry_after(("a@example.com", "192.0.2.2")) == 0
+
+
+@pytest.mark.parametrize("trusted_proxies", [0, 1])
+def test_serve_believes_forwarded_for_only_from_trusted_proxies(tmp_path: Path, trusted_proxies: int) -> None:
+    """Through the real server: a client that names itself in X-Forwarded-For escapes its count only when
+    the operator said a proxy writes that header."""
+    from test_serve import Server
+
+    server = Server(
+        tmp_path / "instance",
+        f"sqlite:///{tmp_path / 'serve.sqlite3'}",
+        PODCAST_HOST_TRUSTED_PROXIES=str(trusted_proxies),
+    )
+    server.cli("db", "upgrade")
+    server.cli("user", "add", "producer@example.com", "--password-stdin", stdin=PASSWORD + "\n")
+    server.start()
+    try:
+        _, headers, page = server.request("GET", "/login")
+        cookie = headers["Set-Cookie"].split(";", 1)[0]
+        form = {"email": "producer@example.com", "csrf_token": csrf_from(page.decode())}
+
+        def sign_in_as(client: str, password: str) -> int:
+            body = urlencode({**form, "password": password})
+            sent = {
+                "Cookie": cookie,
+                "Content-Type": "application/x-www-form-urlencoded",
+                "X-Forwarded-For": client,
+            }
+            return server.request("POST", "/login", body, sent)[0]
+
+        for _ in range(MAX_FAILURES):
+            assert sign_in_as("198.51.100.1", "guess") == 401
+        assert sign_in_as("198.51.100.1", PASSWORD) == 429
+        expected = 302 if trusted_proxies else 429
+        assert sign_in_as("198.51.100.2", PASSWORD) == expected
+    finally:
+        server.stop()

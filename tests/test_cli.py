@@ -95,3 +95,41 @@ def test_roles_hold_on_the_command_line_with_as(runner: CliRunner, sample_mp3: P
     assert grant.exit_code != 0
     _ok(runner, "--as", "owner@example.com", "episode", "add", "mine", str(sample_mp3), "--title", "Yes")
     assert "\tpublished\t" in _ok(runner, "--as", "viewer@example.com", "episode", "list", "mine")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["user", "add", "new@example.com"],
+        ["user", "password", "someone@example.com", "--password-stdin"],
+        ["token", "add", "someone@example.com"],
+        ["db", "upgrade"],
+        ["serve", "--processes", "2"],  # refused either way, so no server starts here
+        ["worker", "--burst"],
+    ],
+)
+def test_operator_commands_refuse_as_instead_of_ignoring_it(runner: CliRunner, command: list[str]) -> None:
+    _ok(runner, "db", "upgrade")
+    for email in ("someone@example.com", "me@example.com"):
+        _ok(runner, "user", "add", email)
+    result = runner.invoke(main, ["--as", "me@example.com", *command], input="a long password\n")
+    assert result.exit_code != 0
+    assert len(result.stderr.strip().splitlines()) == 1 and "--as" in result.stderr, result.stderr
+    assert "Traceback" not in result.output
+    with_token = _ok(runner, "token", "add", "someone@example.com")  # without --as nothing changed
+    assert with_token.strip()
+
+
+def test_a_user_makes_their_own_token_with_as(runner: CliRunner) -> None:
+    _ok(runner, "db", "upgrade")
+    _ok(runner, "user", "add", "me@example.com")
+    secret = _ok(runner, "--as", "Me@example.com", "token", "add", "me@example.com").strip().splitlines()[-1]
+    assert secret.startswith("ph_")
+
+
+def test_the_feed_reads_the_same_with_as(runner: CliRunner) -> None:
+    """The feed is public: --as changes nothing about it, so it is accepted."""
+    _ok(runner, "db", "upgrade")
+    _ok(runner, "user", "add", "me@example.com")
+    _ok(runner, "show", "add", "open", "--title", "Open")
+    assert _ok(runner, "--as", "me@example.com", "feed", "open") == _ok(runner, "feed", "open")

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import re
+import stat
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from podcast_host.config import ConfigError, load_settings
+from podcast_host.config import ConfigError, ensure_secret_key, load_settings
 
 
 def test_defaults_live_under_the_data_dir(tmp_path: Path) -> None:
@@ -18,6 +21,7 @@ def test_defaults_live_under_the_data_dir(tmp_path: Path) -> None:
     assert settings.storage_url == (tmp_path / "media").as_uri()
     assert settings.public_url == "http://127.0.0.1:8000"
     assert settings.max_upload_mb == 2048 and settings.max_duration_s == 21600
+    assert settings.trusted_proxies == 0  # X-Forwarded-* headers are believed only when configured
 
 
 def test_environment_overrides_the_config_file(tmp_path: Path) -> None:
@@ -39,6 +43,8 @@ def test_environment_overrides_the_config_file(tmp_path: Path) -> None:
         ("PODCAST_HOST_DATABASE_URL", "mysql://x", "sqlite:// or postgresql://"),
         ("PODCAST_HOST_QUEUE_URL", "amqp://x", "redis://"),
         ("PODCAST_HOST_WEBSUB_HUBS", "not a url", "must be an absolute http(s) URL"),
+        ("PODCAST_HOST_TRUSTED_PROXIES", "-1", "PODCAST_HOST_TRUSTED_PROXIES must be 0 or more"),
+        ("PODCAST_HOST_TRUSTED_PROXIES", "yes", "PODCAST_HOST_TRUSTED_PROXIES must be a whole number"),
     ],
 )
 def test_bad_settings_are_named(tmp_path: Path, name: str, value: str, message: str) -> None:
@@ -81,3 +87,35 @@ def test_the_cli_reports_configuration_errors_in_one_line(
     assert len(lines) == 1, result.stderr
     assert message in lines[0]
     assert "Traceback" not in result.stderr
+
+
+def _secret_key_of_a_new_process(data_dir: str, start: Any, keys: Any) -> None:
+    start.wait(timeout=30)
+    keys.put(ensure_secret_key(load_settings(environ={"PODCAST_HOST_DATA_DIR": data_dir})).secret_key)
+
+
+def test_processes_starting_together_share_one_secret_key(tmp_path: Path) -> None:
+    """Web processes and workers started at once must all sign with the key that ends up in the file."""
+    context = multiprocessing.get_context("fork")
+    for round_number in range(30):
+        data_dir = tmp_path / f"instance-{round_number}"
+        start, keys = context.Barrier(4), context.Queue()
+        processes = [
+            context.Process(target=_secret_key_of_a_new_process, args=(str(data_dir), start, keys))
+            for _ in range(4)
+        ]
+        for process in processes:
+            process.start()
+        found = {keys.get(timeout=30) for _ in processes}
+        for process in processes:
+            process.join(timeout=30)
+        stored = (data_dir / "secret_key").read_text(encoding="utf-8").strip()
+        assert found == {stored}, round_number
+        assert len(stored) >= 48
+        assert stat.S_IMODE((data_dir / "secret_key").stat().st_mode) == 0o600
+
+
+def test_an_empty_secret_key_file_stops_the_start(tmp_path: Path) -> None:
+    (tmp_path / "secret_key").write_text("", encoding="utf-8")
+    with pytest.raises(ConfigError, match="secret_key"):
+        ensure_secret_key(load_settings(environ={"PODCAST_HOST_DATA_DIR": str(tmp_path)}))

@@ -1,4 +1,4 @@
-"""The producers' dashboard (SPEC §5, §6): shows, settings, uploads, publication and reports, by role."""
+"""The producers' dashboard (docs/dashboard.md): shows, settings, uploads, publication, reports, by role."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from audio_fixtures import write_jpeg, write_text
 from browser import add_user, dashboard_app, grant, sign_in
 
-from podcast_host import episodes
+from podcast_host import episodes, shows
 from podcast_host.services import Services
 from podcast_host.web.dashboard import waveform_path
 
@@ -104,25 +104,24 @@ def test_an_admin_sees_every_show(client, services: Services, owner: str) -> Non
     assert "admin" in html
 
 
-def test_a_user_without_a_role_gets_403_on_the_shows_pages(
+def test_a_user_without_a_role_gets_403_on_the_show_and_404_on_its_episodes(
     client, services: Services, owner: str, sample_mp3: Path
 ) -> None:  # type: ignore[no-untyped-def]
     episode_id = _api_episode(services, sample_mp3)
     add_user(services, "stranger@example.com")
     stranger = dashboard_app(services).test_client()
     token = sign_in(stranger, "stranger@example.com")
-    for path in (
-        "/admin/shows/daily/",
-        "/admin/shows/daily/settings",
-        "/admin/shows/daily/episodes/new",
-        f"/admin/episodes/{episode_id}/",
-        f"/admin/episodes/{episode_id}/status",
-    ):
+    for path in ("/admin/shows/daily/", "/admin/shows/daily/settings", "/admin/shows/daily/episodes/new"):
         assert stranger.get(path, headers=HTML).status_code == 403, path
     response = stranger.post("/admin/shows/daily/settings", data={"title": "Mine", "csrf_token": token})
     assert response.status_code == 403
+    # An episode id tells a stranger nothing, not even which show it belongs to.
+    for path in (f"/admin/episodes/{episode_id}/", f"/admin/episodes/{episode_id}/status"):
+        response = stranger.get(path, headers=HTML)
+        assert response.status_code == 404, path
+        assert "daily" not in response.get_data(as_text=True), path
     response = stranger.post(f"/admin/episodes/{episode_id}/delete", data={"csrf_token": token})
-    assert response.status_code == 403
+    assert response.status_code == 404
 
 
 def test_a_viewer_reads_drafts_and_reports_but_may_not_edit(
@@ -209,6 +208,31 @@ def test_the_settings_form_updates_the_show(client, owner: str) -> None:  # type
     assert '<option value="Arts/Books" selected>' in html
     assert re.search(r'id="f-explicit"[^>]*checked', html)
     assert client.get("/daily/").get_data(as_text=True).count('dir="rtl"') >= 1
+
+
+def test_an_editors_settings_form_leaves_the_ownership_fields_alone(
+    client, services: Services, owner: str
+) -> None:  # type: ignore[no-untyped-def]
+    base = {"title": "The Daily Test", "language": "en", "category": "News/Politics", "csrf_token": owner}
+    saved = client.post("/admin/shows/daily/settings", data={**base, "email": "o@example.com", "locked": "y"})
+    assert saved.status_code == 303
+    add_user(services, "editor@example.com")
+    grant(services, "daily", "editor@example.com", "editor")
+    editor = dashboard_app(services).test_client()
+    token = sign_in(editor, "editor@example.com")
+    editor_form = _page(editor, "/admin/shows/daily/settings")
+    assert 'name="locked"' not in editor_form and 'name="email"' not in editor_form
+    # The form of an editor has no `locked` box: its absence must not read as "unchecked".
+    body = {**base, "csrf_token": token, "title": "Edited", "email": "ed@evil.example"}
+    assert editor.post("/admin/shows/daily/settings", data=body).status_code == 303
+    show = editor.get("/daily/feed.xml").get_data(as_text=True)
+    assert "Edited" in show
+    assert 'owner="o@example.com"' in show and "ed@evil.example" not in show
+    with services.db.session() as session:
+        found = shows.find_show(session, "daily")
+        assert (found.title, found.email, found.locked) == ("Edited", "o@example.com", True)
+    owner_form = _page(client, "/admin/shows/daily/settings")
+    assert 'name="locked"' in owner_form and 'name="email"' in owner_form
 
 
 def test_settings_errors_are_shown_next_to_the_field(client, owner: str) -> None:  # type: ignore[no-untyped-def]

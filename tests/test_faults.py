@@ -1,4 +1,7 @@
-"""Faults (SPEC §10): an object store that goes away, a database that drops its connections."""
+"""Faults: an object store that goes away, a database that drops its connections.
+
+See docs/architecture.md, "Faults".
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""The feed (SPEC §7) as three real consumers read it: feedparser, gPodder's podcastparser and Podcast Index's
-podcast-partytime (Node, through tests/js/parse.js). Transient Show/Episode objects: no database needed.
+"""The feed (docs/feeds.md) as three real consumers read it: feedparser, gPodder's podcastparser and Podcast
+Index's podcast-partytime (Node, through tests/js/parse.js). Transient Show/Episode objects: no database
+needed.
 """
 
 from __future__ import annotations
@@ -454,7 +455,8 @@ def test_feedparser_reads_channel_and_every_item(feed_bytes: bytes, episodes: di
     assert feed.podcast_guid == SHOW_GUID
     assert feed.podcast_medium == "podcast"
     assert {link.rel for link in feed.links} >= {"self", "hub"}
-    # feedparser 6.0.14 maps itunes:explicit true/false to None (its bug, see FACTS.md): not asserted here.
+    # feedparser 6.0.14 maps itunes:explicit true/false to None, its bug: not asserted here
+    # (docs/feeds.md, "Consumer quirks we test around").
     assert [entry.id for entry in parsed.entries] == guids(episodes, PUBLIC_NEWEST_FIRST)
     rich = parsed.entries[PUBLIC_NEWEST_FIRST.index("rich")]
     assert rich.guidislink is False
@@ -477,7 +479,7 @@ def test_podcastparser_reads_channel_and_every_item(feed_bytes: bytes, episodes:
     assert parsed["itunes_categories"] == [["News", "Politics"]]
     assert parsed["itunes_owner"] == {"name": "Dana Reporter", "email": "dana@pod.example"}
     assert (parsed["type"], parsed["explicit"]) == ("episodic", False)
-    # podcastparser only maps the namespace's old GitHub URI (FACTS.md): no podcast:* data to check here.
+    # podcastparser only maps the namespace's old GitHub URI: no podcast:* data to check here.
     assert [ep["guid"] for ep in parsed["episodes"]] == guids(episodes, PUBLIC_NEWEST_FIRST)
     rich = parsed["episodes"][PUBLIC_NEWEST_FIRST.index("rich")]
     assert rich["enclosures"] == [
@@ -635,3 +637,58 @@ def test_notes_render_markdown_and_drop_anything_executable() -> None:
     for bad in ("onerror", "onclick", 'href="javascript:', "<script", "alert(3)", "<img"):
         assert bad not in html
     assert render_notes_html("") == ""
+
+
+def test_the_feed_carries_the_html_stored_when_the_notes_were_saved() -> None:
+    show = make_show(description="Markdown *source*", description_html="<p>stored show html</p>")
+    episode = make_episode(1, description="Markdown **source**", notes_html="<p>stored notes html</p>")
+    channel = parse_xml(build_feed(show, [episode], make_links(), NOW)).find("channel")
+    assert channel.findtext("description") == "<p>stored show html</p>"
+    (item,) = channel.findall("item")
+    assert item.findtext("description") == "<p>stored notes html</p>"
+    assert item.findtext("content:encoded", namespaces=NS) == "<p>stored notes html</p>"
+
+
+def test_rows_saved_before_the_html_was_stored_are_rendered_for_the_feed() -> None:
+    show = make_show(description="Markdown *source*", description_html=None)
+    episode = make_episode(1, description="Markdown **source**", notes_html=None)
+    channel = parse_xml(build_feed(show, [episode], make_links(), NOW)).find("channel")
+    assert channel.findtext("description") == "<p>Markdown <em>source</em></p>"
+    assert channel.find("item").findtext("description") == "<p>Markdown <strong>source</strong></p>"
+
+
+# --- size -------------------------------------------------------------------------------------------------
+
+
+def test_a_feed_keeps_the_newest_items_within_its_byte_budget(caplog: pytest.LogCaptureFixture) -> None:
+    """100 episodes of 128 KB of '&' would make a 47 MB feed: the newest fill the budget, no more."""
+    from podcast_host.feed import MAX_FEED_BYTES
+
+    heavy = "<p>" + "&amp;" * 26_000 + "</p>"
+    many = [
+        make_episode(
+            n, notes_html=heavy, publish_at=NOW - timedelta(hours=200 - n), updated_at=NOW - timedelta(days=1)
+        )
+        for n in range(1, 101)
+    ]
+    with caplog.at_level("WARNING", logger="podcast_host.feed"):
+        data = build_feed(make_show(), many, make_links(), NOW)
+    assert len(data) <= MAX_FEED_BYTES
+    items = parse_xml(data).findall("channel/item")
+    assert 10 < len(items) < 100
+    # Newest first, with no gap: what is left out is the oldest.
+    assert [item.findtext("guid") for item in items] == [e.guid for e in reversed(many)][: len(items)]
+    assert "older" in caplog.text and "civic-hour" in caplog.text
+
+
+def test_an_ordinary_large_show_keeps_every_item() -> None:
+    notes = (
+        "<p>"
+        + "An ordinary paragraph of show notes, with a <a href='https://e.example/'>link</a>. " * 60
+        + "</p>"
+    )
+    many = [
+        make_episode(n, notes_html=notes, publish_at=NOW - timedelta(hours=2000 - n)) for n in range(1, 1001)
+    ]
+    items = parse_xml(build_feed(make_show(), many, make_links(), NOW)).findall("channel/item")
+    assert len(items) == 1000

@@ -1,5 +1,5 @@
-"""The feed over HTTP (SPEC §7): content type, strong ETag, Last-Modified, 304, gzip, max-age, HEAD, the
-per-process cache, and scheduled episodes going live with no cron and no restart."""
+"""The feed over HTTP (docs/feeds.md, "HTTP"): content type, strong ETag, Last-Modified, 304, gzip, max-age,
+HEAD, the per-process cache, and scheduled episodes going live with no cron and no restart."""
 
 from __future__ import annotations
 

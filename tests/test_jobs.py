@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from audio_fixtures import make_tone
 from redis import Redis
 
 from podcast_host import accounts, episodes, processing, shows
-from podcast_host.jobs import RedisQueue
+from podcast_host.jobs import RedisQueue, ThreadQueue, job, make_queue
 from podcast_host.models import PROCESSING, READY, Episode
 from podcast_host.services import Services
 
@@ -163,3 +164,41 @@ def test_serve_resumes_episodes_left_unfinished_by_a_crash(
         session.commit()
     assert processing.recover_unfinished(sqlite_services, include_fresh=True) == 1
     assert _episode(sqlite_services, created.id).status == "published"
+
+
+def test_a_job_waiting_in_the_embedded_queue_is_queued_once(sqlite_services: Services) -> None:
+    """Recovery re-queues episodes still waiting behind a long backlog; one waiting copy is enough."""
+    ran: list[int] = []
+    gate = threading.Event()
+
+    @job("count_deliveries")
+    def count(_: Services, number: int) -> None:
+        ran.append(number)
+        gate.wait(10)
+
+    queue = ThreadQueue(sqlite_services, workers=1)
+    queue.start()
+    try:
+        queue.enqueue("count_deliveries", 1)
+        deadline = time.monotonic() + 10
+        while ran != [1]:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        queue.enqueue("count_deliveries", 2)
+        queue.enqueue("count_deliveries", 2)
+        gate.set()
+        assert queue.join(timeout=10)
+        assert ran == [1, 2]
+        queue.enqueue("count_deliveries", 2)  # once started, a new delivery runs again
+        assert queue.join(timeout=10)
+        assert ran == [1, 2, 2]
+    finally:
+        queue.stop()
+
+
+def test_the_embedded_queue_looks_for_stalled_runs_as_often_as_they_go_stale(
+    sqlite_services: Services,
+) -> None:
+    queue = make_queue(sqlite_services)
+    assert isinstance(queue, ThreadQueue)
+    assert queue.housekeeping_every_s == sqlite_services.settings.job_stale_s

@@ -1,5 +1,5 @@
-"""Shows that move (SPEC §5, §7): a new slug or a new host answers 301 from the old feed URL, the feed carries
-itunes:new-feed-url, and the podcast:guid stays."""
+"""Shows that move (docs/feeds.md, "Moves"): a new slug or a new host answers 301 from the old feed URL, the
+feed carries itunes:new-feed-url, and the podcast:guid stays."""
 
 from __future__ import annotations
 

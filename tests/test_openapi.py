@@ -28,6 +28,7 @@ ROUTES = {
     "/api/v1/episodes/{episode_id}/publish": {"post"},
     "/api/v1/episodes/{episode_id}/reprocess": {"post"},
     "/api/v1/tokens": {"get", "post"},
+    "/api/v1/me/password": {"post"},
     "/api/v1/tokens/{token_id}": {"delete"},
     "/api/v1/shows/{slug}/members": {"get", "post"},
     "/api/v1/shows/{slug}/members/{email}": {"delete"},

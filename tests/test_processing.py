@@ -58,7 +58,7 @@ def test_a_run_whose_claim_was_taken_over_does_not_publish(
 ) -> None:
     episode_id = _new_episode(sqlite_services, sample_mp3)
     first = processing._claim(sqlite_services, episode_id)
-    assert first == 1
+    assert first is not None and _episode(sqlite_services, episode_id).attempts == 1
     with sqlite_services.db.session() as session:  # the first run goes silent, as a frozen worker would
         episodes.get_episode(session, episode_id).heartbeat_at = utcnow() - timedelta(hours=1)
         session.commit()
@@ -69,9 +69,17 @@ def test_a_run_whose_claim_was_taken_over_does_not_publish(
     late_key = f"shows/{winner.show_id}/episodes/{episode_id}/audio/late.mp3"
     sqlite_services.store.put_bytes(late_key, b"late", "audio/mpeg")
     result = audio.ProcessResult(duration_s=1.0, channels=1, loudness_report={}, waveform=[])
-    assert (
-        processing._finish(sqlite_services, episode_id, first, late_key, 4, result, winner.show_id) == READY
+    finished = processing._finish(
+        sqlite_services,
+        episode_id,
+        first,
+        late_key,
+        4,
+        result,
+        winner.show_id,
+        original_key=winner.original_key,
     )
+    assert finished == READY
     after = _episode(sqlite_services, episode_id)
     assert after.audio_key == winner.audio_key and after.enclosure_length == winner.enclosure_length
     assert not sqlite_services.store.exists(late_key)

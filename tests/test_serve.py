@@ -46,11 +46,16 @@ class Server:
         assert result.returncode == 0, result.stderr
         return result.stdout
 
-    def start(self) -> None:
+    def start(self, **run_server_options: float) -> None:
+        """`podcast-host serve`; with options, the same server through run_server (e.g. short time-outs)."""
+        command = [sys.executable, "-m", "podcast_host.cli", "serve", "--port", str(self.port)]
+        if run_server_options:
+            call = f"run_server('127.0.0.1', {self.port}, **{run_server_options!r})"
+            command = [sys.executable, "-c", f"from podcast_host.server import run_server; {call}"]
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as sink:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "podcast_host.cli", "serve", "--port", str(self.port)],
+                command,
                 env=self.env,
                 stdout=sink,
                 stderr=sink,
@@ -152,3 +157,47 @@ def test_an_oversize_upload_gets_a_json_413_before_its_body_is_read(server: Serv
     assert response.status == 413
     assert json.loads(response.read())["error"]["code"] == "too_large"
     conn.close()
+
+
+@pytest.mark.parametrize("audio_kb", [200, 3000])
+def test_a_refused_upload_leaves_its_connection_usable(server: Server, audio_kb: int) -> None:
+    """A pooled client (one connection, like requests.Session or a browser) goes on after a 401 upload."""
+    body, content_type = _multipart({"title": "No token"}, b"\xff" * (audio_kb * 1024), "x.mp3")
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    try:
+        conn.request("POST", "/api/v1/shows/any/episodes", body, {"Content-Type": content_type})
+        refused = conn.getresponse()
+        assert refused.status == 401
+        refused.read()
+        assert refused.getheader("Connection", "").lower() != "close"
+        first_socket = conn.sock
+        for _ in range(2):
+            conn.request("GET", "/healthz")
+            answer = conn.getresponse()
+            assert answer.status == 200, answer.read()
+            answer.read()
+        assert conn.sock is first_socket
+    finally:
+        conn.close()
+
+
+def test_a_large_unread_body_closes_its_connection_with_the_answer(server: Server) -> None:
+    """Reading 400 MB only to drop them costs more than a new connection; the answer says so."""
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    conn.putrequest("POST", "/api/v1/shows/any/episodes")
+    conn.putheader("Content-Type", "multipart/form-data; boundary=x")
+    conn.putheader("Content-Length", str(400 * 1024 * 1024))
+    conn.endheaders()
+    response = conn.getresponse()
+    assert response.status == 413
+    assert response.getheader("Connection") == "close"
+    conn.close()
+
+
+@pytest.mark.parametrize("path", ["/alpha", "/alpha/episode-one", "/admin/shows/alpha"])
+def test_redirects_name_the_public_url_whatever_host_the_request_names(server: Server, path: str) -> None:
+    status, headers, _ = server.request("GET", path, headers={"Host": "evil.example"})
+    assert status in (301, 302, 303, 307, 308)
+    location = headers["Location"]
+    assert location.startswith(f"http://127.0.0.1:{server.port}/") or location.startswith("/"), location
+    assert "evil.example" not in location

@@ -1,4 +1,4 @@
-"""Transcripts and chapters through every entry point (SPEC §4, §6, §7, §8): the API, the CLI and `sync`.
+"""Transcripts and chapters through the API, the CLI and `sync` (docs/feeds.md, "Sidecars").
 
 A WebVTT or SRT transcript is checked and listed as podcast:transcript with its type; JSON chapters,
 uploaded or read from the MP3's own ID3 chapters, are listed as podcast:chapters and served as
@@ -279,24 +279,39 @@ def test_sync_picks_up_chapters_json_and_the_transcript(
     assert_sidecars_served(client, client.get("/daily/feed.xml").data, mime, ["Intro", "News"])
 
 
-def test_sync_updates_changed_sidecars_without_reprocessing_the_audio(
+def test_sync_updates_a_changed_transcript_without_reprocessing_the_audio(
     services: Services, client: Any, sample_mp3: Path, tmp_path: Path
 ) -> None:
     root = show_folder(tmp_path / "shows", sample_mp3, chapters_json=json.dumps(CHAPTERS), transcript_vtt=VTT)
     sync_directory(services, root)
     enclosure_before = item_of(client.get("/daily/feed.xml").data).find("enclosure").get("url")
 
-    renamed = {"chapters": [{"startTime": 0, "title": "Opening"}]}
-    (root / "daily" / "first" / "chapters.json").write_text(json.dumps(renamed), encoding="utf-8")
     (root / "daily" / "first" / "transcript.vtt").write_text(VTT.replace("Hello", "Hi"), encoding="utf-8")
     report = sync_directory(services, root)
     assert report.updated == ["daily/first"]
 
     feed = client.get("/daily/feed.xml").data
-    assert_sidecars_served(client, feed, "text/vtt", ["Opening"])
     with client.get(local(item_of(feed).find(f"{PODCAST}transcript").get("url"))) as served:
         assert b"Hi and welcome." in served.data
     assert item_of(feed).find("enclosure").get("url") == enclosure_before
+
+
+def test_sync_of_changed_chapters_serves_them_and_keeps_the_guid(
+    services: Services, client: Any, sample_mp3: Path, tmp_path: Path
+) -> None:
+    root = show_folder(tmp_path / "shows", sample_mp3, chapters_json=json.dumps(CHAPTERS), transcript_vtt=VTT)
+    sync_directory(services, root)
+    guid_before = item_of(client.get("/daily/feed.xml").data).find("guid").text
+
+    renamed = {"chapters": [{"startTime": 0, "title": "Opening"}]}
+    (root / "daily" / "first" / "chapters.json").write_text(json.dumps(renamed), encoding="utf-8")
+    report = sync_directory(services, root)
+    assert report.updated == ["daily/first"]
+
+    # The MP3's CHAP frames are written by processing, so new chapters send the episode through it again.
+    feed = client.get("/daily/feed.xml").data
+    assert_sidecars_served(client, feed, "text/vtt", ["Opening"])
+    assert item_of(feed).find("guid").text == guid_before
 
 
 def test_sync_reads_chapters_from_the_mp3_when_the_folder_has_none(

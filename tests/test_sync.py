@@ -93,3 +93,40 @@ def test_sync_after_a_rename_through_the_api_keeps_one_episode(services: Service
     with services.db.session() as session:
         (episode,) = list_episodes(session, find_show(session, "sawt"))
         assert (episode.slug, episode.guid) == ("renamed", guid)
+
+
+def test_changed_chapters_reach_the_published_mp3(
+    services: Services, tmp_path: Path, sample_mp3: Path
+) -> None:
+    """The MP3 carries the chapters as CHAP frames: a chapters change makes a new run, the GUID stays."""
+    import json
+
+    from mutagen.id3 import ID3
+
+    episode_dir = tmp_path / "shows" / "daily" / "first"
+    episode_dir.mkdir(parents=True)
+    (episode_dir.parent / "show.toml").write_text('title = "The Daily Test"\n', encoding="utf-8")
+    (episode_dir / "episode.toml").write_text('title = "First"\n', encoding="utf-8")
+    shutil.copy(sample_mp3, episode_dir / "audio.mp3")
+    chapters = episode_dir / "chapters.json"
+    chapters.write_text(json.dumps({"chapters": [{"startTime": 0, "title": "Opening"}]}), encoding="utf-8")
+    sync_directory(services, tmp_path / "shows")
+
+    def published() -> tuple[str, str, list[str]]:
+        with services.db.session() as session:
+            (episode,) = list_episodes(session, find_show(session, "daily"))
+            mp3 = tmp_path / "published.mp3"
+            with services.store.open(episode.audio_key) as fh:
+                mp3.write_bytes(fh.read())
+            titles = [str(frame.sub_frames["TIT2"]) for frame in ID3(mp3).getall("CHAP")]
+            return episode.guid, episode.status, titles
+
+    guid, status, titles = published()
+    assert (status, titles) == ("published", ["Opening"])
+    chapters.write_text(
+        json.dumps({"chapters": [{"startTime": 0, "title": "Welcome back"}]}), encoding="utf-8"
+    )
+    report = sync_directory(services, tmp_path / "shows")
+    assert report.updated == ["daily/first"]
+    assert published() == (guid, "published", ["Welcome back"])
+    assert sync_directory(services, tmp_path / "shows").updated == []

@@ -1,4 +1,7 @@
-"""Refused uploads leave nothing behind: no episode, no stored object, the feed unchanged (SPEC §10)."""
+"""Refused uploads leave nothing behind: no episode, no stored object, the feed unchanged.
+
+See docs/architecture.md, "Faults".
+"""
 
 from __future__ import annotations
 
@@ -234,3 +237,16 @@ def test_huge_metadata_is_refused_with_nothing_created(
     assert response.status_code == 422
     assert response.get_json()["error"]["field"] == field
     _nothing_created(client, admin_token, services)
+
+
+def test_an_upload_of_too_many_files_is_413_saying_why(client, admin_token: str) -> None:  # type: ignore[no-untyped-def]
+    create_show(client, admin_token)
+    files = {f"file{n}": (io.BytesIO(b"x"), f"f{n}.bin") for n in range(6)}
+    response = client.post(
+        "/api/v1/shows/daily/episodes",
+        headers=auth(admin_token),
+        data={"title": "Many files", **files},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 413
+    assert "at most" in response.get_json()["error"]["message"]

@@ -1,5 +1,6 @@
-"""WebSub (SPEC §3, §7): with hubs configured, the feed names them, and every change of the feed reaches each
-hub as a publish ping through the job queue, retried while a hub fails. Hubs here are local stub servers."""
+"""WebSub (docs/feeds.md, "WebSub"): with hubs configured, the feed names them, and every change of the feed
+reaches each hub as a publish ping through the job queue, retried while a hub fails. Hubs here are local stub
+servers."""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Script injection through producer text: every page and the feed escape or strip it (SPEC §5, §7)."""
+"""Script injection through producer text: every page and the feed escape or strip it.
+
+See docs/feeds.md, "Show notes" and "Producer text".
+"""
 
 from __future__ import annotations
 

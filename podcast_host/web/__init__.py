@@ -2,16 +2,45 @@
 
 from __future__ import annotations
 
+import io
 import tempfile
-from typing import IO
+from html import escape
+from typing import IO, Any
 
 from flask import Flask, Request, Response, abort, current_app, g, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from podcast_host.web import api, auth, dashboard, errors, feeds, media, pages
+from podcast_host.web.context import services
+
+# Every route but the uploads takes at most this much body: forms, JSON, notes (docs/deployment.md).
+BODY_LIMIT = 1024 * 1024
+# The routes that take files; they keep the upload limit (PODCAST_HOST_MAX_UPLOAD_MB).
+UPLOAD_ENDPOINTS = frozenset(
+    {"api.create_episode", "api.put_show_image", "dashboard.create_episode", "dashboard.upload_cover"}
+)
+
+
+# Parts of one multipart form: the upload forms send at most 4 files and about 12 fields (API) or 16
+# (dashboard); other forms are small. Past the limit the form gets 413 before it is read further.
+FORM_PARTS = 32
+# Files one form may spool to disk, on the upload routes only: audio, image, chapters, transcript.
+UPLOAD_FILES = 4
 
 
 class StreamingRequest(Request):
-    """Uploaded files go straight to a named temporary file on disk, never whole into memory."""
+    """Uploaded files go straight to a named temporary file on disk, never whole into memory.
+
+    Only the upload routes do so, for at most UPLOAD_FILES files; every file is closed (and so removed)
+    when the request ends, whether the form was read in full or refused half-way. A file part sent to any
+    other route stays in memory, which that route's body limit already bounds.
+    """
+
+    max_form_parts = FORM_PARTS
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.spooled_files: list[IO[bytes]] = []
 
     def _get_file_stream(  # type: ignore[override]
         self,
@@ -20,26 +49,69 @@ class StreamingRequest(Request):
         filename: str | None = None,
         content_length: int | None = None,
     ) -> IO[bytes]:
-        return tempfile.NamedTemporaryFile(prefix="podcast-host-upload-", suffix=".part")
+        if self.endpoint not in UPLOAD_ENDPOINTS:
+            return io.BytesIO()
+        if len(self.spooled_files) >= UPLOAD_FILES:
+            raise RequestEntityTooLarge(f"A form may carry at most {UPLOAD_FILES} files.")
+        spooled = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed with the request, in close()
+            prefix="podcast-host-upload-", suffix=".part"
+        )
+        self.spooled_files.append(spooled)
+        return spooled
+
+    def close(self) -> None:
+        super().close()
+        while self.spooled_files:
+            self.spooled_files.pop().close()
 
 
 def init_app(app: Flask) -> None:
     app.request_class = StreamingRequest
+    # The server receives bodies up to this size whole before the app runs (podcast_host/server.py).
+    app.config["BODY_LIMIT"] = BODY_LIMIT
     errors.init_app(app)
     for blueprint in (api.bp, media.bp, feeds.bp, pages.bp):
         app.register_blueprint(blueprint)
     auth.init_app(app)
     dashboard.init_app(app)
-    app.before_request(_refuse_oversize_bodies)
+    app.before_request(_limit_request_body)
     app.teardown_appcontext(_close_session)
+    app.teardown_request(_close_unannounced_body)
     app.after_request(_security_headers)
+    app.after_request(_redirect_within_public_url)
 
 
-def _refuse_oversize_bodies() -> None:
-    """413 from the announced length alone, before any route reads (or authenticates) the body."""
-    limit = current_app.config["MAX_CONTENT_LENGTH"]
+def _limit_request_body() -> None:
+    """The route's body limit; 413 from the announced length alone, before any route reads (or
+    authenticates) the body. Werkzeug enforces the same limit while reading a body of unannounced length."""
+    upload_limit = current_app.config["MAX_CONTENT_LENGTH"]
+    if request.endpoint not in UPLOAD_ENDPOINTS:
+        request.max_content_length = min(BODY_LIMIT, upload_limit or BODY_LIMIT)
+        if request.content_length is None and "chunked" in request.headers.get("Transfer-Encoding", ""):
+            _take_unannounced_body(request.max_content_length)
+    limit = request.max_content_length
     if limit is not None and (request.content_length or 0) > limit:
         abort(413)
+
+
+def _take_unannounced_body(limit: int) -> None:
+    """Read a body sent without Content-Length, up to `limit`, so that it counts like an announced one.
+
+    Werkzeug stops reading such a body at the limit without an error when a route reads it whole (a
+    urlencoded form, JSON): the route would see a truncated body instead of answering 413.
+    """
+    body = tempfile.SpooledTemporaryFile(max_size=64 * 1024)  # noqa: SIM115 - closed at teardown
+    source = request.environ["wsgi.input"]
+    size = 0
+    while size <= limit and (piece := source.read(min(64 * 1024, limit + 1 - size))):
+        body.write(piece)
+        size += len(piece)
+    if size > limit:
+        abort(413)
+    body.seek(0)
+    request.environ.update({"wsgi.input": body, "CONTENT_LENGTH": str(size)})
+    request.environ.pop("HTTP_TRANSFER_ENCODING", None)
+    g.unannounced_body = body
 
 
 def _close_session(_exc: BaseException | None) -> None:
@@ -48,8 +120,28 @@ def _close_session(_exc: BaseException | None) -> None:
         session.close()
 
 
+def _redirect_within_public_url(response: Response) -> Response:
+    """Werkzeug builds some redirects (a show address without its trailing slash) from the request's Host
+    header, which any client can forge; PODCAST_HOST_PUBLIC_URL is the only base a redirect may name."""
+    location = response.headers.get("Location")
+    if location and location.startswith(request.host_url):
+        base = services().settings.public_url
+        target = f"{base}/{location[len(request.host_url) :]}"
+        response.headers["Location"] = target
+        # Werkzeug's body names the old location, with the forged host.
+        response.set_data(f'Redirecting to <a href="{escape(target)}">{escape(target)}</a>.\n')
+        response.mimetype = "text/html"
+    return response
+
+
+def _close_unannounced_body(_exc: BaseException | None) -> None:
+    body = g.pop("unannounced_body", None)
+    if body is not None:
+        body.close()
+
+
 def _security_headers(response: Response) -> Response:
-    # Only the embed player may be framed by other sites (SPEC §5).
+    # Only the embed player may be framed by other sites (docs/architecture.md, "Framing").
     if not getattr(response, "frameable", False):
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")

@@ -1,4 +1,4 @@
-"""The producers' JSON API under /api/v1 (SPEC §6): parse the request, call the domain, answer JSON.
+"""The producers' JSON API under /api/v1 (docs/api.md): parse the request, call the domain, answer JSON.
 
 Every view declares its contract with `@documented`; GET /api/v1/openapi.json is built from those.
 """
@@ -6,16 +6,19 @@ Every view declares its contract with `@documented`; GET /api/v1/openapi.json is
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 from marshmallow import Schema
 from werkzeug.datastructures import FileStorage
+from werkzeug.exceptions import TooManyRequests
 
 from podcast_host import accounts, episodes, shows
-from podcast_host.errors import NotAuthenticated, NotFound, UnsupportedMedia
+from podcast_host.errors import Forbidden, NotAuthenticated, NotFound, UnsupportedMedia
 from podcast_host.links import Links
 from podcast_host.models import ApiToken, Episode, Membership, Show, User
+from podcast_host.web import auth
 from podcast_host.web.context import db, services, spooled_upload
 from podcast_host.web.openapi import (
     MAX_ID,
@@ -24,10 +27,11 @@ from podcast_host.web.openapi import (
     EpisodePatchSchema,
     EpisodeSchema,
     EpisodeUploadSchema,
+    InvitationSchema,
     MemberGrantSchema,
     MemberListSchema,
-    MemberSchema,
     NewTokenSchema,
+    PasswordChangeSchema,
     PublishSchema,
     ShowCreateSchema,
     ShowListSchema,
@@ -43,6 +47,8 @@ from podcast_host.web.openapi import (
 log = logging.getLogger(__name__)
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 EPISODE_FILES = ("image", "chapters", "transcript")
+# What a read-only token may send.
+READ_METHODS = frozenset({"GET", "HEAD"})
 
 
 @bp.after_request
@@ -94,12 +100,20 @@ def get_show(slug: str) -> Response:
 @bp.patch("/shows/<slug>")
 @documented("shows", body=ShowPatchSchema, response=ShowSchema, errors=(403, 404, 409))
 def patch_show(slug: str) -> Response:
-    """Change show fields; a new slug or moved_to_url needs an owner."""
+    """Change show fields; changing the slug, moved_to_url, email or locked needs an owner.
+
+    Owner-only fields sent with the values they already have (a GET's answer sent back) are no change.
+    """
     show = _show_for(slug, "edit_show")
     fields = _json(ShowPatchSchema)
-    if {"slug", "moved_to_url"} & fields.keys():
-        accounts.require(db(), current_user(), show, "manage_members")
+    may_move = accounts.allows(db(), current_user(), show, "move_show")
+    before = accounts.owner_only_values(show)
+    # Compared as stored, after the domain has cleaned what was sent (an e-mail with spaces around it).
     shows.update_show(db(), show, fields)
+    changed = [name for name, value in accounts.owner_only_values(show).items() if value != before[name]]
+    if changed and not may_move:
+        db().rollback()
+        raise Forbidden(f"Only an owner of the show may change {' or '.join(changed)}.")
     db().commit()
     services().queue.enqueue("feed_changed", show.id)
     return jsonify(show_json(show))
@@ -119,7 +133,7 @@ def put_show_image(slug: str) -> Response:
     """Upload the show's cover art (multipart field `image`)."""
     show = _show_for(slug, "edit_show")
     image: FileStorage = _form(CoverUploadSchema)["image"]
-    shows.set_cover(services(), db(), show, image.stream.read())
+    shows.set_cover(services(), db(), show, shows.read_cover(image.stream))
     db().commit()
     services().queue.enqueue("feed_changed", show.id)
     return jsonify(show_json(show))
@@ -214,12 +228,24 @@ def list_tokens() -> Response:
 
 
 @bp.post("/tokens")
-@documented("tokens", status=201, body=TokenCreateSchema, optional_body=True, response=NewTokenSchema)
+@documented(
+    "tokens", status=201, body=TokenCreateSchema, optional_body=True, response=NewTokenSchema, errors=(409,)
+)
 def create_token() -> tuple[Response, int]:
-    """A new API token for yourself; its secret is in this answer only. The body is optional."""
+    """A new API token for yourself; its secret is in this answer only. The body is optional.
+
+    The new token expires no later than the token that asks for it; 409 beyond 100 tokens per user.
+    """
     user = current_user()
     body = _json(TokenCreateSchema, optional=True)
-    token, secret = accounts.create_token(db(), user, body.get("name", ""))
+    token, secret = accounts.create_token(
+        db(),
+        user,
+        body.get("name", ""),
+        body.get("expires_in_days"),
+        body.get("read_only", False),
+        made_with=g.api_token,
+    )
     db().commit()
     return jsonify({**token_json(token), "token": secret}), 201
 
@@ -229,6 +255,36 @@ def create_token() -> tuple[Response, int]:
 def delete_token(token_id: int) -> tuple[str, int]:
     """Revoke one of your tokens."""
     accounts.revoke_token(db(), current_user(), token_id)
+    db().commit()
+    return "", 204
+
+
+# --- your account ---------------------------------------------------------------------------------------
+
+
+@bp.post("/me/password")
+@documented("account", status=204, body=PasswordChangeSchema, errors=(403, 429))
+def change_password() -> tuple[str, int]:
+    """Change your password; every dashboard session of yours ends (API tokens keep working).
+
+    Wrong current passwords count with failed sign-ins from the same address: after five in 15 minutes
+    the answer is 429 with Retry-After.
+    """
+    user = current_user()
+    body = _json(PasswordChangeSchema)
+    throttle, key = auth.login_throttle(), auth.throttle_key(user.email)
+    wait = throttle.retry_after(key)
+    if wait:
+        raise TooManyRequests(
+            "Too many wrong passwords for this account from your address; try again later.",
+            retry_after=math.ceil(wait),
+        )
+    try:
+        accounts.change_password(db(), user, body["current_password"], body["new_password"])
+    except Forbidden:
+        throttle.fail(key)
+        raise
+    throttle.clear(key)
     db().commit()
     return "", 204
 
@@ -246,21 +302,25 @@ def list_members(slug: str) -> Response:
 
 
 @bp.post("/shows/<slug>/members")
-@documented("members", status=201, body=MemberGrantSchema, response=MemberSchema, errors=(403, 404, 409))
+@documented("members", status=202, body=MemberGrantSchema, response=InvitationSchema, errors=(403, 404, 409))
 def add_member(slug: str) -> tuple[Response, int]:
-    """Give an existing user a role on the show, or change theirs (owners only)."""
+    """Invite an address to a role on the show, or change a member's role (owners only).
+
+    The answer is the same whether or not the address has an account. Today an account gets the role at
+    once and an address without one gets nothing: create the account first (`podcast-host user add`).
+    """
     show = _show_for(slug, "manage_members")
     body = _json(MemberGrantSchema)
-    membership = accounts.grant(db(), show, accounts.get_user(db(), body["email"]), body["role"])
+    email = accounts.invite(db(), show, body["email"], body["role"])
     db().commit()
-    return jsonify(member_json(membership)), 201
+    return jsonify({"email": email, "role": body["role"], "status": "invited"}), 202
 
 
 @bp.delete("/shows/<slug>/members/<email>")
 @documented("members", status=204, errors=(403, 404, 409))
 def remove_member(slug: str, email: str) -> tuple[str, int]:
     """Take a user's role on the show away (owners only); the last owner stays."""
-    accounts.remove_member(db(), _show_for(slug, "manage_members"), accounts.get_user(db(), email))
+    accounts.remove_member(db(), _show_for(slug, "manage_members"), email)
     db().commit()
     return "", 204
 
@@ -269,14 +329,18 @@ def remove_member(slug: str, email: str) -> tuple[str, int]:
 
 
 def current_user() -> User:
-    """The user behind the Bearer token; 401 without one."""
+    """The user behind the Bearer token: 401 without a live one, 403 when a read-only token would write."""
     if "api_user" in g:
         return g.api_user
     scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         raise NotAuthenticated("Send an API token as 'Authorization: Bearer <token>'.")
-    g.api_user = accounts.user_for_token(db(), secret)
+    token = accounts.token_for_secret(db(), secret)
     db().commit()
+    if token.read_only and request.method not in READ_METHODS:
+        raise Forbidden("This token is read-only: it may only read (GET and HEAD requests).")
+    g.api_token = token
+    g.api_user = token.user
     return g.api_user
 
 
@@ -292,7 +356,7 @@ def _episode_for(episode_id: int, permission: str) -> Episode:
     if episode_id > MAX_ID:  # no such row, and the database would refuse the number
         raise NotFound(f"There is no episode {episode_id}.")
     episode = episodes.get_episode(db(), episode_id)
-    accounts.require(db(), user, episode.show, permission)
+    accounts.require_episode(db(), user, episode, permission)
     return episode
 
 
@@ -303,7 +367,12 @@ def _json(schema: type[Schema], optional: bool = False) -> dict[str, Any]:
     """The JSON body checked against its schema: 415 when not JSON, 400 when malformed, 422 when invalid."""
     if optional and not request.get_data(cache=True):
         return {}
-    return load(schema, request.get_json())
+    try:
+        payload = request.get_json()
+    except RecursionError as exc:
+        # Deep nesting ("[[[[…") ends json's parser with RecursionError, not the ValueError Flask answers 400.
+        payload = request.on_json_loading_failed(exc)
+    return load(schema, payload)
 
 
 def _form(schema: type[Schema]) -> dict[str, Any]:
@@ -399,6 +468,8 @@ def token_json(token: ApiToken) -> dict[str, Any]:
         "name": token.name,
         "created_at": token.created_at.isoformat(),
         "last_used_at": token.last_used_at.isoformat() if token.last_used_at else None,
+        "expires_at": token.expires_at.isoformat() if token.expires_at else None,
+        "read_only": token.read_only,
     }
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import bisect
 import hashlib
+import ipaddress
 import math
 import secrets
 import threading
 import time
-from collections import deque
+from array import array
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -39,51 +42,54 @@ CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # A signed-in session ends after this long even if its cookie is kept (the cookie itself lives until the
-# browser closes); the password fingerprint below ends it at once when the password changes.
+# browser closes); the user's session generation below ends it at once on logout or a new password.
 SESSION_MAX_AGE_S = 14 * 24 * 3600
 # Failed sign-ins allowed per (email, client address) in a sliding window, counted in this process's memory.
+# An IPv6 client counts by its /64, the block one subscriber line usually gets whole.
 MAX_FAILURES = 5
 FAILURE_WINDOW_S = 15 * 60
+# Failed sign-ins for one email from all addresses together in the window: beyond, an address that has
+# already failed on that email waits too, while an address that has not may still try once. Guessing from
+# many addresses then gets one try per address, and the producer is not locked out (docs/dashboard.md).
+MAX_ACCOUNT_FAILURES = 50
+# At most this many (email, address) pairs, and as many emails, are remembered (docs/dashboard.md gives
+# the memory this holds); the keys whose last failure is the oldest are let go first.
+MAX_THROTTLE_KEYS = 10_000
 
 
-class LoginThrottle:
-    """Counts failed sign-ins per key in a sliding window; thread-safe, in memory, per process."""
+class FailureLog:
+    """Times of recent failures per key, in a sliding window, for at most `max_keys` keys; not locked.
 
-    def __init__(
-        self,
-        limit: int = MAX_FAILURES,
-        window_s: float = FAILURE_WINDOW_S,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
+    Keys are kept as their SHA-256 digest, so what a client types never decides how much memory it holds,
+    and the times as an array of floats (8 bytes each), at most `limit` per key.
+    """
+
+    def __init__(self, limit: int, window_s: float, clock: Callable[[], float], max_keys: int) -> None:
         self.limit = limit
         self.window_s = window_s
         self.clock = clock
-        self._failures: dict[tuple[str, str], deque[float]] = {}
-        self._lock = threading.Lock()
+        self.max_keys = max_keys
+        self.times: OrderedDict[bytes, array[float]] = OrderedDict()
         self._swept_at = clock()
 
-    def retry_after(self, key: tuple[str, str]) -> float:
-        """Seconds until `key` may try again; 0 when it may try now."""
-        with self._lock:
-            times = self._recent(key)
-            if len(times) < self.limit:
-                return 0.0
-            return max(times[0] + self.window_s - self.clock(), 0.0)
-
-    def fail(self, key: tuple[str, str]) -> None:
-        with self._lock:
-            self._forget_expired()
-            self._failures.setdefault(key, deque()).append(self.clock())
-
-    def clear(self, key: tuple[str, str]) -> None:
-        with self._lock:
-            self._failures.pop(key, None)
-
-    def _recent(self, key: tuple[str, str]) -> deque[float]:
-        times = self._failures.get(key, deque())
-        while times and times[0] <= self.clock() - self.window_s:
-            times.popleft()
+    def recent(self, digest: bytes) -> array[float]:
+        """The key's failures inside the window, oldest first."""
+        times = self.times.get(digest)
+        if times is None:
+            return array("d")
+        del times[: bisect.bisect_right(times, self.clock() - self.window_s)]
         return times
+
+    def add(self, digest: bytes) -> None:
+        self._forget_expired()
+        times = self.times.get(digest)
+        if times is None:
+            while len(self.times) >= self.max_keys:
+                self.times.popitem(last=False)
+            times = self.times[digest] = array("d")
+        self.times.move_to_end(digest)
+        times.append(self.clock())
+        del times[: -self.limit]
 
     def _forget_expired(self) -> None:
         """Drop keys whose failures are all older than the window (at most once a minute), so memory stays
@@ -91,8 +97,80 @@ class LoginThrottle:
         if self.clock() - self._swept_at < 60:
             return
         self._swept_at = self.clock()
-        for key in [k for k in self._failures if not self._recent(k)]:
-            del self._failures[key]
+        for digest in [d for d in self.times if not self.recent(d)]:
+            del self.times[digest]
+
+
+class LoginThrottle:
+    """Counts failed sign-ins per (email, address) and per email; thread-safe, in memory, per process."""
+
+    def __init__(
+        self,
+        limit: int = MAX_FAILURES,
+        window_s: float = FAILURE_WINDOW_S,
+        clock: Callable[[], float] = time.monotonic,
+        max_keys: int = MAX_THROTTLE_KEYS,
+        account_limit: int = MAX_ACCOUNT_FAILURES,
+    ) -> None:
+        self.limit = limit
+        self.account_limit = account_limit
+        self.window_s = window_s
+        self.clock = clock
+        self._pairs = FailureLog(limit, window_s, clock, max_keys)
+        self._accounts = FailureLog(account_limit, window_s, clock, max_keys)
+        self._lock = threading.Lock()
+
+    @property
+    def _failures(self) -> OrderedDict[bytes, array[float]]:
+        """The (email, address) table, for tests that look at what is kept."""
+        return self._pairs.times
+
+    def retry_after(self, key: tuple[str, str]) -> float:
+        """Seconds until `key` may try again; 0 when it may try now."""
+        with self._lock:
+            now = self.clock()
+            pair = self._pairs.recent(_digest(key))
+            if not pair:
+                return 0.0
+            free_at = pair[0] + self.window_s if len(pair) >= self.limit else now
+            account = self._accounts.recent(_account_digest(key))
+            if len(account) >= self.account_limit:
+                # Free when this address's failures are all old, or the account falls below its limit.
+                free_at = max(free_at, min(pair[-1], account[0]) + self.window_s)
+            return max(free_at - now, 0.0)
+
+    def fail(self, key: tuple[str, str]) -> None:
+        with self._lock:
+            self._pairs.add(_digest(key))
+            self._accounts.add(_account_digest(key))
+
+    def clear(self, key: tuple[str, str]) -> None:
+        """Forget this address's failures after a success. The account's count stays: someone guessing
+        from elsewhere is not stopped by the producer signing in."""
+        with self._lock:
+            self._pairs.times.pop(_digest(key), None)
+
+
+def _digest(key: tuple[str, str]) -> bytes:
+    email, address = key
+    return hashlib.sha256(f"{email}\0{address}".encode("utf-8", "surrogatepass")).digest()
+
+
+def _account_digest(key: tuple[str, str]) -> bytes:
+    return hashlib.sha256(key[0].encode("utf-8", "surrogatepass")).digest()
+
+
+def client_group(address: str) -> str:
+    """The client as the throttle counts it: an IPv4 address as it is, an IPv6 one by its /64."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((int(ip), 64), strict=False))
+    return str(ip)
 
 
 def init_app(app: Flask) -> None:
@@ -121,26 +199,24 @@ def session_user() -> User | None:
 
 def _user_from_session() -> User | None:
     user_id, since = browser_session.get("user_id"), browser_session.get("since")
-    if not isinstance(user_id, int) or not isinstance(since, int | float):
+    generation = browser_session.get("generation")
+    if not isinstance(user_id, int) or not isinstance(since, int | float) or not isinstance(generation, int):
         return None
     if time.time() - since > SESSION_MAX_AGE_S:
         return None
     user = db().get(User, user_id)
-    if user is None or browser_session.get("password") != _password_fingerprint(user):
+    # The cookie is only signed, never forgotten by the server: a copy stays valid until the user's
+    # generation moves on, which logout and a new password do (accounts.end_sessions).
+    if user is None or not user.password_hash or generation != (user.session_generation or 0):
         return None
     return user
-
-
-def _password_fingerprint(user: User) -> str:
-    """Changes with the password, so a new password signs out every other browser."""
-    return hashlib.sha256((user.password_hash or "").encode()).hexdigest()[:16]
 
 
 def _start_session(user: User) -> None:
     browser_session.clear()
     browser_session["user_id"] = user.id
     browser_session["since"] = int(time.time())
-    browser_session["password"] = _password_fingerprint(user)
+    browser_session["generation"] = user.session_generation or 0
     g.session_user = user
 
 
@@ -178,13 +254,21 @@ def login() -> Response | tuple[str, int] | str:
             return redirect(_next_url())
         return render_template("login.html", next=_next_url(), email="")
     email = request.form.get("email", "").strip().lower()
-    key = (email, request.remote_addr or "")
-    throttle: LoginThrottle = current_app.extensions["login_throttle"]
+    password = request.form.get("password", "")
+    if len(email) > accounts.MAX_EMAIL_LENGTH or len(password) > accounts.MAX_PASSWORD_LENGTH:
+        # Refused before it is hashed, kept as a throttle key or echoed back into the form.
+        message = (
+            f"An email has at most {accounts.MAX_EMAIL_LENGTH} characters "
+            f"and a password at most {accounts.MAX_PASSWORD_LENGTH}."
+        )
+        return render_template("login.html", next=_next_url(), email="", error=message), 422
+    key = throttle_key(email)
+    throttle = login_throttle()
     wait = throttle.retry_after(key)
     if wait:
         return _refused(email, wait)
     try:
-        user = accounts.authenticate(db(), email, request.form.get("password", ""))
+        user = accounts.authenticate(db(), email, password)
     except NotAuthenticated as exc:
         throttle.fail(key)
         return render_template("login.html", next=_next_url(), email=email, error=str(exc)), 401
@@ -193,8 +277,23 @@ def login() -> Response | tuple[str, int] | str:
     return redirect(_next_url())
 
 
+def login_throttle() -> LoginThrottle:
+    """This process's count of wrong passwords, shared by the sign-in form and the API's password change."""
+    throttle: LoginThrottle = current_app.extensions["login_throttle"]
+    return throttle
+
+
+def throttle_key(email: str) -> tuple[str, str]:
+    return (email.strip().lower(), client_group(request.remote_addr or ""))
+
+
 @bp.post("/logout")
 def logout() -> Response:
+    user = session_user()
+    if user is not None:
+        # Ends this session and every copy of its cookie, and the user's other browsers too.
+        accounts.end_sessions(db(), user)
+        db().commit()
     browser_session.clear()
     g.pop("session_user", None)
     flash("You are signed out.")

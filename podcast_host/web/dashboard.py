@@ -12,7 +12,7 @@ from podcast_host.categories import CATEGORY_CHOICES
 from podcast_host.errors import Conflict, Invalid, NotAuthenticated, PodcastHostError, UnsupportedMedia
 from podcast_host.links import Links
 from podcast_host.models import Episode, Show, utcnow
-from podcast_host.notes import render_notes_html
+from podcast_host.notes import MAX_NOTES_CHARS, render_notes_html
 from podcast_host.web import auth
 from podcast_host.web.context import db, services, spooled_upload
 from podcast_host.web.errors import error_response
@@ -63,7 +63,7 @@ def _template_helpers() -> dict[str, Any]:
         "categories": CATEGORY_CHOICES,
         "report_rows": REPORT_ROWS,
         "waveform_path": waveform_path,
-        "notes_html": render_notes_html,
+        "notes_preview": notes_preview,
     }
 
 
@@ -113,8 +113,13 @@ def settings(slug: str) -> str:
 @bp.post("/shows/<slug>/settings")
 def save_settings(slug: str) -> Response | tuple[str, int]:
     show = _show_for(slug, "edit_show")
+    fields = _show_fields(request.form)
+    if not _can(show, "move_show"):
+        # An editor's form has neither field: an absent `locked` box must not read as "unchecked".
+        for name in accounts.OWNER_ONLY_SHOW_FIELDS:
+            fields.pop(name, None)
     try:
-        shows.update_show(db(), show, _show_fields(request.form))
+        shows.update_show(db(), show, fields)
         db().commit()
     except Invalid as exc:
         db().rollback()
@@ -131,7 +136,7 @@ def upload_cover(slug: str) -> Response | tuple[str, int]:
     try:
         if image is None or not image.filename:
             raise Invalid("Choose an image file for the cover.", field="image")
-        shows.set_cover(services(), db(), show, image.stream.read())
+        shows.set_cover(services(), db(), show, shows.read_cover(image.stream))
         db().commit()
     except Invalid as exc:
         db().rollback()
@@ -150,6 +155,8 @@ def _settings_page(
         values=values,
         errors=errors,
         can_edit=_can(show, "edit_show"),
+        # The owner e-mail and `locked` are an owner's: platforms check them when the feed moves hosts.
+        owner_fields=_can(show, "move_show"),
         members=show.members,
     )
     return page, status
@@ -273,7 +280,23 @@ def delete(episode_id: int) -> Response:
 @bp.post("/preview")
 def preview() -> Response:
     """Markdown notes as listeners will see them, for the editor's live preview."""
-    return jsonify({"html": render_notes_html(request.form.get("markdown", ""))})
+    markdown_text = request.form.get("markdown", "")
+    if len(markdown_text) > MAX_NOTES_CHARS:
+        raise Invalid(f"The description is longer than {MAX_NOTES_CHARS} characters.", field="description")
+    return jsonify({"html": render_notes_html(markdown_text)})
+
+
+def notes_preview(markdown_text: str, episode: Episode | None = None) -> str:
+    """The preview a form starts with: the episode's stored HTML when the text is its notes, else rendered
+    here; none for text over the limit (the form refuses it anyway)."""
+    if episode is not None and episode.notes_html is not None and markdown_text == episode.description:
+        return episode.notes_html
+    if len(markdown_text) > MAX_NOTES_CHARS:
+        return ""
+    try:
+        return render_notes_html(markdown_text)
+    except Invalid:  # renders to more HTML than notes may: the form says so next to the field
+        return ""
 
 
 def _episode_page(
@@ -324,7 +347,7 @@ def _show_for(slug: str, permission: str) -> Show:
 
 def _episode_for(episode_id: int, permission: str) -> Episode:
     episode = episodes.get_episode(db(), episode_id)
-    accounts.require(db(), auth.session_user(), episode.show, permission)
+    accounts.require_episode(db(), auth.session_user(), episode, permission)
     return episode
 
 
@@ -336,8 +359,7 @@ def _role(show: Show) -> str | None:
 
 
 def _can(show: Show, permission: str) -> bool:
-    role = accounts.role_on(db(), auth.session_user(), show)
-    return role is not None and permission in accounts.PERMISSIONS[role]
+    return accounts.allows(db(), auth.session_user(), show, permission)
 
 
 def _visible_shows() -> list[tuple[Show, str]]:

@@ -1,4 +1,4 @@
-"""One place mapping domain errors and HTTP errors to statuses and the JSON error shape of SPEC §6."""
+"""One place mapping domain and HTTP errors to statuses and the JSON error shape (docs/api.md, "Errors")."""
 
 from __future__ import annotations
 
@@ -63,7 +63,9 @@ MESSAGES = {413: "The upload is larger than the limit of this server.", 404: "No
 
 def _http_error(exc: HTTPException) -> Response | tuple[str, int, list[tuple[str, str]]]:
     status = exc.code or 500
-    message = MESSAGES.get(status, exc.description or exc.name)
+    # A description of our own (e.g. too many form parts) says more than the generic sentence for the status.
+    described = exc.description if exc.description != type(exc).description else None
+    message = described or MESSAGES.get(status, exc.description or exc.name)
     # Keep what the exception says besides its body, such as Allow on a 405.
     extra = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
     if _wants_json():

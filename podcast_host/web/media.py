@@ -1,22 +1,27 @@
-"""Stored objects under /media/<key>: served with HEAD and byte ranges, or redirected to the object store."""
+"""Stored objects under /media/<key>: served with HEAD and byte ranges, or redirected to the object store.
+
+Every answer carries the type we chose, `nosniff` and a sandboxing CSP, so no stored file ever runs as a
+page of the app's origin; files only the show's team may fetch are never kept by shared caches
+(docs/architecture.md, Media access).
+"""
 
 from __future__ import annotations
-
-import mimetypes
 
 from flask import Blueprint, Response, redirect, request, send_file
 
 from podcast_host import accounts
 from podcast_host.errors import NotFound
 from podcast_host.models import Episode, Show, utcnow
-from podcast_host.storage import MediaKey, parse_media_key
+from podcast_host.storage import MediaKey, original_download_name, parse_media_key, served_type
 from podcast_host.web.auth import session_user
 from podcast_host.web.context import db, services
 
 bp = Blueprint("media", __name__)
 
-mimetypes.add_type("text/vtt", ".vtt")
-mimetypes.add_type("application/x-subrip", ".srt")
+PUBLIC_MAX_AGE_S = 86400
+PRIVATE_CACHING = "private, no-store"
+# Even a file that is a page in disguise runs in a unique origin without scripts, and nobody may frame it.
+SANDBOX = "sandbox; frame-ancestors 'none'"
 
 
 @bp.route("/media/<path:key>", methods=["GET", "HEAD"])
@@ -25,37 +30,80 @@ def media(key: str) -> Response:
         where = parse_media_key(key)
     except ValueError:
         raise NotFound("There is no such media file.") from None
-    _check_access(where)
+    private = _check_access(where)
+    headers = _served_headers(key, where, private)
     store = services().store
     path = store.local_path(key)
     if path is not None:
         if not path.is_file():
             raise NotFound("There is no such media file.")
+        _drop_ranges_served_whole()
         # send_file answers HEAD, Range (206 + Content-Range) and conditional requests itself.
-        response = send_file(path, mimetype=_mime(key), conditional=True, etag=True, max_age=86400)
+        response = send_file(
+            path,
+            mimetype=headers["Content-Type"],
+            conditional=True,
+            etag=True,
+            max_age=None if private else PUBLIC_MAX_AGE_S,
+        )
+    else:
+        if not store.exists(key):
+            raise NotFound("There is no such media file.")
+        # S3: a short-lived presigned URL, signed for this very method (a GET signature is refused for HEAD)
+        # and for our headers; the object store answers HEAD and Range itself.
+        target = store.public_url(key, method=request.method, headers=headers)
+        response = redirect(target or "", code=302)
+        # A public redirect may be stored but not reused unchecked: its presigned target expires.
+        headers = {**headers, "Cache-Control": PRIVATE_CACHING if private else "no-cache"}
+        del headers["Content-Type"]
+    response.headers.update(headers)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = SANDBOX
+    if not private:
+        # Web players on other sites may fetch what every listener may fetch anyway.
         response.headers["Access-Control-Allow-Origin"] = "*"
-        return response
-    if not store.exists(key):
-        raise NotFound("There is no such media file.")
-    # S3: a short-lived presigned URL, signed for this very method (a GET signature is refused for HEAD);
-    # the object store answers HEAD and Range itself.
-    return redirect(store.public_url(key, method=request.method) or "", code=302)
+    return response
 
 
-def _check_access(where: MediaKey) -> None:
-    """Originals, and the files of episodes listeners cannot see yet, are for the show's team only."""
+def _check_access(where: MediaKey) -> bool:
+    """Originals, and the files of episodes listeners cannot see yet, are for the show's team only.
+
+    Returns whether the file is such a private one (the caller already checked the user may read it)."""
     if where.episode_id is None:
-        return
+        # Show files (covers) are public, but only those of a show that exists: a deleted show's are gone.
+        if db().get(Show, where.show_id) is None:
+            raise NotFound("There is no such media file.")
+        return False
     if where.kind != "original":
         episode = db().get(Episode, where.episode_id)
         if episode is not None and episode.show_id == where.show_id and episode.is_public_at(utcnow()):
-            return
+            return False
     show = db().get(Show, where.show_id)
     user = session_user()
-    if show is None or user is None:
+    # A stranger learns nothing: no show named, the same answer as for a file that does not exist.
+    if show is None or user is None or accounts.role_on(db(), user, show) is None:
         raise NotFound("There is no such media file.")
-    accounts.require(db(), user, show, "read")
+    return True
 
 
-def _mime(key: str) -> str:
-    return mimetypes.guess_type(key)[0] or "application/octet-stream"
+def _drop_ranges_served_whole() -> None:
+    """Answer 200 with the whole file, as an object store does, where a range would be refused or wrong.
+
+    Several ranges in one request ("bytes=0-9,20-29") would need a multipart answer, which is not made here;
+    and a weak If-Range validator never matches (RFC 9110, 13.1.5), so the whole file is sent.
+    """
+    environ = request.environ
+    if "," in environ.get("HTTP_RANGE", "") or environ.get("HTTP_IF_RANGE", "").lstrip().startswith("W/"):
+        environ.pop("HTTP_RANGE", None)
+        environ.pop("HTTP_IF_RANGE", None)
+
+
+def _served_headers(key: str, where: MediaKey, private: bool) -> dict[str, str]:
+    """Type, caching and disposition of one file: decided here, whatever the file's name or stored type."""
+    headers = {
+        "Content-Type": served_type(key),
+        "Cache-Control": PRIVATE_CACHING if private else f"public, max-age={PUBLIC_MAX_AGE_S}",
+    }
+    if where.kind == "original":
+        headers["Content-Disposition"] = f'attachment; filename="{original_download_name(key)}"'
+    return headers

@@ -13,12 +13,11 @@ from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, TypeVar
 
-from apispec import APISpec
-from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Flask
 from marshmallow import Schema, ValidationError, fields, validate
 from werkzeug.datastructures import FileStorage
 
+from podcast_host.accounts import MAX_PASSWORD_LENGTH, MAX_TOKEN_DAYS, MIN_PASSWORD_LENGTH
 from podcast_host.categories import CATEGORY_CHOICES, format_category, validate_category
 from podcast_host.episodes import EPISODE_TYPES
 from podcast_host.errors import Invalid
@@ -54,8 +53,8 @@ class Flag(fields.Boolean):
 class Whole(fields.Integer):
     """A JSON whole number; true and false are not numbers here."""
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(strict=True, validate=validate.Range(0, MAX_NUMBER), **kwargs)
+    def __init__(self, minimum: int = 0, maximum: int = MAX_NUMBER, **kwargs: Any) -> None:
+        super().__init__(strict=True, validate=validate.Range(minimum, maximum), **kwargs)
 
     def _deserialize(
         self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
@@ -226,6 +225,21 @@ class PublishSchema(Schema):
 
 class TokenCreateSchema(Schema):
     name = text_field(200)
+    expires_in_days = Whole(
+        minimum=1, maximum=MAX_TOKEN_DAYS, metadata={"description": "Omit for a token that never expires."}
+    )
+    read_only = Flag(metadata={"description": "A read-only token may only send GET and HEAD requests."})
+
+
+class PasswordChangeSchema(Schema):
+    current_password = fields.String(
+        required=True, validate=validate.Length(max=MAX_PASSWORD_LENGTH), metadata={"format": "password"}
+    )
+    new_password = fields.String(
+        required=True,
+        validate=validate.Length(min=MIN_PASSWORD_LENGTH, max=MAX_PASSWORD_LENGTH),
+        metadata={"format": "password"},
+    )
 
 
 class MemberGrantSchema(Schema):
@@ -329,6 +343,10 @@ class TokenSchema(Schema):
     name = fields.String(required=True)
     created_at = fields.DateTime(required=True)
     last_used_at = fields.DateTime(required=True, allow_none=True)
+    expires_at = fields.DateTime(
+        required=True, allow_none=True, metadata={"description": "null: the token never expires."}
+    )
+    read_only = fields.Boolean(required=True)
 
 
 class NewTokenSchema(TokenSchema):
@@ -346,6 +364,14 @@ class MemberSchema(Schema):
 
 class MemberListSchema(Schema):
     members = fields.List(fields.Nested(MemberSchema), required=True)
+
+
+class InvitationSchema(Schema):
+    """The same whether or not the address has an account."""
+
+    email = fields.String(required=True)
+    role = fields.String(required=True, validate=validate.OneOf(ROLES))
+    status = fields.String(required=True, validate=validate.OneOf(("invited",)))
 
 
 # --- loading --------------------------------------------------------------------------------------------
@@ -405,20 +431,30 @@ def documented(tag: str, **kwargs: Any) -> Callable[[View], View]:
 
 ERRORS = {
     400: ("BadRequest", "The body is not well-formed (JSON or multipart)."),
-    401: ("Unauthorized", "No API token, or one that is revoked or mistyped."),
-    403: ("Forbidden", "Your role on this show does not allow it."),
+    401: ("Unauthorized", "No API token, or one that is revoked, expired or mistyped."),
+    403: ("Forbidden", "Your role on this show does not allow it, or the token is read-only."),
     404: ("NotFound", "No such show, episode, token, user or member."),
-    409: ("Conflict", "Taken slug, episode already processing, or the last owner."),
+    409: ("Conflict", "Taken slug, episode already processing, the last owner, or 100 tokens already."),
     413: ("TooLarge", "The body is larger than the server's upload limit."),
     415: ("UnsupportedMediaType", "Not JSON where JSON is expected, or audio that cannot be read."),
     422: ("Invalid", "A field is missing or malformed; `error.field` names it."),
+    429: ("TooManyRequests", "Too many wrong passwords; wait for Retry-After seconds."),
     503: ("Unavailable", "The media store does not answer; try again later."),
 }
-SUCCESS = {200: "OK", 201: "Created", 202: "Accepted; the processing runs in the background", 204: "Done"}
+SUCCESS = {
+    200: "OK",
+    201: "Created",
+    202: "Accepted; what it starts (audio processing, an invitation) goes on after this answer",
+    204: "Done",
+}
 
 
 def build_document(app: Flask, server_url: str) -> dict[str, Any]:
     """The OpenAPI 3 document of every documented /api/v1 route of `app`."""
+    # Only GET /api/v1/openapi.json needs apispec: it is imported then, not by every web process.
+    from apispec import APISpec
+    from apispec.ext.marshmallow import MarshmallowPlugin
+
     marshmallow = MarshmallowPlugin(schema_name_resolver=_schema_name)
     spec = APISpec(
         title="podcast-host producer API",
@@ -456,7 +492,7 @@ def build_document(app: Flask, server_url: str) -> dict[str, Any]:
         spec.path(
             path=path,
             parameters=parameters,
-            operations={m.lower(): _operation(view, operation) for m in methods},
+            operations={m.lower(): _operation(view, operation, m) for m in methods},
         )
     return spec.to_dict()
 
@@ -490,14 +526,14 @@ def _path(rule: str) -> tuple[str, list[dict[str, Any]]]:
     return _RULE_ARGUMENT.sub(r"{\2}", rule), parameters
 
 
-def _operation(view: Callable[..., Any], operation: Operation) -> dict[str, Any]:
+def _operation(view: Callable[..., Any], operation: Operation, method: str) -> dict[str, Any]:
     doc = inspect.getdoc(view) or view.__name__
     summary, _, description = doc.partition("\n")
     out: dict[str, Any] = {
         "operationId": view.__name__,
         "summary": summary.strip(),
         "tags": [operation.tag],
-        "responses": _responses(operation),
+        "responses": _responses(operation, method),
     }
     if description.strip():
         out["description"] = description.strip()
@@ -510,13 +546,15 @@ def _operation(view: Callable[..., Any], operation: Operation) -> dict[str, Any]
     return out
 
 
-def _responses(operation: Operation) -> dict[str, Any]:
+def _responses(operation: Operation, method: str) -> dict[str, Any]:
     success: dict[str, Any] = {"description": SUCCESS[operation.status]}
     if operation.response:
         success["content"] = {"application/json": {"schema": operation.response}}
     statuses = set(operation.errors)
     if not operation.public:
         statuses.add(401)
+        if method not in ("GET", "HEAD"):
+            statuses.add(403)  # a read-only token
     if operation.body or operation.form:
         statuses |= {400, 413, 415, 422}
     responses: dict[str, Any] = {str(operation.status): success}
