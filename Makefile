@@ -33,8 +33,11 @@ test-deps: install
 	@if [ ! -d tests/js/node_modules ]; then npm ci --prefix tests/js --no-audit --no-fund --silent; fi
 	@scripts/start-services.sh
 
+# Two workers, one per core. pytest's closing line gives the suite's wall time, after the 15 slowest tests.
+PYTEST_WORKERS ?= 2
+
 test: test-deps ## Run the whole test suite (starts PostgreSQL and Redis when they are down)
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --durations=15 $(PYTEST_ARGS)
 
 bench: test-deps ## Benchmarks (audio, feed, upload, server memory), printed as tables
 	$(BIN)/python scripts/bench_audio.py
