@@ -29,6 +29,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchserver import free_port  # noqa: E402  (beside this script)
+
 from podcast_host import notes  # noqa: E402  (the path above makes the checkout importable)
 from podcast_host.config import load_settings  # noqa: E402  (the path above makes the checkout importable)
 from podcast_host.models import READY, Episode, Show, utcnow  # noqa: E402
@@ -215,7 +217,7 @@ def _with_constant_route(app: Callable[..., Iterable[bytes]]) -> Callable[..., I
 
 
 def _request_rates(data_dir: Path, options: argparse.Namespace) -> list[dict[str, Any]]:
-    port = _free_port()
+    port = free_port()
     # The server's access log (one line per request, as in production) goes nowhere.
     server = subprocess.Popen(
         [
@@ -237,12 +239,6 @@ def _request_rates(data_dir: Path, options: argparse.Namespace) -> list[dict[str
     finally:
         server.terminate()
         server.wait(timeout=10)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _wait_for_port(port: int, server: subprocess.Popen[bytes], timeout_s: float = 60) -> None:

@@ -48,3 +48,20 @@ def user_token(services: Any, email: str) -> str:
         _, secret = accounts.create_token(session, user, "tests")
         session.commit()
     return secret
+
+
+def stored_episode(services: Any, show_id: int, audio_file: Path, **fields: Any) -> int:
+    """An episode created through the domain and committed, its processing not queued; its id."""
+    from podcast_host import episodes
+    from podcast_host.models import Show
+
+    with services.db.session() as session:
+        created = episodes.create_episode(
+            services,
+            session,
+            session.get(Show, show_id),
+            episodes.Upload(audio_file, "a.mp3"),
+            {"title": "T", **fields},
+            enqueue=False,
+        )
+        return int(created.id)

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from helpers import stored_episode
 
 from podcast_host import audio, episodes, processing, shows
 from podcast_host.cli import main
@@ -19,15 +20,8 @@ from podcast_host.services import Services
 def _new_episode(services: Services, audio_file: Path, **fields: Any) -> int:
     with services.db.session() as session:
         show = shows.create_show(session, services.settings.public_url, {"slug": "p", "title": "P"})
-        created = episodes.create_episode(
-            services,
-            session,
-            show,
-            episodes.Upload(audio_file, "a.mp3"),
-            {"title": "T", **fields},
-            enqueue=False,
-        )
-        return created.id
+        session.commit()
+        return stored_episode(services, show.id, audio_file, **fields)
 
 
 def _episode(services: Services, episode_id: int) -> Episode:

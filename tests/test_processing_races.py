@@ -13,6 +13,7 @@ from typing import Any
 import psutil
 import pytest
 from audio_fixtures import make_tone
+from helpers import stored_episode
 from sqlalchemy import create_engine, inspect, text
 
 from podcast_host import accounts, audio, db, episodes, processing, shows
@@ -30,20 +31,6 @@ def _show(services: Services, slug: str, owner: str | None = None) -> int:
         show = shows.create_show(session, services.settings.public_url, {"slug": slug, "title": slug}, user)
         session.commit()
         return show.id
-
-
-def _new_episode(services: Services, show_id: int, audio_file: Path, **fields: Any) -> int:
-    with services.db.session() as session:
-        show = session.get(Show, show_id)
-        created = episodes.create_episode(
-            services,
-            session,
-            show,
-            episodes.Upload(audio_file, "a.mp3"),
-            {"title": "T", **fields},
-            enqueue=False,
-        )
-        return created.id
 
 
 def _episode(services: Services, episode_id: int) -> Episode:
@@ -72,7 +59,7 @@ def test_a_deleted_episodes_late_run_never_publishes_on_the_episode_that_follows
     services: Services, sample_mp3: Path
 ) -> None:
     first_show = _show(services, "first", "first@example.com")
-    gone_id = _new_episode(services, first_show, sample_mp3)
+    gone_id = stored_episode(services, first_show, sample_mp3)
     gone = _episode(services, gone_id)
     late_claim = processing._claim(services, gone_id)
     assert late_claim is not None
@@ -82,7 +69,7 @@ def test_a_deleted_episodes_late_run_never_publishes_on_the_episode_that_follows
 
     # Another producer's show gets the next episode, and a run starts on it.
     other_show = _show(services, "other", "other@example.com")
-    fresh_id = _new_episode(services, other_show, sample_mp3)
+    fresh_id = stored_episode(services, other_show, sample_mp3)
     assert fresh_id != gone_id, "an id once used is never handed out again"
     assert processing._claim(services, fresh_id) is not None
 
@@ -100,7 +87,7 @@ def test_a_late_run_with_the_same_claim_count_cannot_publish_on_a_reused_row(
 ) -> None:
     """Even a row that got the same id (rows made before ids stopped being reused) is safe from a late run."""
     show_id = _show(services, "same")
-    episode_id = _new_episode(services, show_id, sample_mp3)
+    episode_id = stored_episode(services, show_id, sample_mp3)
     episode = _episode(services, episode_id)
     late_claim = processing._claim(services, episode_id)
     late_key = _late_audio(services, episode, "late")
@@ -134,7 +121,7 @@ def test_a_stalled_run_cannot_publish_after_the_episode_was_restarted(
     services: Services, sample_mp3: Path, tmp_path: Path, restart: str
 ) -> None:
     show_id = _show(services, "stall")
-    episode_id = _new_episode(services, show_id, sample_mp3)
+    episode_id = stored_episode(services, show_id, sample_mp3)
     before = _episode(services, episode_id)
     stalled = processing._claim(services, episode_id)
     stalled_key = _late_audio(services, before, "from-the-old-original")
@@ -180,7 +167,7 @@ def test_a_stalled_run_cannot_publish_after_the_episode_was_restarted(
 
 def test_a_run_made_from_another_original_is_not_published(services: Services, sample_mp3: Path) -> None:
     show_id = _show(services, "orig")
-    episode_id = _new_episode(services, show_id, sample_mp3)
+    episode_id = stored_episode(services, show_id, sample_mp3)
     episode = _episode(services, episode_id)
     claim = processing._claim(services, episode_id)
     key = _late_audio(services, episode, "wrong-source")
@@ -194,7 +181,7 @@ def test_a_run_made_from_another_original_is_not_published(services: Services, s
 
 def test_the_heartbeat_of_a_late_run_does_not_touch_a_newer_run(services: Services, sample_mp3: Path) -> None:
     show_id = _show(services, "beat")
-    episode_id = _new_episode(services, show_id, sample_mp3)
+    episode_id = stored_episode(services, show_id, sample_mp3)
     late = processing._claim(services, episode_id)
     _go_silent(services, episode_id)
     assert processing._claim(services, episode_id) is not None
@@ -211,7 +198,7 @@ def test_replacing_the_original_while_a_live_run_works_is_refused(
     services: Services, sample_mp3: Path, tmp_path: Path
 ) -> None:
     show_id = _show(services, "live")
-    episode_id = _new_episode(services, show_id, sample_mp3)
+    episode_id = stored_episode(services, show_id, sample_mp3)
     processing._claim(services, episode_id)
     stored_before = _stored_files(services)
     newer = make_tone(tmp_path / "newer.mp3", seconds=2, frequency=660)
@@ -355,7 +342,8 @@ def test_a_run_past_its_deadline_is_failed_and_its_ffmpeg_stopped(
     sqlite_services: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> None:
     services = sqlite_services
-    episode_id = _new_episode(services, _show(services, "hung"), make_tone(tmp_path / "long.wav", seconds=30))
+    long_audio = make_tone(tmp_path / "long.wav", seconds=30)
+    episode_id = stored_episode(services, _show(services, "hung"), long_audio)
     request.getfixturevalue("slow_ffmpeg")
     monkeypatch.setattr(processing, "DEADLINE_FACTOR", 0.0)
     monkeypatch.setattr(processing, "DEADLINE_SLACK_S", 1.5)
@@ -379,7 +367,7 @@ def test_the_embedded_queue_takes_over_stalled_runs_while_it_runs(
     sqlite_services: Services, sample_mp3: Path
 ) -> None:
     services = sqlite_services
-    episode_id = _new_episode(services, _show(services, "resume"), sample_mp3)
+    episode_id = stored_episode(services, _show(services, "resume"), sample_mp3)
     processing._claim(services, episode_id)
     _go_silent(services, episode_id)  # the process that ran it died long after this one started
     queue = ThreadQueue(services, housekeeping_every_s=0.2)
@@ -399,7 +387,7 @@ def test_the_embedded_queue_takes_over_stalled_runs_while_it_runs(
 
 
 def test_publishing_while_the_job_finishes_publishes(services: Services, sample_mp3: Path) -> None:
-    episode_id = _new_episode(services, _show(services, "pub"), sample_mp3, draft="true")
+    episode_id = stored_episode(services, _show(services, "pub"), sample_mp3, draft="true")
     request = services.db.sessions()
     try:
         loaded = request.get(Episode, episode_id)  # the publish request reads the episode while it processes
@@ -418,7 +406,7 @@ def test_publishing_while_the_job_finishes_publishes(services: Services, sample_
 
 
 def test_publishing_first_then_finishing_publishes(services: Services, sample_mp3: Path) -> None:
-    episode_id = _new_episode(services, _show(services, "first"), sample_mp3, draft="true")
+    episode_id = stored_episode(services, _show(services, "first"), sample_mp3, draft="true")
     with services.db.session() as session:
         episodes.publish_episode(session, episodes.get_episode(session, episode_id))
         session.commit()
@@ -431,7 +419,7 @@ def test_publish_now_during_a_reprocess_keeps_the_current_audio_listed(
     services: Services, sample_mp3: Path
 ) -> None:
     later = (utcnow() + timedelta(days=30)).isoformat()
-    episode_id = _new_episode(services, _show(services, "sched"), sample_mp3, publish_at=later)
+    episode_id = stored_episode(services, _show(services, "sched"), sample_mp3, publish_at=later)
     processing.process_episode(services, episode_id)
     services.queue = _Held()
     with services.db.session() as session:
@@ -460,7 +448,7 @@ def test_runs_work_in_the_data_folder_and_leftovers_are_swept(
     sqlite_services: Services, sample_mp3: Path
 ) -> None:
     services = sqlite_services
-    episode_id = _new_episode(services, _show(services, "tidy"), sample_mp3)
+    episode_id = stored_episode(services, _show(services, "tidy"), sample_mp3)
     jobs_dir = services.settings.data_dir / "tmp" / "jobs"
     during: list[list[Path]] = []
     processing.process_episode(
