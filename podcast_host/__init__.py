@@ -42,9 +42,9 @@ def create_app(test_config: Mapping[str, Any] | None = None, services: Services 
     app.extensions["podcast_host"] = services
     proxies = services.settings.trusted_proxies
     if proxies:
-        # The client's address (sign-in throttle) and scheme come from the X-Forwarded-* entries the trusted
-        # proxies wrote; the Host header is left alone, as every link starts with PUBLIC_URL. (Replacing
-        # wsgi_app is how Flask documents wrapping the app; mypy reads it as assigning to a method.)
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
+        # The client's address (sign-in throttle) comes from the X-Forwarded-For entry the trusted proxies
+        # wrote; scheme and Host are left alone, as every link starts with PUBLIC_URL. (Replacing wsgi_app is
+        # how Flask documents wrapping the app; mypy reads it as assigning to a method.)
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=0)  # type: ignore[method-assign]
     web.init_app(app)
     return app

@@ -4,17 +4,22 @@ Limits that keep a hostile file from exhausting the server (docs/api.md, "Cover 
 read from the header before anything is decoded, decodes take turns, and no metadata of the source (EXIF with
 its GPS position, XMP, comments, trailing bytes) is ever stored or served.
 
-Pillow is imported when a cover is first checked: only uploads and imports need it, not the idle server.
+Pillow is imported when a cover is first opened (_pil): only uploads and imports need it, not the idle server.
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from types import ModuleType
 from typing import TYPE_CHECKING
+
+from podcast_host.errors import Unavailable
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -31,6 +36,9 @@ JPEG_QUALITY = 90
 # Decodes at once per process: each may hold a few hundred MB for a second.
 DECODE_SLOTS = 1
 decoding = threading.BoundedSemaphore(DECODE_SLOTS)
+# How long a cover waits for a slot: a few decodes of a second each. Past it the upload is refused as busy
+# rather than holding its request (and its server thread) behind a queue of decodes.
+DECODE_WAIT_S = 10.0
 # A progressive JPEG is a handful of scans (libjpeg writes 10 for colour). Each extra scan costs about 50
 # bytes and makes the decoder walk every block again: 200 of them (10 kB) take a 4000² decode from 0.1 to 6 s.
 MAX_JPEG_SCANS = 32
@@ -66,22 +74,44 @@ def check_cover(data: bytes) -> Artwork:
     with _open(data) as image:
         _check_shape(image)
         mime_type, extension = _FORMATS[image.format or ""]
-        with decoding:
+        with _decode_slot():
             if image.width <= MAX_SIDE_PX and image.mode == "RGB" and layout and layout.only_pixels:
                 _decode_fully(image)
                 return Artwork(data, mime_type, extension, image.width)
             return _reencoded(image, mime_type, extension)
 
 
-def _open(data: bytes) -> Image.Image:
-    from PIL import Image, UnidentifiedImageError
+@functools.cache
+def _pil() -> ModuleType:
+    """Pillow's Image module, imported once, with its own guard tied to the budget before any use.
 
-    # Pillow's own guard, tied to the budget: it warns past it and refuses to open twice it, so a decode that
-    # skipped the header checks is still bounded. Pillow is used for nothing else in the app.
+    Pillow warns past MAX_IMAGE_PIXELS and refuses to open twice it, so a decode that skipped the header
+    checks is still bounded. Pillow is used for nothing else in the app.
+    """
+    from PIL import Image
+
     Image.MAX_IMAGE_PIXELS = MAX_SOURCE_PIXELS
+    return Image
+
+
+@contextmanager
+def _decode_slot() -> Iterator[None]:
+    """One of the DECODE_SLOTS, waited for at most DECODE_WAIT_S; Unavailable (503) when none comes free."""
+    if not decoding.acquire(timeout=DECODE_WAIT_S):
+        raise Unavailable("The server is busy reading other cover art; try again in a moment.")
     try:
-        image = Image.open(io.BytesIO(data))
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        yield
+    finally:
+        decoding.release()
+
+
+def _open(data: bytes) -> Image.Image:
+    pil = _pil()
+    from PIL import UnidentifiedImageError
+
+    try:
+        image = pil.open(io.BytesIO(data))
+    except (pil.DecompressionBombError, pil.DecompressionBombWarning) as error:
         # Pillow's guard fires at open, before our budget check; the warning is an exception when filtered so.
         raise ArtworkError(_too_large_message("far larger")) from error
     except (UnidentifiedImageError, OSError) as error:
@@ -126,13 +156,14 @@ def _decode_fully(image: Image.Image) -> None:
 
 def _reencoded(image: Image.Image, mime_type: str, extension: str) -> Artwork:
     """Upright, at most 3000 px, plain RGB (Apple: no CMYK, no alpha), same format, no metadata at all."""
-    from PIL import Image, ImageOps
+    pil = _pil()
+    from PIL import ImageOps
 
     _decode_fully(image)
     # Re-encoding drops EXIF, so bake its orientation into the pixels first.
     rgb = _flattened_rgb(ImageOps.exif_transpose(image))
     if rgb.width > MAX_SIDE_PX:
-        rgb = rgb.resize((MAX_SIDE_PX, MAX_SIDE_PX), Image.Resampling.LANCZOS)
+        rgb = rgb.resize((MAX_SIDE_PX, MAX_SIDE_PX), pil.Resampling.LANCZOS)
     # Pillow writes some of the source's info back by default (a JPEG comment, for one).
     rgb.info.clear()
     out = io.BytesIO()
@@ -145,11 +176,10 @@ def _reencoded(image: Image.Image, mime_type: str, extension: str) -> Artwork:
 
 def _flattened_rgb(image: Image.Image) -> Image.Image:
     """RGB pixels; transparent areas become white, as they would look on a light page."""
-    from PIL import Image
-
+    pil = _pil()
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
-        background = Image.new("RGB", rgba.size, (255, 255, 255))
+        background = pil.new("RGB", rgba.size, (255, 255, 255))
         background.paste(rgba, mask=rgba.getchannel("A"))
         return background
     return image if image.mode == "RGB" else image.convert("RGB")

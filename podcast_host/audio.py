@@ -25,16 +25,18 @@ from itertools import pairwise
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from podcast_host.tag_limits import TagTooLarge, check_id3
+
 if TYPE_CHECKING:
     from mutagen import id3
     from pydub import AudioSegment
 
 
 @functools.cache
-def _source_kinds() -> dict[type, tuple[str, str]]:
+def source_kinds() -> dict[type, tuple[str, str]]:
     """What we accept: mutagen class -> (format name, MIME type); raw ADTS AAC is "M4A/AAC".
 
-    See docs/audio-pipeline.md, "Errors, and where they map".
+    Built, with mutagen imported, on first use. See docs/audio-pipeline.md, "Errors, and where they map".
     """
     from mutagen.aac import AAC
     from mutagen.aiff import AIFF
@@ -55,13 +57,6 @@ def _source_kinds() -> dict[type, tuple[str, str]]:
         OggOpus: ("opus", "audio/ogg"),
         AIFF: ("aiff", "audio/aiff"),
     }
-
-
-def __getattr__(name: str) -> Any:
-    """`SOURCE_KINDS` stays a module attribute, built (with mutagen imported) on first use."""
-    if name == "SOURCE_KINDS":
-        return _source_kinds()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @functools.cache
@@ -186,14 +181,15 @@ def probe(path: Path, max_duration_s: float) -> ProbeResult:
     path = Path(path)
     if path.stat().st_size == 0:
         raise InvalidAudio("The file is empty (0 bytes).")
-    # mutagen's ID3 reader is quadratic in a tag's frames: refuse hostile tags first (imported here: a cycle).
-    from podcast_host.tag_limits import check_id3
-
-    check_id3(path)
+    # mutagen's ID3 reader is quadratic in a tag's frames: refuse hostile tags first.
+    try:
+        check_id3(path)
+    except TagTooLarge as exc:
+        raise InvalidAudio(str(exc)) from None
     from mutagen.oggopus import OggOpus
 
     source = _open_with_mutagen(path)
-    kind, mime_type = _source_kinds()[type(source)]
+    kind, mime_type = source_kinds()[type(source)]
     info = source.info
     sample_rate = 48_000 if isinstance(source, OggOpus) else int(getattr(info, "sample_rate", 0) or 0)
     result = ProbeResult(
@@ -213,7 +209,7 @@ def _open_with_mutagen(path: Path) -> Any:
     import mutagen
 
     try:
-        source = mutagen.File(path, options=list(_source_kinds()))
+        source = mutagen.File(path, options=list(source_kinds()))
     except mutagen.MutagenError:
         source = None
     if source is None or source.info is None:
@@ -283,7 +279,7 @@ def _duration_is_estimate(path: Path) -> bool:
     from mutagen.mp3 import MP3, BitrateMode
 
     try:
-        source = mutagen.File(path, options=list(_source_kinds()))
+        source = mutagen.File(path, options=list(source_kinds()))
     except mutagen.MutagenError:
         return True
     if isinstance(source, AAC):
@@ -577,7 +573,7 @@ def _measure_input(
         decoder.wait()
         log_text = _read_log(log)
     decoded_s = peaks.samples / WAVEFORM_RATE
-    _check_decoded(src, decoder.returncode, log_text, decoded_s, probed.duration_s)
+    _check_decoded(decoder.returncode, log_text, decoded_s, allowed)
     allowed.check(decoded_s)
     channels = _decoded_channels(log_text, probed.channels)
     return _InputMeasure(_parse_ebur128(log_text), decoded_s, peaks.points(), channels)
@@ -596,12 +592,13 @@ def _read_log(log: IO[bytes]) -> str:
     return log.read().decode("utf-8", "replace")
 
 
-def _check_decoded(src: Path, returncode: int, log: str, decoded_s: float, probed_s: float) -> None:
+def _check_decoded(returncode: int, log: str, decoded_s: float, allowed: _DecodeAllowance) -> None:
     if returncode != 0:
         raise DecodeFailed(f"The audio could not be decoded ({_last_line(log)}).")
     if decoded_s <= 0:
         raise DecodeFailed("The audio could not be decoded: not a single sample came out of it.")
-    if decoded_s < probed_s - TRUNCATION_TOLERANCE_S and not _duration_is_estimate(src):
+    probed_s = allowed.probed_s
+    if decoded_s < probed_s - TRUNCATION_TOLERANCE_S and not allowed.estimate:
         raise DecodeFailed(
             f"The audio stops after {_clock(decoded_s)} although the file says it lasts {_clock(probed_s)}; "
             "the upload looks truncated or damaged."

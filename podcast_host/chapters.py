@@ -114,10 +114,25 @@ def _link(url: str, key: str, index: int) -> str:
 
 
 def chapters_from_list(items: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """Chapters read from an uploaded MP3 (start/end/title dicts) as a chapters document."""
+    """Chapters read from an uploaded file's tags (start/end/title dicts) as a chapters document.
+
+    Held to the limits of a chapters file, but refused in words that name the tags, not a file the producer
+    never sent, and say how to replace them.
+    """
     if not items:
         return None
-    return {"version": CHAPTERS_VERSION, "chapters": _checked(items)}
+    try:
+        if len(items) > MAX_CHAPTERS:
+            raise Invalid(f"they hold more than {MAX_CHAPTERS} chapters")
+        chapters = _checked(items)
+    except Invalid as exc:
+        reason = str(exc).rstrip(".")
+        raise Invalid(
+            f"The chapter tags in the audio file (ID3 CHAP frames or M4A chapters) cannot be used: {reason}. "
+            "Send a chapters.json with the audio to use those chapters instead.",
+            field="chapters",
+        ) from None
+    return {"version": CHAPTERS_VERSION, "chapters": chapters}
 
 
 def chapters_for_tags(doc: dict[str, Any] | None) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import click
 from sqlalchemy.orm import Session
 
-from podcast_host import accounts, episodes, processing, shows
+from podcast_host import accounts, episodes, notes, processing, shows
 from podcast_host.config import ConfigError
 from podcast_host.db import DatabaseUnavailable
 from podcast_host.errors import PodcastHostError
@@ -137,6 +137,8 @@ def serve(lazy: LazyServices, host: str, port: int, threads: int, processes: int
 @friendly_errors
 def worker(lazy: LazyServices, burst: bool) -> None:
     """Run jobs from the Redis queue (PODCAST_HOST_QUEUE_URL)."""
+    import threading
+
     from rq import Worker
 
     from podcast_host.jobs import RedisQueue
@@ -151,23 +153,9 @@ def worker(lazy: LazyServices, burst: bool) -> None:
     if recovered:
         click.echo(f"Re-queued {recovered} stalled episode(s).", err=True)
     if not burst:
-        _watch_for_stalled_jobs(services)
+        # Every worker also re-queues episodes whose worker died (killed machine, OOM) while it runs.
+        processing.watch_for_stalled_runs(services, threading.Event())
     Worker([services.queue.rq_queue], connection=services.queue.connection).work(burst=burst)
-
-
-def _watch_for_stalled_jobs(services: Services) -> None:
-    """Every worker also re-queues episodes whose worker died (killed machine, OOM) while it runs."""
-    import threading
-
-    def loop() -> None:
-        while True:
-            time.sleep(services.settings.job_stale_s)
-            try:
-                processing.recover_unfinished(services, include_fresh=False)
-            except Exception as exc:  # noqa: BLE001 - a database hiccup must not kill the worker
-                click.echo(f"Could not check for stalled episodes: {exc}", err=True)
-
-    threading.Thread(target=loop, name="stalled-job-watch", daemon=True).start()
 
 
 @main.group()
@@ -185,6 +173,8 @@ def db_upgrade(lazy: LazyServices) -> None:
     try:
         services.settings.data_dir.mkdir(parents=True, exist_ok=True)
         services.db.upgrade()
+        with services.db.session() as session:
+            notes.backfill_missing_html(session)  # notes HTML of rows saved before it was stored
     finally:
         services.close()
     click.echo("Database is up to date.", err=True)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import logging
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -31,10 +29,8 @@ from podcast_host.models import (
 from podcast_host.notes import MAX_NOTES_CHARS, clean_text, render_notes_html
 from podcast_host.shows import parse_bool
 from podcast_host.slugs import check_slug, slug_from_title, unique_slug
-from podcast_host.storage import StorageError, media_key
+from podcast_host.storage import StorageError, delete_objects, media_key, unguessable_name
 from podcast_host.transcripts import parse_transcript
-
-log = logging.getLogger(__name__)
 
 EPISODE_TYPES = ("full", "trailer", "bonus")
 EDITABLE = ("title", "description", "season", "number", "type", "explicit", "publish_at", "draft", "slug")
@@ -120,7 +116,7 @@ def create_episode(
         session.commit()
     except BaseException:
         session.rollback()
-        delete_objects(services, stored)
+        delete_objects(services.store, stored)
         raise
     if enqueue:
         services.queue.enqueue("process_episode", episode.id)
@@ -169,9 +165,8 @@ def _put_file(
     extension: str,
 ) -> str:
     # The server names the file from what the probe found: a name the uploader chose ("notes.html") would
-    # pick how it is served. Their name is kept only as the episode's original_filename. The random part
-    # keeps originals unguessable behind a public bucket and never overwrites the one being replaced.
-    key = media_key(show.id, kind, f"{kind}-{secrets.token_hex(8)}.{extension}", episode.id)
+    # pick how it is served. Their name is kept only as the episode's original_filename.
+    key = media_key(show.id, kind, unguessable_name(kind, extension), episode.id)
     try:
         services.store.put_file(key, upload.path, content_type)
     except StorageError as exc:
@@ -196,24 +191,14 @@ def _put_bytes(
     data: bytes,
     content_type: str,
 ) -> str:
-    # A random part, as for originals: behind a CDN or a public bucket a draft's transcript or image must not
-    # be found by guessing its name, and a replacement never overwrites a file apps may still be fetching.
-    key = media_key(show.id, kind, f"{stem}-{secrets.token_hex(8)}.{extension}", episode.id)
+    # A draft's transcript or image must not be found by guessing its name behind a CDN or a public bucket.
+    key = media_key(show.id, kind, unguessable_name(stem, extension), episode.id)
     try:
         services.store.put_bytes(key, data, content_type)
     except StorageError as exc:
         raise Unavailable(f"The media store did not take the file: {exc}") from None
     stored.append(key)
     return key
-
-
-def delete_objects(services: Any, keys: list[str]) -> None:
-    """Delete stored objects best-effort: a leftover object harms no one, a crash here would."""
-    for key in keys:
-        try:
-            services.store.delete(key)
-        except StorageError:
-            log.warning("could not remove %s after a failed upload", key)
 
 
 def file_sha256(path: Path) -> str:
@@ -506,16 +491,17 @@ def _queue_again(episode: Episode) -> None:
 
 
 def delete_episode(services: Any, session: Session, episode: Episode) -> None:
-    keys = [
-        k for k in (episode.original_key, episode.audio_key, episode.image_key, episode.transcript_key) if k
-    ] + [key for key, _ in episode.retired_audio or []]
+    keys = episode.media_keys()
     session.delete(episode)
     session.commit()
-    delete_objects(services, keys)
+    delete_objects(services.store, keys)
 
 
-def request_reprocess(services: Any, session: Session, episode: Episode) -> Episode:
-    """Queue the pipeline again; refused while a live run works on the episode (a dead one is taken over)."""
+def request_reprocess(services: Any, session: Session, episode: Episode, enqueue: bool = True) -> Episode:
+    """Queue the pipeline again; refused while a live run works on the episode (a dead one is taken over).
+
+    With enqueue=False the episode is only marked pending, for the caller to commit and run itself.
+    """
     _lock_row(session, episode)
     # A pending episode is simply queued again: the claim makes a duplicate delivery harmless.
     if _live_run(services, episode):
@@ -523,6 +509,7 @@ def request_reprocess(services: Any, session: Session, episode: Episode) -> Epis
     if not episode.original_key:
         raise Conflict("The episode has no original audio to process.")
     _queue_again(episode)
-    session.commit()
-    services.queue.enqueue("process_episode", episode.id)
+    if enqueue:
+        session.commit()
+        services.queue.enqueue("process_episode", episode.id)
     return episode

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from podcast_host.categories import validate_category
 from podcast_host.models import Episode, Show
-from podcast_host.notes import clean_text, render_notes_html, stored_notes_html
+from podcast_host.notes import clean_text, stored_notes_html
 
 if TYPE_CHECKING:
     from feedgen.entry import FeedEntry
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
     from podcast_host.podcast_ns import PodcastChannelExtension, PodcastItemExtension, Transcript
 
-__all__ = ["FeedLinks", "build_feed", "clean_text", "podcast_guid", "render_notes_html"]
+__all__ = ["FeedLinks", "build_feed", "clean_text", "podcast_guid"]
 
 log = logging.getLogger(__name__)
 
@@ -68,30 +68,31 @@ def podcast_guid(feed_url: str) -> str:
     return str(uuid.uuid5(PODCAST_GUID_NAMESPACE, seed))
 
 
-def build_feed(
-    show: Show, episodes: Sequence[Episode], links: FeedLinks, now: datetime, max_bytes: int = MAX_FEED_BYTES
-) -> bytes:
-    """The RSS bytes for a show: the episodes public at `now`, newest first, as many as fit in `max_bytes`;
-    same input, same bytes."""
+def build_feed(show: Show, episodes: Sequence[Episode], links: FeedLinks, now: datetime) -> bytes:
+    """The RSS bytes for a show: the episodes public at `now`, newest first, as many as fit in
+    MAX_FEED_BYTES; same input, same bytes."""
     listed = _listed_episodes(episodes, now)
-    fg = _channel(show, links)
+    # Each row's HTML is read (or, for a row saved before it was stored, rendered) once per build.
+    description = stored_notes_html(show)
+    fg = _channel(show, description, links)
     fg.lastBuildDate(_last_build_date(show, episodes, listed, now))
     if listed:
         fg.pubDate(listed[0].publish_at)
-    for episode in _within(max_bytes, show, listed):
+    for episode, notes in _within(show, description, listed):
         # Explicit order: feedgen prepends by default.
-        _fill_item(fg.add_entry(order="append"), episode, links)
+        _fill_item(fg.add_entry(order="append"), episode, notes, links)
     return fg.rss_str(pretty=True, encoding="UTF-8", xml_declaration=True)
 
 
-def _within(max_bytes: int, show: Show, listed: list[Episode]) -> list[Episode]:
-    """The newest episodes whose items fit in the budget, sized as lxml writes them (escaped, notes twice)."""
-    spent = _CHANNEL_BYTES + _escaped_size(stored_notes_html(show)) + _escaped_size(show.title or "")
+def _within(show: Show, description: str, listed: list[Episode]) -> list[tuple[Episode, str]]:
+    """The newest episodes, with their notes HTML, whose items fit in MAX_FEED_BYTES, sized as lxml writes
+    them (escaped, notes twice)."""
+    spent = _CHANNEL_BYTES + _escaped_size(description) + _escaped_size(show.title or "")
+    items = []
     for count, episode in enumerate(listed):
-        spent += (
-            _ITEM_BYTES + _escaped_size(episode.title or "") + 2 * _escaped_size(stored_notes_html(episode))
-        )
-        if spent > max_bytes:
+        notes = stored_notes_html(episode)
+        spent += _ITEM_BYTES + _escaped_size(episode.title or "") + 2 * _escaped_size(notes)
+        if spent > MAX_FEED_BYTES:
             log.warning(
                 "show %s: the feed carries the newest %d of %d episodes; the %d older ones would take it "
                 "past %d MB (they stay on the show's pages)",
@@ -99,10 +100,11 @@ def _within(max_bytes: int, show: Show, listed: list[Episode]) -> list[Episode]:
                 count,
                 len(listed),
                 len(listed) - count,
-                max_bytes // (1024 * 1024),
+                MAX_FEED_BYTES // (1024 * 1024),
             )
-            return listed[:count]
-    return listed
+            break
+        items.append((episode, notes))
+    return items
 
 
 def _escaped_size(text: str) -> int:
@@ -131,7 +133,7 @@ def _last_build_date(
     return max(past, default=now)
 
 
-def _channel(show: Show, links: FeedLinks) -> FeedGenerator:
+def _channel(show: Show, description: str, links: FeedLinks) -> FeedGenerator:
     from feedgen.feed import FeedGenerator
 
     from podcast_host.podcast_ns import PodcastChannelExtension, PodcastItemExtension
@@ -142,7 +144,7 @@ def _channel(show: Show, links: FeedLinks) -> FeedGenerator:
     title = clean_text(show.title)
     fg.title(title)
     # The show description is Markdown like the episode notes: apps get the same sanitized HTML.
-    fg.description(stored_notes_html(show) or title)  # RSS requires a non-empty one
+    fg.description(description or title)  # RSS requires a non-empty one
     # feedgen takes the last link added as the RSS <link>, so the self link goes first.
     fg.link(href=links.feed_url, rel="self", type="application/rss+xml")
     fg.link(href=links.show_page_url, rel="alternate")
@@ -199,7 +201,7 @@ def _podcast_channel(ext: PodcastChannelExtension, show: Show, links: FeedLinks)
     ext.medium = show.medium or "podcast"
 
 
-def _fill_item(entry: FeedEntry, episode: Episode, links: FeedLinks) -> None:
+def _fill_item(entry: FeedEntry, episode: Episode, notes: str, links: FeedLinks) -> None:
     entry.title(clean_text(episode.title))
     entry.guid(episode.guid, permalink=False)
     entry.link(href=links.episode_page_url(episode))
@@ -209,7 +211,6 @@ def _fill_item(entry: FeedEntry, episode: Episode, links: FeedLinks) -> None:
         length=str(episode.enclosure_length),
         type=episode.enclosure_type or "audio/mpeg",
     )
-    notes = stored_notes_html(episode)
     if notes:
         entry.description(notes)
         entry.content(notes)  # escaped by lxml, not CDATA: a "]]>" in the notes would break a CDATA section

@@ -19,12 +19,6 @@ log = logging.getLogger(__name__)
 
 JobFunction = Callable[..., None]
 _REGISTRY: dict[str, JobFunction] = {}
-# Jobs without arguments that a long-running process repeats by itself (taking over stalled runs, purging
-# replaced MP3s...).
-_HOUSEKEEPING: list[str] = []
-# How often the embedded queue runs them at most; it runs them every PODCAST_HOST_JOB_STALE_S, so a stalled
-# run is taken over about as soon as it is known to be dead. `podcast-host worker` has its own periodic pass.
-HOUSEKEEPING_EVERY_S = 3600.0
 # The longest any job may run in a `podcast-host worker` before rq kills it; processing deadlines stay below.
 JOB_TIMEOUT_S = 3 * 3600
 # Modules whose @job functions must be registered before a worker runs anything.
@@ -35,13 +29,11 @@ class RetryLater(Exception):
     """Raised by a job whose failure is passing (store unreachable): run it again later."""
 
 
-def job(name: str, housekeeping: bool = False) -> Callable[[JobFunction], JobFunction]:
-    """Register a job function under a stable name; `housekeeping` ones also run every so often."""
+def job(name: str) -> Callable[[JobFunction], JobFunction]:
+    """Register a job function under a stable name."""
 
     def register(func: JobFunction) -> JobFunction:
         _REGISTRY[name] = func
-        if housekeeping and name not in _HOUSEKEEPING:
-            _HOUSEKEEPING.append(name)
         return func
 
     return register
@@ -76,18 +68,12 @@ def run(services: Any, name: str, args: tuple[Any, ...]) -> None:
 class ThreadQueue:
     """The embedded queue: worker threads inside the web process (or the CLI)."""
 
-    def __init__(
-        self,
-        services: Any,
-        workers: int = 1,
-        retry: Retry | None = None,
-        housekeeping_every_s: float = HOUSEKEEPING_EVERY_S,
-    ) -> None:
+    def __init__(self, services: Any, workers: int = 1, retry: Retry | None = None) -> None:
         self.services = services
         self.workers = workers
         self.retry = retry or Retry()
-        self.housekeeping_every_s = housekeeping_every_s
-        self._stopping = threading.Event()
+        # Set once the queue stops: what runs beside its threads (the watch for stalled runs) stops with it.
+        self.stopped = threading.Event()
         self._queue: queue.Queue[tuple[str, tuple[Any, ...], int] | None] = queue.Queue()
         self._threads: list[threading.Thread] = []
         self._busy = 0
@@ -95,7 +81,6 @@ class ThreadQueue:
         # long backlog, and one waiting copy of a job is enough.
         self._waiting: set[tuple[str, tuple[Any, ...]]] = set()
         self._lock = threading.Condition()
-        self._housekeeper: threading.Thread | None = None
 
     def enqueue(self, name: str, *args: Any) -> None:
         with self._lock:
@@ -109,22 +94,14 @@ class ThreadQueue:
             self._drain_inline()
 
     def start(self) -> None:
-        self._stopping.clear()
+        self.stopped.clear()
         for index in range(self.workers):
             thread = threading.Thread(target=self._loop, name=f"podcast-host-worker-{index}", daemon=True)
             thread.start()
             self._threads.append(thread)
-        # A server may run for months without a restart: what start-up would tidy must happen meanwhile too.
-        self._housekeeper = threading.Thread(
-            target=self._housekeep, name="podcast-host-housekeeping", daemon=True
-        )
-        self._housekeeper.start()
 
     def stop(self) -> None:
-        self._stopping.set()
-        housekeeper, self._housekeeper = self._housekeeper, None
-        if housekeeper is not None:
-            housekeeper.join(timeout=10)
+        self.stopped.set()
         for _ in self._threads:
             self._queue.put(None)
         for thread in self._threads:
@@ -159,16 +136,6 @@ class ThreadQueue:
                 return
             self._started(item)
             self._run_with_retry(*item, sleep=False)
-
-    def _housekeep(self) -> None:
-        """Run the housekeeping jobs now and then, in this thread: processing threads stay free."""
-        _register_jobs()
-        while not self._stopping.wait(self.housekeeping_every_s):
-            for name in list(_HOUSEKEEPING):
-                try:
-                    run(self.services, name, ())
-                except Exception:  # noqa: BLE001 - the next round tries again; the thread must live on
-                    log.exception("housekeeping job %s crashed", name)
 
     def _run_with_retry(self, name: str, args: tuple[Any, ...], attempt: int, sleep: bool) -> None:
         try:
@@ -267,5 +234,4 @@ def make_queue(services: Any) -> JobQueue:
     settings = services.settings
     if settings.queue_url:
         return RedisQueue(settings.queue_url)
-    every_s = min(HOUSEKEEPING_EVERY_S, float(settings.job_stale_s))
-    return ThreadQueue(services, workers=settings.workers, housekeeping_every_s=every_s)
+    return ThreadQueue(services, workers=settings.workers)

@@ -251,6 +251,11 @@ class Episode(Base):
             and self.publish_at <= now
         )
 
+    def media_keys(self) -> list[str]:
+        """Every stored object the episode names, replaced MP3s still in their grace period included."""
+        keys = [self.original_key, self.audio_key, self.image_key, self.transcript_key]
+        return [key for key in keys if key] + [key for key, _ in self.retired_audio or []]
+
 
 class EpisodeAlias(Base):
     """An old slug of an episode, kept so that renaming never breaks a URL."""

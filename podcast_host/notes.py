@@ -11,7 +11,7 @@ import functools
 import re
 from typing import TYPE_CHECKING
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -53,6 +53,8 @@ _VOID_TAGS = frozenset(
 )
 # Elements whose start tag ends an open one of the same kind (WHATWG HTML, "optional tags").
 _SIBLING_TAGS = frozenset({"p", "li", "dt", "dd", "tr", "td", "th", "option"})
+# Rows read, rendered and committed at a time when the missing HTML is filled in.
+BACKFILL_BATCH = 100
 
 
 def clean_text(s: str) -> str:
@@ -131,7 +133,7 @@ def _nests_too_deep(html: str) -> bool:
 def stored_notes_html(row: Show | Episode) -> str:
     """The stored HTML of a show's description or an episode's notes.
 
-    A row saved before the HTML was stored has none: it is rendered here, and store_missing_html keeps it.
+    A row saved before the HTML was stored has none: it is rendered here until backfill_missing_html runs.
     """
     html = getattr(row, _html_column(row))
     return html if html is not None else _render(row.description or "")
@@ -159,6 +161,25 @@ def store_missing_html(session: Session, rows: list[Show | Episode]) -> int:
         # Known to match the row now; a plain assignment would make the ORM see an edit.
         set_committed_value(row, column, html)
         stored += 1
+    return stored
+
+
+def backfill_missing_html(session: Session) -> int:
+    """Store the HTML of every show and episode saved before it was stored, committing as it goes; how many.
+
+    Meant for start-up, off the request path: until it has run, pages and feeds render such rows themselves.
+    """
+    stored = 0
+    for model, column in ((Show, Show.description_html), (Episode, Episode.notes_html)):
+        after = 0
+        while True:
+            query = select(model).where(column.is_(None), model.id > after).order_by(model.id)
+            rows: list[Show | Episode] = list(session.scalars(query.limit(BACKFILL_BATCH)))
+            if not rows:
+                break
+            stored += store_missing_html(session, rows)
+            session.commit()
+            after = rows[-1].id
     return stored
 
 

@@ -3,8 +3,8 @@
 A run claims the episode with one atomic UPDATE that sets a random claim token, and keeps a heartbeat while
 it works; its final write only lands if the episode still carries that token and the original it processed,
 so two runs can never both publish, and a late run never publishes on a newer one. Each run has a wall-clock
-deadline: past it the run is failed and its ffmpeg stopped. Superseded MP3s are kept for a grace period,
-because apps download enclosures long after they read the feed (docs/architecture.md, Processing).
+deadline: past it the audio pipeline stops its ffmpeg and the run fails. Superseded MP3s are kept for a grace
+period, because apps download enclosures long after they read the feed (docs/architecture.md, Processing).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import logging
 import os
 import secrets
 import shutil
-import signal
 import tempfile
 import threading
 import time
@@ -27,10 +26,10 @@ from sqlalchemy import or_, select, update
 
 from podcast_host import audio
 from podcast_host.chapters import chapters_for_tags
-from podcast_host.episodes import delete_objects, get_episode
+from podcast_host.episodes import get_episode
 from podcast_host.jobs import JOB_TIMEOUT_S, RetryLater, job
 from podcast_host.models import FAILED, PENDING, PROCESSING, READY, Episode, Show, utcnow
-from podcast_host.storage import LocalStore, StorageError, media_key
+from podcast_host.storage import LocalStore, StorageError, delete_objects, media_key, unguessable_name
 
 log = logging.getLogger(__name__)
 
@@ -67,20 +66,20 @@ def process_episode(services: Any, episode_id: int, progress: Callable[[float], 
         tags = _tags_for(services, episode, episode.show)
         settings = _encode_settings(episode.show)
         # A new name per run: a published file is never overwritten while apps may be downloading it.
-        audio_key = media_key(show_id, "audio", f"{episode.slug}-{secrets.token_hex(8)}.mp3", episode.id)
+        audio_key = media_key(show_id, "audio", unguessable_name(episode.slug, "mp3"), episode.id)
     max_s = services.settings.max_duration_s
-    deadline_s = run_deadline_s(probed.duration_s or max_s)
 
     workdir = Path(tempfile.mkdtemp(prefix=f"episode-{episode_id}-", dir=_jobs_dir(services)))
     try:
-        # The pipeline stops its own ffmpeg at the deadline; the heartbeat's watch below is the fallback.
-        audio_deadline = time.monotonic() + deadline_s
-        with _heartbeat(services, episode_id, claim, progress, deadline_s, workdir) as report:
+        # Counted from before the download: past it the pipeline kills its ffmpeg and raises TimedOut. The
+        # store calls around it end on their own (the S3 client has short time-outs and few retries).
+        deadline = time.monotonic() + run_deadline_s(probed.duration_s or max_s)
+        with _heartbeat(services, episode_id, claim, progress, workdir) as report:
             src = workdir / ("original." + (probed.format or "bin"))
             dst = workdir / "episode.mp3"
             services.store.download(original_key, src)
             result = audio.process(
-                src, dst, probed, settings, tags, report, max_duration_s=max_s, deadline=audio_deadline
+                src, dst, probed, settings, tags, report, max_duration_s=max_s, deadline=deadline
             )
             length = dst.stat().st_size
             services.store.put_file(audio_key, dst, "audio/mpeg")
@@ -119,9 +118,10 @@ def _finish(
     """
     with services.db.session() as session:
         episode = session.get(Episode, episode_id, with_for_update=True)
+        # The original check is a second line of defence: replacing the original already resets the claim.
         if episode is None or not _owns(episode, claim) or episode.original_key != original_key:
             session.rollback()
-            delete_objects(services, [audio_key])
+            delete_objects(services.store, [audio_key])
             return episode.processing_state if episode else "missing"
         if episode.audio_key and episode.audio_key != audio_key:
             episode.retired_audio = [
@@ -191,29 +191,21 @@ def _heartbeat(
     episode_id: int,
     claim: str,
     progress: Callable[[float], None] | None,
-    deadline_s: float,
-    workdir: Path | None = None,
+    workdir: Path,
 ) -> Iterator[Callable[[float], None]]:
     """Refresh heartbeat_at and progress from a thread for the whole run: download, pipeline, upload.
 
-    Past `deadline_s` the beats stop: the run is failed with a reason and its ffmpeg processes are stopped,
-    so a hung ffmpeg cannot hold the episode (or a worker) forever. Each beat also touches `workdir`, which
-    tells the sweep of leftover job folders that this one is alive.
+    Each beat also touches `workdir`, which tells the sweep of leftover job folders that this one is alive.
     """
     fraction = [0.0]
     stop = threading.Event()
     # Beat well within the stale limit so a live job is never mistaken for a dead one.
     every_s = min(5.0, services.settings.job_stale_s / 4)
-    ends_at = time.monotonic() + deadline_s
 
     def beat() -> None:
-        while not stop.wait(max(0.0, min(every_s, ends_at - time.monotonic()))):
-            if time.monotonic() >= ends_at:
-                _overran(services, episode_id, claim, deadline_s, workdir)
-                return
+        while not stop.wait(every_s):
             try:
-                if workdir is not None:
-                    os.utime(workdir)
+                os.utime(workdir)
                 with services.db.session() as session:
                     session.execute(
                         update(Episode)
@@ -240,46 +232,6 @@ def _heartbeat(
     finally:
         stop.set()
         thread.join()
-
-
-def _overran(services: Any, episode_id: int, claim: str, deadline_s: float, workdir: Path | None) -> None:
-    """The run is past its deadline: fail the episode with a reason, then stop the ffmpeg it runs."""
-    minutes = max(1, round(deadline_s / 60))
-    log.error("processing episode %s passed its %d-minute deadline; stopping it", episode_id, minutes)
-    try:
-        _fail(
-            services,
-            episode_id,
-            claim,
-            f"Processing took longer than {minutes} minutes and was stopped; reprocess it.",
-        )
-    except Exception:  # noqa: BLE001 - the ffmpeg must be stopped even when the database does not answer
-        log.exception("could not mark episode %s as failed", episode_id)
-    if workdir is not None:
-        _stop_processes_working_in(workdir)
-
-
-def _stop_processes_working_in(workdir: Path) -> int:
-    """Kill this process's children whose command line names `workdir`: only this run's ffmpeg does.
-
-    A job folder is unique to its run, so another run's children (other worker threads) are never hit, and a
-    child that has not been reaped keeps its pid, so no stranger is hit either. Linux (/proc) only.
-    """
-    proc, parent, mark = Path("/proc"), str(os.getpid()), os.fsencode(str(workdir))
-    stopped = 0
-    for entry in proc.glob("[0-9]*") if proc.is_dir() else ():
-        try:
-            stat = (entry / "stat").read_bytes()
-            # "pid (name) state ppid ...": a name may hold spaces or parentheses; read after the last ")".
-            if stat.rsplit(b")", 1)[1].split()[1].decode() != parent:
-                continue
-            if mark not in (entry / "cmdline").read_bytes():
-                continue
-            os.kill(int(entry.name), signal.SIGKILL)
-            stopped += 1
-        except (OSError, IndexError, ValueError):
-            continue  # gone meanwhile, or not ours to read
-    return stopped
 
 
 def _fail(services: Any, episode_id: int, claim: str, message: str) -> str:
@@ -343,11 +295,6 @@ def _encode_settings(show: Show) -> audio.EncodeSettings:
     )
 
 
-@job("recover_unfinished", housekeeping=True)
-def recover_unfinished_job(services: Any) -> None:
-    recover_unfinished(services, include_fresh=False)
-
-
 def recover_unfinished(services: Any, include_fresh: bool) -> int:
     """Queue again every episode whose job was lost (a crash, a restart); return how many.
 
@@ -380,6 +327,29 @@ def recover_unfinished(services: Any, include_fresh: bool) -> int:
     return len(ids)
 
 
+def watch_for_stalled_runs(
+    services: Any, stop: threading.Event, every_s: float | None = None
+) -> threading.Thread:
+    """Run the recovery pass every `every_s` seconds (the stale limit by default) until `stop` is set.
+
+    A server or a worker may run for months: episodes whose run died meanwhile are taken over, and replaced
+    MP3s and leftovers purged, without a restart. The pass runs in its own thread, so processing threads stay
+    free.
+    """
+    interval = float(services.settings.job_stale_s) if every_s is None else every_s
+
+    def watch() -> None:
+        while not stop.wait(interval):
+            try:
+                recover_unfinished(services, include_fresh=False)
+            except Exception:  # noqa: BLE001 - the next pass tries again; the watch must live on
+                log.exception("could not check for stalled episodes")
+
+    thread = threading.Thread(target=watch, name="podcast-host-stalled-runs", daemon=True)
+    thread.start()
+    return thread
+
+
 def _fail_the_hopeless(session: Any, stale: Any) -> None:
     session.execute(
         update(Episode)
@@ -395,16 +365,10 @@ def _fail_the_hopeless(session: Any, stale: Any) -> None:
     )
 
 
-@job("purge_retired_audio")
-def purge_retired_audio_job(services: Any) -> None:
-    purge_retired_audio(services)
-
-
 def purge_retired_audio(services: Any) -> int:
     """Delete replaced MP3s whose grace period is over; return how many.
 
-    Runs with every recovery pass: at start-up and then periodically (the embedded queue's housekeeping, the
-    worker's periodic pass).
+    Runs with every recovery pass: at start-up and then every so often (`watch_for_stalled_runs`).
     """
     cutoff = utcnow() - RETIRED_AUDIO_GRACE
     deleted = 0
@@ -418,10 +382,11 @@ def purge_retired_audio(services: Any) -> int:
             for key, retired_at in (episode.retired_audio if episode else None) or []:
                 (drop if retired_at < cutoff.isoformat() else keep).append([key, retired_at])
             if episode is not None and drop:
-                delete_objects(services, [key for key, _ in drop])
                 episode.retired_audio = keep or None
                 deleted += len(drop)
             session.commit()
+            # Once no row names them, like every other deletion.
+            delete_objects(services.store, [key for key, _ in drop])
     return deleted
 
 

@@ -31,17 +31,16 @@ from uvicorn.supervisors import Multiprocess
 from werkzeug.exceptions import ClientDisconnected, RequestTimeout
 from werkzeug.wsgi import FileWrapper
 
-from podcast_host import create_app, processing
+from podcast_host import create_app, notes, processing
+from podcast_host.jobs import ThreadQueue
 from podcast_host.services import build_services
+from podcast_host.web import BODY_LIMIT
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
-
-# Bodies up to this size (the limit of every route but the uploads) arrive whole before a thread is taken.
-SMALL_BODY_BYTES = 1024 * 1024
 
 # A request's head (request line and headers) must arrive within this many seconds of the connection
 # opening or of the previous response; a body may pause this long between two pieces, and a client this
@@ -75,11 +74,15 @@ def build_app() -> WsgiApp:
     """The Flask app with its services; in the embedded set-up the job threads start here too."""
     services = build_services()
     app = create_app(services=services)
+    with services.db.session() as session:
+        notes.backfill_missing_html(session)  # rows saved before notes HTML was stored; none after the first
     # Threads first: recovered episodes are then processed in the background, not before serving.
     services.queue.start()
-    if not services.settings.queue_url:
-        # The embedded queue lost whatever it held when the last process stopped: resume it.
+    if isinstance(services.queue, ThreadQueue):
+        # The embedded queue lost whatever it held when the last process stopped: resume it, then keep
+        # taking over stalled runs for as long as the queue runs.
         processing.recover_unfinished(services, include_fresh=True)
+        processing.watch_for_stalled_runs(services, services.queue.stopped)
     return app
 
 
@@ -494,6 +497,9 @@ def _environ(scope: Scope, headers: dict[str, str], body: RequestBody) -> dict[s
         "wsgi.run_once": False,
     }
     for name, value in scope["headers"]:
+        if b"_" in name:
+            # `X_Forwarded_For` would otherwise merge into X-Forwarded-For's key: dropped, as gunicorn does.
+            continue
         key = name.decode("latin-1").upper().replace("-", "_")
         key = key if key in ("CONTENT_LENGTH", "CONTENT_TYPE") else f"HTTP_{key}"
         text = value.decode("latin-1")
@@ -540,8 +546,12 @@ class HttpProtocol(H11Protocol):
         self._expect_head()
 
     def on_response_complete(self) -> None:
+        finished = self.cycle
         super().on_response_complete()
-        self._expect_head()
+        # A pipelined request already in the buffer has started its cycle inside the call above: its head has
+        # arrived, so only a connection still on the finished cycle waits for a head.
+        if self.cycle is finished:
+            self._expect_head()
 
     def _expect_head(self) -> None:
         self.loop.call_later(self.header_timeout, self._head_overdue, self.cycle)
@@ -572,11 +582,8 @@ class HttpProtocol(H11Protocol):
 
 
 def _bridge(app_factory: Callable[[], WsgiApp], threads: int, body_timeout: float) -> WsgiBridge:
-    app = app_factory()
-    # The app's own small-body limit (web/__init__.py), when it states one.
-    config = getattr(app, "config", {})
-    limit = config.get("BODY_LIMIT", SMALL_BODY_BYTES)
-    return WsgiBridge(app, threads=threads, body_timeout=body_timeout, body_limit=limit)
+    # Bodies up to the limit of every route but the uploads arrive whole before a thread is taken.
+    return WsgiBridge(app_factory(), threads=threads, body_timeout=body_timeout, body_limit=BODY_LIMIT)
 
 
 def run_server(

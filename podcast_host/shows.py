@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-import logging
 import re
 from collections.abc import Mapping
-from typing import IO, Any
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -16,14 +15,11 @@ from podcast_host.artwork import ArtworkError, check_cover
 from podcast_host.categories import validate_category
 from podcast_host.errors import Conflict, Invalid, NotFound, Unavailable
 from podcast_host.feed import podcast_guid
-from podcast_host.limits import SIDE_FILE_LIMITS
 from podcast_host.links import feed_url
 from podcast_host.models import Membership, Show, ShowAlias, User
 from podcast_host.notes import clean_text, render_notes_html
 from podcast_host.slugs import check_slug
-from podcast_host.storage import StorageError, media_key
-
-log = logging.getLogger(__name__)
+from podcast_host.storage import StorageError, delete_objects, media_key
 
 # BCP 47 as Apple and RSS expect it: an ISO 639 language code, optionally with a region ("en", "pt-BR").
 LANGUAGE_RE = re.compile(r"^[a-z]{2,3}(-[A-Za-z]{2}|-[0-9]{3})?$")
@@ -95,18 +91,11 @@ def visible_shows(session: Session, user: User) -> list[Show]:
 
 def delete_show(services: Any, session: Session, show: Show) -> None:
     """Delete the rows, commit, then remove the media best-effort: a leftover object harms no one."""
-    keys = [show.image_key]
-    for episode in show.episodes:
-        keys += [episode.original_key, episode.audio_key, episode.image_key, episode.transcript_key]
-        # MP3s replaced by a reprocess, still in their grace period: nothing purges them once the row is gone.
-        keys += [key for key, _ in episode.retired_audio or []]
+    # Replaced MP3s still in their grace period too: nothing purges them once the row is gone.
+    keys = [show.image_key, *(key for episode in show.episodes for key in episode.media_keys())]
     session.delete(show)
     session.commit()
-    for key in filter(None, keys):
-        try:
-            services.store.delete(key)
-        except (StorageError, FileNotFoundError) as exc:
-            log.warning("deleted show %s: media %s left behind: %s", show.slug, key, exc)
+    delete_objects(services.store, keys)
 
 
 def create_show(
@@ -247,19 +236,11 @@ def parse_bool(value: Any, name: str) -> bool:
     raise Invalid(f"The {name} must be true or false, not {value!r}.", field=name)
 
 
-def read_cover(stream: IO[bytes]) -> bytes:
-    """An uploaded cover's bytes, refused (422) past the image size limit without reading the rest."""
-    limit = SIDE_FILE_LIMITS["image"]
-    data = stream.read(limit + 1)
-    if len(data) > limit:
-        raise Invalid(f"The image file is larger than {limit // (1024 * 1024)} MB.", field="image")
-    return data
-
-
-def set_cover(services: Any, session: Session, show: Show, data: bytes) -> Show:
+def set_cover(services: Any, session: Session, show: Show, data: bytes) -> str | None:
     """Check the cover art, store it under a new name (apps cache by URL) and point the show at it.
 
-    The cover it replaces is deleted once the caller commits; a rollback keeps it, as the show still names it.
+    Returns the key of the cover it replaces (None when unchanged), for the caller to delete once the change
+    is committed: a rollback keeps it, as the show still names it.
     """
     try:
         art = check_cover(data)
@@ -273,34 +254,4 @@ def set_cover(services: Any, session: Session, show: Show, data: bytes) -> Show:
         raise Unavailable(f"The cover could not be stored: {exc}") from None
     old_key, show.image_key = show.image_key, key
     session.flush()
-    pending = _deletions_after_commit(session)
-    # Back to a cover replaced earlier in this transaction: that one is the show's again.
-    pending[:] = [(store, k) for store, k in pending if k != key]
-    if old_key and old_key != key:
-        pending.append((services.store, old_key))
-    return show
-
-
-_DELETE_AFTER_COMMIT = "media deleted after commit"
-
-
-def _deletions_after_commit(session: Session) -> list[tuple[Any, str]]:
-    """The session's list of (store, key) to delete once it commits; a rollback forgets it."""
-    from sqlalchemy import event
-
-    if not event.contains(Session, "after_commit", _delete_committed):
-        event.listen(Session, "after_commit", _delete_committed)
-        event.listen(Session, "after_rollback", _forget_deletions)
-    return session.info.setdefault(_DELETE_AFTER_COMMIT, [])
-
-
-def _delete_committed(session: Session) -> None:
-    for store, key in session.info.pop(_DELETE_AFTER_COMMIT, []):
-        try:
-            store.delete(key)
-        except StorageError:
-            log.warning("could not delete the replaced file %s; it is left behind", key)
-
-
-def _forget_deletions(session: Session) -> None:
-    session.info.pop(_DELETE_AFTER_COMMIT, None)
+    return old_key if old_key != key else None

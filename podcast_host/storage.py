@@ -8,13 +8,15 @@ and only once an S3 store is built: reading or building a key, or serving from a
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import re
+import secrets
 import shutil
 import tempfile
 import time
 import unicodedata
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
@@ -62,6 +64,11 @@ _UNSAFE_NAME_CHARS = re.compile(r"[^\w.-]+")
 _BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 _S3_URL_OPTIONS = ("endpoint_url", "region")
 _MISSING_CODES = {"NoSuchKey", "404", "NotFound"}
+# Local writes go to this folder of the media root, then are renamed into place: what a crashed process left
+# there is found by one listing, never by a walk of the whole media tree.
+_PARTIAL_UPLOADS = ".uploads"
+
+log = logging.getLogger(__name__)
 
 
 class StorageError(Exception):
@@ -84,6 +91,16 @@ class MediaStore(Protocol):
     ) -> str | None: ...
     def local_path(self, key: str) -> Path | None: ...
     def check(self) -> None: ...
+
+
+def delete_objects(store: MediaStore, keys: Iterable[str | None]) -> None:
+    """Delete stored objects best-effort, once nothing names them: a leftover object harms no one, a crash
+    after the commit would."""
+    for key in filter(None, keys):
+        try:
+            store.delete(key)
+        except (StorageError, FileNotFoundError) as exc:
+            log.warning("could not delete %s; it is left behind: %s", key, exc)
 
 
 # --- keys ---------------------------------------------------------------------------------------------------
@@ -118,15 +135,23 @@ def parse_media_key(key: str) -> MediaKey:
 
 def served_type(key: str) -> str:
     """The Content-Type a stored object is served with: from its kind and our own extensions only."""
-    kind = parse_media_key(key).kind
-    extension = key.rsplit("/", 1)[-1].rpartition(".")[2].lower()
-    return SERVED_TYPES[kind].get(extension, UNKNOWN_TYPE)
+    return SERVED_TYPES[parse_media_key(key).kind].get(_extension(key), UNKNOWN_TYPE)
 
 
 def original_download_name(key: str) -> str:
     """The name an original is downloaded as: ours, never the uploader's (which stays in the database)."""
-    extension = key.rsplit("/", 1)[-1].rpartition(".")[2].lower()
+    extension = _extension(key)
     return f"original.{extension if extension in SERVED_TYPES['original'] else 'bin'}"
+
+
+def _extension(key: str) -> str:
+    return key.rsplit("/", 1)[-1].rpartition(".")[2].lower()
+
+
+def unguessable_name(stem: str, extension: str) -> str:
+    """A stored file's name with a random part: behind a CDN or a public bucket it cannot be guessed, and a
+    replacement never overwrites a file that apps may still be downloading."""
+    return f"{stem}-{secrets.token_hex(8)}.{extension}"
 
 
 def _digits(text: str) -> str:
@@ -273,11 +298,13 @@ class LocalStore:
 
     @contextmanager
     def _atomic_writer(self, key: str) -> Iterator[BinaryIO]:
-        """Write to a temporary file beside the target, then rename it over: readers never see half a file."""
+        """Write to a temporary file under the media root, then rename it into place: never half a file."""
         path = self._path(key)
         with _local_errors(f"store {key!r}"):
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=".upload-", suffix=".tmp")
+            partial = self.root / _PARTIAL_UPLOADS
+            partial.mkdir(exist_ok=True)
+            fd, tmp_name = tempfile.mkstemp(dir=partial, prefix=".upload-", suffix=".tmp")
             try:
                 with os.fdopen(fd, "wb") as tmp:
                     yield tmp
@@ -293,7 +320,8 @@ class LocalStore:
         """Delete the temporary files of writes a crashed process never finished; return how many."""
         cutoff = time.time() - older_than_s
         removed = 0
-        for path in self.root.rglob(".upload-*.tmp") if self.root.is_dir() else ():
+        partial = self.root / _PARTIAL_UPLOADS
+        for path in partial.iterdir() if partial.is_dir() else ():
             try:
                 if path.is_file() and not path.is_symlink() and path.stat().st_mtime < cutoff:
                     path.unlink()
@@ -399,11 +427,10 @@ class S3Store:
         SigV4 signs the HTTP method, so answer a HEAD request with a URL presigned for method="HEAD".
         `headers` (Content-Type, Cache-Control, Content-Disposition) are signed into a presigned URL, so the
         store answers with them whatever was stored with the object; a CDN URL cannot carry them."""
-        name = self._key(key)
         operation = _presign_operation(method)
         if self.media_url:
             return media_url_for(self.media_url, self.prefix, key)
-        params: dict[str, str] = {"Bucket": self.bucket, "Key": name}
+        params: dict[str, str] = {"Bucket": self.bucket, "Key": self._key(key)}
         for header, value in (headers or {}).items():
             params[_RESPONSE_OVERRIDES[header]] = value
         with self._errors("sign a URL for", key):

@@ -20,6 +20,7 @@ from podcast_host.errors import Invalid, NotFound
 from podcast_host.limits import SIDE_FILE_LIMITS
 from podcast_host.models import PENDING, Episode, Show
 from podcast_host.notes import MAX_NOTES_CHARS
+from podcast_host.storage import delete_objects
 from podcast_host.transcripts import parse_transcript
 
 AUDIO_SUFFIXES = {".mp3", ".m4a", ".aac", ".wav", ".flac", ".ogg", ".oga", ".opus", ".aiff", ".aif"}
@@ -50,36 +51,57 @@ def sync_directory(services: Any, root: Path, echo: Callable[[str], None] = lamb
     plan = _folders(root)
     if not plan:
         raise Invalid(f"No <show>/show.toml found under {root}.")
-    for show_dir, episode_dirs in plan:
+    for show_folder, episode_folders in plan:
         with services.db.session() as session:
-            show = _sync_show(services, session, show_dir, report)
+            show, replaced_cover = _sync_show(services, session, show_folder, report)
             session.commit()
             show_id = show.id
-        if show_dir.name in report.updated:
+        delete_objects(services.store, [replaced_cover])
+        if show_folder.path.name in report.updated:
             services.queue.enqueue("feed_changed", show_id)
-        for episode_dir in episode_dirs:
-            _sync_episode(services, show_id, episode_dir, report, echo)
+        for episode_folder in episode_folders:
+            _sync_episode(services, show_id, episode_folder, report, echo)
     return report
 
 
-def _folders(root: Path) -> list[tuple[Path, list[Path]]]:
+@dataclass(frozen=True)
+class _Folder:
+    """A show or episode folder and its TOML file, parsed once; `image` is the cover it names, if any."""
+
+    path: Path
+    values: dict[str, Any]
+    image: str | None
+
+    def cover(self) -> Path | None:
+        """The cover file, checked again where it is read: a link may have been put in since the plan."""
+        return _cover_in(self.path, self.image)
+
+
+def _folders(root: Path) -> list[tuple[_Folder, list[_Folder]]]:
     """The show folders and their episode folders; every file sync reads is checked before anything changes,
     and both TOML files parsed, so that a link or a hostile file anywhere stops the run before it starts."""
     plan = []
     for show_dir in sorted(p.parent for p in root.glob("*/show.toml")):
         _checked(root, show_dir, is_folder=True)
-        _cover_in(show_dir, _read_toml(show_dir / "show.toml", SHOW_KEYS).get("image"))
-        episode_dirs = sorted(p.parent for p in show_dir.glob("*/episode.toml"))
-        for episode_dir in episode_dirs:
+        show_folder = _folder(show_dir, "show.toml", SHOW_KEYS)
+        episode_folders = []
+        for episode_dir in sorted(p.parent for p in show_dir.glob("*/episode.toml")):
             _checked(show_dir, episode_dir, is_folder=True)
-            named = _read_toml(episode_dir / "episode.toml", EPISODE_KEYS).get("image")
-            _cover_in(episode_dir, named)
+            episode_folders.append(_folder(episode_dir, "episode.toml", EPISODE_KEYS))
             _first(episode_dir, "notes.md")
             _first(episode_dir, "chapters.json")
             _first(episode_dir, "transcript.vtt", "transcript.srt")
             _audio_in(episode_dir)
-        plan.append((show_dir, episode_dirs))
+        plan.append((show_folder, episode_folders))
     return plan
+
+
+def _folder(path: Path, toml_name: str, allowed: set[str]) -> _Folder:
+    values = _read_toml(path / toml_name, allowed)
+    image = values.pop("image", None)
+    folder = _Folder(path, values, image)
+    folder.cover()  # a bad cover stops the run before it starts, like every other file
+    return folder
 
 
 def _checked(base: Path, path: Path, is_folder: bool = False) -> os.stat_result:
@@ -155,10 +177,12 @@ def _first_line(exc: Exception) -> str:
     return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
 
 
-def _sync_show(services: Any, session: Session, show_dir: Path, report: SyncReport) -> Show:
-    values = _read_toml(show_dir / "show.toml", SHOW_KEYS)
-    cover = _cover_in(show_dir, values.pop("image", None))
-    slug = show_dir.name
+def _sync_show(
+    services: Any, session: Session, folder: _Folder, report: SyncReport
+) -> tuple[Show, str | None]:
+    """The show made to match its folder, and the key of a cover it replaced (to delete once committed)."""
+    values, cover = dict(folder.values), folder.cover()
+    slug = folder.path.name
     try:
         show = shows.find_show(session, slug)
     except NotFound:
@@ -166,25 +190,24 @@ def _sync_show(services: Any, session: Session, show_dir: Path, report: SyncRepo
         if cover:
             shows.set_cover(services, session, show, _read(cover, SIDE_FILE_LIMITS["image"]))
         report.created.append(slug)
-        return show
+        return show, None
     wanted = shows.clean_show_fields(values, require_title=True)
     changed = {k: v for k, v in wanted.items() if getattr(show, k) != v}
     if changed:
         shows.update_show(session, show, changed)
+    replaced = None
     if cover:
         data = _read(cover, SIDE_FILE_LIMITS["image"])
         if not _same_cover(show.image_key, data):
-            shows.set_cover(services, session, show, data)
+            replaced = shows.set_cover(services, session, show, data)
             changed["image"] = True
     (report.updated if changed else report.unchanged).append(slug)
-    return show
+    return show, replaced
 
 
 def _cover_in(folder: Path, named: str | None) -> Path | None:
     if named is not None:
         path = folder / named
-        if ".." in path.parts or not path.is_relative_to(folder) or path == folder:
-            raise Invalid(f"{folder}: image {named!r} is not a file in this folder.")
         _checked(folder, path)
         return path
     return _first(folder, *COVER_NAMES)
@@ -199,10 +222,9 @@ def _same_cover(image_key: str | None, cover: bytes) -> bool:
 
 
 def _sync_episode(
-    services: Any, show_id: int, folder: Path, report: SyncReport, echo: Callable[[str], None]
+    services: Any, show_id: int, planned: _Folder, report: SyncReport, echo: Callable[[str], None]
 ) -> None:
-    values = _read_toml(folder / "episode.toml", EPISODE_KEYS)
-    named_image = values.pop("image", None)
+    folder, values = planned.path, dict(planned.values)
     notes = _first(folder, "notes.md")
     if notes:
         try:
@@ -223,7 +245,7 @@ def _sync_episode(
                 show,
                 episodes.Upload(audio_path, audio_path.name),
                 {**values, "slug": folder.name},
-                image=_optional(_cover_in(folder, named_image)),
+                image=_optional(planned.cover()),
                 chapters=_optional(_first(folder, "chapters.json")),
                 transcript=_optional(_first(folder, "transcript.vtt", "transcript.srt")),
                 enqueue=False,
@@ -275,8 +297,9 @@ def _update_episode(
         changed.append("audio")
     if "chapters" in changed and "audio" not in changed and episode.processing_state != PENDING:
         # The published MP3 carries the chapters as CHAP frames, which only a new run writes (the GUID
-        # stays). Asked before any file is stored: refused while a run works, it leaves nothing behind.
-        episodes.request_reprocess(services, session, episode)
+        # stays); that run is sync's own, after the commit. Asked before any file is stored: refused while
+        # a run works, it leaves nothing behind.
+        episodes.request_reprocess(services, session, episode, enqueue=False)
     transcript_file = _first(folder, "transcript.vtt", "transcript.srt")
     if transcript_file:
         parsed = parse_transcript(
@@ -287,7 +310,7 @@ def _update_episode(
             changed.append("transcript")
     session.commit()
     # Replaced files go once the episode no longer names them; a leftover would harm no one.
-    episodes.delete_objects(services, [key for key in replaced if key])
+    delete_objects(services.store, replaced)
     return changed
 
 

@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from podcast_host.audio import InvalidAudio
-
 # The largest tag accepted, frames decompressed: room for one big cover (the cover limit is 20 MB of file,
 # but an embedded one over 16 MB is not something a podcast app downloads with every episode).
 MAX_TAG_BYTES = 16 * 1024 * 1024
@@ -35,8 +33,9 @@ _V23_COMPRESSED, _V23_ENCRYPTED = 0x0080, 0x0040
 _V24_COMPRESSED, _V24_ENCRYPTED, _V24_UNSYNCHRONISED, _V24_DATA_LENGTH = 0x0008, 0x0004, 0x0002, 0x0001
 
 
-class TagTooLarge(InvalidAudio):
-    """An ID3 tag too large or too fragmented to read in reasonable time (422, as other refused audio)."""
+class TagTooLarge(ValueError):
+    """An ID3 tag too large or too fragmented to read in reasonable time; audio.probe refuses the file for it
+    (422, as other refused audio)."""
 
 
 def check_id3(path: Path) -> None:

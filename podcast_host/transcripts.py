@@ -9,8 +9,9 @@ import io
 from dataclasses import dataclass
 
 from podcast_host.errors import Invalid
+from podcast_host.limits import SIDE_FILE_LIMITS
 
-MAX_TRANSCRIPT_BYTES = 5 * 1024 * 1024
+MAX_TRANSCRIPT_BYTES = SIDE_FILE_LIMITS["transcript"]
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,9 @@ class Transcript:
 def parse_transcript(data: bytes, filename: str = "") -> Transcript:
     """Recognize and check a WebVTT or SRT transcript; Invalid with a clear sentence otherwise."""
     if len(data) > MAX_TRANSCRIPT_BYTES:
-        raise Invalid("The transcript is larger than 5 MB.", field="transcript")
+        raise Invalid(
+            f"The transcript is larger than {MAX_TRANSCRIPT_BYTES // (1024 * 1024)} MB.", field="transcript"
+        )
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:

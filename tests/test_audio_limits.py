@@ -48,6 +48,26 @@ def test_an_mp3_whose_xing_header_claims_one_second_of_two_minutes_fails(workdir
         audio.process(src, workdir / "lying-mp3.mp3", probed, SETTINGS, TAGS)
 
 
+def test_a_run_parses_the_source_with_mutagen_once(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its tags may take 16 MB: the run reads them once, also when the decode comes out short."""
+    import mutagen
+
+    src = fx.make_speech(workdir / "cut-once.mp3", seconds=10, channels=1)
+    fx.truncate(src, keep=0.5)
+    probed = audio.probe(src, SIX_HOURS)
+    parsed: list[Path] = []
+    parse = mutagen.File
+
+    def counted(path: Path, *args: object, **kwargs: object) -> object:
+        parsed.append(Path(path))
+        return parse(path, *args, **kwargs)
+
+    monkeypatch.setattr(mutagen, "File", counted)
+    with pytest.raises(audio.DecodeFailed, match="looks truncated"):
+        audio.process(src, workdir / "cut-once.out.mp3", probed, SETTINGS, TAGS)
+    assert parsed == [src]
+
+
 def test_decoding_stops_at_the_length_limit_when_the_length_is_an_estimate(workdir: Path) -> None:
     """Raw AAC has no length field: a dense opening makes mutagen's estimate short, the limit still holds."""
     src = fx.make_understated_aac(workdir / "understated.aac", loud_seconds=3, quiet_seconds=60)

@@ -93,6 +93,26 @@ def test_chapters_embedded_in_an_upload_follow_the_same_limits() -> None:
         chapters_from_list([{"startTime": float("nan"), "title": "x"}])
 
 
+def test_too_many_chapters_in_an_uploaded_mp3_are_refused_as_its_tags(
+    client: Any, admin_token: str, sample_mp3: Path, tmp_path: Path
+) -> None:
+    """The producer sent no chapters file: the refusal names the audio's chapter tags and the way around."""
+    mp3 = tmp_path / "many-chapters.mp3"
+    shutil.copy(sample_mp3, mp3)
+    many = [{"startTime": i / 10, "title": f"Part {i}"} for i in range(MAX_CHAPTERS + 1)]
+    audio.write_tags(mp3, audio.EpisodeTags(title="Many", show="Show", chapters=many))
+    create_show(client, admin_token)
+    response = upload_episode(client, admin_token, "daily", mp3)
+    assert response.status_code == 422
+    message = response.get_json()["error"]["message"]
+    assert "chapter tags in the audio file" in message and f"more than {MAX_CHAPTERS} chapters" in message
+    assert "chapters.json" in message and "The chapters file" not in message
+    assert client.get("/api/v1/shows/daily/episodes", headers=auth(admin_token)).get_json()["episodes"] == []
+    # A chapters file of its own replaces the tags.
+    sidecar = (io.BytesIO(doc({"startTime": 0, "title": "Only one"})), "chapters.json")
+    assert upload_episode(client, admin_token, "daily", mp3, chapters=sidecar).status_code == 202
+
+
 def test_the_chap_writer_takes_the_documented_maximum(tmp_path: Path) -> None:
     """Every chapter of the largest accepted file is written and read back by mutagen, in order."""
     mp3 = fx.make_tone(tmp_path / "episode.mp3", seconds=2, channels=1)

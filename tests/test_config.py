@@ -115,7 +115,10 @@ def test_processes_starting_together_share_one_secret_key(tmp_path: Path) -> Non
         assert stat.S_IMODE((data_dir / "secret_key").stat().st_mode) == 0o600
 
 
-def test_an_empty_secret_key_file_stops_the_start(tmp_path: Path) -> None:
+def test_an_empty_secret_key_file_stops_the_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from podcast_host import config
+
+    monkeypatch.setattr(config, "SECRET_KEY_WAIT_S", 0.05)  # how long it waits for a writer to finish
     (tmp_path / "secret_key").write_text("", encoding="utf-8")
     with pytest.raises(ConfigError, match="secret_key"):
         ensure_secret_key(load_settings(environ={"PODCAST_HOST_DATA_DIR": str(tmp_path)}))

@@ -21,8 +21,9 @@ import podcastparser
 import pytest
 from lxml import etree
 
-from podcast_host.feed import FeedLinks, build_feed, clean_text, podcast_guid, render_notes_html
+from podcast_host.feed import FeedLinks, build_feed, clean_text, podcast_guid
 from podcast_host.models import Episode, Show
+from podcast_host.notes import render_notes_html
 
 # Namespace URIs as the standards spell them (not imported from the code under test).
 NS = {
@@ -657,6 +658,24 @@ def test_rows_saved_before_the_html_was_stored_are_rendered_for_the_feed() -> No
     assert channel.find("item").findtext("description") == "<p>Markdown <strong>source</strong></p>"
 
 
+def test_each_row_without_stored_html_is_rendered_once_per_build(monkeypatch: pytest.MonkeyPatch) -> None:
+    from podcast_host import notes
+
+    rendered: list[str] = []
+    render = notes._render
+
+    def counted(text: str) -> str:
+        rendered.append(text)
+        return render(text)
+
+    monkeypatch.setattr(notes, "_render", counted)
+    show = make_show(description="The *show*", description_html=None)
+    episodes = [make_episode(n, description=f"Notes {n}", notes_html=None) for n in (1, 2, 3)]
+    items = parse_xml(build_feed(show, episodes, make_links(), NOW)).findall("channel/item")
+    assert len(items) == 3
+    assert sorted(rendered) == ["Notes 1", "Notes 2", "Notes 3", "The *show*"]
+
+
 # --- size -------------------------------------------------------------------------------------------------
 
 
@@ -673,9 +692,13 @@ def test_a_feed_keeps_the_newest_items_within_its_byte_budget(caplog: pytest.Log
     ]
     with caplog.at_level("WARNING", logger="podcast_host.feed"):
         data = build_feed(make_show(), many, make_links(), NOW)
-    assert len(data) <= MAX_FEED_BYTES
+    one_item = len(build_feed(make_show(), many[:1], make_links(), NOW)) - len(
+        build_feed(make_show(), [], make_links(), NOW)
+    )
+    # Filled up to the budget: the next item would not have fitted.
+    assert MAX_FEED_BYTES - one_item < len(data) <= MAX_FEED_BYTES
     items = parse_xml(data).findall("channel/item")
-    assert 10 < len(items) < 100
+    assert len(items) < len(many)
     # Newest first, with no gap: what is left out is the oldest.
     assert [item.findtext("guid") for item in items] == [e.guid for e in reversed(many)][: len(items)]
     assert "older" in caplog.text and "civic-hour" in caplog.text

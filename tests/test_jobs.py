@@ -17,7 +17,7 @@ from audio_fixtures import make_tone
 from redis import Redis
 
 from podcast_host import accounts, episodes, processing, shows
-from podcast_host.jobs import RedisQueue, ThreadQueue, job, make_queue
+from podcast_host.jobs import RedisQueue, ThreadQueue, job
 from podcast_host.models import PROCESSING, READY, Episode
 from podcast_host.services import Services
 
@@ -194,11 +194,3 @@ def test_a_job_waiting_in_the_embedded_queue_is_queued_once(sqlite_services: Ser
         assert ran == [1, 2, 2]
     finally:
         queue.stop()
-
-
-def test_the_embedded_queue_looks_for_stalled_runs_as_often_as_they_go_stale(
-    sqlite_services: Services,
-) -> None:
-    queue = make_queue(sqlite_services)
-    assert isinstance(queue, ThreadQueue)
-    assert queue.housekeeping_every_s == sqlite_services.settings.job_stale_s

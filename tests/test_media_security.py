@@ -8,7 +8,6 @@ import os
 import re
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -151,7 +150,7 @@ def test_a_stored_key_with_a_page_extension_is_never_served_as_a_page(  # type: 
 
 def test_every_probed_format_is_served_with_the_type_the_probe_names() -> None:
     """The served-type whitelist and the probe agree, so a stored original is always served as audio."""
-    for format_name, mime_type in audio.SOURCE_KINDS.values():
+    for format_name, mime_type in audio.source_kinds().values():
         key = storage.media_key(1, "original", f"original.{format_name}", 2)
         assert storage.served_type(key) == mime_type
 
@@ -362,9 +361,10 @@ def test_a_long_running_embedded_queue_purges_replaced_mp3s_after_their_grace(
     sqlite_services: Services, sample_mp3: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(processing, "RETIRED_AUDIO_GRACE", timedelta(seconds=1))
-    queue = ThreadQueue(sqlite_services, housekeeping_every_s=0.2)
+    queue = ThreadQueue(sqlite_services)
     sqlite_services.queue = queue
     queue.start()
+    processing.watch_for_stalled_runs(sqlite_services, queue.stopped, every_s=0.2)
     with sqlite_services.db.session() as session:
         show = shows.create_show(session, sqlite_services.settings.public_url, {"slug": "p", "title": "P"})
         episode_id = episodes.create_episode(
@@ -382,11 +382,15 @@ def test_a_long_running_embedded_queue_purges_replaced_mp3s_after_their_grace(
     assert sqlite_services.store.exists(_stored(sqlite_services, episode_id).audio_key or "")
 
 
-def test_the_housekeeping_thread_stops_with_the_queue(sqlite_services: Services) -> None:
-    queue = ThreadQueue(sqlite_services, housekeeping_every_s=0.05)
+def test_the_watch_for_stalled_runs_stops_with_the_embedded_queue(sqlite_services: Services) -> None:
+    queue = ThreadQueue(sqlite_services)
     queue.start()
+    watch = processing.watch_for_stalled_runs(sqlite_services, queue.stopped, every_s=0.05)
+    time.sleep(0.2)
+    assert watch.is_alive()
     queue.stop()
-    assert not [t for t in threading.enumerate() if t.name.startswith("podcast-host-housekeeping")]
+    watch.join(timeout=10)
+    assert not watch.is_alive()
 
 
 REDIS_URL = "redis://127.0.0.1:6379/14"
@@ -489,32 +493,66 @@ def test_transcripts_and_episode_images_get_names_nobody_can_guess(  # type: ign
         assert served.status_code == 200 and served.headers["Content-Type"].startswith("text/vtt")
 
 
-def test_a_new_cover_deletes_the_old_one_once_committed(services: Services, tmp_path: Path) -> None:
+def test_a_new_cover_names_the_old_one_for_deletion_once_committed(
+    services: Services, tmp_path: Path
+) -> None:
     from audio_fixtures import write_jpeg
 
     first = write_jpeg(tmp_path / "first.jpg", 1400).read_bytes()
     second = write_jpeg(tmp_path / "second.jpg", 1500).read_bytes()
     with services.db.session() as session:
         show = shows.create_show(session, services.settings.public_url, {"slug": "c", "title": "C"})
-        shows.set_cover(services, session, show, first)
+        assert shows.set_cover(services, session, show, first) is None
         session.commit()
         old_key = show.image_key or ""
-        shows.set_cover(services, session, show, first)  # the same image: the same key, kept
+        assert shows.set_cover(services, session, show, first) is None  # the same image: the same key, kept
         session.commit()
         assert show.image_key == old_key and services.store.exists(old_key)
 
-        shows.set_cover(services, session, show, second)
+        assert shows.set_cover(services, session, show, second) == old_key
         assert services.store.exists(old_key), "the stored show still names it until the change commits"
         session.rollback()
     assert services.store.exists(old_key)
     with services.db.session() as session:
-        show = shows.find_show(session, "c")
-        assert show.image_key == old_key
-        shows.set_cover(services, session, show, second)
-        session.commit()
-        new_key = show.image_key or ""
-    assert new_key != old_key and services.store.exists(new_key)
-    assert not services.store.exists(old_key)
+        assert shows.find_show(session, "c").image_key == old_key
+
+
+@pytest.mark.parametrize("route", ["api", "dashboard"])
+def test_a_new_cover_uploaded_deletes_the_old_one(  # type: ignore[no-untyped-def]
+    client, admin_token: str, services: Services, tmp_path: Path, route: str
+) -> None:
+    from audio_fixtures import write_jpeg
+
+    create_show(client, admin_token)
+    csrf = ""
+    if route == "dashboard":
+        with services.db.session() as session:
+            user = accounts.create_user(session, "producer@example.com", PASSWORD)
+            accounts.grant(session, shows.find_show(session, "daily"), user, "owner")
+            session.commit()
+        csrf = sign_in(client, "producer@example.com")
+    keys = []
+    for side in (1400, 1500):
+        image = (io.BytesIO(write_jpeg(tmp_path / f"{side}.jpg", side).read_bytes()), "cover.jpg")
+        if route == "api":
+            answer = client.put(
+                "/api/v1/shows/daily/image",
+                headers=auth(admin_token),
+                data={"image": image},
+                content_type="multipart/form-data",
+            )
+            assert answer.status_code == 200
+        else:
+            answer = client.post(
+                "/admin/shows/daily/cover",
+                data={"image": image, "csrf_token": csrf},
+                content_type="multipart/form-data",
+            )
+            assert answer.status_code == 303
+        with services.db.session() as session:
+            keys.append(shows.find_show(session, "daily").image_key or "")
+    assert keys[0] != keys[1] and services.store.exists(keys[1])
+    assert not services.store.exists(keys[0])
 
 
 def test_show_files_of_a_show_that_does_not_exist_are_404(  # type: ignore[no-untyped-def]

@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from podcast_host import episodes, shows
 from podcast_host.errors import Invalid
 from podcast_host.models import Episode, Show
-from podcast_host.notes import MAX_NOTES_CHARS, render_notes_html
+from podcast_host.notes import MAX_NOTES_CHARS, backfill_missing_html, render_notes_html
 from podcast_host.services import Services
 
 # Inputs known to make Markdown parsers or HTML tree builders superlinear; one unit, repeated.
@@ -131,8 +131,11 @@ def test_pages_serve_the_stored_html(client: Any, services: Services, published:
 
 
 def test_rows_saved_before_the_html_was_stored_get_it_once(
-    client: Any, services: Services, published: dict
+    client: Any, services: Services, published: dict, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from podcast_host import notes
+
+    monkeypatch.setattr(notes, "BACKFILL_BATCH", 1)  # every row in a batch of its own
     with services.db.session() as session:
         session.execute(update(Show).values(description_html=None))
         session.execute(update(Episode).values(notes_html=None))
@@ -140,9 +143,16 @@ def test_rows_saved_before_the_html_was_stored_get_it_once(
     show_before, episode_before = _rows(services)
     feed_before = client.get("/daily/feed.xml")
 
+    # Until the HTML is filled in, pages render the notes themselves and write nothing.
     assert "<em>the show</em>" in client.get("/daily/").get_data(as_text=True)
     assert "<strong>bold</strong>" in client.get(f"/daily/{published['slug']}/").get_data(as_text=True)
+    show, episode = _rows(services)
+    assert (show.description_html, episode.notes_html) == (None, None)
 
+    with services.db.session() as session:
+        assert backfill_missing_html(session) == 2
+    with services.db.session() as session:
+        assert backfill_missing_html(session) == 0
     show, episode = _rows(services)
     assert show.description_html == "<p>About <em>the show</em>.</p>"
     assert episode.notes_html == "<p>Notes with <strong>bold</strong>.</p>"

@@ -179,7 +179,9 @@ def test_a_run_made_from_another_original_is_not_published(services: Services, s
     assert _episode(services, episode_id).audio_key is None
 
 
-def test_the_heartbeat_of_a_late_run_does_not_touch_a_newer_run(services: Services, sample_mp3: Path) -> None:
+def test_the_heartbeat_of_a_late_run_does_not_touch_a_newer_run(
+    services: Services, sample_mp3: Path, tmp_path: Path
+) -> None:
     show_id = _show(services, "beat")
     episode_id = stored_episode(services, show_id, sample_mp3)
     late = processing._claim(services, episode_id)
@@ -188,7 +190,7 @@ def test_the_heartbeat_of_a_late_run_does_not_touch_a_newer_run(services: Servic
     _go_silent(services, episode_id)  # the newer run's last beat was a while ago
     silent_since = _episode(services, episode_id).heartbeat_at
     services.settings = _with(services.settings, job_stale_s=0.2)
-    with processing._heartbeat(services, episode_id, late, None, deadline_s=60.0) as report:
+    with processing._heartbeat(services, episode_id, late, None, tmp_path) as report:
         report(0.5)
         time.sleep(0.4)
     assert _episode(services, episode_id).heartbeat_at == silent_since
@@ -358,7 +360,8 @@ def test_a_run_past_its_deadline_is_failed_and_its_ffmpeg_stopped(
     assert seen_ffmpeg, "the pipeline ran"
     assert not [p for p in psutil.Process().children() if p.name().startswith("ffmpeg")]
     failed = _episode(services, episode_id)
-    assert "longer than" in (failed.error or "")
+    # The pipeline's own deadline stopped it: the run ends with audio.TimedOut's sentence.
+    assert failed.error == "Processing took longer than its time limit; reprocess the episode to try again."
     assert failed.audio_key is None
     assert not list((services.settings.data_dir / "tmp" / "jobs").iterdir())
 
@@ -370,9 +373,10 @@ def test_the_embedded_queue_takes_over_stalled_runs_while_it_runs(
     episode_id = stored_episode(services, _show(services, "resume"), sample_mp3)
     processing._claim(services, episode_id)
     _go_silent(services, episode_id)  # the process that ran it died long after this one started
-    queue = ThreadQueue(services, housekeeping_every_s=0.2)
+    queue = ThreadQueue(services)
     services.queue = queue
     queue.start()
+    processing.watch_for_stalled_runs(services, queue.stopped, every_s=0.2)
     try:
         deadline = time.monotonic() + 60
         while _episode(services, episode_id).processing_state != READY:
@@ -464,9 +468,10 @@ def test_runs_work_in_the_data_folder_and_leftovers_are_swept(
     live.mkdir()
     hour_ago = time.time() - 3600
     os.utime(crashed, (hour_ago, hour_ago))
-    media = Path(services.store.root)  # type: ignore[attr-defined]
-    half_upload = media / "shows" / "1" / ".upload-abc.tmp"
-    fresh_upload = media / "shows" / "1" / ".upload-def.tmp"
+    partial_uploads = Path(services.store.root) / ".uploads"  # type: ignore[attr-defined]
+    assert partial_uploads.is_dir() and list(partial_uploads.iterdir()) == []
+    half_upload = partial_uploads / ".upload-abc.tmp"
+    fresh_upload = partial_uploads / ".upload-def.tmp"
     half_upload.write_bytes(b"half")
     fresh_upload.write_bytes(b"writing")
     two_hours_ago = time.time() - 7200

@@ -177,6 +177,46 @@ def _form_chunks(prefix: bytes, suffix: bytes, total: int) -> Iterator[bytes]:
     yield suffix
 
 
+def test_a_pipelined_request_still_receiving_its_body_keeps_its_connection(impatient_server: Server) -> None:
+    body = b"email=a%40example.com&password=not-the-one"
+    sock = _connect(impatient_server)
+    # Two requests in one write: the second's head has arrived, its body then trickles in past the head
+    # time-out, each piece well within the body time-out.
+    sock.sendall(
+        b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        b"POST /login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+        + f"Content-Length: {len(body)}\r\n\r\n".encode()
+        + body[:10]
+    )
+    for start in range(10, len(body), 10):
+        time.sleep(0.4)
+        sock.sendall(body[start : start + 10])
+    received = b""
+    sock.settimeout(5)
+    while received.count(b"HTTP/1.1 ") < 2:
+        piece = sock.recv(65536)
+        if not piece:
+            break
+        received += piece
+    sock.close()
+    assert received.count(b"HTTP/1.1 ") == 2, received[:300]
+
+
+def test_a_header_name_with_an_underscore_does_not_reach_the_app() -> None:
+    from podcast_host.server import _environ
+
+    scope = {
+        "method": "GET",
+        "path": "/",
+        "query_string": b"",
+        "http_version": "1.1",
+        "headers": [(b"x-forwarded-for", b"10.0.0.1"), (b"x_forwarded_for", b"6.6.6.6")],
+    }
+    # werkzeug's key for both spellings is the same: `X_Forwarded_For` would extend the real header.
+    environ = _environ(scope, {}, body=None)  # type: ignore[arg-type]
+    assert environ["HTTP_X_FORWARDED_FOR"] == "10.0.0.1"
+
+
 @pytest.mark.parametrize("framing", ["content-length", "chunked"])
 @pytest.mark.parametrize("form", sorted(FORMS))
 def test_a_huge_login_form_is_refused_without_growing_the_server(

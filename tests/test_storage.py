@@ -259,6 +259,32 @@ def test_local_put_file_is_atomic_and_leaves_no_temporary_files(tmp_path):
     assert os.listdir(store.local_path(KEY).parent) == ["episode.mp3"]
 
 
+def test_local_writes_in_progress_sit_in_one_folder_of_the_root(tmp_path):
+    """What a crashed write leaves behind is then found by listing one folder, not the whole media tree."""
+    import threading
+
+    store = LocalStore(tmp_path / "media")
+    source = tmp_path / "upload.fifo"
+    os.mkfifo(source)
+    writing = threading.Thread(target=store.put_file, args=(KEY, source, "audio/mpeg"))
+    writing.start()
+    partial = tmp_path / "media" / ".uploads"
+    with source.open("wb") as feed:
+        feed.write(b"first half")
+        feed.flush()
+        deadline = time.monotonic() + 10
+        while not (partial.is_dir() and any(partial.iterdir())):
+            assert time.monotonic() < deadline, "the write never started"
+            time.sleep(0.01)
+        assert [p.name.startswith(".upload-") for p in partial.iterdir()] == [True]
+        assert not store.exists(KEY)
+        assert [p for p in (tmp_path / "media").rglob("*") if p.is_file() and partial not in p.parents] == []
+        feed.write(b", second half")
+    writing.join(timeout=10)
+    assert store.local_path(KEY).read_bytes() == b"first half, second half"
+    assert list(partial.iterdir()) == []
+
+
 def test_a_symlink_out_of_the_root_is_refused(tmp_path):
     outside = tmp_path / "outside"
     outside.mkdir()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
+
 from podcast_host.episodes import list_episodes
 from podcast_host.services import Services
 from podcast_host.shows import find_show
@@ -96,9 +98,9 @@ def test_sync_after_a_rename_through_the_api_keeps_one_episode(services: Service
 
 
 def test_changed_chapters_reach_the_published_mp3(
-    services: Services, tmp_path: Path, sample_mp3: Path
+    services: Services, tmp_path: Path, sample_mp3: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The MP3 carries the chapters as CHAP frames: a chapters change makes a new run, the GUID stays."""
+    """The MP3 carries the chapters as CHAP frames: a chapters change makes one new run, the GUID stays."""
     import json
 
     from mutagen.id3 import ID3
@@ -126,7 +128,65 @@ def test_changed_chapters_reach_the_published_mp3(
     chapters.write_text(
         json.dumps({"chapters": [{"startTime": 0, "title": "Welcome back"}]}), encoding="utf-8"
     )
+    enqueued: list[str] = []
+    enqueue = services.queue.enqueue
+
+    def recorded(name: str, *args: object) -> None:
+        enqueued.append(name)
+        enqueue(name, *args)
+
+    monkeypatch.setattr(services.queue, "enqueue", recorded)
     report = sync_directory(services, tmp_path / "shows")
     assert report.updated == ["daily/first"]
     assert published() == (guid, "published", ["Welcome back"])
+    # sync runs the pipeline itself; a queued run as well would process the episode twice.
+    assert "process_episode" not in enqueued
     assert sync_directory(services, tmp_path / "shows").updated == []
+
+
+def test_changed_chapters_are_refused_while_a_run_works_on_the_episode(
+    services: Services, tmp_path: Path, sample_mp3: Path
+) -> None:
+    import json
+
+    from podcast_host.errors import Conflict
+    from podcast_host.models import PROCESSING, utcnow
+
+    episode_dir = tmp_path / "shows" / "daily" / "first"
+    episode_dir.mkdir(parents=True)
+    (episode_dir.parent / "show.toml").write_text('title = "The Daily Test"\n', encoding="utf-8")
+    (episode_dir / "episode.toml").write_text('title = "First"\n', encoding="utf-8")
+    shutil.copy(sample_mp3, episode_dir / "audio.mp3")
+    chapters = episode_dir / "chapters.json"
+    chapters.write_text(json.dumps({"chapters": [{"startTime": 0, "title": "Opening"}]}), encoding="utf-8")
+    sync_directory(services, tmp_path / "shows")
+    with services.db.session() as session:
+        (episode,) = list_episodes(session, find_show(session, "daily"))
+        episode.processing_state, episode.heartbeat_at = PROCESSING, utcnow()
+        session.commit()
+
+    chapters.write_text(json.dumps({"chapters": [{"startTime": 0, "title": "Later"}]}), encoding="utf-8")
+    with pytest.raises(Conflict, match="already being processed"):
+        sync_directory(services, tmp_path / "shows")
+    with services.db.session() as session:
+        (episode,) = list_episodes(session, find_show(session, "daily"))
+        assert episode.chapters["chapters"][0]["title"] == "Opening"
+        assert episode.processing_state == PROCESSING
+
+
+def test_a_replaced_show_cover_is_deleted_from_the_store(services: Services, tmp_path: Path) -> None:
+    from PIL import Image
+
+    folder = tmp_path / "episodes"
+    shutil.copytree(SAMPLE, folder)
+    sync_directory(services, folder)
+    with services.db.session() as session:
+        old_key = find_show(session, "sample-hour").image_key
+    assert old_key is not None and services.store.exists(old_key)
+
+    Image.new("RGB", (1400, 1400), (200, 30, 30)).save(folder / "sample-hour" / "cover.png")
+    assert "sample-hour" in sync_directory(services, folder).updated
+    with services.db.session() as session:
+        new_key = find_show(session, "sample-hour").image_key
+    assert new_key != old_key and services.store.exists(new_key)
+    assert not services.store.exists(old_key)

@@ -18,9 +18,8 @@ from podcast_host.cli import main
 from podcast_host.errors import Invalid
 from podcast_host.limits import SIDE_FILE_LIMITS
 from podcast_host.models import Episode, Show
-from podcast_host.notes import MAX_NOTES_CHARS
 from podcast_host.services import Services
-from podcast_host.sync import sync_directory
+from podcast_host.sync import NOTES_LIMIT, sync_directory
 
 SECRET = "s3cr3t-the-operator-can-read"
 VTT = "WEBVTT\n\n00:00:00.000 --> 00:00:02.000\nHello and welcome.\n"
@@ -117,6 +116,39 @@ def test_a_cover_named_in_the_toml_may_not_be_a_link_either(
     nothing_stored(services)
 
 
+@pytest.mark.parametrize("named", ["../cover.jpg", "../../elsewhere/cover.jpg", "ABSOLUTE", ""])
+def test_a_cover_named_outside_its_folder_is_refused(
+    services: Services, sample_mp3: Path, tmp_path: Path, cover: Path, named: str
+) -> None:
+    root = folder(tmp_path / "shows", sample_mp3)
+    shutil.copy(cover, root / "daily" / "cover.jpg")
+    elsewhere = outside(tmp_path, "cover.jpg", cover)
+    named = str(elsewhere) if named == "ABSOLUTE" else named
+    toml = root / "daily" / "first" / "episode.toml"
+    toml.write_text(f'title = "First"\nimage = "{named}"\n', encoding="utf-8")
+    with pytest.raises(Invalid, match="sync reads only files inside the folder it syncs"):
+        sync_directory(services, root)
+    nothing_stored(services)
+
+
+def test_each_toml_file_is_read_once(
+    services: Services, sample_mp3: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from podcast_host import sync
+
+    root = folder(tmp_path / "shows", sample_mp3)
+    read: list[str] = []
+    read_toml = sync._read_toml
+
+    def counted(path: Path, allowed: set[str]) -> dict:
+        read.append(path.relative_to(root).as_posix())
+        return read_toml(path, allowed)
+
+    monkeypatch.setattr(sync, "_read_toml", counted)
+    sync_directory(services, root)
+    assert sorted(read) == ["daily/first/episode.toml", "daily/show.toml"]
+
+
 @pytest.mark.parametrize("linked", ["daily", "daily/first"])
 def test_a_linked_show_or_episode_folder_is_refused(
     services: Services, sample_mp3: Path, tmp_path: Path, linked: str
@@ -200,7 +232,7 @@ def sparse(path: Path, size: int) -> None:
 OVERSIZED: dict[str, tuple[str, Callable[[], int]]] = {
     "chapters.json": ("daily/first/chapters.json", lambda: SIDE_FILE_LIMITS["chapters"]),
     "transcript.vtt": ("daily/first/transcript.vtt", lambda: SIDE_FILE_LIMITS["transcript"]),
-    "notes.md": ("daily/first/notes.md", lambda: MAX_NOTES_CHARS * 4),
+    "notes.md": ("daily/first/notes.md", lambda: NOTES_LIMIT),
     "the show's cover": ("daily/cover.jpg", lambda: SIDE_FILE_LIMITS["image"]),
 }
 

@@ -165,7 +165,29 @@ def test_files_without_a_tag_and_other_formats_pass(tmp_path: Path) -> None:
     short = tmp_path / "short.mp3"
     short.write_bytes(b"ID3")
     check_id3(short)
-    assert MAX_TAG_BYTES == 16 * MB
+
+
+def test_a_tag_of_exactly_the_size_limit_passes_and_one_byte_more_does_not(
+    tmp_path: Path, mp3: bytes
+) -> None:
+    """One embedded cover that fills the tag to the limit, then the same with a byte of padding."""
+    header = b"\x00image/jpeg\x00\x03\x00"
+    cover = frame(4, b"APIC", header + b"\xff" * (MAX_TAG_BYTES - 10 - len(header)))
+    path = tmp_path / "big-cover.mp3"
+    path.write_bytes(tag(4, [cover]) + mp3)
+    check_id3(path)
+    assert audio.probe(path, 3600).format == "mp3"
+    path.write_bytes(tag(4, [cover], padding=1) + mp3)
+    assert f"up to {MAX_TAG_BYTES / MB:.1f} MB" in refused_quickly(path)
+
+
+def test_the_tag_check_stands_alone() -> None:
+    """audio imports the tag check, never the other way round: it loads without the audio pipeline."""
+    import subprocess
+    import sys
+
+    code = "import sys, podcast_host.tag_limits; assert 'podcast_host.audio' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
 def test_probe_refuses_a_hostile_tag_as_invalid_audio(tmp_path: Path, mp3: bytes) -> None:

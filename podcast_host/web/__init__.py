@@ -8,8 +8,8 @@ from html import escape
 from typing import IO, Any
 
 from flask import Flask, Request, Response, abort, current_app, g, request
-from werkzeug.exceptions import RequestEntityTooLarge
 
+from podcast_host.errors import TooLarge
 from podcast_host.web import api, auth, dashboard, errors, feeds, media, pages
 from podcast_host.web.context import services
 
@@ -52,7 +52,7 @@ class StreamingRequest(Request):
         if self.endpoint not in UPLOAD_ENDPOINTS:
             return io.BytesIO()
         if len(self.spooled_files) >= UPLOAD_FILES:
-            raise RequestEntityTooLarge(f"A form may carry at most {UPLOAD_FILES} files.")
+            raise TooLarge(f"A form may carry at most {UPLOAD_FILES} files.")
         spooled = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed with the request, in close()
             prefix="podcast-host-upload-", suffix=".part"
         )
@@ -68,7 +68,6 @@ class StreamingRequest(Request):
 def init_app(app: Flask) -> None:
     app.request_class = StreamingRequest
     # The server receives bodies up to this size whole before the app runs (podcast_host/server.py).
-    app.config["BODY_LIMIT"] = BODY_LIMIT
     errors.init_app(app)
     for blueprint in (api.bp, media.bp, feeds.bp, pages.bp):
         app.register_blueprint(blueprint)
@@ -98,7 +97,9 @@ def _take_unannounced_body(limit: int) -> None:
     """Read a body sent without Content-Length, up to `limit`, so that it counts like an announced one.
 
     Werkzeug stops reading such a body at the limit without an error when a route reads it whole (a
-    urlencoded form, JSON): the route would see a truncated body instead of answering 413.
+    urlencoded form, JSON): the route would see a truncated body instead of answering 413. Under `serve` a
+    small chunked body reaches the app already whole, with its length; this covers bodies that reach the app
+    still chunked (a large one there, or another WSGI server).
     """
     body = tempfile.SpooledTemporaryFile(max_size=64 * 1024)  # noqa: SIM115 - closed at teardown
     source = request.environ["wsgi.input"]
@@ -124,7 +125,7 @@ def _redirect_within_public_url(response: Response) -> Response:
     """Werkzeug builds some redirects (a show address without its trailing slash) from the request's Host
     header, which any client can forge; PODCAST_HOST_PUBLIC_URL is the only base a redirect may name."""
     location = response.headers.get("Location")
-    if location and location.startswith(request.host_url):
+    if 300 <= response.status_code < 400 and location and location.startswith(request.host_url):
         base = services().settings.public_url
         target = f"{base}/{location[len(request.host_url) :]}"
         response.headers["Location"] = target

@@ -18,6 +18,7 @@ from podcast_host import accounts, episodes, shows
 from podcast_host.errors import Forbidden, NotAuthenticated, NotFound, UnsupportedMedia
 from podcast_host.links import Links
 from podcast_host.models import ApiToken, Episode, Membership, Show, User
+from podcast_host.storage import delete_objects
 from podcast_host.web import auth
 from podcast_host.web.context import db, services, spooled_upload
 from podcast_host.web.openapi import (
@@ -133,8 +134,9 @@ def put_show_image(slug: str) -> Response:
     """Upload the show's cover art (multipart field `image`)."""
     show = _show_for(slug, "edit_show")
     image: FileStorage = _form(CoverUploadSchema)["image"]
-    shows.set_cover(services(), db(), show, shows.read_cover(image.stream))
+    replaced = shows.set_cover(services(), db(), show, spooled_upload(image).read("image"))
     db().commit()
+    delete_objects(services().store, [replaced])
     services().queue.enqueue("feed_changed", show.id)
     return jsonify(show_json(show))
 
@@ -234,7 +236,7 @@ def list_tokens() -> Response:
 def create_token() -> tuple[Response, int]:
     """A new API token for yourself; its secret is in this answer only. The body is optional.
 
-    The new token expires no later than the token that asks for it; 409 beyond 100 tokens per user.
+    The new token expires no later than the token that asks for it; 409 past the most tokens one user holds.
     """
     user = current_user()
     body = _json(TokenCreateSchema, optional=True)
@@ -282,7 +284,8 @@ def change_password() -> tuple[str, int]:
     try:
         accounts.change_password(db(), user, body["current_password"], body["new_password"])
     except Forbidden:
-        throttle.fail(key)
+        if user.password_hash:  # a wrong guess; having no password yet is none
+            throttle.fail(key)
         raise
     throttle.clear(key)
     db().commit()

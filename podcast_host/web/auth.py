@@ -207,7 +207,7 @@ def _user_from_session() -> User | None:
     user = db().get(User, user_id)
     # The cookie is only signed, never forgotten by the server: a copy stays valid until the user's
     # generation moves on, which logout and a new password do (accounts.end_sessions).
-    if user is None or not user.password_hash or generation != (user.session_generation or 0):
+    if user is None or not user.password_hash or generation != user.session_generation:
         return None
     return user
 
@@ -216,7 +216,7 @@ def _start_session(user: User) -> None:
     browser_session.clear()
     browser_session["user_id"] = user.id
     browser_session["since"] = int(time.time())
-    browser_session["generation"] = user.session_generation or 0
+    browser_session["generation"] = user.session_generation
     g.session_user = user
 
 

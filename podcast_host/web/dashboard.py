@@ -12,7 +12,8 @@ from podcast_host.categories import CATEGORY_CHOICES
 from podcast_host.errors import Conflict, Invalid, NotAuthenticated, PodcastHostError, UnsupportedMedia
 from podcast_host.links import Links
 from podcast_host.models import Episode, Show, utcnow
-from podcast_host.notes import MAX_NOTES_CHARS, render_notes_html
+from podcast_host.notes import MAX_NOTES_CHARS, render_notes_html, stored_notes_html
+from podcast_host.storage import delete_objects
 from podcast_host.web import auth
 from podcast_host.web.context import db, services, spooled_upload
 from podcast_host.web.errors import error_response
@@ -136,11 +137,12 @@ def upload_cover(slug: str) -> Response | tuple[str, int]:
     try:
         if image is None or not image.filename:
             raise Invalid("Choose an image file for the cover.", field="image")
-        shows.set_cover(services(), db(), show, shows.read_cover(image.stream))
+        replaced = shows.set_cover(services(), db(), show, spooled_upload(image).read("image"))
         db().commit()
     except Invalid as exc:
         db().rollback()
         return _settings_page(show, _show_values(show, None), _errors(exc, "image"), 422)
+    delete_objects(services().store, [replaced])
     services().queue.enqueue("feed_changed", show.id)
     flash("The new cover is saved.")
     return redirect(url_for(".settings", slug=show.slug), code=303)
@@ -289,8 +291,8 @@ def preview() -> Response:
 def notes_preview(markdown_text: str, episode: Episode | None = None) -> str:
     """The preview a form starts with: the episode's stored HTML when the text is its notes, else rendered
     here; none for text over the limit (the form refuses it anyway)."""
-    if episode is not None and episode.notes_html is not None and markdown_text == episode.description:
-        return episode.notes_html
+    if episode is not None and markdown_text == episode.description:
+        return stored_notes_html(episode)
     if len(markdown_text) > MAX_NOTES_CHARS:
         return ""
     try:

@@ -58,14 +58,12 @@ def _domain_error(exc: errors.PodcastHostError) -> Response | tuple[str, int]:
     return render_template("error.html", status=status, message=str(exc)), status
 
 
-MESSAGES = {413: "The upload is larger than the limit of this server.", 404: "Nothing lives at this address."}
+MESSAGES = {413: "The request is larger than this address accepts.", 404: "Nothing lives at this address."}
 
 
 def _http_error(exc: HTTPException) -> Response | tuple[str, int, list[tuple[str, str]]]:
     status = exc.code or 500
-    # A description of our own (e.g. too many form parts) says more than the generic sentence for the status.
-    described = exc.description if exc.description != type(exc).description else None
-    message = described or MESSAGES.get(status, exc.description or exc.name)
+    message = MESSAGES.get(status, exc.description or exc.name)
     # Keep what the exception says besides its body, such as Allow on a 405.
     extra = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
     if _wants_json():

@@ -17,7 +17,12 @@ from flask import Flask
 from marshmallow import Schema, ValidationError, fields, validate
 from werkzeug.datastructures import FileStorage
 
-from podcast_host.accounts import MAX_PASSWORD_LENGTH, MAX_TOKEN_DAYS, MIN_PASSWORD_LENGTH
+from podcast_host.accounts import (
+    MAX_PASSWORD_LENGTH,
+    MAX_TOKEN_DAYS,
+    MAX_TOKENS_PER_USER,
+    MIN_PASSWORD_LENGTH,
+)
 from podcast_host.categories import CATEGORY_CHOICES, format_category, validate_category
 from podcast_host.episodes import EPISODE_TYPES
 from podcast_host.errors import Invalid
@@ -434,7 +439,10 @@ ERRORS = {
     401: ("Unauthorized", "No API token, or one that is revoked, expired or mistyped."),
     403: ("Forbidden", "Your role on this show does not allow it, or the token is read-only."),
     404: ("NotFound", "No such show, episode, token, user or member."),
-    409: ("Conflict", "Taken slug, episode already processing, the last owner, or 100 tokens already."),
+    409: (
+        "Conflict",
+        f"Taken slug, episode already processing, the last owner, or {MAX_TOKENS_PER_USER} tokens already.",
+    ),
     413: ("TooLarge", "The body is larger than the server's upload limit."),
     415: ("UnsupportedMediaType", "Not JSON where JSON is expected, or audio that cannot be read."),
     422: ("Invalid", "A field is missing or malformed; `error.field` names it."),

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import logging
 import math
 
 from flask import Blueprint, Response, abort, jsonify, redirect, render_template, request, url_for
-from sqlalchemy.exc import SQLAlchemyError
 
 from podcast_host.chapters import CHAPTERS_MIME
 from podcast_host.db import DatabaseUnavailable
@@ -15,13 +13,12 @@ from podcast_host.episodes import count_public_episodes, find_episode_by_slug, p
 from podcast_host.errors import NotFound
 from podcast_host.links import Links
 from podcast_host.models import Episode, Show, utcnow
-from podcast_host.notes import store_missing_html, stored_notes_html
+from podcast_host.notes import stored_notes_html
 from podcast_host.shows import find_show_or_alias, list_shows
 from podcast_host.storage import StorageError
 from podcast_host.web.context import db, services
 
 bp = Blueprint("pages", __name__)
-log = logging.getLogger(__name__)
 
 
 @bp.app_context_processor
@@ -70,7 +67,6 @@ def show_page(show_slug: str) -> Response | str:
     if page > pages:
         abort(404)
     episodes = public_episodes(db(), show, now, limit=per_page, offset=(page - 1) * per_page)
-    _keep_rendered_notes(show)
     return render_template("show.html", show=show, episodes=episodes, page=page, pages=pages)
 
 
@@ -79,7 +75,6 @@ def episode_page(show_slug: str, episode_slug: str) -> Response | str:
     found = _public_episode(show_slug, episode_slug, "pages.episode_page")
     if isinstance(found, Response):
         return found
-    _keep_rendered_notes(found)
     return render_template("episode.html", show=found.show, episode=found, json_ld=_json_ld(found))
 
 
@@ -104,17 +99,6 @@ def chapters(show_slug: str, episode_slug: str) -> Response:
     response = Response(json.dumps(found.chapters, ensure_ascii=False), content_type=CHAPTERS_MIME)
     response.headers["Access-Control-Allow-Origin"] = "*"
     return response
-
-
-def _keep_rendered_notes(row: Show | Episode) -> None:
-    """Store the notes HTML of a row saved before it was stored, so it is rendered on one view, not on all."""
-    try:
-        if store_missing_html(db(), [row]):
-            db().commit()
-    except SQLAlchemyError as exc:
-        # The page renders the notes itself meanwhile; a later view tries again.
-        db().rollback()
-        log.warning("rendered notes not stored: %s", exc)
 
 
 def _show_or_redirect(show_slug: str, endpoint: str, **kwargs: str) -> Show | Response:
