@@ -7,7 +7,6 @@ import re
 import secrets
 from datetime import timedelta
 from functools import cache
-from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -214,11 +213,6 @@ def require(session: Session, user: User | None, show: Show, permission: str) ->
 def allows(session: Session, user: User | None, show: Show, permission: str) -> bool:
     role = role_on(session, user, show)
     return role is not None and permission in PERMISSIONS[role]
-
-
-def owner_only_values(show: Show) -> dict[str, Any]:
-    """The show's owner-only fields, an empty value and None alike, to tell whether an edit changed them."""
-    return {name: getattr(show, name) or None for name in OWNER_ONLY_SHOW_FIELDS}
 
 
 def membership_of(session: Session, show: Show, user: User) -> Membership | None:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from podcast_host import accounts
 from podcast_host.artwork import ArtworkError, check_cover
 from podcast_host.categories import validate_category
-from podcast_host.errors import Conflict, Invalid, NotFound, Unavailable
+from podcast_host.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
 from podcast_host.feed import podcast_guid
 from podcast_host.links import feed_url
 from podcast_host.models import Membership, Show, ShowAlias, User
@@ -114,10 +114,14 @@ def create_show(
     return show
 
 
-def update_show(session: Session, show: Show, fields: Mapping[str, Any]) -> Show:
+def update_show(session: Session, show: Show, fields: Mapping[str, Any], may_move: bool = True) -> Show:
+    """Apply the fields sent; without `may_move` (an editor), changing an owner-only field is Forbidden,
+    refused before anything else is checked or changed. The same value sent back is no change."""
     unknown = set(fields) - set(EDITABLE) - {"slug", "moved_to_url"}
     if unknown:
         raise Invalid(f"Unknown show field {sorted(unknown)[0]!r}.", field=sorted(unknown)[0])
+    if not may_move:
+        _refuse_owner_only_changes(show, fields)
     values = clean_show_fields(fields, require_title=False)
     for name, value in values.items():
         setattr(show, name, value)
@@ -130,6 +134,17 @@ def update_show(session: Session, show: Show, fields: Mapping[str, Any]) -> Show
         rename_show(session, show, str(new_slug))
     session.flush()
     return show
+
+
+def _refuse_owner_only_changes(show: Show, fields: Mapping[str, Any]) -> None:
+    sent = {name: fields[name] for name in accounts.OWNER_ONLY_SHOW_FIELDS if name in fields}
+    try:
+        wanted = {**sent, **clean_show_fields(sent, require_title=False)}  # e-mail and flag as stored
+    except Invalid:
+        wanted = sent  # a value that cannot even be stored is a change
+    changed = [name for name, value in wanted.items() if (value or None) != (getattr(show, name) or None)]
+    if changed:
+        raise Forbidden(f"Only an owner of the show may change {' or '.join(changed)}.")
 
 
 def rename_show(session: Session, show: Show, new_slug: str) -> None:

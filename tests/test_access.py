@@ -197,6 +197,10 @@ def test_only_an_owner_changes_what_proves_the_shows_ownership(client: FlaskClie
     assert (owned.get_json()["email"], owned.get_json()["locked"]) == ("a@example.com", True)
     assert status(client.patch("/api/v1/shows/alpha", headers=ed, json={"locked": False})) == 403
     assert client.get("/api/v1/shows/alpha", headers=ed).get_json()["locked"] is True
+    # Refused for the role before any value is looked at: nothing about other shows' slugs is told.
+    for change in ({"slug": "beta"}, {"slug": "admin"}, {"moved_to_url": "https://elsewhere.example/feed"}):
+        refused = client.patch("/api/v1/shows/alpha", headers=ed, json=change)
+        assert status(refused) == 403, change
 
 
 def test_a_viewer_reads_drafts_but_writes_nothing(client: FlaskClient, world: World) -> None:

@@ -107,14 +107,7 @@ def patch_show(slug: str) -> Response:
     """
     show = _show_for(slug, "edit_show")
     fields = _json(ShowPatchSchema)
-    may_move = accounts.allows(db(), current_user(), show, "move_show")
-    before = accounts.owner_only_values(show)
-    # Compared as stored, after the domain has cleaned what was sent (an e-mail with spaces around it).
-    shows.update_show(db(), show, fields)
-    changed = [name for name, value in accounts.owner_only_values(show).items() if value != before[name]]
-    if changed and not may_move:
-        db().rollback()
-        raise Forbidden(f"Only an owner of the show may change {' or '.join(changed)}.")
+    shows.update_show(db(), show, fields, may_move=accounts.allows(db(), current_user(), show, "move_show"))
     db().commit()
     services().queue.enqueue("feed_changed", show.id)
     return jsonify(show_json(show))
