@@ -19,8 +19,8 @@ from podcast_host import accounts, episodes, notes, processing, shows
 from podcast_host.config import ConfigError
 from podcast_host.db import DatabaseUnavailable
 from podcast_host.errors import PodcastHostError
+from podcast_host.feeds.links import feed_url
 from podcast_host.jobs import RetryLater
-from podcast_host.links import feed_url
 from podcast_host.models import FAILED, READY, Show, User
 from podcast_host.services import Services, build_services
 from podcast_host.storage import StorageError
@@ -475,7 +475,7 @@ def episode_reprocess(lazy: LazyServices, episode_id: int, wait: bool) -> None:
 @friendly_errors
 def feed(lazy: LazyServices, show_slug: str) -> None:
     """Print the show's RSS feed (public: the same with or without --as)."""
-    from podcast_host.syndication import render_feed
+    from podcast_host.feeds.syndication import render_feed
 
     services = lazy.get()
     with services.db.session() as session:

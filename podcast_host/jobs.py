@@ -22,7 +22,7 @@ _REGISTRY: dict[str, JobFunction] = {}
 # The longest any job may run in a `podcast-host worker` before rq kills it; processing deadlines stay below.
 JOB_TIMEOUT_S = 3 * 3600
 # Modules whose @job functions must be registered before a worker runs anything.
-JOB_MODULES = ("podcast_host.processing", "podcast_host.websub")
+JOB_MODULES = ("podcast_host.processing", "podcast_host.feeds.websub")
 
 
 class RetryLater(Exception):

@@ -17,7 +17,7 @@ class Services:
     db: Database
     store: MediaStore
     queue: JobQueue = field(init=False)
-    # In-memory caches, each bounded by its owner: "feeds" is syndication.FeedCache.
+    # In-memory caches, each bounded by its owner: "feeds" is feeds.syndication.FeedCache.
     caches: dict[str, Any] = field(default_factory=dict)
 
     def close(self) -> None:

@@ -12,10 +12,10 @@ from sqlalchemy.orm import Session
 
 from podcast_host import accounts
 from podcast_host.artwork import ArtworkError, check_cover
-from podcast_host.categories import validate_category
 from podcast_host.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
-from podcast_host.feed import podcast_guid
-from podcast_host.links import feed_url
+from podcast_host.feeds.build import podcast_guid
+from podcast_host.feeds.categories import validate_category
+from podcast_host.feeds.links import feed_url
 from podcast_host.models import Membership, Show, ShowAlias, User
 from podcast_host.notes import clean_text, render_notes_html
 from podcast_host.slugs import check_slug

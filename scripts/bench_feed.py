@@ -33,10 +33,10 @@ from benchserver import free_port  # noqa: E402  (beside this script)
 
 from podcast_host import notes  # noqa: E402  (the path above makes the checkout importable)
 from podcast_host.config import load_settings  # noqa: E402  (the path above makes the checkout importable)
+from podcast_host.feeds.syndication import render_feed  # noqa: E402
 from podcast_host.models import READY, Episode, Show, utcnow  # noqa: E402
 from podcast_host.services import Services, build_services  # noqa: E402
 from podcast_host.shows import find_show  # noqa: E402
-from podcast_host.syndication import render_feed  # noqa: E402
 
 SHOW = "bench"
 FEED_PATH = f"/{SHOW}/feed.xml"

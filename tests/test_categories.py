@@ -7,8 +7,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from lxml import etree
 
-from podcast_host.categories import APPLE_CATEGORIES, CATEGORY_CHOICES, format_category, validate_category
-from podcast_host.feed import FeedLinks, build_feed
+from podcast_host.feeds.build import FeedLinks, build_feed
+from podcast_host.feeds.categories import (
+    APPLE_CATEGORIES,
+    CATEGORY_CHOICES,
+    format_category,
+    validate_category,
+)
 from podcast_host.models import Show
 
 ITUNES = "http://www.itunes.com/dtds/podcast-1.0.dtd"

@@ -21,7 +21,7 @@ import podcastparser
 import pytest
 from lxml import etree
 
-from podcast_host.feed import FeedLinks, build_feed, clean_text, podcast_guid
+from podcast_host.feeds.build import FeedLinks, build_feed, clean_text, podcast_guid
 from podcast_host.models import Episode, Show
 from podcast_host.notes import render_notes_html
 
@@ -681,7 +681,7 @@ def test_each_row_without_stored_html_is_rendered_once_per_build(monkeypatch: py
 
 def test_a_feed_keeps_the_newest_items_within_its_byte_budget(caplog: pytest.LogCaptureFixture) -> None:
     """100 episodes of 128 KB of '&' would make a 47 MB feed: the newest fill the budget, no more."""
-    from podcast_host.feed import MAX_FEED_BYTES
+    from podcast_host.feeds.build import MAX_FEED_BYTES
 
     heavy = "<p>" + "&amp;" * 26_000 + "</p>"
     many = [
@@ -690,7 +690,7 @@ def test_a_feed_keeps_the_newest_items_within_its_byte_budget(caplog: pytest.Log
         )
         for n in range(1, 101)
     ]
-    with caplog.at_level("WARNING", logger="podcast_host.feed"):
+    with caplog.at_level("WARNING", logger="podcast_host.feeds.build"):
         data = build_feed(make_show(), many, make_links(), NOW)
     one_item = len(build_feed(make_show(), many[:1], make_links(), NOW)) - len(
         build_feed(make_show(), [], make_links(), NOW)

@@ -19,9 +19,9 @@ from lxml import etree
 from sqlalchemy import update
 
 from podcast_host import create_app
+from podcast_host.feeds.syndication import RECHECK_S
 from podcast_host.models import Episode, Show, utcnow
 from podcast_host.services import Services
-from podcast_host.syndication import RECHECK_S
 
 FEED = "/daily/feed.xml"
 

@@ -14,8 +14,8 @@ from typing import Any
 from helpers import create_show
 
 from podcast_host.db import Database, newest_revision
+from podcast_host.feeds.syndication import CachedFeed, FeedCache, FeedCheck, RenderedFeed
 from podcast_host.services import Services
-from podcast_host.syndication import CachedFeed, FeedCache, FeedCheck, RenderedFeed
 
 # What the idle web process must not hold: each costs from 0.5 to 11 MB of RSS once imported.
 ON_FIRST_USE = (

@@ -305,7 +305,7 @@ def test_a_feed_enclosure_under_media_url_names_the_stored_object(
 
 def test_media_url_links_and_store_urls_agree_for_every_store(tmp_path: Path) -> None:
     from podcast_host.config import load_settings
-    from podcast_host.links import Links
+    from podcast_host.feeds.links import Links
 
     key = "shows/1/episodes/2/audio/ep one.mp3"
     cdn = "https://cdn.example.test"

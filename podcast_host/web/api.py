@@ -16,7 +16,7 @@ from werkzeug.exceptions import TooManyRequests
 
 from podcast_host import accounts, episodes, shows
 from podcast_host.errors import Forbidden, NotAuthenticated, NotFound, UnsupportedMedia
-from podcast_host.links import Links
+from podcast_host.feeds.links import Links
 from podcast_host.models import ApiToken, Episode, Membership, Show, User
 from podcast_host.storage import delete_objects
 from podcast_host.web import auth

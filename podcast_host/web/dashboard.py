@@ -8,9 +8,9 @@ from flask import Blueprint, Flask, Response, flash, jsonify, redirect, render_t
 from werkzeug.datastructures import MultiDict
 
 from podcast_host import accounts, episodes, shows
-from podcast_host.categories import CATEGORY_CHOICES
 from podcast_host.errors import Conflict, Invalid, NotAuthenticated, PodcastHostError, UnsupportedMedia
-from podcast_host.links import Links
+from podcast_host.feeds.categories import CATEGORY_CHOICES
+from podcast_host.feeds.links import Links
 from podcast_host.models import Episode, Show, utcnow
 from podcast_host.notes import MAX_NOTES_CHARS, render_notes_html, stored_notes_html
 from podcast_host.storage import delete_objects

@@ -5,10 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, Response, redirect, request
 from werkzeug.http import http_date, quote_etag
 
-from podcast_host.links import Links
+from podcast_host.feeds.links import Links
+from podcast_host.feeds.syndication import RenderedFeed, cached_feed, current_feed_state, fresh_feed
 from podcast_host.models import utcnow
 from podcast_host.shows import find_show_or_alias
-from podcast_host.syndication import RenderedFeed, cached_feed, current_feed_state, fresh_feed
 from podcast_host.web.context import db, services
 
 bp = Blueprint("feeds", __name__)

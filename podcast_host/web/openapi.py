@@ -23,9 +23,9 @@ from podcast_host.accounts import (
     MAX_TOKENS_PER_USER,
     MIN_PASSWORD_LENGTH,
 )
-from podcast_host.categories import CATEGORY_CHOICES, format_category, validate_category
 from podcast_host.episodes import EPISODE_TYPES
 from podcast_host.errors import Invalid
+from podcast_host.feeds.categories import CATEGORY_CHOICES, format_category, validate_category
 from podcast_host.models import ROLES
 from podcast_host.shows import LUFS_RANGE, MP3_BITRATES, SHOW_TYPES
 

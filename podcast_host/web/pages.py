@@ -11,7 +11,7 @@ from podcast_host.chapters import CHAPTERS_MIME
 from podcast_host.db import DatabaseUnavailable
 from podcast_host.episodes import count_public_episodes, find_episode_by_slug, public_episodes
 from podcast_host.errors import NotFound
-from podcast_host.links import Links
+from podcast_host.feeds.links import Links
 from podcast_host.models import Episode, Show, utcnow
 from podcast_host.notes import stored_notes_html
 from podcast_host.shows import find_show_or_alias, list_shows

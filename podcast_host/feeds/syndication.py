@@ -1,4 +1,4 @@
-"""A show's feed as served: built by feed.py, cached per show in each process until something in it changes.
+"""A show's feed as served: built by build.py, cached per show in each process until something in it changes.
 
 A request reads the show's row first. Every ORM change of the show or of one of its episodes with audio stamps
 the row (the listener at the end), so an unchanged stamp, no episode due yet and a full check less than
@@ -24,8 +24,8 @@ from sqlalchemy import Connection, bindparam, event, func, select
 from sqlalchemy.orm import Session
 
 from podcast_host.errors import NotFound
-from podcast_host.feed import FeedLinks, build_feed
-from podcast_host.links import Links
+from podcast_host.feeds.build import FeedLinks, build_feed
+from podcast_host.feeds.links import Links
 from podcast_host.models import Episode, Show, UTCDateTime, utcnow
 
 GZIP_LEVEL = 6
@@ -257,7 +257,7 @@ def feed_candidates(session: Session, show: Show) -> list[Episode]:
 
 
 def last_modified(show: Show, candidates: Sequence[Episode], now: datetime) -> datetime:
-    """The same instant as the feed's lastBuildDate (see feed.py): the latest change the feed reflects."""
+    """The same instant as the feed's lastBuildDate (see build.py): the latest change the feed reflects."""
     listed = (e.publish_at for e in candidates if e.is_public_at(now) and e.enclosure_length is not None)
     stamps = [show.updated_at, *(e.updated_at for e in candidates), *listed]
     return max((s for s in stamps if s is not None and s <= now), default=now)

@@ -12,8 +12,8 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
+from podcast_host.feeds.links import Links
 from podcast_host.jobs import RetryLater, job
-from podcast_host.links import Links
 from podcast_host.models import Show
 
 log = logging.getLogger(__name__)

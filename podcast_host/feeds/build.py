@@ -16,7 +16,7 @@ from datetime import datetime
 from posixpath import splitext
 from typing import TYPE_CHECKING
 
-from podcast_host.categories import validate_category
+from podcast_host.feeds.categories import validate_category
 from podcast_host.models import Episode, Show
 from podcast_host.notes import clean_text, stored_notes_html
 
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from feedgen.entry import FeedEntry
     from feedgen.feed import FeedGenerator
 
-    from podcast_host.podcast_ns import PodcastChannelExtension, PodcastItemExtension, Transcript
+    from podcast_host.feeds.podcast_ns import PodcastChannelExtension, PodcastItemExtension, Transcript
 
 __all__ = ["FeedLinks", "build_feed", "clean_text", "podcast_guid"]
 
@@ -136,7 +136,7 @@ def _last_build_date(
 def _channel(show: Show, description: str, links: FeedLinks) -> FeedGenerator:
     from feedgen.feed import FeedGenerator
 
-    from podcast_host.podcast_ns import PodcastChannelExtension, PodcastItemExtension
+    from podcast_host.feeds.podcast_ns import PodcastChannelExtension, PodcastItemExtension
 
     fg = FeedGenerator()
     fg.load_extension("podcast")  # feedgen's iTunes tags
@@ -195,7 +195,7 @@ def _podcast_channel(ext: PodcastChannelExtension, show: Show, links: FeedLinks)
     ext.locked = bool(show.locked)
     ext.locked_owner = clean_text(show.email or "")
     if show.funding_url:
-        from podcast_host.podcast_ns import Funding
+        from podcast_host.feeds.podcast_ns import Funding
 
         ext.funding = Funding(show.funding_url, clean_text(show.funding_text or "") or show.funding_url)
     ext.medium = show.medium or "podcast"
@@ -241,7 +241,7 @@ def _podcast_item(ext: PodcastItemExtension, episode: Episode, links: FeedLinks)
 
 
 def _transcript(episode: Episode, links: FeedLinks) -> Transcript:
-    from podcast_host.podcast_ns import Transcript
+    from podcast_host.feeds.podcast_ns import Transcript
 
     mime = (episode.transcript_type or "").strip().lower()
     if not mime:

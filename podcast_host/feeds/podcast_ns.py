@@ -1,5 +1,5 @@
 """Our feedgen extension: the Podcasting 2.0 `podcast:` tags, WebSub hub links, and the iTunes tags feedgen
-gets wrong (itunes:explicit as true/false; itunes:image for any URL). Imported only by feed.py, when it first
+gets wrong (itunes:explicit as true/false; itunes:image for any URL). Imported only by build.py, when it first
 builds a feed.
 """
 
@@ -55,7 +55,7 @@ def _true_false(value: bool) -> str:
 
 
 class PodcastChannelExtension(BaseExtension):
-    """Channel tags; feed.py sets the attributes, feedgen calls extend_rss while it builds the XML."""
+    """Channel tags; build.py sets the attributes, feedgen calls extend_rss while it builds the XML."""
 
     def __init__(self) -> None:
         self.itunes_image: str | None = None
