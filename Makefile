@@ -34,6 +34,7 @@ test-deps: install
 	@scripts/start-services.sh
 
 # Two workers, one per core. pytest's closing line gives the suite's wall time, after the 15 slowest tests.
+# Every test runs; PYTEST_ARGS='-m "not slow"' leaves out the long ones while working on something else.
 PYTEST_WORKERS ?= 2
 
 test: test-deps ## Run the whole test suite (starts PostgreSQL and Redis when they are down)
@@ -45,9 +46,10 @@ bench: test-deps ## Benchmarks (audio, feed, upload, server memory), printed as 
 	$(BIN)/python scripts/bench_upload.py
 	$(BIN)/python scripts/bench_serve_memory.py
 
-lint: install ## ruff lint and format check
+lint: install ## ruff lint and format check, mypy type check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 clean: ## Remove the virtualenv and caches (keeps instance/ data)
 	rm -rf $(VENV) .pytest_cache .ruff_cache tests/js/node_modules

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -16,7 +15,7 @@ from podcast_host.services import Services, build_services
 __all__ = ["create_app"]
 
 
-def create_app(test_config: Mapping[str, Any] | None = None, services: Services | None = None) -> Flask:
+def create_app(test_config: Mapping[str, object] | None = None, services: Services | None = None) -> Flask:
     """Build the Flask app: settings, services, blueprints. Wiring only."""
     from podcast_host import web
 

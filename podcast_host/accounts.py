@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from podcast_host.errors import Conflict, Forbidden, Invalid, NotAuthenticated, NotFound
-from podcast_host.models import ROLES, ApiToken, Episode, Membership, Show, User, utcnow
+from podcast_host.models import MAX_ID, ROLES, ApiToken, Episode, Membership, Show, User, utcnow
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # 320: the longest address SMTP allows (RFC 5321 §4.5.3.1), and the users.email column.
@@ -23,6 +23,7 @@ MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 1024
 TOKEN_PREFIX = "ph_"
 MAX_TOKEN_DAYS = 3650
+MAX_TOKEN_NAME_LENGTH = 200
 # Tokens one user may hold, expired ones included until revoked: enough for every laptop, CI job and
 # script, and a bound on the rows a leaked token can add.
 MAX_TOKENS_PER_USER = 100
@@ -158,7 +159,7 @@ def create_token(
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(
         user=user,
-        name=name.strip()[:200],
+        name=name.strip()[:MAX_TOKEN_NAME_LENGTH],
         token_hash=_hash_token(secret),
         expires_at=expires_at,
         read_only=read_only,
@@ -296,7 +297,7 @@ def _keep_an_owner(session: Session, show: Show, leaving: User) -> None:
 
 def revoke_token(session: Session, user: User, token_id: int) -> None:
     """Delete one of the user's own tokens; someone else's is as good as missing."""
-    token = session.get(ApiToken, token_id) if 1 <= token_id <= 2**31 - 1 else None
+    token = session.get(ApiToken, token_id) if 1 <= token_id <= MAX_ID else None
     if token is None or token.user_id != user.id:
         raise NotFound(f"You have no token {token_id}.")
     session.delete(token)

@@ -110,7 +110,8 @@ def _open(data: bytes) -> Image.Image:
     from PIL import UnidentifiedImageError
 
     try:
-        image = pil.open(io.BytesIO(data))
+        # _pil() hands Pillow's Image module over as a plain module: its functions are untyped through it.
+        image: Image.Image = pil.open(io.BytesIO(data))
     except (pil.DecompressionBombError, pil.DecompressionBombWarning) as error:
         # Pillow's guard fires at open, before our budget check; the warning is an exception when filtered so.
         raise ArtworkError(_too_large_message("far larger")) from error
@@ -179,7 +180,7 @@ def _flattened_rgb(image: Image.Image) -> Image.Image:
     pil = _pil()
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
-        background = pil.new("RGB", rgba.size, (255, 255, 255))
+        background: Image.Image = pil.new("RGB", rgba.size, (255, 255, 255))
         background.paste(rgba, mask=rgba.getchannel("A"))
         return background
     return image if image.mode == "RGB" else image.convert("RGB")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -43,14 +44,14 @@ def _refuse_constant(name: str) -> float:
     raise Invalid(f"The chapters file contains {name}; times must be finite numbers.", field="chapters")
 
 
-def _checked(items: list[Any]) -> list[dict[str, Any]]:
+def _checked(items: Sequence[object]) -> list[dict[str, Any]]:
     if len(items) > MAX_CHAPTERS:
         raise Invalid(f"The chapters file has more than {MAX_CHAPTERS} chapters.", field="chapters")
     chapters = [_chapter(item, index) for index, item in enumerate(items, 1)]
     return sorted(chapters, key=lambda c: c["startTime"])
 
 
-def _chapter(item: Any, index: int) -> dict[str, Any]:
+def _chapter(item: object, index: int) -> dict[str, Any]:
     if not isinstance(item, dict):
         raise Invalid(f"Chapter {index} is not an object.", field="chapters")
     start = _seconds(item.get("startTime"))
@@ -87,7 +88,7 @@ def _chapter(item: Any, index: int) -> dict[str, Any]:
     return chapter
 
 
-def _seconds(value: Any) -> float | None:
+def _seconds(value: object) -> float | None:
     """A chapter time as float seconds, or None unless it is a finite number in 0..MAX_CHAPTER_TIME_S."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None

@@ -5,13 +5,17 @@ from __future__ import annotations
 import os
 import secrets
 import time
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from podcast_host.limits import MIB
+from podcast_host.tomlfile import Wording, read_toml
+
 ENV_PREFIX = "PODCAST_HOST_"
+# config.toml holds a few settings; a file past this is a mistake (or not a config file), refused unread.
+CONFIG_FILE_LIMIT = MIB
 # How long a process that finds the secret-key file empty waits for the process that created it.
 SECRET_KEY_WAIT_S = 1.0
 
@@ -45,7 +49,7 @@ class Settings:
 
     @property
     def max_upload_bytes(self) -> int:
-        return self.max_upload_mb * 1024 * 1024
+        return self.max_upload_mb * MIB
 
 
 _INT_FIELDS = {
@@ -82,18 +86,18 @@ def load_settings(
     return _finish(_coerce(merged))
 
 
+_CONFIG_WORDING = Wording(
+    too_big="{name} in the data dir is larger than {size}.",
+    not_toml="{name} in the data dir is not valid TOML: {reason}",
+    unknown_key="Unknown setting {key!r} in {name}.",
+)
+
+
 def _read_config_file(data_dir: Path) -> dict[str, object]:
     path = data_dir / "config.toml"
     if not path.exists():
         return {}
-    try:
-        values = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path.name} in the data dir is not valid TOML: {exc}") from None
-    unknown = sorted(set(values) - _KNOWN)
-    if unknown:
-        raise ConfigError(f"Unknown setting {unknown[0]!r} in {path.name}.")
-    return values
+    return read_toml(path, _KNOWN, CONFIG_FILE_LIMIT, ConfigError, _CONFIG_WORDING)
 
 
 def _coerce(values: dict[str, object]) -> dict[str, object]:
@@ -115,13 +119,16 @@ def _coerce(values: dict[str, object]) -> dict[str, object]:
             out[key] = tuple(str(h).strip() for h in items if str(h).strip())
         elif key == "testing":
             out[key] = bool(value)
-        else:
-            out[key] = value if isinstance(value, Path) else (str(value).strip() or None)
+        elif isinstance(value, Path):
+            out[key] = value
+        elif value is not None and str(value).strip():
+            out[key] = str(value).strip()
+        # An empty text (or None) is no value: the setting keeps its default.
     return out
 
 
 def _finish(values: dict[str, object]) -> Settings:
-    settings = Settings(**values)  # type: ignore[arg-type]
+    settings = Settings(**values)  # type: ignore[arg-type]  # _coerce gave each value its field's type
     data_dir = settings.data_dir
     if not settings.database_url:
         settings = replace(settings, database_url=f"sqlite:///{data_dir / 'podcast-host.sqlite3'}")

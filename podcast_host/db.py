@@ -2,23 +2,39 @@
 
 Alembic (about 11 MB once imported) loads only when the schema must change: every start checks the schema's
 revision with one query first, and a current schema needs nothing more.
+
+What must follow a change only once it is committed (a job, deleting replaced media) is registered on the
+session with `after_commit`: it runs when the transaction commits and is dropped when it does not
+(docs/architecture.md, "Transactions and what follows them").
 """
 
 from __future__ import annotations
 
+import functools
+import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from importlib import resources
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from podcast_host.models import stamp_shows_of_changed_episodes
 
 if TYPE_CHECKING:
     from alembic.config import Config
+
+    from podcast_host.jobs import JobQueue
+
+log = logging.getLogger(__name__)
+# Where a session keeps the actions waiting for its transaction to commit, by key, in the order registered.
+_AFTER_COMMIT = "podcast_host.after_commit"
 
 # Migration files are named after their revision, "0003_what_it_does.py", and each revises the one before.
 _REVISION_FILE = re.compile(r"(\d{4})_\w+\.py")
@@ -33,6 +49,11 @@ class Database:
         self.url = url
         self.engine = _make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # On this factory, not on every Session: whatever process builds a Database stamps and follows up
+        # alike, whichever modules it imported.
+        event.listen(self.sessions, "before_flush", stamp_shows_of_changed_episodes)
+        event.listen(self.sessions, "after_commit", _run_after_commit)
+        event.listen(self.sessions, "after_transaction_end", _drop_after_commit)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -81,6 +102,35 @@ class Database:
         self.engine.dispose()
 
 
+def after_commit(session: Session, action: Callable[[], object], key: Hashable | None = None) -> None:
+    """Run `action` once the session's transaction commits; a rollback (or a close without commit) drops it.
+
+    Actions run in the order registered; a second one with the key of a waiting one is left out. One that
+    raises is logged and the others still run: the change is committed whatever follows it.
+    """
+    waiting: dict[Hashable, Callable[[], object]] = session.info.setdefault(_AFTER_COMMIT, {})
+    waiting.setdefault(object() if key is None else key, action)
+
+
+def enqueue_after_commit(session: Session, queue: JobQueue, name: str, *args: Any) -> None:
+    """Queue the job once the transaction commits, and once only however often it is asked for."""
+    after_commit(session, functools.partial(queue.enqueue, name, *args), key=(name, args))
+
+
+def _run_after_commit(session: Session) -> None:
+    for action in session.info.pop(_AFTER_COMMIT, {}).values():
+        try:
+            action()
+        except Exception:  # noqa: BLE001 - the transaction is committed; what follows it may not undo that
+            log.exception("an action after a commit failed: %r", action)
+
+
+def _drop_after_commit(session: Session, transaction: SessionTransaction) -> None:
+    # The outermost transaction ended without its commit running them: rolled back, or the session closed.
+    if transaction.parent is None:
+        session.info.pop(_AFTER_COMMIT, None)
+
+
 def alembic_config() -> Config:
     from alembic.config import Config
 
@@ -106,7 +156,7 @@ def _make_engine(url: str) -> Engine:
     )
 
 
-def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+def _sqlite_pragmas(dbapi_conn: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
     # WAL lets the feed be read while a worker thread writes; foreign keys are off by default in SQLite.
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")

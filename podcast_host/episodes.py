@@ -1,77 +1,73 @@
-"""Episodes: upload, process, publish, schedule, edit, delete. Gets its db, store and queue passed in."""
+"""Episodes: upload, process, publish, schedule, edit, delete. Gets its db, store and queue passed in.
+
+The uploaded files themselves are checked and stored by uploads.py. Changes are flushed for the caller to
+commit; what follows one (the processing job, `feed_changed`, deleting replaced media) is registered to run
+once it is committed (docs/architecture.md, "Transactions and what follows them").
+"""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
-from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
-from podcast_host import audio
-from podcast_host.artwork import ArtworkError, check_cover
 from podcast_host.chapters import chapters_from_list, parse_chapters
-from podcast_host.errors import Conflict, Invalid, NotFound, Unavailable, UnsupportedMedia
-from podcast_host.limits import SIDE_FILE_LIMITS
-from podcast_host.models import (
-    FAILED,
-    PENDING,
-    PROCESSING,
-    Episode,
-    EpisodeAlias,
-    Show,
-    utcnow,
+from podcast_host.config import Settings
+from podcast_host.db import enqueue_after_commit
+
+# The fields' rules live in episode_fields.py; callers know them as episodes.X.
+from podcast_host.episode_fields import EDITABLE as EDITABLE
+from podcast_host.episode_fields import EPISODE_TYPES as EPISODE_TYPES
+from podcast_host.episode_fields import MAX_NUMBER as MAX_NUMBER
+from podcast_host.episode_fields import clean_episode_fields as clean_episode_fields
+from podcast_host.episode_fields import differing_fields as differing_fields
+from podcast_host.episode_fields import parse_datetime as parse_datetime
+from podcast_host.errors import Conflict, Invalid, NotFound
+from podcast_host.models import FAILED, MAX_ID, PENDING, PROCESSING, Episode, EpisodeAlias, Show, utcnow
+from podcast_host.notes import render_notes_html
+from podcast_host.services import Services
+from podcast_host.shows import announce_feed_change, delete_after_commit
+from podcast_host.slugs import slug_from_title, unique_slug
+from podcast_host.storage import delete_objects
+from podcast_host.transcripts import Transcript, parse_transcript
+
+# Upload and file_sha256 are re-exported (`as`): callers use episodes.Upload and episodes.file_sha256.
+from podcast_host.uploads import Upload as Upload
+from podcast_host.uploads import (
+    check_image,
+    original_label,
+    probe_json,
+    probe_upload,
+    put_bytes,
+    put_file,
 )
-from podcast_host.notes import MAX_NOTES_CHARS, clean_text, render_notes_html
-from podcast_host.shows import parse_bool
-from podcast_host.slugs import check_slug, slug_from_title, unique_slug
-from podcast_host.storage import StorageError, delete_objects, media_key, unguessable_name
-from podcast_host.transcripts import parse_transcript
-
-EPISODE_TYPES = ("full", "trailer", "bonus")
-EDITABLE = ("title", "description", "season", "number", "type", "explicit", "publish_at", "draft", "slug")
-
-
-@dataclass(frozen=True)
-class Upload:
-    """A file the producer sent, already on local disk."""
-
-    path: Path
-    filename: str
-
-    def read(self, field: str | None = None) -> bytes:
-        """The whole file; with `field`, refused (422) when over that side file's size limit."""
-        limit = SIDE_FILE_LIMITS.get(field or "")
-        if limit is not None and self.path.stat().st_size > limit:
-            raise Invalid(f"The {field} file is larger than {limit // (1024 * 1024)} MB.", field=field)
-        return self.path.read_bytes()
-
+from podcast_host.uploads import file_sha256 as file_sha256
 
 # --- creating -------------------------------------------------------------------------------------------
 
 
 def create_episode(
-    services: Any,
+    services: Services,
     session: Session,
     show: Show,
     audio_file: Upload,
-    fields: Mapping[str, Any],
+    fields: Mapping[str, object],
     image: Upload | None = None,
     chapters: Upload | None = None,
     transcript: Upload | None = None,
     enqueue: bool = True,
 ) -> Episode:
-    """Check everything, store the original and sidecars, commit, then queue the processing job.
+    """Check everything, store the original and sidecars, commit; the processing job is queued once committed.
 
-    Nothing is created when any check fails or the store does not answer.
+    Commits itself: the stored files are named only by a committed row, so nothing stored is left behind
+    whatever the caller does next. Nothing is created when any check fails or the store does not answer.
+    With `enqueue=False` the caller runs the processing itself (sync, the embedded CLI).
     """
     values = clean_episode_fields(fields, creating=True)
     probed = probe_upload(audio_file, services.settings.max_duration_s)
-    art = _check_image(image)
+    art = check_image(image)
     chapters_doc = (
         parse_chapters(chapters.read("chapters")) if chapters else chapters_from_list(probed.chapters)
     )
@@ -83,9 +79,9 @@ def create_episode(
     if slug and _slug_taken(session, show, slug):
         raise Conflict(f"The slug {slug!r} is already taken in this show.")
     slug = slug or _free_episode_slug(session, show, values["title"], values.get("number"))
-    episode = Episode(show=show, slug=slug, chapters=chapters_doc, probe=_probe_json(probed), **values)
+    episode = Episode(show=show, slug=slug, chapters=chapters_doc, probe=probe_json(probed), **values)
     episode.notes_html = render_notes_html(values.get("description", ""))
-    episode.original_filename = _original_label(audio_file.filename)
+    episode.original_filename = original_label(audio_file.filename)
     episode.original_size = audio_file.path.stat().st_size
     episode.original_sha256 = file_sha256(audio_file.path)
     session.add(episode)
@@ -93,16 +89,24 @@ def create_episode(
 
     stored: list[str] = []
     try:
-        episode.original_key = _put_file(
-            services, stored, show, episode, "original", audio_file, probed.mime_type, probed.format
+        episode.original_key = put_file(
+            services.store, stored, show, episode, "original", audio_file, probed.mime_type, probed.format
         )
         if art:
-            episode.image_key = _put_bytes(
-                services, stored, show, episode, "image", "cover", art.extension, art.data, art.mime_type
+            episode.image_key = put_bytes(
+                services.store,
+                stored,
+                show,
+                episode,
+                "image",
+                "cover",
+                art.extension,
+                art.data,
+                art.mime_type,
             )
         if transcript_doc:
-            episode.transcript_key = _put_bytes(
-                services,
+            episode.transcript_key = put_bytes(
+                services.store,
                 stored,
                 show,
                 episode,
@@ -113,180 +117,14 @@ def create_episode(
                 transcript_doc.mime_type,
             )
             episode.transcript_type = transcript_doc.mime_type
+        if enqueue:
+            enqueue_after_commit(session, services.queue, "process_episode", episode.id)
         session.commit()
     except BaseException:
         session.rollback()
         delete_objects(services.store, stored)
         raise
-    if enqueue:
-        services.queue.enqueue("process_episode", episode.id)
     return episode
-
-
-def probe_upload(upload: Upload, max_duration_s: float) -> audio.ProbeResult:
-    if upload.path.stat().st_size == 0:
-        raise Invalid("The audio file is empty (0 bytes).", field="audio")
-    try:
-        return audio.probe(upload.path, max_duration_s)
-    except audio.UnsupportedAudio as exc:
-        raise UnsupportedMedia(str(exc)) from None
-    except audio.InvalidAudio as exc:
-        raise Invalid(str(exc), field="audio") from None
-
-
-def _probe_json(probed: audio.ProbeResult) -> dict[str, Any]:
-    return {
-        "format": probed.format,
-        "mime_type": probed.mime_type,
-        "duration_s": probed.duration_s,
-        "channels": probed.channels,
-        "sample_rate": probed.sample_rate,
-        "bitrate": probed.bitrate,
-    }
-
-
-def _check_image(image: Upload | None) -> Any:
-    if image is None:
-        return None
-    try:
-        return check_cover(image.read("image"))
-    except ArtworkError as exc:
-        raise Invalid(str(exc), field="image") from None
-
-
-def _put_file(
-    services: Any,
-    stored: list[str],
-    show: Show,
-    episode: Episode,
-    kind: str,
-    upload: Upload,
-    content_type: str,
-    extension: str,
-) -> str:
-    # The server names the file from what the probe found: a name the uploader chose ("notes.html") would
-    # pick how it is served. Their name is kept only as the episode's original_filename.
-    key = media_key(show.id, kind, unguessable_name(kind, extension), episode.id)
-    try:
-        services.store.put_file(key, upload.path, content_type)
-    except StorageError as exc:
-        raise Unavailable(f"The media store did not take the file: {exc}") from None
-    stored.append(key)
-    return key
-
-
-def _original_label(filename: str | None) -> str:
-    """The uploader's file name, for people to read; it never names or types a stored object."""
-    return clean_text(Path(filename or "audio").name)[:500]
-
-
-def _put_bytes(
-    services: Any,
-    stored: list[str],
-    show: Show,
-    episode: Episode,
-    kind: str,
-    stem: str,
-    extension: str,
-    data: bytes,
-    content_type: str,
-) -> str:
-    # A draft's transcript or image must not be found by guessing its name behind a CDN or a public bucket.
-    key = media_key(show.id, kind, unguessable_name(stem, extension), episode.id)
-    try:
-        services.store.put_bytes(key, data, content_type)
-    except StorageError as exc:
-        raise Unavailable(f"The media store did not take the file: {exc}") from None
-    stored.append(key)
-    return key
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-# --- fields ---------------------------------------------------------------------------------------------
-
-
-def clean_episode_fields(fields: Mapping[str, Any], creating: bool) -> dict[str, Any]:
-    """Check the editable fields present in `fields`; unknown names are refused."""
-    unknown = set(fields) - set(EDITABLE)
-    if unknown:
-        name = sorted(unknown)[0]
-        raise Invalid(f"Unknown episode field {name!r}.", field=name)
-    out: dict[str, Any] = {}
-    for name, value in fields.items():
-        if value is None or (isinstance(value, str) and not value.strip() and name != "description"):
-            continue
-        key, clean = _clean_episode_field(name, value)
-        out[key] = clean
-    if creating and not out.get("title"):
-        raise Invalid("An episode needs a title.", field="title")
-    return out
-
-
-def differing_fields(episode: Episode, fields: Mapping[str, Any]) -> dict[str, Any]:
-    """The subset of `fields` whose checked value differs from what the episode has."""
-    out = {}
-    for name, value in fields.items():
-        if value is None:
-            continue
-        attr, clean = _clean_episode_field(name, value)
-        if getattr(episode, attr) != clean:
-            out[name] = value
-    return out
-
-
-def _clean_episode_field(name: str, value: Any) -> tuple[str, Any]:
-    if name in ("title", "description"):
-        text = clean_text(str(value)).strip()
-        limit = 500 if name == "title" else MAX_NOTES_CHARS
-        if len(text) > limit:
-            raise Invalid(f"The {name} is longer than {limit} characters.", field=name)
-        return name, text
-    if name in ("season", "number"):
-        return name, _whole_number(value, name)
-    if name == "type":
-        if str(value) not in EPISODE_TYPES:
-            raise Invalid(f"The type must be full, trailer or bonus, not {value!r}.", field="type")
-        return "episode_type", str(value)
-    if name in ("explicit", "draft"):
-        return name, parse_bool(value, name)
-    if name == "publish_at":
-        return name, parse_datetime(value)
-    return name, check_slug(str(value))
-
-
-def _whole_number(value: Any, name: str) -> int:
-    try:
-        number = int(str(value).strip())
-    except ValueError:
-        raise Invalid(f"The {name} must be a whole number, not {value!r}.", field=name) from None
-    if not 0 <= number <= 1_000_000:
-        raise Invalid(f"The {name} must be between 0 and 1000000.", field=name)
-    return number
-
-
-def parse_datetime(value: Any) -> datetime:
-    """ISO 8601 with an offset ("2026-12-01T08:00:00+01:00" or "…Z")."""
-    if isinstance(value, datetime):
-        parsed = value
-    else:
-        try:
-            parsed = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
-        except ValueError:
-            raise Invalid(
-                f"The date {value!r} is not ISO 8601 (2026-12-01T08:00:00+01:00).", field="publish_at"
-            ) from None
-    if parsed.tzinfo is None:
-        raise Invalid(f"The date {value!r} needs a UTC offset, e.g. +00:00.", field="publish_at")
-    if not 1970 <= parsed.year <= 9000:
-        raise Invalid(f"The date {value!r} is out of range.", field="publish_at")
-    return parsed
 
 
 def _free_episode_slug(session: Session, show: Show, title: str, number: int | None) -> str:
@@ -306,9 +144,6 @@ def _slug_taken(session: Session, show: Show, slug: str) -> bool:
 
 
 # --- finding --------------------------------------------------------------------------------------------
-
-
-MAX_ID = 2**31 - 1  # the INTEGER primary key of every backend
 
 
 def get_episode(session: Session, episode_id: int) -> Episode:
@@ -372,7 +207,10 @@ def _public_at(show: Show, now: datetime) -> tuple[ColumnElement[bool], ...]:
 # --- editing and publishing -----------------------------------------------------------------------------
 
 
-def update_episode(session: Session, episode: Episode, fields: Mapping[str, Any]) -> Episode:
+def update_episode(
+    services: Services, session: Session, episode: Episode, fields: Mapping[str, object]
+) -> Episode:
+    """Apply the fields sent; the feed is announced (`feed_changed`) once the change is committed."""
     values = clean_episode_fields(fields, creating=False)
     new_slug = values.pop("slug", None)
     if "title" in fields and not values.get("title"):
@@ -383,6 +221,7 @@ def update_episode(session: Session, episode: Episode, fields: Mapping[str, Any]
         episode.notes_html = render_notes_html(values["description"])
     if "publish_at" in fields and fields["publish_at"] in (None, ""):
         episode.publish_at = None
+    announce_feed_change(services.queue, session, episode.show_id)
     if new_slug and new_slug != episode.slug:
         rename_episode(session, episode, new_slug)
     session.flush()
@@ -403,35 +242,41 @@ def rename_episode(session: Session, episode: Episode, new_slug: str) -> None:
     episode.slug = new_slug
 
 
-def replace_original(services: Any, session: Session, episode: Episode, upload: Upload) -> str | None:
+def replace_original(services: Services, session: Session, episode: Episode, upload: Upload) -> str | None:
     """New source audio for an existing episode: probe, store, mark it for processing (GUID kept).
 
-    Returns the key of the old original, for the caller to delete once the change is committed. Refused
-    (Conflict) while a live run works on the episode: it would publish audio of the original being replaced.
+    Returns the key of the old original, which is deleted once the change is committed; the caller runs
+    the processing (sync does, itself). Refused (Conflict) while a live run works on the episode: it would
+    publish audio of the original being replaced.
     """
     _lock_row(session, episode)
-    if _live_run(services, episode):
+    if _live_run(services.settings, episode):
         raise Conflict("The episode's audio is being processed; replace it once that run has ended.")
     probed = probe_upload(upload, services.settings.max_duration_s)
     old_key = episode.original_key
     stored: list[str] = []
-    episode.original_key = _put_file(
-        services, stored, episode.show, episode, "original", upload, probed.mime_type, probed.format
+    episode.original_key = put_file(
+        services.store, stored, episode.show, episode, "original", upload, probed.mime_type, probed.format
     )
     episode.original_sha256 = file_sha256(upload.path)
     episode.original_size = upload.path.stat().st_size
-    episode.original_filename = _original_label(upload.filename)
-    episode.probe = _probe_json(probed)
+    episode.original_filename = original_label(upload.filename)
+    episode.probe = probe_json(probed)
     _queue_again(episode)
-    return old_key if old_key != episode.original_key else None
+    replaced = old_key if old_key != episode.original_key else None
+    delete_after_commit(services.store, session, [replaced])
+    return replaced
 
 
-def replace_transcript(services: Any, session: Session, episode: Episode, transcript: Any) -> str | None:
-    """Store a new transcript; returns the old one's key, for the caller to delete once this is committed."""
+def replace_transcript(
+    services: Services, session: Session, episode: Episode, transcript: Transcript
+) -> str | None:
+    """Store a new transcript; returns the old one's key, deleted once this is committed, when the feed
+    (which links the transcript) is announced too."""
     stored: list[str] = []
     old_key = episode.transcript_key
-    episode.transcript_key = _put_bytes(
-        services,
+    episode.transcript_key = put_bytes(
+        services.store,
         stored,
         episode.show,
         episode,
@@ -442,18 +287,25 @@ def replace_transcript(services: Any, session: Session, episode: Episode, transc
         transcript.mime_type,
     )
     episode.transcript_type = transcript.mime_type
-    return old_key if old_key != episode.transcript_key else None
+    replaced = old_key if old_key != episode.transcript_key else None
+    delete_after_commit(services.store, session, [replaced])
+    announce_feed_change(services.queue, session, episode.show_id)
+    return replaced
 
 
-def publish_episode(session: Session, episode: Episode, at: datetime | None = None) -> Episode:
+def publish_episode(
+    services: Services, session: Session, episode: Episode, at: datetime | None = None
+) -> Episode:
     """Publish now (or at `at`); an episode without audio yet goes out as soon as processing ends.
 
     The row is read again under a lock: a processing run that committed since the caller loaded the episode
-    is seen, and its result is not overwritten with what the caller loaded.
+    is seen, and its result is not overwritten with what the caller loaded. The feed is announced once the
+    change is committed.
     """
     _lock_row(session, episode)
     if episode.processing_state == FAILED and episode.audio_key is None:
         raise Conflict("The episode's audio failed to process; reprocess it before publishing.")
+    announce_feed_change(services.queue, session, episode.show_id)
     episode.draft = False
     if at is not None:
         episode.publish_at = at
@@ -471,9 +323,9 @@ def _lock_row(session: Session, episode: Episode) -> None:
     session.get(Episode, episode.id, with_for_update=True, populate_existing=True)
 
 
-def _live_run(services: Any, episode: Episode) -> bool:
+def _live_run(settings: Settings, episode: Episode) -> bool:
     """Whether a run works on the episode and beat recently (a silent one is dead and may be replaced)."""
-    fresh_after = utcnow() - timedelta(seconds=services.settings.job_stale_s)
+    fresh_after = utcnow() - timedelta(seconds=settings.job_stale_s)
     return (
         episode.processing_state == PROCESSING
         and episode.heartbeat_at is not None
@@ -490,26 +342,32 @@ def _queue_again(episode: Episode) -> None:
     episode.progress = 0.0
 
 
-def delete_episode(services: Any, session: Session, episode: Episode) -> None:
+def delete_episode(services: Services, session: Session, episode: Episode) -> None:
+    """Delete the episode; its media go, and the feed is announced, once that is committed."""
     keys = episode.media_keys()
+    show_id = episode.show_id
     session.delete(episode)
-    session.commit()
-    delete_objects(services.store, keys)
+    session.flush()
+    delete_after_commit(services.store, session, keys)
+    announce_feed_change(services.queue, session, show_id)
 
 
-def request_reprocess(services: Any, session: Session, episode: Episode, enqueue: bool = True) -> Episode:
-    """Queue the pipeline again; refused while a live run works on the episode (a dead one is taken over).
+def request_reprocess(
+    services: Services, session: Session, episode: Episode, enqueue: bool = True
+) -> Episode:
+    """Mark the episode for the pipeline again, queued once that is committed; refused while a live run
+    works on the episode (a dead one is taken over).
 
     With enqueue=False the episode is only marked pending, for the caller to commit and run itself.
     """
     _lock_row(session, episode)
     # A pending episode is simply queued again: the claim makes a duplicate delivery harmless.
-    if _live_run(services, episode):
+    if _live_run(services.settings, episode):
         raise Conflict("The episode is already being processed.")
     if not episode.original_key:
         raise Conflict("The episode has no original audio to process.")
     _queue_again(episode)
+    session.flush()
     if enqueue:
-        session.commit()
-        services.queue.enqueue("process_episode", episode.id)
+        enqueue_after_commit(session, services.queue, "process_episode", episode.id)
     return episode

@@ -1,42 +1,35 @@
-"""Background jobs: named functions run with IDs, in worker threads or through Redis (rq).
+"""The job queues: named jobs run with IDs, in worker threads or through Redis (rq).
 
 Jobs carry IDs, never objects, and are enqueued only after the database transaction that
-created their work has committed. Every job is idempotent: running one twice is harmless.
+created their work has committed (db.enqueue_after_commit). Every job is idempotent: running one twice is
+harmless. Which jobs there are, and what runs them, is tasks.py's.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import queue
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from podcast_host.config import Settings
 
 log = logging.getLogger(__name__)
 
-JobFunction = Callable[..., None]
-_REGISTRY: dict[str, JobFunction] = {}
+# Runs one job by name with its arguments: tasks.run with the app's services, in the app.
+Runner = Callable[[str, tuple[Any, ...]], None]
 # The longest any job may run in a `podcast-host worker` before rq kills it; processing deadlines stay below.
 JOB_TIMEOUT_S = 3 * 3600
-# Modules whose @job functions must be registered before a worker runs anything.
-JOB_MODULES = ("podcast_host.processing", "podcast_host.feeds.websub")
+# What rq calls in a `podcast-host worker`, by its dotted name.
+WORKER_ENTRY_POINT = "podcast_host.tasks.run_in_worker"
 
 
 class RetryLater(Exception):
     """Raised by a job whose failure is passing (store unreachable): run it again later."""
-
-
-def job(name: str) -> Callable[[JobFunction], JobFunction]:
-    """Register a job function under a stable name."""
-
-    def register(func: JobFunction) -> JobFunction:
-        _REGISTRY[name] = func
-        return func
-
-    return register
 
 
 class JobQueue(Protocol):
@@ -51,25 +44,16 @@ class Retry:
     attempts: int = 4
     first_delay_s: float = 2.0
 
-
-def _register_jobs() -> None:
-    for module in JOB_MODULES:
-        importlib.import_module(module)
-
-
-def run(services: Any, name: str, args: tuple[Any, ...]) -> None:
-    """Run one registered job with the app's services."""
-    _register_jobs()
-    if name not in _REGISTRY:
-        raise KeyError(f"no job named {name!r}")
-    _REGISTRY[name](services, *args)
+    def delay_s(self, attempt: int) -> float:
+        """The wait after failed attempt number `attempt` (from 1): doubling from first_delay_s."""
+        return self.first_delay_s * 2.0 ** (attempt - 1)
 
 
 class ThreadQueue:
     """The embedded queue: worker threads inside the web process (or the CLI)."""
 
-    def __init__(self, services: Any, workers: int = 1, retry: Retry | None = None) -> None:
-        self.services = services
+    def __init__(self, runner: Runner, workers: int = 1, retry: Retry | None = None) -> None:
+        self.runner = runner
         self.workers = workers
         self.retry = retry or Retry()
         # Set once the queue stops: what runs beside its threads (the watch for stalled runs) stops with it.
@@ -139,10 +123,10 @@ class ThreadQueue:
 
     def _run_with_retry(self, name: str, args: tuple[Any, ...], attempt: int, sleep: bool) -> None:
         try:
-            run(self.services, name, args)
+            self.runner(name, args)
         except RetryLater as exc:
             if attempt < self.retry.attempts:
-                delay = self.retry.first_delay_s * 2 ** (attempt - 1)
+                delay = self.retry.delay_s(attempt)
                 log.warning("job %s%r failed (%s); retry %d in %.0f s", name, args, exc, attempt, delay)
                 self._schedule(name, args, attempt + 1, delay, sleep)
                 return
@@ -186,9 +170,9 @@ class RedisQueue:
     def enqueue(self, name: str, *args: Any) -> None:
         from rq import Retry as RqRetry
 
-        intervals = [int(self.retry.first_delay_s * 2**i) for i in range(self.retry.attempts - 1)]
+        intervals = [int(self.retry.delay_s(attempt)) for attempt in range(1, self.retry.attempts)]
         self.rq_queue.enqueue(
-            "podcast_host.jobs.run_in_worker",
+            WORKER_ENTRY_POINT,
             name,
             args,
             retry=RqRetry(max=self.retry.attempts - 1, interval=intervals),
@@ -213,25 +197,17 @@ class RedisQueue:
         return False
 
 
-_worker_services: Any = None
+def make_queue(settings: Settings, runner: Runner) -> JobQueue:
+    """rq on Redis with a queue URL (its workers run the jobs), else worker threads that call `runner`."""
+    if settings.queue_url:
+        return RedisQueue(settings.queue_url)
+    return ThreadQueue(runner, workers=settings.workers)
 
 
 def run_in_worker(name: str, args: tuple[Any, ...]) -> None:
-    """Entry point of rq jobs: build the services once per worker process, then run."""
-    global _worker_services
-    if _worker_services is None:
-        from podcast_host.services import build_services
+    """The rq entry point of earlier releases: jobs queued in Redis before an upgrade named this function.
 
-        _worker_services = build_services()
-    try:
-        run(_worker_services, name, tuple(args))
-    except RetryLater as exc:
-        # rq retries on any exception; RetryLater only needs to be re-raised as one.
-        raise RuntimeError(str(exc)) from exc
+    New jobs name tasks.run_in_worker; this forwards the old ones there so that none is lost."""
+    from podcast_host.tasks import run_in_worker as run_job
 
-
-def make_queue(services: Any) -> JobQueue:
-    settings = services.settings
-    if settings.queue_url:
-        return RedisQueue(settings.queue_url)
-    return ThreadQueue(services, workers=settings.workers)
+    run_job(name, args)

@@ -19,7 +19,8 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, UOWTransaction, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 
@@ -33,14 +34,14 @@ class UTCDateTime(TypeDecorator[datetime]):
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given where an aware one is required")
         return value.astimezone(UTC)
 
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
@@ -53,6 +54,9 @@ class Base(DeclarativeBase):
 # SQLite hands out the highest id again after that row is deleted unless a table says AUTOINCREMENT; ids name
 # media keys, URLs and jobs, so none is ever reused (PostgreSQL sequences never reuse one anyway).
 NEVER_REUSE_IDS = {"sqlite_autoincrement": True}
+# The largest id: every id column is an INTEGER, 32-bit signed on PostgreSQL; a bigger number names no row
+# and the database would refuse it as a parameter.
+MAX_ID = 2**31 - 1
 
 
 class User(Base):
@@ -164,6 +168,8 @@ class Membership(Base):
 
 # Processing states of the audio job; what the API calls `status` is derived in Episode.status.
 PENDING, PROCESSING, FAILED, READY = "pending", "processing", "failed", "ready"
+# What Episode.status_at answers (docs/api.md, "Episodes").
+EPISODE_STATUSES = ("processing", "failed", "draft", "scheduled", "published")
 
 
 class Episode(Base):
@@ -269,3 +275,25 @@ class EpisodeAlias(Base):
     episode_id: Mapped[int] = mapped_column(ForeignKey("episodes.id", ondelete="CASCADE"), index=True)
 
     episode: Mapped[Episode] = relationship(back_populates="aliases")
+
+
+def stamp_shows_of_changed_episodes(session: Session, _context: UOWTransaction, _instances: object) -> None:
+    """Any ORM change of an episode that has audio stamps its show's updated_at (a before_flush listener).
+
+    The stamp is what every feed request checks, so the change shows at once in every process; and a deleted
+    episode, which leaves no timestamp of its own, still moves Last-Modified forward. db.Database registers
+    it on its session factory, so every process that writes stamps, whether or not it ever built a feed.
+    """
+    touched = [*session.new, *session.dirty, *session.deleted]
+    changed = [
+        e
+        for e in touched
+        if isinstance(e, Episode)
+        and e.audio_key is not None
+        and (e in session.deleted or session.is_modified(e))
+    ]
+    with session.no_autoflush:
+        for show_id in {e.show_id for e in changed if e.show_id is not None}:
+            show = session.get(Show, show_id)
+            if show is not None and show not in session.deleted:
+                show.updated_at = utcnow()

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from podcast_host.errors import Invalid
+from podcast_host.limits import KIB, format_size
 from podcast_host.models import Episode, Show
 
 if TYPE_CHECKING:
@@ -41,7 +42,7 @@ MAX_NOTES_CHARS = 64 * 1024
 # The most HTML notes may render to (docs/feeds.md, "Show notes"). Escaping makes HTML grow: 64 KiB of "&"
 # render to 320 KB, which a feed carries twice per episode, escaped again. Prose with many links at the text
 # limit takes about 100 KB.
-MAX_NOTES_HTML_BYTES = 128 * 1024
+MAX_NOTES_HTML_BYTES = 128 * KIB
 # Raw HTML nested deeper than this is shown as text. The HTML tree builder behind nh3 walks the open elements
 # for each new one, so 16,000 nested <div>s took a second where the same bytes as siblings take milliseconds.
 MAX_HTML_DEPTH = 100
@@ -75,8 +76,8 @@ def render_notes_html(markdown_text: str) -> str:
     size = len(html.encode("utf-8"))
     if size > MAX_NOTES_HTML_BYTES:
         raise Invalid(
-            f"The notes render to {size // 1024} KB of HTML (each &, < and > becomes an entity); "
-            f"the limit is {MAX_NOTES_HTML_BYTES // 1024} KB: shorten them.",
+            f"The notes render to {format_size(size)} of HTML (each &, < and > becomes an entity); "
+            f"the limit is {format_size(MAX_NOTES_HTML_BYTES)}: shorten them.",
             field="description",
         )
     return html

@@ -18,44 +18,54 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, update
 
 from podcast_host import audio
 from podcast_host.chapters import chapters_for_tags
+from podcast_host.config import Settings
+from podcast_host.db import enqueue_after_commit
 from podcast_host.episodes import get_episode
-from podcast_host.jobs import JOB_TIMEOUT_S, RetryLater, job
+from podcast_host.jobs import JOB_TIMEOUT_S, Retry, RetryLater
 from podcast_host.models import FAILED, PENDING, PROCESSING, READY, Episode, Show, utcnow
-from podcast_host.storage import LocalStore, StorageError, delete_objects, media_key, unguessable_name
+from podcast_host.services import Services
+from podcast_host.storage import (
+    MediaStore,
+    StorageError,
+    delete_objects,
+    media_key,
+    unguessable_name,
+)
 
 log = logging.getLogger(__name__)
 
-# Store outages tolerated before an episode fails for good (each waits longer, see jobs.Retry).
-MAX_ATTEMPTS = 4
+# Store outages tolerated before an episode fails for good: as many as the queue runs a job (jobs.Retry),
+# so the last run the queue gives fails the episode instead of leaving it pending.
+MAX_ATTEMPTS = Retry.attempts
 # Runs that may die mid-job (killed worker, lost machine) before the episode is failed instead of retried.
 MAX_CLAIMS = 8
-# How long a replaced MP3 stays downloadable: apps fetch enclosures hours after they read the feed.
-RETIRED_AUDIO_GRACE = timedelta(days=2)
 # A run's wall-clock deadline: this many times the audio's length, plus time to download and upload, and
 # ending before the queue's own job time-out kills the worker without a word. The pipeline needs a few minutes
 # per hour of audio.
 DEADLINE_FACTOR = 3.0
 DEADLINE_SLACK_S = 600.0
 DEADLINE_CAP_S = float(JOB_TIMEOUT_S) - DEADLINE_SLACK_S
-# Half-written uploads to a local media folder older than this come from a crashed process.
-PARTIAL_UPLOAD_AGE_S = 3600.0
 
 
-@job("process_episode")
-def process_episode_job(services: Any, episode_id: int) -> None:
+def process_episode_job(services: Services, episode_id: int) -> None:
+    """The `process_episode` job (tasks.JOBS)."""
     process_episode(services, episode_id)
 
 
-def process_episode(services: Any, episode_id: int, progress: Callable[[float], None] | None = None) -> str:
-    """Run the audio pipeline once for an episode; return its processing state afterwards."""
+def process_episode(
+    services: Services, episode_id: int, progress: Callable[[float], None] | None = None
+) -> str:
+    """Run the audio pipeline once for an episode; return its processing state afterwards.
+
+    A job owns its transactions: the claim, each heartbeat and the result are committed as they happen.
+    """
     claim = _claim(services, episode_id)
     if claim is None:
         return _state_of(services, episode_id)
@@ -63,13 +73,13 @@ def process_episode(services: Any, episode_id: int, progress: Callable[[float], 
         episode = get_episode(session, episode_id)
         show_id, original_key = episode.show_id, episode.original_key or ""
         probed = audio.ProbeResult(**{**(episode.probe or {}), "chapters": []})
-        tags = _tags_for(services, episode, episode.show)
+        tags = _tags_for(services.store, episode, episode.show)
         settings = _encode_settings(episode.show)
         # A new name per run: a published file is never overwritten while apps may be downloading it.
         audio_key = media_key(show_id, "audio", unguessable_name(episode.slug, "mp3"), episode.id)
     max_s = services.settings.max_duration_s
 
-    workdir = Path(tempfile.mkdtemp(prefix=f"episode-{episode_id}-", dir=_jobs_dir(services)))
+    workdir = Path(tempfile.mkdtemp(prefix=f"episode-{episode_id}-", dir=jobs_dir(services.settings)))
     try:
         # Counted from before the download: past it the pipeline kills its ffmpeg and raises TimedOut. The
         # store calls around it end on their own (the S3 client has short time-outs and few retries).
@@ -101,7 +111,7 @@ def run_deadline_s(duration_s: float) -> float:
 
 
 def _finish(
-    services: Any,
+    services: Services,
     episode_id: int,
     claim: str,
     audio_key: str,
@@ -114,7 +124,7 @@ def _finish(
     """Publish this run's MP3, unless another run took the episode over or its original changed meanwhile.
 
     Draft and publication date are read here, in the locked row: a publish committed while this run worked
-    is never undone.
+    is never undone. Commits the result, the run's own transaction; the feed is announced once it is.
     """
     with services.db.session() as session:
         episode = session.get(Episode, episode_id, with_for_update=True)
@@ -139,8 +149,8 @@ def _finish(
         episode.progress = 1.0
         if not episode.draft and episode.publish_at is None:
             episode.publish_at = utcnow()
+        enqueue_after_commit(session, services.queue, "feed_changed", show_id)
         session.commit()
-    services.queue.enqueue("feed_changed", show_id)
     return READY
 
 
@@ -148,9 +158,10 @@ def _owns(episode: Episode, claim: str) -> bool:
     return episode.processing_state == PROCESSING and episode.claim_token == claim
 
 
-def _claim(services: Any, episode_id: int) -> str | None:
+def _claim(services: Services, episode_id: int) -> str | None:
     """Atomically mark the episode as ours; return the claim token, or None if another run has it."""
     now = utcnow()
+    stale = stale_before(services.settings, now)
     token = secrets.token_hex(16)
     with services.db.session() as session:
         result = session.execute(
@@ -160,7 +171,7 @@ def _claim(services: Any, episode_id: int) -> str | None:
                 Episode.attempts < MAX_CLAIMS,
                 or_(
                     Episode.processing_state == PENDING,
-                    (Episode.processing_state == PROCESSING) & (Episode.heartbeat_at < _stale(services, now)),
+                    (Episode.processing_state == PROCESSING) & (Episode.heartbeat_at < stale),
                 ),
             )
             .values(
@@ -172,14 +183,15 @@ def _claim(services: Any, episode_id: int) -> str | None:
             )
         )
         session.commit()
-        return token if result.rowcount == 1 else None
+        # An UPDATE answers with a CursorResult, which Session.execute types as a plain Result.
+        return token if result.rowcount == 1 else None  # type: ignore[attr-defined]
 
 
-def _stale(services: Any, now: Any) -> Any:
-    return now - timedelta(seconds=services.settings.job_stale_s)
+def stale_before(settings: Settings, now: datetime) -> datetime:
+    return now - timedelta(seconds=settings.job_stale_s)
 
 
-def _state_of(services: Any, episode_id: int) -> str:
+def _state_of(services: Services, episode_id: int) -> str:
     with services.db.session() as session:
         episode = session.get(Episode, episode_id)
         return episode.processing_state if episode else "missing"
@@ -187,7 +199,7 @@ def _state_of(services: Any, episode_id: int) -> str:
 
 @contextmanager
 def _heartbeat(
-    services: Any,
+    services: Services,
     episode_id: int,
     claim: str,
     progress: Callable[[float], None] | None,
@@ -234,7 +246,7 @@ def _heartbeat(
         thread.join()
 
 
-def _fail(services: Any, episode_id: int, claim: str, message: str) -> str:
+def _fail(services: Services, episode_id: int, claim: str, message: str) -> str:
     with services.db.session() as session:
         episode = session.get(Episode, episode_id, with_for_update=True)
         if episode is None or not _owns(episode, claim):
@@ -245,7 +257,7 @@ def _fail(services: Any, episode_id: int, claim: str, message: str) -> str:
     return FAILED
 
 
-def _storage_trouble(services: Any, episode_id: int, claim: str, exc: Exception) -> str:
+def _storage_trouble(services: Services, episode_id: int, claim: str, exc: Exception) -> str:
     """The store did not answer: try again later, or fail for good after a few attempts."""
     with services.db.session() as session:
         episode = session.get(Episode, episode_id, with_for_update=True)
@@ -261,12 +273,12 @@ def _storage_trouble(services: Any, episode_id: int, claim: str, exc: Exception)
     raise RetryLater(str(exc))
 
 
-def _tags_for(services: Any, episode: Episode, show: Show) -> audio.EpisodeTags:
+def _tags_for(store: MediaStore, episode: Episode, show: Show) -> audio.EpisodeTags:
     cover, cover_mime = None, "image/jpeg"
     image_key = episode.image_key or show.image_key
     if image_key:
         try:
-            with services.store.open(image_key) as fh:
+            with store.open(image_key) as fh:
                 cover = fh.read()
             cover_mime = "image/png" if image_key.endswith(".png") else "image/jpeg"
         except (StorageError, FileNotFoundError):
@@ -295,128 +307,9 @@ def _encode_settings(show: Show) -> audio.EncodeSettings:
     )
 
 
-def recover_unfinished(services: Any, include_fresh: bool) -> int:
-    """Queue again every episode whose job was lost (a crash, a restart); return how many.
-
-    `include_fresh`: the caller knows no other run is alive (the embedded server starting up).
-    Episodes that died too often mid-job are failed with a reason instead. Also tidies what dead runs leave
-    behind: replaced MP3s past their grace, job folders, half-written uploads.
-    """
-    now = utcnow()
-    stale = _stale(services, now)
-    with services.db.session() as session:
-        _fail_the_hopeless(session, stale)
-        running = Episode.processing_state == PROCESSING
-        pending = Episode.processing_state == PENDING
-        if not include_fresh:
-            running = running & (Episode.heartbeat_at < stale)
-            pending = pending & (Episode.updated_at < stale)
-        ids = list(session.scalars(select(Episode.id).where(or_(running, pending))))
-        if include_fresh and ids:
-            # The in-process queue died with the process: nothing else is working on these.
-            session.execute(
-                update(Episode)
-                .where(Episode.id.in_(ids), Episode.processing_state == PROCESSING)
-                .values(processing_state=PENDING)
-            )
-        session.commit()
-    purge_retired_audio(services)
-    sweep_leftovers(services)
-    for episode_id in ids:
-        services.queue.enqueue("process_episode", episode_id)
-    return len(ids)
-
-
-def watch_for_stalled_runs(
-    services: Any, stop: threading.Event, every_s: float | None = None
-) -> threading.Thread:
-    """Run the recovery pass every `every_s` seconds (the stale limit by default) until `stop` is set.
-
-    A server or a worker may run for months: episodes whose run died meanwhile are taken over, and replaced
-    MP3s and leftovers purged, without a restart. The pass runs in its own thread, so processing threads stay
-    free.
-    """
-    interval = float(services.settings.job_stale_s) if every_s is None else every_s
-
-    def watch() -> None:
-        while not stop.wait(interval):
-            try:
-                recover_unfinished(services, include_fresh=False)
-            except Exception:  # noqa: BLE001 - the next pass tries again; the watch must live on
-                log.exception("could not check for stalled episodes")
-
-    thread = threading.Thread(target=watch, name="podcast-host-stalled-runs", daemon=True)
-    thread.start()
-    return thread
-
-
-def _fail_the_hopeless(session: Any, stale: Any) -> None:
-    session.execute(
-        update(Episode)
-        .where(
-            Episode.processing_state.in_((PENDING, PROCESSING)),
-            Episode.attempts >= MAX_CLAIMS,
-            or_(Episode.heartbeat_at.is_(None), Episode.heartbeat_at < stale),
-        )
-        .values(
-            processing_state=FAILED,
-            error=f"Processing was interrupted {MAX_CLAIMS} times (worker crashes?); reprocess it.",
-        )
-    )
-
-
-def purge_retired_audio(services: Any) -> int:
-    """Delete replaced MP3s whose grace period is over; return how many.
-
-    Runs with every recovery pass: at start-up and then every so often (`watch_for_stalled_runs`).
-    """
-    cutoff = utcnow() - RETIRED_AUDIO_GRACE
-    deleted = 0
-    with services.db.session() as session:
-        ids = list(session.scalars(select(Episode.id).where(Episode.retired_audio.is_not(None))))
-        session.commit()
-        for episode_id in ids:
-            # Locked like _finish locks it: a run publishing meanwhile must not lose the MP3 it retires.
-            episode = session.get(Episode, episode_id, with_for_update=True, populate_existing=True)
-            keep, drop = [], []
-            for key, retired_at in (episode.retired_audio if episode else None) or []:
-                (drop if retired_at < cutoff.isoformat() else keep).append([key, retired_at])
-            if episode is not None and drop:
-                episode.retired_audio = keep or None
-                deleted += len(drop)
-            session.commit()
-            # Once no row names them, like every other deletion.
-            delete_objects(services.store, [key for key, _ in drop])
-    return deleted
-
-
-def _jobs_dir(services: Any) -> Path:
+def jobs_dir(settings: Settings) -> Path:
     """Where runs keep their copy of the original and the MP3 being made: in the data folder, not /tmp,
     so that leftovers of a crash are found and swept (and large files land where space was planned)."""
-    folder = services.settings.data_dir / "tmp" / "jobs"
+    folder = settings.data_dir / "tmp" / "jobs"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
-
-
-def sweep_leftovers(services: Any) -> int:
-    """Remove job folders no live run touched within the stale limit, and local half-written uploads.
-
-    A live run touches its folder at every heartbeat, so only a dead run's folder gets this old.
-    """
-    cutoff = time.time() - services.settings.job_stale_s
-    removed = 0
-    jobs_dir = _jobs_dir(services)
-    for entry in jobs_dir.iterdir():
-        try:
-            if entry.lstat().st_mtime >= cutoff:
-                continue
-            if entry.is_dir() and not entry.is_symlink():
-                shutil.rmtree(entry)
-            else:
-                entry.unlink()
-            removed += 1
-        except OSError as exc:
-            log.warning("could not remove the leftover job folder %s: %s", entry, exc)
-    if isinstance(services.store, LocalStore):
-        removed += services.store.sweep_partial_uploads(PARTIAL_UPLOAD_AGE_S)
-    return removed

@@ -16,9 +16,9 @@ class Services:
     settings: Settings
     db: Database
     store: MediaStore
-    queue: JobQueue = field(init=False)
+    queue: JobQueue
     # In-memory caches, each bounded by its owner: "feeds" is feeds.syndication.FeedCache.
-    caches: dict[str, Any] = field(default_factory=dict)
+    caches: dict[str, object] = field(default_factory=dict)
 
     def close(self) -> None:
         self.queue.stop()
@@ -32,6 +32,18 @@ def build_services(settings: Settings | None = None) -> Services:
         store = store_from_url(settings.storage_url, settings.media_url)
     except ValueError as exc:
         raise ConfigError(f"PODCAST_HOST_STORAGE_URL: {exc}") from None
-    services = Services(settings=settings, db=Database(settings.database_url), store=store)
-    services.queue = make_queue(services)
+
+    def run_job(name: str, args: tuple[Any, ...]) -> None:
+        # Imported when a job runs: the jobs are the domain's, which a process that only builds its
+        # services (a migration, a feed read) need not load.
+        from podcast_host import tasks
+
+        tasks.run(services, name, args)
+
+    services = Services(
+        settings=settings,
+        db=Database(settings.database_url),
+        store=store,
+        queue=make_queue(settings, run_job),
+    )
     return services

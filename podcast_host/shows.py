@@ -1,10 +1,15 @@
-"""Shows: create, edit, rename (old URLs keep answering), cover art, listing."""
+"""Shows: create, edit, rename (old URLs keep answering), cover art, listing.
+
+Changes are flushed for the caller to commit; announcing the feed and deleting replaced media wait for that
+commit (docs/architecture.md, "Transactions and what follows them").
+"""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import select
@@ -12,24 +17,28 @@ from sqlalchemy.orm import Session
 
 from podcast_host import accounts
 from podcast_host.artwork import ArtworkError, check_cover
+from podcast_host.db import after_commit, enqueue_after_commit
 from podcast_host.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
 from podcast_host.feeds.build import podcast_guid
 from podcast_host.feeds.categories import validate_category
 from podcast_host.feeds.links import feed_url
+from podcast_host.jobs import JobQueue
 from podcast_host.models import Membership, Show, ShowAlias, User
 from podcast_host.notes import clean_text, render_notes_html
+from podcast_host.services import Services
 from podcast_host.slugs import check_slug
-from podcast_host.storage import StorageError, delete_objects, media_key
+from podcast_host.storage import MediaStore, StorageError, delete_objects, media_key
 
 # BCP 47 as Apple and RSS expect it: an ISO 639 language code, optionally with a region ("en", "pt-BR").
-LANGUAGE_RE = re.compile(r"^[a-z]{2,3}(-[A-Za-z]{2}|-[0-9]{3})?$")
+LANGUAGE_PATTERN = r"^[a-z]{2,3}(-[A-Za-z]{2}|-[0-9]{3})?$"
+LANGUAGE_RE = re.compile(LANGUAGE_PATTERN)
 SHOW_TYPES = ("episodic", "serial")
 TEXT_LIMITS = {
     "title": 500,
     "author": 500,
     "copyright": 500,
     "description": 20000,
-    "email": 320,
+    "email": accounts.MAX_EMAIL_LENGTH,
     "funding_url": 2000,
     "funding_text": 200,
     "moved_to_url": 2000,
@@ -89,17 +98,17 @@ def visible_shows(session: Session, user: User) -> list[Show]:
     return list(session.scalars(query))
 
 
-def delete_show(services: Any, session: Session, show: Show) -> None:
-    """Delete the rows, commit, then remove the media best-effort: a leftover object harms no one."""
+def delete_show(services: Services, session: Session, show: Show) -> None:
+    """Delete the rows; the media go once that is committed, best-effort: a leftover object harms no one."""
     # Replaced MP3s still in their grace period too: nothing purges them once the row is gone.
     keys = [show.image_key, *(key for episode in show.episodes for key in episode.media_keys())]
     session.delete(show)
-    session.commit()
-    delete_objects(services.store, keys)
+    session.flush()
+    delete_after_commit(services.store, session, keys)
 
 
 def create_show(
-    session: Session, public_url: str, fields: Mapping[str, Any], owner: User | None = None
+    session: Session, public_url: str, fields: Mapping[str, object], owner: User | None = None
 ) -> Show:
     """Validate and add a show; its creator becomes its owner."""
     slug = check_slug(str(fields.get("slug") or ""))
@@ -114,9 +123,13 @@ def create_show(
     return show
 
 
-def update_show(session: Session, show: Show, fields: Mapping[str, Any], may_move: bool = True) -> Show:
+def update_show(
+    services: Services, session: Session, show: Show, fields: Mapping[str, object], may_move: bool = True
+) -> Show:
     """Apply the fields sent; without `may_move` (an editor), changing an owner-only field is Forbidden,
-    refused before anything else is checked or changed. The same value sent back is no change."""
+    refused before anything else is checked or changed. The same value sent back is no change.
+
+    The feed is announced (`feed_changed`) once the change is committed."""
     unknown = set(fields) - set(EDITABLE) - {"slug", "moved_to_url"}
     if unknown:
         raise Invalid(f"Unknown show field {sorted(unknown)[0]!r}.", field=sorted(unknown)[0])
@@ -129,6 +142,7 @@ def update_show(session: Session, show: Show, fields: Mapping[str, Any], may_mov
         show.description_html = render_notes_html(values["description"])
     if "moved_to_url" in fields:
         show.moved_to_url = _check_url(fields["moved_to_url"], "moved_to_url") or None
+    announce_feed_change(services.queue, session, show.id)
     new_slug = fields.get("slug")
     if new_slug and new_slug != show.slug:
         rename_show(session, show, str(new_slug))
@@ -136,7 +150,7 @@ def update_show(session: Session, show: Show, fields: Mapping[str, Any], may_mov
     return show
 
 
-def _refuse_owner_only_changes(show: Show, fields: Mapping[str, Any]) -> None:
+def _refuse_owner_only_changes(show: Show, fields: Mapping[str, object]) -> None:
     sent = {name: fields[name] for name in accounts.OWNER_ONLY_SHOW_FIELDS if name in fields}
     try:
         wanted = {**sent, **clean_show_fields(sent, require_title=False)}  # e-mail and flag as stored
@@ -171,7 +185,7 @@ def _ensure_slug_free(session: Session, slug: str) -> None:
         raise Conflict(f"The slug {slug!r} is already taken.")
 
 
-def clean_show_fields(fields: Mapping[str, Any], require_title: bool) -> dict[str, Any]:
+def clean_show_fields(fields: Mapping[str, object], require_title: bool) -> dict[str, Any]:
     """Check and normalize the editable fields present in `fields`."""
     out: dict[str, Any] = {}
     for name in EDITABLE:
@@ -183,7 +197,7 @@ def clean_show_fields(fields: Mapping[str, Any], require_title: bool) -> dict[st
     return out
 
 
-def _clean_field(name: str, value: Any) -> Any:
+def _clean_field(name: str, value: object) -> object:
     if name in ("explicit", "locked"):
         return parse_bool(value, name)
     if name.startswith(("target_lufs_", "bitrate_")):
@@ -212,7 +226,7 @@ def _clean_field(name: str, value: Any) -> Any:
     return text
 
 
-def _audio_setting(name: str, value: Any) -> float | int | None:
+def _audio_setting(name: str, value: object) -> float | int | None:
     """A per-show loudness target or bitrate; empty means the pipeline's default again."""
     if value is None or str(value).strip() == "":
         return None
@@ -231,7 +245,7 @@ def _audio_setting(name: str, value: Any) -> float | int | None:
     return int(number)
 
 
-def _check_url(value: Any, name: str) -> str:
+def _check_url(value: object, name: str) -> str:
     text = str(value or "").strip()
     if len(text) > TEXT_LIMITS[name]:
         raise Invalid(f"The {name} is longer than {TEXT_LIMITS[name]} characters.", field=name)
@@ -240,7 +254,7 @@ def _check_url(value: Any, name: str) -> str:
     return text
 
 
-def parse_bool(value: Any, name: str) -> bool:
+def parse_bool(value: object, name: str) -> bool:
     if isinstance(value, bool):
         return value
     text = str(value).strip().lower()
@@ -251,11 +265,11 @@ def parse_bool(value: Any, name: str) -> bool:
     raise Invalid(f"The {name} must be true or false, not {value!r}.", field=name)
 
 
-def set_cover(services: Any, session: Session, show: Show, data: bytes) -> str | None:
+def set_cover(services: Services, session: Session, show: Show, data: bytes) -> str | None:
     """Check the cover art, store it under a new name (apps cache by URL) and point the show at it.
 
-    Returns the key of the cover it replaces (None when unchanged), for the caller to delete once the change
-    is committed: a rollback keeps it, as the show still names it.
+    Returns the key of the cover it replaces (None when unchanged), which is deleted once the change is
+    committed: a rollback keeps it, as the show still names it. The feed is announced then too.
     """
     try:
         art = check_cover(data)
@@ -269,4 +283,19 @@ def set_cover(services: Any, session: Session, show: Show, data: bytes) -> str |
         raise Unavailable(f"The cover could not be stored: {exc}") from None
     old_key, show.image_key = show.image_key, key
     session.flush()
-    return old_key if old_key != key else None
+    replaced = old_key if old_key != key else None
+    delete_after_commit(services.store, session, [replaced])
+    announce_feed_change(services.queue, session, show.id)
+    return replaced
+
+
+def announce_feed_change(queue: JobQueue, session: Session, show_id: int) -> None:
+    """Tell whoever follows the show's feed (WebSub hubs) once the change is committed, once a commit."""
+    enqueue_after_commit(session, queue, "feed_changed", show_id)
+
+
+def delete_after_commit(store: MediaStore, session: Session, keys: Iterable[str | None]) -> None:
+    """Delete stored objects no row names any more once that is committed; a rollback keeps them."""
+    named = [key for key in keys if key]
+    if named:
+        after_commit(session, functools.partial(delete_objects, store, named))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,10 +16,12 @@ from podcast_host import episodes, processing, shows
 from podcast_host.artwork import check_cover
 from podcast_host.chapters import parse_chapters
 from podcast_host.errors import Invalid, NotFound
-from podcast_host.limits import SIDE_FILE_LIMITS
+from podcast_host.limits import SIDE_FILE_LIMITS, format_size
 from podcast_host.models import PENDING, Episode, Show
 from podcast_host.notes import MAX_NOTES_CHARS
-from podcast_host.storage import delete_objects
+from podcast_host.services import Services
+from podcast_host.storage import MediaStore
+from podcast_host.tomlfile import Wording, read_toml
 from podcast_host.transcripts import parse_transcript
 
 AUDIO_SUFFIXES = {".mp3", ".m4a", ".aac", ".wav", ".flac", ".ogg", ".oga", ".opus", ".aiff", ".aif"}
@@ -43,7 +44,9 @@ class SyncReport:
         return f"{len(self.created)} created, {len(self.updated)} updated, {len(self.unchanged)} unchanged"
 
 
-def sync_directory(services: Any, root: Path, echo: Callable[[str], None] = lambda _: None) -> SyncReport:
+def sync_directory(
+    services: Services, root: Path, echo: Callable[[str], None] = lambda _: None
+) -> SyncReport:
     """Create or update every show and episode found under `root`; unchanged audio is not processed again."""
     report = SyncReport()
     # Every path is checked against the real folder: a link anywhere in it is refused, not followed.
@@ -53,12 +56,9 @@ def sync_directory(services: Any, root: Path, echo: Callable[[str], None] = lamb
         raise Invalid(f"No <show>/show.toml found under {root}.")
     for show_folder, episode_folders in plan:
         with services.db.session() as session:
-            show, replaced_cover = _sync_show(services, session, show_folder, report)
+            # A change announces the feed, and a replaced cover is deleted, once this commits.
+            show_id = _sync_show(services, session, show_folder, report).id
             session.commit()
-            show_id = show.id
-        delete_objects(services.store, [replaced_cover])
-        if show_folder.path.name in report.updated:
-            services.queue.enqueue("feed_changed", show_id)
         for episode_folder in episode_folders:
             _sync_episode(services, show_id, episode_folder, report, echo)
     return report
@@ -133,7 +133,7 @@ def _read(path: Path, limit: int) -> bytes:
     """A checked file in its checked folder, read whole only when within `limit` bytes."""
     info = _checked(path.parent, path)
     if info.st_size > limit:
-        raise Invalid(f"{path}: larger than {_size(limit)}; refused before reading it.")
+        raise Invalid(f"{path}: larger than {format_size(limit)}; refused before reading it.")
     # O_NOFOLLOW and the fstat close the gap between the check and the open; O_NONBLOCK keeps a pipe put
     # there meanwhile from blocking the open.
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
@@ -144,26 +144,19 @@ def _read(path: Path, limit: int) -> bytes:
         # Not read(limit + 1): that sets aside the whole limit (20 MB for a cover) before reading.
         data = fh.read(min(info.st_size, limit) + 1)
     if len(data) > limit:
-        raise Invalid(f"{path}: larger than {_size(limit)}; refused before reading it.")
+        raise Invalid(f"{path}: larger than {format_size(limit)}; refused before reading it.")
     return data
 
 
-def _size(limit: int) -> str:
-    return f"{limit // (1024 * 1024)} MB" if limit >= 1024 * 1024 else f"{limit // 1024} KB"
+_TOML_WORDING = Wording(
+    too_big="{path}: larger than {size}; refused before reading it.",
+    not_toml="{path}: not valid TOML ({reason}).",
+    unknown_key="{path}: unknown key {key!r}.",
+)
 
 
 def _read_toml(path: Path, allowed: set[str]) -> dict[str, Any]:
-    data = _read(path, TOML_LIMIT)
-    try:
-        values = tomllib.loads(data.decode("utf-8"))
-    except (ValueError, RecursionError) as exc:
-        # TOMLDecodeError and UnicodeDecodeError are ValueErrors, as is an integer of too many digits;
-        # tomllib recurses once per nested array or table.
-        reason = "nested too deeply" if isinstance(exc, RecursionError) else _first_line(exc)
-        raise Invalid(f"{path}: not valid TOML ({reason}).") from None
-    unknown = sorted(set(values) - allowed)
-    if unknown:
-        raise Invalid(f"{path}: unknown key {unknown[0]!r}.")
+    values = read_toml(path, allowed, TOML_LIMIT, Invalid, _TOML_WORDING, read=_read)
     for key, value in values.items():
         # Every key is one text, number, boolean or date; str() of a table would pass for a title.
         if isinstance(value, dict | list) or (key == "image" and not isinstance(value, str)):
@@ -173,14 +166,8 @@ def _read_toml(path: Path, allowed: set[str]) -> dict[str, Any]:
     return values
 
 
-def _first_line(exc: Exception) -> str:
-    return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-
-
-def _sync_show(
-    services: Any, session: Session, folder: _Folder, report: SyncReport
-) -> tuple[Show, str | None]:
-    """The show made to match its folder, and the key of a cover it replaced (to delete once committed)."""
+def _sync_show(services: Services, session: Session, folder: _Folder, report: SyncReport) -> Show:
+    """The show made to match its folder."""
     values, cover = dict(folder.values), folder.cover()
     slug = folder.path.name
     try:
@@ -190,19 +177,18 @@ def _sync_show(
         if cover:
             shows.set_cover(services, session, show, _read(cover, SIDE_FILE_LIMITS["image"]))
         report.created.append(slug)
-        return show, None
+        return show
     wanted = shows.clean_show_fields(values, require_title=True)
     changed = {k: v for k, v in wanted.items() if getattr(show, k) != v}
     if changed:
-        shows.update_show(session, show, changed)
-    replaced = None
+        shows.update_show(services, session, show, changed)
     if cover:
         data = _read(cover, SIDE_FILE_LIMITS["image"])
         if not _same_cover(show.image_key, data):
-            replaced = shows.set_cover(services, session, show, data)
+            shows.set_cover(services, session, show, data)
             changed["image"] = True
     (report.updated if changed else report.unchanged).append(slug)
-    return show, replaced
+    return show
 
 
 def _cover_in(folder: Path, named: str | None) -> Path | None:
@@ -222,7 +208,7 @@ def _same_cover(image_key: str | None, cover: bytes) -> bool:
 
 
 def _sync_episode(
-    services: Any, show_id: int, planned: _Folder, report: SyncReport, echo: Callable[[str], None]
+    services: Services, show_id: int, planned: _Folder, report: SyncReport, echo: Callable[[str], None]
 ) -> None:
     folder, values = planned.path, dict(planned.values)
     notes = _first(folder, "notes.md")
@@ -258,11 +244,9 @@ def _sync_episode(
             (report.updated if changed else report.unchanged).append(label)
             if changed:
                 echo(f"{label}: updated ({', '.join(changed)})")
-            # An earlier run may have left it pending (the store was down): process it now.
+            # An earlier run may have left it pending (the store was down): process it now. A change that
+            # needs no new audio was announced with its commit; processing announces new audio itself.
             if not {"audio", "chapters"} & set(changed) and existing.processing_state != PENDING:
-                if changed:
-                    # Processing announces new audio itself; a metadata change must be announced here.
-                    services.queue.enqueue("feed_changed", show_id)
                 return
     processing.process_episode(services, episode_id)
 
@@ -276,24 +260,28 @@ def _episode_for_folder(session: Session, show: Show, slug: str) -> Episode | No
 
 
 def _update_episode(
-    services: Any, session: Session, episode: Episode, values: dict[str, Any], folder: Path, audio_path: Path
+    services: Services,
+    session: Session,
+    episode: Episode,
+    values: dict[str, Any],
+    folder: Path,
+    audio_path: Path,
 ) -> list[str]:
     """Apply what differs; return the names of what changed ("audio" or "chapters": processed again)."""
     differing = episodes.differing_fields(episode, values)
     changed = list(differing)
     if differing:
-        episodes.update_episode(session, episode, differing)
+        episodes.update_episode(services, session, episode, differing)
     chapters_file = _first(folder, "chapters.json")
     if chapters_file:
         doc = parse_chapters(_read(chapters_file, SIDE_FILE_LIMITS["chapters"]))
         if doc != episode.chapters:
             episode.chapters = doc
             changed.append("chapters")
-    replaced: list[str | None] = []
     # The audio first: it is refused while a run processes the episode, before any other file is stored.
     if episodes.file_sha256(audio_path) != episode.original_sha256:
         upload = episodes.Upload(audio_path, audio_path.name)
-        replaced.append(episodes.replace_original(services, session, episode, upload))
+        episodes.replace_original(services, session, episode, upload)
         changed.append("audio")
     if "chapters" in changed and "audio" not in changed and episode.processing_state != PENDING:
         # The published MP3 carries the chapters as CHAP frames, which only a new run writes (the GUID
@@ -305,20 +293,19 @@ def _update_episode(
         parsed = parse_transcript(
             _read(transcript_file, SIDE_FILE_LIMITS["transcript"]), transcript_file.name
         )
-        if _stored_bytes(services, episode.transcript_key) != parsed.data:
-            replaced.append(episodes.replace_transcript(services, session, episode, parsed))
+        if _stored_bytes(services.store, episode.transcript_key) != parsed.data:
+            episodes.replace_transcript(services, session, episode, parsed)
             changed.append("transcript")
+    # Replaced files go once the episode no longer names them, with this commit.
     session.commit()
-    # Replaced files go once the episode no longer names them; a leftover would harm no one.
-    delete_objects(services.store, replaced)
     return changed
 
 
-def _stored_bytes(services: Any, key: str | None) -> bytes | None:
+def _stored_bytes(store: MediaStore, key: str | None) -> bytes | None:
     if not key:
         return None
     try:
-        with services.store.open(key) as fh:
+        with store.open(key) as fh:
             return fh.read()
     except FileNotFoundError:
         return None

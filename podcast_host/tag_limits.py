@@ -89,7 +89,8 @@ def _extended_header_size(data: bytes, version: int) -> int:
         return 0
     if version == 4:
         return _syncsafe(data[:4])  # counts its own four bytes
-    return 4 + struct.unpack(">L", data[:4])[0]
+    size: int = struct.unpack(">L", data[:4])[0]
+    return 4 + size
 
 
 @dataclass(frozen=True)

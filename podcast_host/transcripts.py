@@ -6,10 +6,11 @@ Both libraries are imported by the check itself: only an upload or an import of 
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from podcast_host.errors import Invalid
-from podcast_host.limits import SIDE_FILE_LIMITS
+from podcast_host.limits import SIDE_FILE_LIMITS, format_size
 
 MAX_TRANSCRIPT_BYTES = SIDE_FILE_LIMITS["transcript"]
 
@@ -19,14 +20,14 @@ class Transcript:
     data: bytes
     mime_type: str
     extension: str
-    cues: list[tuple[float, float, str]]
+    cues: Sequence[tuple[float, float, str]]
 
 
 def parse_transcript(data: bytes, filename: str = "") -> Transcript:
     """Recognize and check a WebVTT or SRT transcript; Invalid with a clear sentence otherwise."""
     if len(data) > MAX_TRANSCRIPT_BYTES:
         raise Invalid(
-            f"The transcript is larger than {MAX_TRANSCRIPT_BYTES // (1024 * 1024)} MB.", field="transcript"
+            f"The transcript is larger than {format_size(MAX_TRANSCRIPT_BYTES)}.", field="transcript"
         )
     try:
         text = data.decode("utf-8-sig")
@@ -44,10 +45,10 @@ def _vtt(text: str) -> Transcript:
     from webvtt.errors import MalformedFileError
 
     try:
-        captions = webvtt.from_buffer(io.StringIO(text))
+        vtt = webvtt.from_buffer(io.StringIO(text))
     except MalformedFileError as exc:
         raise Invalid(f"The WebVTT transcript is malformed: {exc}", field="transcript") from None
-    cues = [(c.start_in_seconds, c.end_in_seconds, c.text) for c in captions]
+    cues = [(c.start_in_seconds, c.end_in_seconds, c.text) for c in vtt.captions]
     if not cues:
         # webvtt-py skips blocks it cannot time; a transcript with no readable cue is no transcript.
         raise Invalid(

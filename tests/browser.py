@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 
 from podcast_host import accounts, create_app
 from podcast_host.services import Services
@@ -57,7 +58,7 @@ def csrf_from(html: str) -> str:
     return match.group(1)
 
 
-def sign_in(client: Any, email: str, password: str = PASSWORD) -> str:
+def sign_in(client: FlaskClient, email: str, password: str = PASSWORD) -> str:
     """Sign in through the login form; returns the session's CSRF token."""
     token = csrf_from(client.get("/login").get_data(as_text=True))
     response = client.post("/login", data={"email": email, "password": password, "csrf_token": token})

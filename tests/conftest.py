@@ -1,23 +1,73 @@
-"""Fixtures that start the real things: SQLite and PostgreSQL, the local store and SeaweedFS, the app."""
+"""Fixtures that start the real things: SQLite and PostgreSQL, the local store and SeaweedFS, the app.
+
+Which database a test runs on:
+
+- Every test that uses `database_url` (and so `services`, `app`, `client`, `admin_token`, `episode`) runs on
+  SQLite.
+- A test marked `pytest.mark.postgres` (on itself, or on its module through `pytestmark`) runs twice, on
+  SQLite and on PostgreSQL. Mark every test whose outcome may depend on the database: transactions,
+  concurrent writers and races, the claim of a processing run, constraints and uniqueness (accounts,
+  sessions, tokens, slugs, aliases and moves), ids never reused, locks, migrations and the schema check,
+  queries that the two dialects could answer differently (ordering, paging, time stamps, feed stamps).
+  When in doubt, mark it.
+
+The schema is migrated once per worker process (prepare_database, which make_services calls): an empty
+database gets a copy of a SQLite file that Alembic migrated, or, on PostgreSQL, the statements that Alembic's
+migrations ran on an empty schema, replayed. A database that is not empty is brought up to date by the app's
+own `db.upgrade()`. `database_url` stays empty until something migrates it, so a test of the migrations (or
+of `podcast-host db upgrade`) runs the real ones.
+"""
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import Connection, create_engine, event, make_url, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.engine.interfaces import DBAPICursor, ExecutionContext
 
 from podcast_host import create_app
 from podcast_host.config import load_settings
+from podcast_host.db import Database
 from podcast_host.services import Services, build_services
 
 POSTGRES_URL = os.environ.get(
     "PODCAST_HOST_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """SQLite for every test that uses a database; PostgreSQL too for the tests marked `postgres`."""
+    if "database_url" in metafunc.fixturenames:
+        kinds = ["sqlite", "postgresql"] if metafunc.definition.get_closest_marker("postgres") else ["sqlite"]
+        metafunc.parametrize("database_url", kinds, indirect=True)
+
+
+# Modules whose tests share one module-scoped setup and run in file order: one xdist worker takes each whole.
+_ONE_WORKER_MODULES = {"tests/test_browser.py"}
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """xdist's `--dist load`, test by test, except that each of _ONE_WORKER_MODULES goes to one worker."""
+    if config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class Scheduler(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return module if module in _ONE_WORKER_MODULES else nodeid
+
+    return Scheduler(config, log)
 
 
 @pytest.fixture(autouse=True)
@@ -28,25 +78,115 @@ def _no_stray_settings(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh empty database: a SQLite file, or a private schema in the machine's PostgreSQL."""
-    if request.param == "sqlite":
+    if getattr(request, "param", "sqlite") == "sqlite":
         yield f"sqlite:///{tmp_path / 'test.sqlite3'}"
         return
     schema = f"t_{secrets.token_hex(6)}"
-    admin = create_engine(POSTGRES_URL)
-    try:
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except Exception as exc:  # noqa: BLE001 - any connection failure means the same thing here
-        pytest.fail(f"PostgreSQL at {POSTGRES_URL} is not usable ({exc}); `make test` starts it.")
-    admin.dispose()
+    with _postgres_admin().begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     # application_name lets a test find (and kill) exactly this database's connections.
     yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}&application_name={schema}"
-    with admin.begin() as conn:
+    with _postgres_admin().begin() as conn:
         conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+
+
+@functools.cache
+def _postgres_admin() -> Engine:
+    """One engine per worker process for creating and dropping the tests' schemas."""
+    admin = create_engine(POSTGRES_URL)
+    try:
+        with admin.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:  # noqa: BLE001 - any connection failure means the same thing here
+        pytest.fail(f"PostgreSQL at {POSTGRES_URL} is not usable ({exc}); `make test` starts it.")
+    return admin
+
+
+# --- the migrated schema, made once per worker ----------------------------------------------------------
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _schema_folder(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Where this worker keeps its migrated SQLite file."""
+    _Schema.folder = tmp_path_factory.mktemp("schema")
+
+
+class _Schema:
+    """What the migrations made, kept for the rest of the run: a SQLite file, PostgreSQL's statements."""
+
+    folder: Path | None = None
+    sqlite_file: Path | None = None
+    postgres_statements: list[tuple[str, Any]] | None = None
+
+    @classmethod
+    def sqlite(cls) -> Path:
+        if cls.sqlite_file is None:
+            assert cls.folder is not None, "the session fixture _schema_folder sets the folder"
+            path = cls.folder / "migrated.sqlite3"
+            migrated = Database(f"sqlite:///{path}")
+            migrated.upgrade()
+            with migrated.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            migrated.dispose()
+            cls.sqlite_file = path
+        return cls.sqlite_file
+
+    @classmethod
+    def postgres(cls) -> list[tuple[str, Any]]:
+        """Every statement but the reads that the migrations ran on an empty schema, in order."""
+        if cls.postgres_statements is None:
+            schema = f"t_template_{secrets.token_hex(6)}"
+            with _postgres_admin().begin() as conn:
+                conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+            migrated = Database(f"{POSTGRES_URL}?options=-csearch_path%3D{schema}")
+            statements: list[tuple[str, Any]] = []
+
+            def record(
+                _conn: Connection,
+                _cursor: DBAPICursor,
+                statement: str,
+                parameters: Any,
+                _context: ExecutionContext | None,
+                _many: bool,
+            ) -> None:
+                if not statement.lstrip().upper().startswith("SELECT"):
+                    statements.append((statement, parameters))
+
+            event.listen(migrated.engine, "before_cursor_execute", record)
+            try:
+                migrated.upgrade()
+            finally:
+                migrated.dispose()
+                with _postgres_admin().begin() as conn:
+                    conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            cls.postgres_statements = statements
+        return cls.postgres_statements
+
+
+def prepare_database(url: str) -> None:
+    """Give an empty database the migrated schema the quick way: a SQLite file that does not exist yet
+    becomes a copy of the migrated one, an empty PostgreSQL schema gets the migrations' statements replayed.
+    A database with tables is left to the app's own `db.upgrade()`."""
+    if url.startswith("sqlite"):
+        path = make_url(url).database
+        if path and path != ":memory:" and not Path(path).exists():
+            shutil.copyfile(_Schema.sqlite(), path)
+        return
+    db = Database(url)
+    try:
+        if db.schema_is_current():
+            return
+        with db.engine.begin() as conn:
+            tables = conn.execute(text("SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()"))
+            if tables.scalar():
+                return
+            for statement, parameters in _Schema.postgres():
+                conn.exec_driver_sql(statement, parameters)
+    finally:
+        db.dispose()
 
 
 def make_services(tmp_path: Path, **overrides: Any) -> Services:
@@ -60,14 +200,18 @@ def make_services(tmp_path: Path, **overrides: Any) -> Services:
         },
     )
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    prepare_database(settings.database_url)
     services = build_services(settings)
     services.db.upgrade()
     return services
 
 
+# --- the app --------------------------------------------------------------------------------------------
+
+
 @pytest.fixture
 def services(tmp_path: Path, database_url: str) -> Iterator[Services]:
-    """The app's services on the local store, against SQLite and PostgreSQL in turn."""
+    """The app's services on the local store, on SQLite (and on PostgreSQL for tests marked `postgres`)."""
     built = make_services(tmp_path, database_url=database_url)
     yield built
     built.close()
@@ -82,13 +226,50 @@ def sqlite_services(tmp_path: Path) -> Iterator[Services]:
 
 
 @pytest.fixture
-def app(services: Services):  # type: ignore[no-untyped-def]
+def app(services: Services) -> Flask:
     return create_app(services=services)
 
 
 @pytest.fixture
-def client(app):  # type: ignore[no-untyped-def]
+def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+# The hash the app made for the first admin of this worker, given to the next ones: hashing takes about
+# 0.15 s by design, and nearly 200 tests begin with an admin.
+_admin_password_hash: list[str] = []
+
+
+@pytest.fixture
+def admin_token(services: Services) -> str:
+    """An admin (password "correct horse battery") and an API token for them."""
+    from podcast_host import accounts
+
+    with services.db.session() as session:
+        if _admin_password_hash:
+            user = accounts.create_user(session, "admin@example.com", None, admin=True)
+            user.password_hash = _admin_password_hash[0]
+        else:
+            user = accounts.create_user(session, "admin@example.com", "correct horse battery", admin=True)
+            _admin_password_hash.append(user.password_hash or "")
+        _, secret = accounts.create_token(session, user, "tests")
+        session.commit()
+    return secret
+
+
+@pytest.fixture
+def episode(client: Any, admin_token: str, sample_mp3: Path) -> dict[str, Any]:
+    """The show `daily` with one episode uploaded through the API and processed (inline in tests); the
+    upload's answer."""
+    from helpers import create_show, upload_episode
+
+    create_show(client, admin_token)
+    response = upload_episode(client, admin_token, "daily", sample_mp3)
+    assert response.status_code == 202, response.get_json()
+    return response.get_json()
+
+
+# --- media ----------------------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
@@ -123,14 +304,3 @@ def sample_mp3(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from audio_fixtures import make_tone
 
     return make_tone(tmp_path_factory.mktemp("audio") / "sample.mp3", seconds=4, frequency=440, level_db=-12)
-
-
-@pytest.fixture
-def admin_token(services: Services) -> str:
-    from podcast_host import accounts
-
-    with services.db.session() as session:
-        user = accounts.create_user(session, "admin@example.com", "correct horse battery", admin=True)
-        _, secret = accounts.create_token(session, user, "tests")
-        session.commit()
-    return secret

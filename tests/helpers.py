@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
+
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from podcast_host.services import Services
 
 
 def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def create_show(client: Any, token: str, slug: str = "daily", **fields: Any) -> dict[str, Any]:
+def create_show(client: FlaskClient, token: str, slug: str = "daily", **fields: Any) -> dict[str, Any]:
     body = {
         "slug": slug,
         "title": "The Daily Test",
@@ -22,12 +28,13 @@ def create_show(client: Any, token: str, slug: str = "daily", **fields: Any) -> 
     }
     response = client.post("/api/v1/shows", json=body, headers=auth(token))
     assert response.status_code == 201, response.get_json()
-    return response.get_json()
+    created: dict[str, Any] = response.get_json()
+    return created
 
 
 def upload_episode(
-    client: Any, token: str, show: str, audio: Path, filename: str | None = None, **fields: Any
-) -> Any:
+    client: FlaskClient, token: str, show: str, audio: Path, filename: str | None = None, **fields: Any
+) -> TestResponse:
     data: dict[str, Any] = {"title": "Episode one", **fields}
     with audio.open("rb") as fh:
         data["audio"] = (fh, filename or audio.name)
@@ -39,7 +46,7 @@ def upload_episode(
         )
 
 
-def user_token(services: Any, email: str) -> str:
+def user_token(services: Services, email: str) -> str:
     """A new user (not an admin) and an API token for them."""
     from podcast_host import accounts
 
@@ -50,18 +57,28 @@ def user_token(services: Any, email: str) -> str:
     return secret
 
 
-def stored_episode(services: Any, show_id: int, audio_file: Path, **fields: Any) -> int:
+def stored_episode(services: Services, show_id: int, audio_file: Path, **fields: Any) -> int:
     """An episode created through the domain and committed, its processing not queued; its id."""
     from podcast_host import episodes
     from podcast_host.models import Show
 
     with services.db.session() as session:
+        show = session.get(Show, show_id)
+        assert show is not None
         created = episodes.create_episode(
             services,
             session,
-            session.get(Show, show_id),
+            show,
             episodes.Upload(audio_file, "a.mp3"),
             {"title": "T", **fields},
             enqueue=False,
         )
         return int(created.id)
+
+
+def redis_url(database: int) -> str:
+    """Redis database `database`, a different one in each xdist worker: tests that run side by side must
+    not flush each other's queue. Modules pass different even or odd numbers (15, 14) to stay apart."""
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+    assert database - 2 * worker >= 0, "Redis has databases 0 to 15"
+    return f"redis://127.0.0.1:6379/{database - 2 * worker}"

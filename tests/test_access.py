@@ -17,6 +17,9 @@ from helpers import auth, create_show, user_token
 from podcast_host import episodes, shows
 from podcast_host.services import Services
 
+# Roles are read through queries over memberships and tokens: on PostgreSQL too.
+pytestmark = pytest.mark.postgres
+
 
 @dataclass(frozen=True)
 class World:

@@ -25,6 +25,9 @@ from podcast_host.models import ApiToken, Membership, Show
 from podcast_host.services import Services
 from podcast_host.web.auth import LoginThrottle
 
+# Sessions, tokens, roles changed at once and length limits: on PostgreSQL too.
+pytestmark = pytest.mark.postgres
+
 NEW_PASSWORD = "a brand new passphrase"
 
 
@@ -90,18 +93,21 @@ def test_an_unknown_email_takes_as_long_to_refuse_as_a_wrong_password(
         accounts.create_user(session, "token-only@example.com", None)
         session.commit()
 
-    def median_seconds(email: str) -> float:
-        # Three tries stay under the throttle's five per email and address.
-        times = []
-        for _ in range(3):
-            start = time.perf_counter()
-            assert login(client, email, "wrong guess").status_code == 401
-            times.append(time.perf_counter() - start)
-        return statistics.median(times)
+    def seconds(email: str) -> float:
+        start = time.perf_counter()
+        assert login(client, email, "wrong guess").status_code == 401
+        return time.perf_counter() - start
 
-    known = median_seconds(producer)
-    for email in ("nobody@example.com", "token-only@example.com"):
-        assert median_seconds(email) >= 0.5 * known, email
+    # Three tries each stay under the throttle's five per email and address; taken in turns, so that a busy
+    # machine (the other test worker) slows every email alike.
+    emails = (producer, "nobody@example.com", "token-only@example.com")
+    times: dict[str, list[float]] = {email: [] for email in emails}
+    for _ in range(3):
+        for email in emails:
+            times[email].append(seconds(email))
+    known = statistics.median(times[producer])
+    for email in emails[1:]:
+        assert statistics.median(times[email]) >= 0.5 * known, email
 
 
 # --- sessions -------------------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ def published(client: FlaskClient, token: str, sample_mp3: Path, **fields: Any) 
 # --- shows ----------------------------------------------------------------------------------------------
 
 
+@pytest.mark.postgres
 def test_a_show_is_created_listed_read_and_edited(client: FlaskClient, admin_token: str) -> None:
     created = client.post(
         "/api/v1/shows",
@@ -75,6 +76,7 @@ def test_a_show_is_created_listed_read_and_edited(client: FlaskClient, admin_tok
     assert client.get("/api/v1/shows/daily", headers=auth(admin_token)).get_json()["category"] == "Technology"
 
 
+@pytest.mark.postgres
 def test_a_new_slug_keeps_the_old_feed_url_answering(client: FlaskClient, admin_token: str) -> None:
     create_show(client, admin_token)
     renamed = client.patch("/api/v1/shows/daily", headers=auth(admin_token), json={"slug": "morning"})
@@ -100,6 +102,7 @@ def test_the_cover_goes_up_as_multipart_image(client: FlaskClient, admin_token: 
         assert Image.open(io.BytesIO(served.data)).size == (1400, 1400)
 
 
+@pytest.mark.postgres
 def test_a_show_is_deleted_with_its_episodes_and_media(
     client: FlaskClient, admin_token: str, services: Services, sample_mp3: Path
 ) -> None:
@@ -176,6 +179,7 @@ def test_the_episode_json_has_the_fields_of_the_spec(
     assert isinstance(loudness["input_lufs"], float)
 
 
+@pytest.mark.postgres
 def test_episodes_are_listed_newest_first_in_every_status(
     client: FlaskClient, admin_token: str, sample_mp3: Path
 ) -> None:
@@ -193,6 +197,7 @@ def test_episodes_are_listed_newest_first_in_every_status(
     ]
 
 
+@pytest.mark.postgres
 def test_an_episode_is_edited_published_reprocessed_and_deleted(
     client: FlaskClient, admin_token: str, sample_mp3: Path
 ) -> None:
@@ -223,6 +228,7 @@ def test_an_episode_is_edited_published_reprocessed_and_deleted(
     assert client.get("/daily/feed.xml").data.count(b"<item>") == 0
 
 
+@pytest.mark.postgres
 def test_publish_without_a_body_publishes_now(
     client: FlaskClient, admin_token: str, sample_mp3: Path
 ) -> None:
@@ -235,6 +241,7 @@ def test_publish_without_a_body_publishes_now(
 # --- tokens and members ---------------------------------------------------------------------------------
 
 
+@pytest.mark.postgres
 def test_tokens_are_created_listed_and_revoked(client: FlaskClient, admin_token: str) -> None:
     created = client.post("/api/v1/tokens", headers=auth(admin_token), json={"name": "laptop"})
     assert created.status_code == 201
@@ -251,6 +258,7 @@ def test_tokens_are_created_listed_and_revoked(client: FlaskClient, admin_token:
     assert client.post("/api/v1/tokens", headers=auth(admin_token)).status_code == 201  # the body is optional
 
 
+@pytest.mark.postgres
 def test_members_are_added_changed_listed_and_removed(
     client: FlaskClient, admin_token: str, services: Services
 ) -> None:
@@ -275,6 +283,7 @@ def test_members_are_added_changed_listed_and_removed(
     ]
 
 
+@pytest.mark.postgres
 def test_the_last_owner_stays(client: FlaskClient, admin_token: str) -> None:
     create_show(client, admin_token)
     members = "/api/v1/shows/daily/members"
@@ -334,6 +343,7 @@ def test_malformed_and_non_json_bodies(client: FlaskClient, admin_token: str) ->
     )
 
 
+@pytest.mark.postgres
 def test_conflicts_and_missing_things(client: FlaskClient, admin_token: str) -> None:
     create_show(client, admin_token)
     headers = auth(admin_token)

@@ -15,6 +15,7 @@ from typing import Any
 
 import psutil
 import pytest
+from flask.testing import FlaskClient
 from PIL import Image
 
 from podcast_host.artwork import (
@@ -185,8 +186,8 @@ def test_a_cover_that_waits_too_long_for_a_slot_is_refused_as_busy(monkeypatch: 
     assert check_cover(flat_png(1400, 3)).width == 1400
 
 
-def test_a_busy_cover_upload_is_503_from_the_api(  # type: ignore[no-untyped-def]
-    client, admin_token: str, monkeypatch: pytest.MonkeyPatch
+def test_a_busy_cover_upload_is_503_from_the_api(
+    client: FlaskClient, admin_token: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from helpers import auth, create_show
 
@@ -285,8 +286,8 @@ def test_a_cover_upload_past_the_size_limit_is_refused_without_being_read(tmp_pa
     assert peak < 1024 * 1024, "refused from its size, before a byte of it was read"
 
 
-def test_a_cover_over_the_size_limit_is_422_from_the_api(  # type: ignore[no-untyped-def]
-    client, admin_token: str, monkeypatch: pytest.MonkeyPatch
+def test_a_cover_over_the_size_limit_is_422_from_the_api(
+    client: FlaskClient, admin_token: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from helpers import auth, create_show
 

@@ -14,6 +14,7 @@ from mutagen.id3 import ID3, PictureType
 from mutagen.mp3 import MP3, BitrateMode
 
 from podcast_host import audio
+from podcast_host.audio.ffmpeg import _audio_segment
 
 SETTINGS = audio.EncodeSettings()
 TAGS = audio.EpisodeTags(title="Episode 1: Radio", show="Kitchen Radio")
@@ -148,7 +149,7 @@ def test_show_settings_change_target_and_bitrate(workdir):
 
 def _count_pydub_gain(monkeypatch, apply: bool = True) -> list[float]:
     """Record the length (s) of every AudioSegment that gets a gain; with apply=False the gain is dropped."""
-    segment = audio._audio_segment()
+    segment = _audio_segment()
     real_apply_gain = segment.apply_gain
     seconds: list[float] = []
 

@@ -96,6 +96,7 @@ def test_the_waveform_has_the_same_number_of_points_whatever_the_length(workdir:
     assert max(result.waveform) == 1.0 and min(result.waveform) >= 0
 
 
+@pytest.mark.slow
 def test_processing_never_runs_more_than_two_ffmpeg_processes_at_once(workdir: Path) -> None:
     src = fx.make_dynamic(workdir / "dynamic.wav", seconds=40, channels=2)  # needs the limiter
     me = psutil.Process()
@@ -127,7 +128,7 @@ def _is_ffmpeg(process: psutil.Process) -> bool:
 
 
 def test_importing_the_pipeline_loads_neither_pydub_nor_mutagen() -> None:
-    """The web process imports audio.py for every request; the libraries load on first use."""
+    """The web process imports the audio package for every request; the libraries load on first use."""
     code = (
         "import sys, podcast_host.audio, podcast_host.chapters\n"
         "print(sorted(m for m in ('pydub', 'mutagen', 'numpy') if m in sys.modules))"

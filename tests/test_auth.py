@@ -5,19 +5,23 @@ See docs/dashboard.md, "Accounts and sessions", "CSRF" and "Failed sign-ins".
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
 from browser import PASSWORD, add_user, csrf_from, dashboard_app, sign_in
-from conftest import make_services
+from conftest import make_services, prepare_database
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from podcast_host.services import Services
 from podcast_host.web.auth import MAX_FAILURES, LoginThrottle
 
 
 @pytest.fixture
-def app(services: Services):  # type: ignore[no-untyped-def]
+def app(services: Services) -> Flask:
     return dashboard_app(services)
 
 
@@ -27,17 +31,18 @@ def producer(services: Services) -> str:
     return "producer@example.com"
 
 
-def _login_token(client) -> str:  # type: ignore[no-untyped-def]
+def _login_token(client: FlaskClient) -> str:
     return csrf_from(client.get("/login").get_data(as_text=True))
 
 
-def test_the_dashboard_sends_visitors_to_the_login_page(client) -> None:  # type: ignore[no-untyped-def]
+def test_the_dashboard_sends_visitors_to_the_login_page(client: FlaskClient) -> None:
     response = client.get("/admin/shows/daily/settings")
     assert response.status_code == 302
     assert response.headers["Location"] == "/login?next=/admin/shows/daily/settings"
 
 
-def test_a_producer_signs_in_and_lands_on_the_page_asked_for(client, producer: str) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.postgres
+def test_a_producer_signs_in_and_lands_on_the_page_asked_for(client: FlaskClient, producer: str) -> None:
     token = csrf_from(client.get("/login?next=/admin/").get_data(as_text=True))
     response = client.post(
         "/login",
@@ -48,7 +53,7 @@ def test_a_producer_signs_in_and_lands_on_the_page_asked_for(client, producer: s
     assert "producer@example.com" in client.get("/admin/").get_data(as_text=True)
 
 
-def test_the_session_cookie_is_http_only_and_same_site(client, producer: str) -> None:  # type: ignore[no-untyped-def]
+def test_the_session_cookie_is_http_only_and_same_site(client: FlaskClient, producer: str) -> None:
     token = _login_token(client)
     response = client.post("/login", data={"email": producer, "password": PASSWORD, "csrf_token": token})
     cookie = response.headers["Set-Cookie"]
@@ -56,7 +61,7 @@ def test_the_session_cookie_is_http_only_and_same_site(client, producer: str) ->
     assert "SameSite=Lax" in cookie
 
 
-def test_a_wrong_password_is_refused_with_the_form_again(client, producer: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_wrong_password_is_refused_with_the_form_again(client: FlaskClient, producer: str) -> None:
     token = _login_token(client)
     response = client.post("/login", data={"email": producer, "password": "wrong", "csrf_token": token})
     assert response.status_code == 401
@@ -64,7 +69,7 @@ def test_a_wrong_password_is_refused_with_the_form_again(client, producer: str) 
     assert client.get("/admin/").status_code == 302
 
 
-def test_after_login_only_local_addresses_are_followed(client, producer: str) -> None:  # type: ignore[no-untyped-def]
+def test_after_login_only_local_addresses_are_followed(client: FlaskClient, producer: str) -> None:
     hostile = ("https://evil.example/", "//evil.example/", "/\\evil.example", "/\t/evil.example", "/\n/evil")
     for target in hostile:
         token = _login_token(client)
@@ -75,7 +80,7 @@ def test_after_login_only_local_addresses_are_followed(client, producer: str) ->
         client.post("/logout", data={"csrf_token": csrf_from(client.get("/admin/").get_data(as_text=True))})
 
 
-def test_a_login_form_without_its_token_is_refused(client, producer: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_login_form_without_its_token_is_refused(client: FlaskClient, producer: str) -> None:
     client.get("/login")
     response = client.post(
         "/login", data={"email": producer, "password": PASSWORD}, headers={"Accept": "text/html"}
@@ -85,7 +90,7 @@ def test_a_login_form_without_its_token_is_refused(client, producer: str) -> Non
     assert client.get("/admin/").status_code == 302
 
 
-def test_a_token_from_another_session_is_refused(app, producer: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_token_from_another_session_is_refused(app: Flask, producer: str) -> None:
     theirs = _login_token(app.test_client())
     mine = app.test_client()
     _login_token(mine)
@@ -93,7 +98,7 @@ def test_a_token_from_another_session_is_refused(app, producer: str) -> None:  #
     assert response.status_code == 400
 
 
-def test_repeated_failures_are_throttled_per_email_and_address(client, producer: str) -> None:  # type: ignore[no-untyped-def]
+def test_repeated_failures_are_throttled_per_email_and_address(client: FlaskClient, producer: str) -> None:
     token = _login_token(client)
     for _ in range(MAX_FAILURES):
         response = client.post("/login", data={"email": producer, "password": "guess", "csrf_token": token})
@@ -108,7 +113,7 @@ def test_repeated_failures_are_throttled_per_email_and_address(client, producer:
     assert response.status_code == 401
 
 
-def test_a_successful_login_clears_the_failures(client, producer: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_successful_login_clears_the_failures(client: FlaskClient, producer: str) -> None:
     token = _login_token(client)
     for _ in range(MAX_FAILURES - 1):
         client.post("/login", data={"email": producer, "password": "guess", "csrf_token": token})
@@ -131,7 +136,8 @@ def test_the_throttle_forgets_failures_after_its_window() -> None:
     assert len(throttle._failures) == 1  # expired keys are dropped, so memory stays bounded
 
 
-def test_logout_clears_the_session(client, producer: str) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.postgres
+def test_logout_clears_the_session(client: FlaskClient, producer: str) -> None:
     token = sign_in(client, producer)
     response = client.post("/logout", data={"csrf_token": token})
     assert response.status_code == 302
@@ -140,14 +146,15 @@ def test_logout_clears_the_session(client, producer: str) -> None:  # type: igno
     assert client.get("/admin/").status_code == 302
 
 
-def test_logout_is_post_only_and_needs_the_token(client, producer: str) -> None:  # type: ignore[no-untyped-def]
+def test_logout_is_post_only_and_needs_the_token(client: FlaskClient, producer: str) -> None:
     sign_in(client, producer)
     assert client.get("/logout").status_code != 200  # a link or an image cannot sign anyone out
     assert client.post("/logout").status_code == 400
     assert client.get("/admin/").status_code == 200
 
 
-def test_a_new_password_ends_older_sessions(client, services: Services, producer: str) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.postgres
+def test_a_new_password_ends_older_sessions(client: FlaskClient, services: Services, producer: str) -> None:
     from podcast_host import accounts
 
     sign_in(client, producer)
@@ -157,7 +164,9 @@ def test_a_new_password_ends_older_sessions(client, services: Services, producer
     assert client.get("/admin/").status_code == 302
 
 
-def test_a_signed_in_visit_to_the_login_page_goes_to_the_dashboard(client, producer: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_signed_in_visit_to_the_login_page_goes_to_the_dashboard(
+    client: FlaskClient, producer: str
+) -> None:
     sign_in(client, producer)
     response = client.get("/login")
     assert response.status_code == 302
@@ -167,7 +176,9 @@ def test_a_signed_in_visit_to_the_login_page_goes_to_the_dashboard(client, produ
 # --- where a failure comes from -------------------------------------------------------------------------
 
 
-def _try(client, email: str, password: str, address: str = "127.0.0.1", **headers: str):  # type: ignore[no-untyped-def]
+def _try(
+    client: FlaskClient, email: str, password: str, address: str = "127.0.0.1", **headers: str
+) -> TestResponse:
     """One sign-in from `address` (the socket's peer as the server sees it)."""
     return client.post(
         "/login",
@@ -178,14 +189,16 @@ def _try(client, email: str, password: str, address: str = "127.0.0.1", **header
 
 
 @pytest.fixture
-def behind_one_proxy(tmp_path: Path, database_url: str, services: Services):  # type: ignore[no-untyped-def]
+def behind_one_proxy(tmp_path: Path, database_url: str, services: Services) -> Iterator[Flask]:
     """The app as deployed behind one reverse proxy, on the same database as `services`."""
     built = make_services(tmp_path / "proxied", database_url=database_url, trusted_proxies=1)
     yield dashboard_app(built)
     built.close()
 
 
-def test_a_forged_forwarded_for_is_ignored_without_trusted_proxies(client, producer: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_forged_forwarded_for_is_ignored_without_trusted_proxies(
+    client: FlaskClient, producer: str
+) -> None:
     for n in range(MAX_FAILURES):
         response = _try(client, producer, "guess", **{"X-Forwarded-For": f"198.51.100.{n}"})
         assert response.status_code == 401
@@ -193,7 +206,7 @@ def test_a_forged_forwarded_for_is_ignored_without_trusted_proxies(client, produ
     assert response.status_code == 429
 
 
-def test_behind_a_trusted_proxy_each_client_has_its_own_count(behind_one_proxy, producer: str) -> None:  # type: ignore[no-untyped-def]
+def test_behind_a_trusted_proxy_each_client_has_its_own_count(behind_one_proxy: Flask, producer: str) -> None:
     client = behind_one_proxy.test_client()
     proxy = "10.0.0.2"
     for _ in range(MAX_FAILURES):
@@ -207,7 +220,7 @@ def test_behind_a_trusted_proxy_each_client_has_its_own_count(behind_one_proxy, 
     assert _try(client, producer, PASSWORD, proxy, **{"X-Forwarded-For": "198.51.100.2"}).status_code == 302
 
 
-def test_an_ipv6_client_is_counted_by_its_64_block(client, producer: str) -> None:  # type: ignore[no-untyped-def]
+def test_an_ipv6_client_is_counted_by_its_64_block(client: FlaskClient, producer: str) -> None:
     for n in range(MAX_FAILURES):
         assert _try(client, producer, "guess", f"2001:db8:1:2::{n + 1}").status_code == 401
     # Rotating through the addresses of one /64 (one subscriber line) buys no more guesses.
@@ -215,7 +228,9 @@ def test_an_ipv6_client_is_counted_by_its_64_block(client, producer: str) -> Non
     assert _try(client, producer, PASSWORD, "2001:db8:1:3::1").status_code == 302
 
 
-def test_an_account_guessed_at_from_many_addresses_holds_those_addresses(app, client, producer: str) -> None:  # type: ignore[no-untyped-def]
+def test_an_account_guessed_at_from_many_addresses_holds_those_addresses(
+    app: Flask, client: FlaskClient, producer: str
+) -> None:
     # The same rule with a lower account limit than the default's MAX_ACCOUNT_FAILURES, to stay quick.
     app.extensions["login_throttle"] = LoginThrottle(account_limit=4)
     for n in range(4):
@@ -244,18 +259,16 @@ def test_the_account_limit_forgets_after_its_window() -> None:
     assert throttle.retry_after(("a@example.com", "192.0.2.2")) == 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("trusted_proxies", [0, 1])
 def test_serve_believes_forwarded_for_only_from_trusted_proxies(tmp_path: Path, trusted_proxies: int) -> None:
     """Through the real server: a client that names itself in X-Forwarded-For escapes its count only when
     the operator said a proxy writes that header."""
     from test_serve import Server
 
-    server = Server(
-        tmp_path / "instance",
-        f"sqlite:///{tmp_path / 'serve.sqlite3'}",
-        PODCAST_HOST_TRUSTED_PROXIES=str(trusted_proxies),
-    )
-    server.cli("db", "upgrade")
+    database_url = f"sqlite:///{tmp_path / 'serve.sqlite3'}"
+    prepare_database(database_url)
+    server = Server(tmp_path / "instance", database_url, PODCAST_HOST_TRUSTED_PROXIES=str(trusted_proxies))
     server.cli("user", "add", "producer@example.com", "--password-stdin", stdin=PASSWORD + "\n")
     server.start()
     try:

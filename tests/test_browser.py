@@ -13,7 +13,7 @@ from audio_fixtures import make_speech, write_jpeg
 from browser import PASSWORD, Screenshots, add_user, chromium, free_port, live_server
 from conftest import make_services
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 # The tests share one site and run in file order: the later ones visit the show the first one made.
 
 PHONE = {"width": 375, "height": 740}

@@ -113,6 +113,7 @@ def test_too_many_chapters_in_an_uploaded_mp3_are_refused_as_its_tags(
     assert upload_episode(client, admin_token, "daily", mp3, chapters=sidecar).status_code == 202
 
 
+@pytest.mark.slow
 def test_the_chap_writer_takes_the_documented_maximum(tmp_path: Path) -> None:
     """Every chapter of the largest accepted file is written and read back by mutagen, in order."""
     mp3 = fx.make_tone(tmp_path / "episode.mp3", seconds=2, channels=1)

@@ -9,6 +9,9 @@ from click.testing import CliRunner
 
 from podcast_host.cli import main
 
+# Migrations, users, roles and tokens through the command line: on both databases.
+pytestmark = pytest.mark.postgres
+
 
 @pytest.fixture
 def runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str) -> CliRunner:

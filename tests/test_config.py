@@ -52,6 +52,15 @@ def test_bad_settings_are_named(tmp_path: Path, name: str, value: str, message: 
         load_settings(environ={"PODCAST_HOST_DATA_DIR": str(tmp_path), name: value})
 
 
+def test_an_empty_setting_keeps_its_default(tmp_path: Path) -> None:
+    """An empty variable (a compose file's `${PUBLIC_URL:-}`) is no value, for every text setting."""
+    names = ("PUBLIC_URL", "DATABASE_URL", "STORAGE_URL", "MEDIA_URL", "QUEUE_URL", "SECRET_KEY")
+    environ = {"PODCAST_HOST_DATA_DIR": str(tmp_path)} | {f"PODCAST_HOST_{name}": " " for name in names}
+    settings = load_settings(environ=environ)
+    assert settings == load_settings(environ={"PODCAST_HOST_DATA_DIR": str(tmp_path)})
+    assert settings.public_url == "http://127.0.0.1:8000" and settings.secret_key == ""
+
+
 def test_unknown_key_in_config_file(tmp_path: Path) -> None:
     (tmp_path / "config.toml").write_text('colour = "blue"\n')
     with pytest.raises(ConfigError, match="Unknown setting 'colour'"):
@@ -94,6 +103,7 @@ def _secret_key_of_a_new_process(data_dir: str, start: Any, keys: Any) -> None:
     keys.put(ensure_secret_key(load_settings(environ={"PODCAST_HOST_DATA_DIR": data_dir})).secret_key)
 
 
+@pytest.mark.slow
 def test_processes_starting_together_share_one_secret_key(tmp_path: Path) -> None:
     """Web processes and workers started at once must all sign with the key that ends up in the file."""
     context = multiprocessing.get_context("fork")

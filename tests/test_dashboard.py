@@ -10,6 +10,9 @@ from typing import Any
 import pytest
 from audio_fixtures import write_jpeg, write_text
 from browser import add_user, dashboard_app, grant, sign_in
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from podcast_host import episodes, shows
 from podcast_host.services import Services
@@ -20,12 +23,12 @@ HTML = {"Accept": "text/html"}
 
 
 @pytest.fixture
-def app(services: Services):  # type: ignore[no-untyped-def]
+def app(services: Services) -> Flask:
     return dashboard_app(services)
 
 
 @pytest.fixture
-def owner(client, services: Services) -> str:  # type: ignore[no-untyped-def]
+def owner(client: FlaskClient, services: Services) -> str:
     """A signed-in producer who owns the show `daily`; returns the session's CSRF token."""
     add_user(services, "owner@example.com")
     token = sign_in(client, "owner@example.com")
@@ -35,7 +38,7 @@ def owner(client, services: Services) -> str:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def sqlite_client(sqlite_services: Services):  # type: ignore[no-untyped-def]
+def sqlite_client(sqlite_services: Services) -> FlaskClient:
     """A client signed in as the owner of `daily`, on SQLite: for tests that process audio."""
     client = dashboard_app(sqlite_services).test_client()
     add_user(sqlite_services, "owner@example.com")
@@ -44,7 +47,7 @@ def sqlite_client(sqlite_services: Services):  # type: ignore[no-untyped-def]
     return client
 
 
-def _create_show(client, token: str, **fields: Any):  # type: ignore[no-untyped-def]
+def _create_show(client: FlaskClient, token: str, **fields: Any) -> TestResponse:
     body = {
         "language": "en",
         "category": "News/Politics",
@@ -56,7 +59,9 @@ def _create_show(client, token: str, **fields: Any):  # type: ignore[no-untyped-
     return client.post("/admin/shows", data=body)
 
 
-def _upload(client, token: str, audio: Path, headers: dict[str, str] | None = None, **fields: Any):  # type: ignore[no-untyped-def]
+def _upload(
+    client: FlaskClient, token: str, audio: Path, headers: dict[str, str] | None = None, **fields: Any
+) -> TestResponse:
     data: dict[str, Any] = {"title": "Episode one", "csrf_token": token, **fields}
     with audio.open("rb") as fh:
         data["audio"] = (fh, audio.name)
@@ -68,7 +73,7 @@ def _upload(client, token: str, audio: Path, headers: dict[str, str] | None = No
         )
 
 
-def _page(client, path: str) -> str:  # type: ignore[no-untyped-def]
+def _page(client: FlaskClient, path: str) -> str:
     response = client.get(path)
     assert response.status_code == 200, response.get_data(as_text=True)
     return response.get_data(as_text=True)
@@ -83,7 +88,10 @@ def _error_next_to(html: str, field: str) -> str:
 # --- who sees what --------------------------------------------------------------------------------------
 
 
-def test_the_dashboard_lists_the_users_shows_with_their_role(client, services: Services, owner: str) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.postgres
+def test_the_dashboard_lists_the_users_shows_with_their_role(
+    client: FlaskClient, services: Services, owner: str
+) -> None:
     _create_show(client, owner, slug="other", title="Another Show")
     add_user(services, "guest@example.com")
     grant(services, "daily", "guest@example.com", "viewer")
@@ -95,7 +103,8 @@ def test_the_dashboard_lists_the_users_shows_with_their_role(client, services: S
     assert "Another Show" not in html
 
 
-def test_an_admin_sees_every_show(client, services: Services, owner: str) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.postgres
+def test_an_admin_sees_every_show(client: FlaskClient, services: Services, owner: str) -> None:
     add_user(services, "admin@example.com", admin=True)
     admin = dashboard_app(services).test_client()
     sign_in(admin, "admin@example.com")
@@ -104,9 +113,10 @@ def test_an_admin_sees_every_show(client, services: Services, owner: str) -> Non
     assert "admin" in html
 
 
+@pytest.mark.postgres
 def test_a_user_without_a_role_gets_403_on_the_show_and_404_on_its_episodes(
-    client, services: Services, owner: str, sample_mp3: Path
-) -> None:  # type: ignore[no-untyped-def]
+    client: FlaskClient, services: Services, owner: str, sample_mp3: Path
+) -> None:
     episode_id = _api_episode(services, sample_mp3)
     add_user(services, "stranger@example.com")
     stranger = dashboard_app(services).test_client()
@@ -124,9 +134,10 @@ def test_a_user_without_a_role_gets_403_on_the_show_and_404_on_its_episodes(
     assert response.status_code == 404
 
 
+@pytest.mark.postgres
 def test_a_viewer_reads_drafts_and_reports_but_may_not_edit(
-    client, services: Services, owner: str, sample_mp3: Path
-) -> None:  # type: ignore[no-untyped-def]
+    client: FlaskClient, services: Services, owner: str, sample_mp3: Path
+) -> None:
     episode_id = _api_episode(services, sample_mp3, draft=True)
     add_user(services, "viewer@example.com")
     grant(services, "daily", "viewer@example.com", "viewer")
@@ -145,13 +156,13 @@ def test_a_viewer_reads_drafts_and_reports_but_may_not_edit(
     assert response.status_code == 403
 
 
-def test_script_requests_without_a_session_get_401_json(client) -> None:  # type: ignore[no-untyped-def]
+def test_script_requests_without_a_session_get_401_json(client: FlaskClient) -> None:
     response = client.get("/admin/episodes/1/status", headers=JSON)
     assert response.status_code == 401
     assert response.get_json()["error"]["code"] == "unauthorized"
 
 
-def test_a_form_without_its_csrf_token_is_refused(client, owner: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_form_without_its_csrf_token_is_refused(client: FlaskClient, owner: str) -> None:
     response = client.post("/admin/shows", data={"slug": "sneaky", "title": "Sneaky"}, headers=HTML)
     assert response.status_code == 400
     response = client.post("/admin/shows", data={"slug": "sneaky", "title": "Sneaky", "csrf_token": "forged"})
@@ -159,20 +170,21 @@ def test_a_form_without_its_csrf_token_is_refused(client, owner: str) -> None:  
     assert "sneaky" not in _page(client, "/admin/")
 
 
-def test_dashboard_pages_are_not_cached(client, owner: str) -> None:  # type: ignore[no-untyped-def]
+def test_dashboard_pages_are_not_cached(client: FlaskClient, owner: str) -> None:
     assert client.get("/admin/").headers["Cache-Control"] == "no-store"
 
 
 # --- shows ----------------------------------------------------------------------------------------------
 
 
-def test_creating_a_show_makes_the_user_its_owner(client, owner: str) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.postgres
+def test_creating_a_show_makes_the_user_its_owner(client: FlaskClient, owner: str) -> None:
     html = _page(client, "/admin/shows/daily/")
     assert "The Daily Test" in html
     assert ">owner<" in html
 
 
-def test_a_bad_slug_is_shown_next_to_its_field(client, owner: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_bad_slug_is_shown_next_to_its_field(client: FlaskClient, owner: str) -> None:
     response = _create_show(client, owner, slug="Bad Slug!", title="Kept title")
     assert response.status_code == 422
     html = response.get_data(as_text=True)
@@ -180,13 +192,14 @@ def test_a_bad_slug_is_shown_next_to_its_field(client, owner: str) -> None:  # t
     assert 'value="Kept title"' in html  # what the producer typed survives the refusal
 
 
-def test_a_taken_slug_is_a_conflict(client, owner: str) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.postgres
+def test_a_taken_slug_is_a_conflict(client: FlaskClient, owner: str) -> None:
     response = _create_show(client, owner, slug="daily", title="Again")
     assert response.status_code == 409
     assert "already taken" in _error_next_to(response.get_data(as_text=True), "slug")
 
 
-def test_the_settings_form_updates_the_show(client, owner: str) -> None:  # type: ignore[no-untyped-def]
+def test_the_settings_form_updates_the_show(client: FlaskClient, owner: str) -> None:
     body = {
         "title": "برنامج الصباح",
         "description": "Notes",
@@ -210,9 +223,10 @@ def test_the_settings_form_updates_the_show(client, owner: str) -> None:  # type
     assert client.get("/daily/").get_data(as_text=True).count('dir="rtl"') >= 1
 
 
+@pytest.mark.postgres
 def test_an_editors_settings_form_leaves_the_ownership_fields_alone(
-    client, services: Services, owner: str
-) -> None:  # type: ignore[no-untyped-def]
+    client: FlaskClient, services: Services, owner: str
+) -> None:
     base = {"title": "The Daily Test", "language": "en", "category": "News/Politics", "csrf_token": owner}
     saved = client.post("/admin/shows/daily/settings", data={**base, "email": "o@example.com", "locked": "y"})
     assert saved.status_code == 303
@@ -235,7 +249,7 @@ def test_an_editors_settings_form_leaves_the_ownership_fields_alone(
     assert 'name="locked"' in owner_form and 'name="email"' in owner_form
 
 
-def test_settings_errors_are_shown_next_to_the_field(client, owner: str) -> None:  # type: ignore[no-untyped-def]
+def test_settings_errors_are_shown_next_to_the_field(client: FlaskClient, owner: str) -> None:
     body = {"title": "Still here", "language": "english", "category": "News/Politics", "csrf_token": owner}
     response = client.post("/admin/shows/daily/settings", data=body)
     assert response.status_code == 422
@@ -243,7 +257,7 @@ def test_settings_errors_are_shown_next_to_the_field(client, owner: str) -> None
     assert "The Daily Test" in _page(client, "/admin/shows/daily/")  # nothing was saved
 
 
-def test_a_cover_is_uploaded_and_a_bad_one_refused(client, owner: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_cover_is_uploaded_and_a_bad_one_refused(client: FlaskClient, owner: str, tmp_path: Path) -> None:
     good = write_jpeg(tmp_path / "cover.jpg", 1400)
     with good.open("rb") as fh:
         response = client.post(
@@ -267,7 +281,9 @@ def test_a_cover_is_uploaded_and_a_bad_one_refused(client, owner: str, tmp_path:
 # --- episodes -------------------------------------------------------------------------------------------
 
 
-def test_an_upload_is_processed_and_reported(sqlite_client, tmp_path: Path, sample_mp3: Path) -> None:  # type: ignore[no-untyped-def]
+def test_an_upload_is_processed_and_reported(
+    sqlite_client: FlaskClient, tmp_path: Path, sample_mp3: Path
+) -> None:
     chapters = tmp_path / "chapters.json"
     chapters.write_text(
         json.dumps({"chapters": [{"startTime": 0, "title": "Start"}, {"startTime": 2, "title": "Middle"}]})
@@ -302,14 +318,16 @@ def test_an_upload_is_processed_and_reported(sqlite_client, tmp_path: Path, samp
     assert 'data-start="2.0"' in page
 
 
-def test_a_plain_form_upload_redirects_to_the_episode(sqlite_client, sample_mp3: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_plain_form_upload_redirects_to_the_episode(sqlite_client: FlaskClient, sample_mp3: Path) -> None:
     response = _upload(sqlite_client, sqlite_client.csrf, sample_mp3, headers=HTML, when="draft")
     assert response.status_code == 303
     html = _page(sqlite_client, response.headers["Location"])
     assert "status-draft" in html
 
 
-def test_an_upload_that_is_not_audio_is_refused_next_to_its_field(sqlite_client, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_an_upload_that_is_not_audio_is_refused_next_to_its_field(
+    sqlite_client: FlaskClient, tmp_path: Path
+) -> None:
     fake = write_text(tmp_path / "notes.mp3")
     response = _upload(sqlite_client, sqlite_client.csrf, fake)
     assert response.status_code == 415
@@ -320,7 +338,9 @@ def test_an_upload_that_is_not_audio_is_refused_next_to_its_field(sqlite_client,
     assert "No episodes yet" in _page(sqlite_client, "/admin/shows/daily/")
 
 
-def test_an_upload_without_audio_or_title_names_the_field(sqlite_client, sample_mp3: Path) -> None:  # type: ignore[no-untyped-def]
+def test_an_upload_without_audio_or_title_names_the_field(
+    sqlite_client: FlaskClient, sample_mp3: Path
+) -> None:
     no_audio = {"title": "x", "csrf_token": sqlite_client.csrf}
     response = sqlite_client.post(
         "/admin/shows/daily/episodes", headers=JSON, data=no_audio, content_type="multipart/form-data"
@@ -331,7 +351,7 @@ def test_an_upload_without_audio_or_title_names_the_field(sqlite_client, sample_
     assert response.get_json()["error"]["field"] == "title"
 
 
-def test_a_scheduled_upload_needs_a_date(sqlite_client, sample_mp3: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_scheduled_upload_needs_a_date(sqlite_client: FlaskClient, sample_mp3: Path) -> None:
     response = _upload(sqlite_client, sqlite_client.csrf, sample_mp3, when="schedule")
     assert response.status_code == 422
     assert response.get_json()["error"]["field"] == "publish_at"
@@ -341,7 +361,7 @@ def test_a_scheduled_upload_needs_a_date(sqlite_client, sample_mp3: Path) -> Non
     assert response.get_json()["status"] == "scheduled"
 
 
-def test_publish_schedule_unpublish_and_delete(sqlite_client, sample_mp3: Path) -> None:  # type: ignore[no-untyped-def]
+def test_publish_schedule_unpublish_and_delete(sqlite_client: FlaskClient, sample_mp3: Path) -> None:
     token = sqlite_client.csrf
     state = _upload(sqlite_client, token, sample_mp3, when="draft").get_json()
     assert state["status"] == "draft"
@@ -371,7 +391,7 @@ def test_publish_schedule_unpublish_and_delete(sqlite_client, sample_mp3: Path) 
     assert sqlite_client.get(f"{base}/", headers=HTML).status_code == 404
 
 
-def test_editing_the_details_keeps_the_old_address(sqlite_client, sample_mp3: Path) -> None:  # type: ignore[no-untyped-def]
+def test_editing_the_details_keeps_the_old_address(sqlite_client: FlaskClient, sample_mp3: Path) -> None:
     token = sqlite_client.csrf
     state = _upload(sqlite_client, token, sample_mp3).get_json()
     base = f"/admin/episodes/{state['id']}/"
@@ -394,7 +414,7 @@ def test_editing_the_details_keeps_the_old_address(sqlite_client, sample_mp3: Pa
     assert "needs a title" in _error_next_to(response.get_data(as_text=True), "title")
 
 
-def test_the_notes_preview_is_sanitized_html(client, owner: str) -> None:  # type: ignore[no-untyped-def]
+def test_the_notes_preview_is_sanitized_html(client: FlaskClient, owner: str) -> None:
     response = client.post(
         "/admin/preview",
         data={"markdown": "**Hi** <script>alert(1)</script>"},
@@ -417,7 +437,7 @@ def test_the_waveform_is_one_closed_path_around_the_peaks() -> None:
 # --- helpers --------------------------------------------------------------------------------------------
 
 
-def _status(client, base: str) -> str:  # type: ignore[no-untyped-def]
+def _status(client: FlaskClient, base: str) -> str:
     return client.get(f"{base}/status").get_json()["status"]
 
 

@@ -8,13 +8,14 @@ from xml.etree import ElementTree
 
 import feedparser
 import pytest
+from flask.testing import FlaskClient
 from helpers import auth, create_show, upload_episode
 
 from podcast_host import create_app
 from podcast_host.services import Services
 
 
-def _publish_one(client, token: str, sample_mp3: Path) -> dict:  # type: ignore[no-untyped-def]
+def _publish_one(client: FlaskClient, token: str, sample_mp3: Path) -> dict:
     create_show(client, token)
     response = upload_episode(client, token, "daily", sample_mp3, description="Notes with **bold** text.")
     assert response.status_code == 202, response.get_json()
@@ -25,7 +26,10 @@ def _publish_one(client, token: str, sample_mp3: Path) -> dict:  # type: ignore[
     return current
 
 
-def test_upload_is_processed_and_listed_in_the_feed(client, admin_token: str, sample_mp3: Path) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.postgres
+def test_upload_is_processed_and_listed_in_the_feed(
+    client: FlaskClient, admin_token: str, sample_mp3: Path
+) -> None:
     episode = _publish_one(client, admin_token, sample_mp3)
     assert episode["error"] is None
     assert episode["duration_s"] == pytest.approx(4.0, abs=0.2)
@@ -49,7 +53,9 @@ def test_upload_is_processed_and_listed_in_the_feed(client, admin_token: str, sa
         assert served.data[:3] == b"ID3"
 
 
-def test_enclosure_answers_head_and_byte_ranges(client, admin_token: str, sample_mp3: Path) -> None:  # type: ignore[no-untyped-def]
+def test_enclosure_answers_head_and_byte_ranges(
+    client: FlaskClient, admin_token: str, sample_mp3: Path
+) -> None:
     episode = _publish_one(client, admin_token, sample_mp3)
     path = episode["enclosure"]["url"].removeprefix("http://127.0.0.1:8000")
     length = episode["enclosure"]["length"]
@@ -70,7 +76,7 @@ def test_enclosure_answers_head_and_byte_ranges(client, admin_token: str, sample
         assert tail.data == everything[-10:]
 
 
-def test_pages_show_the_published_episode(client, admin_token: str, sample_mp3: Path) -> None:  # type: ignore[no-untyped-def]
+def test_pages_show_the_published_episode(client: FlaskClient, admin_token: str, sample_mp3: Path) -> None:
     episode = _publish_one(client, admin_token, sample_mp3)
     home = client.get("/", headers={"Accept": "text/html"})
     assert "The Daily Test" in home.get_data(as_text=True)
@@ -123,7 +129,8 @@ def test_end_to_end_on_seaweedfs(s3_services: Services, sample_mp3: Path) -> Non
     assert enclosure is not None and int(enclosure.get("length", "0")) == length
 
 
-def test_healthz_reports_database_and_store(client) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.postgres
+def test_healthz_reports_database_and_store(client: FlaskClient) -> None:
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.get_json() == {"status": "ok"}
@@ -142,7 +149,7 @@ def test_healthz_is_503_when_the_store_is_gone(tmp_path: Path) -> None:
     services.close()
 
 
-def test_json_ld_cannot_be_broken_out_of(client, admin_token: str, sample_mp3: Path) -> None:  # type: ignore[no-untyped-def]
+def test_json_ld_cannot_be_broken_out_of(client: FlaskClient, admin_token: str, sample_mp3: Path) -> None:
     create_show(client, admin_token)
     hostile = 'Q&A <!--<script>alert(1)</script> "quotes"'
     response = upload_episode(client, admin_token, "daily", sample_mp3, title=hostile)

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from audio_fixtures import make_speech, truncate
 from click.testing import CliRunner
+from flask.testing import FlaskClient
 from helpers import auth, create_show, upload_episode
 
 from podcast_host.cli import main
@@ -20,8 +21,8 @@ def truncated_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return truncate(make_speech(path, seconds=8, channels=1))
 
 
-def test_a_truncated_upload_fails_with_a_reason_and_keeps_its_original(  # type: ignore[no-untyped-def]
-    client, admin_token: str, services: Services, truncated_wav: Path, sample_mp3: Path
+def test_a_truncated_upload_fails_with_a_reason_and_keeps_its_original(
+    client: FlaskClient, admin_token: str, services: Services, truncated_wav: Path, sample_mp3: Path
 ) -> None:
     create_show(client, admin_token)
     good = upload_episode(client, admin_token, "daily", sample_mp3, title="Fine").get_json()

@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from flask.testing import FlaskClient
 from helpers import auth, create_show, upload_episode
 from sqlalchemy import create_engine, text
 from tcp_proxy import SwitchableProxy
@@ -118,11 +119,15 @@ def test_a_store_that_stays_down_fails_the_episode_with_a_reason(
     proxy.up()  # the store is back: reprocessing the failed episode publishes it
     with flaky_services.db.session() as session:
         episodes.request_reprocess(flaky_services, session, episodes.get_episode(session, episode_id))
+        session.commit()
     with flaky_services.db.session() as session:
         assert episodes.get_episode(session, episode_id).status == "published"
 
 
-def test_the_app_survives_a_database_restart(client, admin_token: str, services: Services) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.postgres
+def test_the_app_survives_a_database_restart(
+    client: FlaskClient, admin_token: str, services: Services
+) -> None:
     """Every pooled connection is killed, as a PostgreSQL restart does; the next requests still work."""
     create_show(client, admin_token)
     if services.db.url.startswith("postgresql"):

@@ -26,15 +26,6 @@ from podcast_host.services import Services
 FEED = "/daily/feed.xml"
 
 
-@pytest.fixture
-def episode(client: Any, admin_token: str, sample_mp3: Path) -> dict[str, Any]:
-    """One published episode of the show `daily`, uploaded and processed through the API."""
-    create_show(client, admin_token)
-    response = upload_episode(client, admin_token, "daily", sample_mp3)
-    assert response.status_code == 202, response.get_json()
-    return response.get_json()
-
-
 def backdate_everything(services: Services, hours: int = 1) -> datetime:
     """Move every stored stamp an hour back, so that a change made now is seconds apart from them."""
     past = utcnow() - timedelta(hours=hours)
@@ -83,6 +74,7 @@ def test_if_none_match_gets_304_without_a_body(client: Any, episode: dict) -> No
     assert again.cache_control.max_age == 300
 
 
+@pytest.mark.postgres
 def test_if_modified_since_gets_304_and_an_older_date_gets_the_feed(client: Any, episode: dict) -> None:
     first = client.get(FEED)
     assert client.get(FEED, headers={"If-Modified-Since": first.headers["Last-Modified"]}).status_code == 304
@@ -92,6 +84,7 @@ def test_if_modified_since_gets_304_and_an_older_date_gets_the_feed(client: Any,
     assert stale.data == first.data
 
 
+@pytest.mark.postgres
 def test_a_matching_etag_wins_over_an_old_date_and_a_stale_etag_loses(client: Any, episode: dict) -> None:
     first = client.get(FEED)
     etag, date = first.headers["ETag"], first.headers["Last-Modified"]
@@ -130,6 +123,7 @@ def test_head_answers_the_headers_of_get_without_a_body(client: Any, episode: di
     assert client.head(FEED, headers={"If-None-Match": full.headers["ETag"]}).status_code == 304
 
 
+@pytest.mark.postgres
 def test_last_modified_is_the_feeds_last_build_date(client: Any, episode: dict) -> None:
     response = client.get(FEED)
     channel = etree.fromstring(response.data).find("channel")
@@ -145,6 +139,7 @@ def test_unknown_show_has_no_feed(client: Any) -> None:
 # --- Last-Modified only moves forward --------------------------------------------------------------------
 
 
+@pytest.mark.postgres
 def test_unpublishing_an_episode_moves_last_modified_forward(
     client: Any, services: Services, admin_token: str, episode: dict
 ) -> None:
@@ -161,6 +156,7 @@ def test_unpublishing_an_episode_moves_last_modified_forward(
     assert after.headers["ETag"] != before.headers["ETag"]
 
 
+@pytest.mark.postgres
 def test_deleting_an_episode_moves_last_modified_forward(
     client: Any, services: Services, admin_token: str, episode: dict, sample_mp3: Path
 ) -> None:
@@ -175,6 +171,7 @@ def test_deleting_an_episode_moves_last_modified_forward(
     assert after.last_modified > before.last_modified
 
 
+@pytest.mark.postgres
 def test_editing_a_title_changes_etag_and_last_modified(
     client: Any, services: Services, admin_token: str, episode: dict
 ) -> None:
@@ -192,6 +189,8 @@ def test_editing_a_title_changes_etag_and_last_modified(
 # --- scheduling --------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
+@pytest.mark.postgres
 def test_scheduled_episode_appears_at_its_time_with_no_cron_and_no_restart(
     client: Any, admin_token: str, sample_mp3: Path
 ) -> None:
@@ -238,6 +237,7 @@ def _poll_until_listed(client: Any, guid: str, timeout_s: float) -> Any:
 # --- the cache: threads and processes ---------------------------------------------------------------------
 
 
+@pytest.mark.postgres
 def test_cache_is_safe_with_many_threads_while_the_feed_changes(
     app: Any, admin_token: str, episode: dict
 ) -> None:
@@ -275,6 +275,7 @@ def test_cache_is_safe_with_many_threads_while_the_feed_changes(
     assert b"Title 4" in final.data
 
 
+@pytest.mark.postgres
 def test_a_change_written_in_plain_sql_is_served_within_the_recheck_time(
     client: Any, services: Services, episode: dict
 ) -> None:
@@ -289,6 +290,7 @@ def test_a_change_written_in_plain_sql_is_served_within_the_recheck_time(
         time.sleep(0.05)
 
 
+@pytest.mark.postgres
 def test_two_web_processes_agree_and_neither_serves_a_stale_feed(
     tmp_path: Path, services: Services, client: Any, admin_token: str, episode: dict
 ) -> None:
@@ -311,3 +313,50 @@ def test_two_web_processes_agree_and_neither_serves_a_stale_feed(
         assert seen_by_other.headers["ETag"] == client.get(FEED).headers["ETag"]
     finally:
         other.close()
+
+
+STAMPS_WITHOUT_FEEDS = """
+import sys
+from datetime import timedelta
+
+from podcast_host.config import load_settings
+from podcast_host.models import Episode, Show, utcnow
+from podcast_host.services import build_services
+
+settings = load_settings(
+    environ={}, overrides={"data_dir": sys.argv[1], "testing": True, "secret_key": "test-secret"}
+)
+settings.data_dir.mkdir(parents=True, exist_ok=True)
+services = build_services(settings)
+services.db.upgrade()
+hour_ago = utcnow() - timedelta(hours=1)
+with services.db.session() as session:
+    show = Show(slug="worker", title="Worker", podcast_guid="0" * 36)
+    episode = Episode(show=show, slug="one", title="One", audio_key="shows/1/episodes/1/audio/one.mp3")
+    session.add_all([show, episode])
+    session.commit()
+    show.updated_at = hour_ago
+    session.commit()
+    episode.title = "Changed by a worker"
+    session.commit()
+    session.refresh(show)
+    moved = show.updated_at > hour_ago + timedelta(minutes=30)
+services.close()
+print(moved, "podcast_host.feeds" in sys.modules)
+"""
+
+
+def test_a_process_that_never_builds_a_feed_still_stamps_the_show(tmp_path: Path) -> None:
+    """A `podcast-host worker` imports no feed module; its changes must still reach every feed at once."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", STAMPS_WITHOUT_FEEDS, str(tmp_path / "instance")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "False"], "stamped, without podcast_host.feeds ever imported"

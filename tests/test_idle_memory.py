@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from helpers import create_show
 
 from podcast_host.db import Database, newest_revision
@@ -73,6 +74,7 @@ print({LOADED})
 """
 
 
+@pytest.mark.slow
 def test_an_idle_server_has_not_imported_what_only_some_requests_need(tmp_path: Path) -> None:
     data_dir = tmp_path / "instance"
     # The first start creates the schema (Alembic is needed then); every later start finds it current.
@@ -125,6 +127,7 @@ def test_the_start_up_schema_check_knows_the_newest_migration() -> None:
     assert newest_revision() == ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
+@pytest.mark.postgres
 def test_a_current_schema_is_recognized_and_an_empty_database_is_not(
     services: Services, tmp_path: Path
 ) -> None:

@@ -14,14 +14,18 @@ from pathlib import Path
 import psutil
 import pytest
 from audio_fixtures import make_tone
+from helpers import redis_url
 from redis import Redis
 
-from podcast_host import accounts, episodes, processing, shows
-from podcast_host.jobs import RedisQueue, ThreadQueue, job
+from podcast_host import accounts, episodes, processing, recovery, shows
+from podcast_host.jobs import RedisQueue, ThreadQueue
 from podcast_host.models import PROCESSING, READY, Episode
 from podcast_host.services import Services
 
-REDIS_URL = "redis://127.0.0.1:6379/15"
+# Runs claimed, crashed and resumed across processes: on PostgreSQL too.
+pytestmark = pytest.mark.postgres
+
+REDIS_URL = redis_url(15)
 
 
 @pytest.fixture
@@ -98,6 +102,7 @@ def test_uploads_are_queued_in_redis_not_run_in_the_web_process(
     assert finished.attempts == 1
 
 
+@pytest.mark.slow
 def test_a_worker_killed_mid_job_leaves_an_episode_that_still_finishes_once(
     redis_services: Services, long_wav: Path
 ) -> None:
@@ -162,21 +167,21 @@ def test_serve_resumes_episodes_left_unfinished_by_a_crash(
         )
         created.processing_state = PROCESSING  # as a server killed mid-job leaves it
         session.commit()
-    assert processing.recover_unfinished(sqlite_services, include_fresh=True) == 1
+    assert recovery.recover_unfinished(sqlite_services, include_fresh=True) == 1
     assert _episode(sqlite_services, created.id).status == "published"
 
 
-def test_a_job_waiting_in_the_embedded_queue_is_queued_once(sqlite_services: Services) -> None:
+def test_a_job_waiting_in_the_embedded_queue_is_queued_once() -> None:
     """Recovery re-queues episodes still waiting behind a long backlog; one waiting copy is enough."""
-    ran: list[int] = []
+    ran: list[object] = []
     gate = threading.Event()
 
-    @job("count_deliveries")
-    def count(_: Services, number: int) -> None:
-        ran.append(number)
+    def count(name: str, args: tuple[object, ...]) -> None:  # the queue's runner: the job it was given
+        assert name == "count_deliveries"
+        ran.extend(args)
         gate.wait(10)
 
-    queue = ThreadQueue(sqlite_services, workers=1)
+    queue = ThreadQueue(count, workers=1)
     queue.start()
     try:
         queue.enqueue("count_deliveries", 1)
@@ -194,3 +199,13 @@ def test_a_job_waiting_in_the_embedded_queue_is_queued_once(sqlite_services: Ser
         assert ran == [1, 2, 2]
     finally:
         queue.stop()
+
+
+def test_jobs_queued_under_the_old_entry_point_still_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Redis may hold jobs queued by an earlier release, which named podcast_host.jobs.run_in_worker."""
+    from podcast_host import jobs, tasks
+
+    ran: list[tuple[str, tuple[object, ...]]] = []
+    monkeypatch.setattr(tasks, "run_in_worker", lambda name, args: ran.append((name, args)))
+    jobs.run_in_worker("feed_changed", (7,))
+    assert ran == [("feed_changed", (7,))]

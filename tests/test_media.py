@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from browser import PASSWORD, sign_in
+from flask.testing import FlaskClient
 from helpers import auth, create_show, upload_episode
 
 from podcast_host import accounts
@@ -17,7 +18,7 @@ def _path(url: str) -> str:
 
 
 @pytest.fixture
-def draft(client, admin_token: str, services: Services, sample_mp3: Path) -> dict:  # type: ignore[no-untyped-def]
+def draft(client: FlaskClient, admin_token: str, services: Services, sample_mp3: Path) -> dict:
     create_show(client, admin_token)
     episode = upload_episode(
         client, admin_token, "daily", sample_mp3, title="Not yet", draft="true"
@@ -29,13 +30,15 @@ def draft(client, admin_token: str, services: Services, sample_mp3: Path) -> dic
         return {"audio": f"/media/{stored.audio_key}", "original": f"/media/{stored.original_key}"}
 
 
-def test_a_drafts_files_are_not_public(client, draft: dict) -> None:  # type: ignore[no-untyped-def]
+def test_a_drafts_files_are_not_public(client: FlaskClient, draft: dict) -> None:
     for path in draft.values():
         with client.get(path) as response:
             assert response.status_code == 404, path
 
 
-def test_the_shows_team_can_fetch_a_drafts_files(client, draft: dict, services: Services) -> None:  # type: ignore[no-untyped-def]
+def test_the_shows_team_can_fetch_a_drafts_files(
+    client: FlaskClient, draft: dict, services: Services
+) -> None:
     with services.db.session() as session:
         accounts.create_user(session, "team@example.com", PASSWORD, admin=True)
         session.commit()
@@ -46,9 +49,9 @@ def test_the_shows_team_can_fetch_a_drafts_files(client, draft: dict, services: 
 
 
 def test_originals_of_published_episodes_stay_private(
-    client,
+    client: FlaskClient,
     admin_token: str,
-    services: Services,  # type: ignore[no-untyped-def]
+    services: Services,
     sample_mp3: Path,
 ) -> None:
     create_show(client, admin_token)
@@ -75,6 +78,6 @@ def test_originals_of_published_episodes_stay_private(
         "/media/shows/1/episodes/abc/audio/x.mp3",
     ],
 )
-def test_malformed_media_keys_are_404(client, path: str) -> None:  # type: ignore[no-untyped-def]
+def test_malformed_media_keys_are_404(client: FlaskClient, path: str) -> None:
     response = client.get(path)
     assert response.status_code == 404

@@ -20,9 +20,10 @@ from xml.etree import ElementTree
 import pytest
 from browser import PASSWORD, sign_in
 from conftest import make_services
-from helpers import auth, create_show, upload_episode
+from flask.testing import FlaskClient
+from helpers import auth, create_show, redis_url, upload_episode
 
-from podcast_host import accounts, audio, create_app, episodes, processing, shows, storage
+from podcast_host import accounts, audio, create_app, episodes, recovery, shows, storage, tasks
 from podcast_host.jobs import ThreadQueue
 from podcast_host.models import Episode, utcnow
 from podcast_host.services import Services
@@ -67,8 +68,8 @@ def _assert_never_a_page(response: Any) -> None:
 
 
 @pytest.mark.parametrize("name", HOSTILE_NAMES)
-def test_an_original_named_like_a_page_is_stored_and_served_as_audio(  # type: ignore[no-untyped-def]
-    client, admin_token: str, services: Services, sample_mp3: Path, tmp_path: Path, name: str
+def test_an_original_named_like_a_page_is_stored_and_served_as_audio(
+    client: FlaskClient, admin_token: str, services: Services, sample_mp3: Path, tmp_path: Path, name: str
 ) -> None:
     create_show(client, admin_token)
     upload = _hostile_audio(sample_mp3, tmp_path, name)
@@ -90,7 +91,7 @@ def test_an_original_named_like_a_page_is_stored_and_served_as_audio(  # type: i
         _assert_never_a_page(served)
 
 
-def test_a_replaced_original_is_named_by_its_probed_format(  # type: ignore[no-untyped-def]
+def test_a_replaced_original_is_named_by_its_probed_format(
     services: Services, sample_mp3: Path, tmp_path: Path
 ) -> None:
     from audio_fixtures import make_tone
@@ -104,13 +105,14 @@ def test_a_replaced_original_is_named_by_its_probed_format(  # type: ignore[no-u
             services, session, show, episodes.Upload(sample_mp3, "a.mp3"), {"title": "T"}, enqueue=False
         )
         old_key = episodes.replace_original(services, session, episode, episodes.Upload(disguised, "b.svg"))
+        # A new name, not an overwrite: until the change commits, the episode's original is untouched.
+        assert services.store.exists(old_key or "")
         session.commit()
         folder = f"shows/{show.id}/episodes/{episode.id}/original/"
         assert re.fullmatch(re.escape(folder) + r"original-[0-9a-f]{16}\.flac", episode.original_key or "")
         assert episode.original_filename == "b.svg"
         assert re.fullmatch(re.escape(folder) + r"original-[0-9a-f]{16}\.mp3", old_key or "")
-    # A new name, not an overwrite: until the change commits, the episode's original is untouched.
-    assert services.store.exists(old_key or "")
+    assert not services.store.exists(old_key or ""), "deleted once the change is committed"
 
 
 HOSTILE_KEYS = [
@@ -124,12 +126,11 @@ HOSTILE_KEYS = [
 
 
 @pytest.mark.parametrize(("kind", "name"), HOSTILE_KEYS)
-def test_a_stored_key_with_a_page_extension_is_never_served_as_a_page(  # type: ignore[no-untyped-def]
-    client, admin_token: str, services: Services, sample_mp3: Path, kind: str, name: str
+def test_a_stored_key_with_a_page_extension_is_never_served_as_a_page(
+    client: FlaskClient, services: Services, episode: dict, kind: str, name: str
 ) -> None:
     """Keys stored before the server named files itself may still end in .html: they download as bytes."""
-    create_show(client, admin_token)
-    episode_id = upload_episode(client, admin_token, "daily", sample_mp3).get_json()["id"]
+    episode_id = episode["id"]
     stored = _stored(services, episode_id)
     episode_part = None if kind == "image" else episode_id
     key = storage.media_key(stored.show_id, kind, name, episode_part)
@@ -159,8 +160,8 @@ def test_every_probed_format_is_served_with_the_type_the_probe_names() -> None:
 
 
 @pytest.fixture
-def draft_and_published(  # type: ignore[no-untyped-def]
-    client, admin_token: str, services: Services, sample_mp3: Path, tmp_path: Path
+def draft_and_published(
+    client: FlaskClient, admin_token: str, services: Services, sample_mp3: Path, tmp_path: Path
 ) -> dict[str, str]:
     from audio_fixtures import write_jpeg
 
@@ -182,8 +183,8 @@ def draft_and_published(  # type: ignore[no-untyped-def]
     }
 
 
-def test_access_controlled_media_is_never_stored_by_shared_caches(  # type: ignore[no-untyped-def]
-    client, services: Services, draft_and_published: dict[str, str]
+def test_access_controlled_media_is_never_stored_by_shared_caches(
+    client: FlaskClient, services: Services, draft_and_published: dict[str, str]
 ) -> None:
     _viewer(client, services)
     for what in ("draft audio", "draft original", "published original"):
@@ -195,8 +196,8 @@ def test_access_controlled_media_is_never_stored_by_shared_caches(  # type: igno
             _assert_never_a_page(served)
 
 
-def test_a_signed_in_stranger_gets_the_same_404_as_for_a_missing_file(  # type: ignore[no-untyped-def]
-    client, services: Services, draft_and_published: dict[str, str]
+def test_a_signed_in_stranger_gets_the_same_404_as_for_a_missing_file(
+    client: FlaskClient, services: Services, draft_and_published: dict[str, str]
 ) -> None:
     with services.db.session() as session:
         accounts.create_user(session, "stranger@example.com", PASSWORD)
@@ -211,8 +212,8 @@ def test_a_signed_in_stranger_gets_the_same_404_as_for_a_missing_file(  # type: 
             assert "daily" not in served.get_data(as_text=True), what
 
 
-def test_published_media_stays_cacheable_and_open_to_web_players(  # type: ignore[no-untyped-def]
-    client, draft_and_published: dict[str, str]
+def test_published_media_stays_cacheable_and_open_to_web_players(
+    client: FlaskClient, draft_and_published: dict[str, str]
 ) -> None:
     for what in ("published audio", "cover"):
         with client.get(draft_and_published[what]) as served:
@@ -330,8 +331,9 @@ def _media_files(services: Services) -> list[Path]:
     return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
 
 
-def test_deleting_a_show_deletes_its_replaced_mp3s_too(  # type: ignore[no-untyped-def]
-    client, admin_token: str, services: Services, sample_mp3: Path
+@pytest.mark.postgres
+def test_deleting_a_show_deletes_its_replaced_mp3s_too(
+    client: FlaskClient, admin_token: str, services: Services, sample_mp3: Path
 ) -> None:
     create_show(client, admin_token)
     episode_id = upload_episode(client, admin_token, "daily", sample_mp3).get_json()["id"]
@@ -360,11 +362,11 @@ def _wait_until(condition: Any, timeout_s: float) -> bool:
 def test_a_long_running_embedded_queue_purges_replaced_mp3s_after_their_grace(
     sqlite_services: Services, sample_mp3: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(processing, "RETIRED_AUDIO_GRACE", timedelta(seconds=1))
-    queue = ThreadQueue(sqlite_services)
+    monkeypatch.setattr(recovery, "RETIRED_AUDIO_GRACE", timedelta(seconds=1))
+    queue = ThreadQueue(tasks.runner(sqlite_services))
     sqlite_services.queue = queue
     queue.start()
-    processing.watch_for_stalled_runs(sqlite_services, queue.stopped, every_s=0.2)
+    recovery.watch_for_stalled_runs(sqlite_services, queue.stopped, every_s=0.2)
     with sqlite_services.db.session() as session:
         show = shows.create_show(session, sqlite_services.settings.public_url, {"slug": "p", "title": "P"})
         episode_id = episodes.create_episode(
@@ -374,6 +376,7 @@ def test_a_long_running_embedded_queue_purges_replaced_mp3s_after_their_grace(
     old_key = _stored(sqlite_services, episode_id).audio_key or ""
     with sqlite_services.db.session() as session:
         episodes.request_reprocess(sqlite_services, session, episodes.get_episode(session, episode_id))
+        session.commit()
     assert queue.join(timeout=60)
     assert _stored(sqlite_services, episode_id).audio_key != old_key
 
@@ -383,9 +386,9 @@ def test_a_long_running_embedded_queue_purges_replaced_mp3s_after_their_grace(
 
 
 def test_the_watch_for_stalled_runs_stops_with_the_embedded_queue(sqlite_services: Services) -> None:
-    queue = ThreadQueue(sqlite_services)
+    queue = ThreadQueue(tasks.runner(sqlite_services))
     queue.start()
-    watch = processing.watch_for_stalled_runs(sqlite_services, queue.stopped, every_s=0.05)
+    watch = recovery.watch_for_stalled_runs(sqlite_services, queue.stopped, every_s=0.05)
     time.sleep(0.2)
     assert watch.is_alive()
     queue.stop()
@@ -393,9 +396,10 @@ def test_the_watch_for_stalled_runs_stops_with_the_embedded_queue(sqlite_service
     assert not watch.is_alive()
 
 
-REDIS_URL = "redis://127.0.0.1:6379/14"
+REDIS_URL = redis_url(14)
 
 
+@pytest.mark.postgres
 def test_a_redis_worker_purges_replaced_mp3s_while_it_runs(
     tmp_path: Path, database_url: str, sample_mp3: Path
 ) -> None:
@@ -447,8 +451,8 @@ def test_a_redis_worker_purges_replaced_mp3s_while_it_runs(
 # --- side files carry random names; covers do not pile up ---------------------------------------------------
 
 
-def test_transcripts_and_episode_images_get_names_nobody_can_guess(  # type: ignore[no-untyped-def]
-    client, admin_token: str, services: Services, sample_mp3: Path, tmp_path: Path
+def test_transcripts_and_episode_images_get_names_nobody_can_guess(
+    client: FlaskClient, admin_token: str, services: Services, sample_mp3: Path, tmp_path: Path
 ) -> None:
     """Behind MEDIA_URL a draft's files are only as private as their names: a fixed name is no secret."""
     from audio_fixtures import write_jpeg
@@ -493,6 +497,7 @@ def test_transcripts_and_episode_images_get_names_nobody_can_guess(  # type: ign
         assert served.status_code == 200 and served.headers["Content-Type"].startswith("text/vtt")
 
 
+@pytest.mark.postgres
 def test_a_new_cover_names_the_old_one_for_deletion_once_committed(
     services: Services, tmp_path: Path
 ) -> None:
@@ -517,9 +522,10 @@ def test_a_new_cover_names_the_old_one_for_deletion_once_committed(
         assert shows.find_show(session, "c").image_key == old_key
 
 
+@pytest.mark.postgres
 @pytest.mark.parametrize("route", ["api", "dashboard"])
-def test_a_new_cover_uploaded_deletes_the_old_one(  # type: ignore[no-untyped-def]
-    client, admin_token: str, services: Services, tmp_path: Path, route: str
+def test_a_new_cover_uploaded_deletes_the_old_one(
+    client: FlaskClient, admin_token: str, services: Services, tmp_path: Path, route: str
 ) -> None:
     from audio_fixtures import write_jpeg
 
@@ -555,9 +561,7 @@ def test_a_new_cover_uploaded_deletes_the_old_one(  # type: ignore[no-untyped-de
     assert not services.store.exists(keys[0])
 
 
-def test_show_files_of_a_show_that_does_not_exist_are_404(  # type: ignore[no-untyped-def]
-    client, services: Services
-) -> None:
+def test_show_files_of_a_show_that_does_not_exist_are_404(client: FlaskClient, services: Services) -> None:
     key = storage.media_key(4242, "image", "cover-0123456789ab.jpg")
     services.store.put_bytes(key, b"\xff\xd8 a cover left behind", "image/jpeg")
     assert client.get(f"/media/{key}").status_code == 404
@@ -567,15 +571,13 @@ def test_show_files_of_a_show_that_does_not_exist_are_404(  # type: ignore[no-un
 
 
 @pytest.fixture
-def published_audio(client, admin_token: str, services: Services, sample_mp3: Path) -> tuple[str, bytes]:  # type: ignore[no-untyped-def]
-    create_show(client, admin_token)
-    episode_id = upload_episode(client, admin_token, "daily", sample_mp3).get_json()["id"]
-    key = _stored(services, episode_id).audio_key or ""
+def published_audio(services: Services, episode: dict) -> tuple[str, bytes]:
+    key = _stored(services, episode["id"]).audio_key or ""
     with services.store.open(key) as fh:
         return f"/media/{key}", fh.read()
 
 
-def test_several_ranges_get_the_whole_file(client, published_audio: tuple[str, bytes]) -> None:  # type: ignore[no-untyped-def]
+def test_several_ranges_get_the_whole_file(client: FlaskClient, published_audio: tuple[str, bytes]) -> None:
     path, whole = published_audio
     with client.get(path, headers={"Range": "bytes=0-9,20-29"}) as served:
         assert served.status_code == 200
@@ -584,7 +586,9 @@ def test_several_ranges_get_the_whole_file(client, published_audio: tuple[str, b
         assert single.status_code == 206 and single.data == whole[10:20]
 
 
-def test_a_weak_if_range_validator_never_matches(client, published_audio: tuple[str, bytes]) -> None:  # type: ignore[no-untyped-def]
+def test_a_weak_if_range_validator_never_matches(
+    client: FlaskClient, published_audio: tuple[str, bytes]
+) -> None:
     path, whole = published_audio
     with client.head(path) as head:
         etag = head.headers["ETag"]

@@ -8,12 +8,15 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from helpers import auth, create_show, upload_episode
+from helpers import auth, upload_episode
 from lxml import etree
 
 from podcast_host import shows
 from podcast_host.cli import main
 from podcast_host.services import Services
+
+# Aliases of old slugs and their uniqueness: on PostgreSQL too.
+pytestmark = pytest.mark.postgres
 
 BASE = "http://127.0.0.1:8000"
 ELSEWHERE = "https://elsewhere.example/feed.xml"
@@ -21,14 +24,6 @@ NS = {
     "itunes": "http://www.itunes.com/dtds/podcast-1.0.dtd",
     "podcast": "https://podcastindex.org/namespace/1.0",
 }
-
-
-@pytest.fixture
-def episode(client: Any, admin_token: str, sample_mp3: Path) -> dict[str, Any]:
-    create_show(client, admin_token)
-    response = upload_episode(client, admin_token, "daily", sample_mp3)
-    assert response.status_code == 202, response.get_json()
-    return response.get_json()
 
 
 def channel(body: bytes) -> Any:
@@ -97,7 +92,7 @@ def test_renaming_through_the_domain_moves_the_feed_too(
     services: Services, client: Any, episode: dict
 ) -> None:
     with services.db.session() as session:
-        shows.update_show(session, shows.find_show(session, "daily"), {"slug": "renamed"})
+        shows.update_show(services, session, shows.find_show(session, "daily"), {"slug": "renamed"})
         session.commit()
     assert client.get("/daily/feed.xml").headers["Location"] == f"{BASE}/renamed/feed.xml"
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 import gc
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from browser import add_user, dashboard_app, sign_in
 from helpers import auth, create_show, upload_episode
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from podcast_host import episodes, shows
 from podcast_host.errors import Invalid
@@ -103,6 +104,7 @@ def _rows(services: Services) -> tuple[Show, Episode]:
         return session.scalars(select(Show)).one(), session.scalars(select(Episode)).one()
 
 
+@pytest.mark.postgres
 def test_saving_stores_the_rendered_html(
     client: Any, admin_token: str, services: Services, published: dict
 ) -> None:
@@ -130,6 +132,7 @@ def test_pages_serve_the_stored_html(client: Any, services: Services, published:
     assert "stored notes html" in page and "<strong>bold</strong>" not in page
 
 
+@pytest.mark.postgres
 def test_rows_saved_before_the_html_was_stored_get_it_once(
     client: Any, services: Services, published: dict, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -195,7 +198,7 @@ def test_the_show_description_is_stored_rendered_from_the_domain(services: Servi
     with services.db.session() as session:
         show = shows.create_show(session, "https://pod.example", {"slug": "s", "title": "S"})
         assert show.description_html == ""
-        shows.update_show(session, show, {"description": "*hi*"})
+        shows.update_show(services, session, show, {"description": "*hi*"})
         assert show.description_html == "<p><em>hi</em></p>"
         session.commit()
 
@@ -211,7 +214,11 @@ def test_notes_that_render_to_too_much_html_are_refused() -> None:
         render_notes_html("&" * MAX_NOTES_CHARS)
     assert refused.value.field == "description"
     with pytest.raises(Invalid, match="KB of HTML"):
-        episodes.update_episode(None, Episode(description="", notes_html=""), {"description": "<" * 40_000})  # type: ignore[arg-type]
+        unsaved = Episode(description="", notes_html="")
+        # Refused before the services or the session are used: neither is needed.
+        episodes.update_episode(
+            cast(Services, None), cast(Session, None), unsaved, {"description": "<" * 40_000}
+        )
     # Long ordinary notes stay well inside: prose and links at the text limit.
     prose = ("A long paragraph about the [show](https://example.com/a/page) and *its* guests. " * 900)[
         :MAX_NOTES_CHARS

@@ -158,6 +158,7 @@ def fuzz(sqlite_services: Services, sample_mp3: Path) -> Fuzz:
     return Fuzz(schema, sqlite_services, {"Authorization": f"Bearer {secret}"}, sample_mp3)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=str)
 def test_the_app_keeps_the_promises_of_its_document(fuzz: Fuzz, mode: GenerationMode) -> None:
     """No 5xx; every answer's status, type and body is one the document describes; invalid input is refused.

@@ -16,6 +16,9 @@ from podcast_host import create_app
 from podcast_host.models import READY, Episode, Show, utcnow
 from podcast_host.services import Services
 
+# Paging, ordering and publish times are queries: on PostgreSQL too.
+pytestmark = pytest.mark.postgres
+
 PER_PAGE = 3
 
 

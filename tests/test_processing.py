@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 from helpers import stored_episode
 
-from podcast_host import audio, episodes, processing, shows
+from podcast_host import audio, episodes, processing, recovery, shows
 from podcast_host.cli import main
 from podcast_host.jobs import RetryLater
 from podcast_host.models import FAILED, PROCESSING, READY, Episode, utcnow
@@ -44,6 +44,7 @@ def test_an_unexpected_crash_fails_the_episode_with_a_reason(
     monkeypatch.undo()
     with sqlite_services.db.session() as session:
         episodes.request_reprocess(sqlite_services, session, episodes.get_episode(session, episode_id))
+        session.commit()
     assert _episode(sqlite_services, episode_id).status == "published"
 
 
@@ -92,6 +93,7 @@ def test_a_live_run_cannot_be_reprocessed_but_a_dead_one_can(
         live.heartbeat_at = utcnow() - timedelta(hours=1)
         session.commit()
         episodes.request_reprocess(sqlite_services, session, live)
+        session.commit()
     assert _episode(sqlite_services, episode_id).status == "published"
 
 
@@ -103,14 +105,15 @@ def test_a_reprocessed_episode_keeps_its_old_mp3_for_a_while(
     old_key = _episode(sqlite_services, episode_id).audio_key or ""
     with sqlite_services.db.session() as session:
         episodes.request_reprocess(sqlite_services, session, episodes.get_episode(session, episode_id))
+        session.commit()
     again = _episode(sqlite_services, episode_id)
     assert again.audio_key != old_key
     assert sqlite_services.store.exists(old_key), "apps that read the feed before may still download it"
     assert [key for key, _ in again.retired_audio or []] == [old_key]
 
-    assert processing.purge_retired_audio(sqlite_services) == 0
-    monkeypatch.setattr(processing, "RETIRED_AUDIO_GRACE", timedelta(0))
-    assert processing.purge_retired_audio(sqlite_services) == 1
+    assert recovery.purge_retired_audio(sqlite_services) == 0
+    monkeypatch.setattr(recovery, "RETIRED_AUDIO_GRACE", timedelta(0))
+    assert recovery.purge_retired_audio(sqlite_services) == 1
     assert not sqlite_services.store.exists(old_key)
     assert _episode(sqlite_services, episode_id).retired_audio is None
 
@@ -136,7 +139,9 @@ def test_the_pipeline_uses_the_shows_own_settings(sqlite_services: Services, sam
     episode_id = _new_episode(sqlite_services, sample_mp3)
     with sqlite_services.db.session() as session:
         show = episodes.get_episode(session, episode_id).show
-        shows.update_show(session, show, {"target_lufs_stereo": -20, "bitrate_stereo_kbps": 96})
+        shows.update_show(
+            sqlite_services, session, show, {"target_lufs_stereo": -20, "bitrate_stereo_kbps": 96}
+        )
         session.commit()
     processing.process_episode(sqlite_services, episode_id)
     done = _episode(sqlite_services, episode_id)

@@ -16,11 +16,15 @@ from audio_fixtures import make_tone
 from helpers import stored_episode
 from sqlalchemy import create_engine, inspect, text
 
-from podcast_host import accounts, audio, db, episodes, processing, shows
+from podcast_host import accounts, audio, db, episodes, processing, recovery, shows, tasks
 from podcast_host.errors import Conflict
 from podcast_host.jobs import ThreadQueue
 from podcast_host.models import FAILED, PENDING, PROCESSING, READY, Episode, Show, utcnow
 from podcast_host.services import Services
+from podcast_host.storage import LocalStore
+
+# Claims, ids never reused and the migration: the database's to keep, so on PostgreSQL too.
+pytestmark = pytest.mark.postgres
 
 RESULT = audio.ProcessResult(duration_s=4.0, channels=2, loudness_report={}, waveform=[])
 
@@ -66,6 +70,7 @@ def test_a_deleted_episodes_late_run_never_publishes_on_the_episode_that_follows
     late_key = _late_audio(services, gone, "from-the-deleted-episode")
     with services.db.session() as session:
         episodes.delete_episode(services, session, episodes.get_episode(session, gone_id))
+        session.commit()
 
     # Another producer's show gets the next episode, and a run starts on it.
     other_show = _show(services, "other", "other@example.com")
@@ -132,6 +137,7 @@ def test_a_stalled_run_cannot_publish_after_the_episode_was_restarted(
         if restart == "reprocess":
             services.queue = _Held()
             episodes.request_reprocess(services, session, episode)
+            session.commit()
         else:
             newer = make_tone(tmp_path / "newer.mp3", seconds=2, frequency=660)
             episodes.replace_original(services, session, episode, episodes.Upload(newer, "newer.mp3"))
@@ -373,10 +379,10 @@ def test_the_embedded_queue_takes_over_stalled_runs_while_it_runs(
     episode_id = stored_episode(services, _show(services, "resume"), sample_mp3)
     processing._claim(services, episode_id)
     _go_silent(services, episode_id)  # the process that ran it died long after this one started
-    queue = ThreadQueue(services)
+    queue = ThreadQueue(tasks.runner(services))
     services.queue = queue
     queue.start()
-    processing.watch_for_stalled_runs(services, queue.stopped, every_s=0.2)
+    recovery.watch_for_stalled_runs(services, queue.stopped, every_s=0.2)
     try:
         deadline = time.monotonic() + 60
         while _episode(services, episode_id).processing_state != READY:
@@ -397,7 +403,7 @@ def test_publishing_while_the_job_finishes_publishes(services: Services, sample_
         loaded = request.get(Episode, episode_id)  # the publish request reads the episode while it processes
         assert loaded is not None and loaded.processing_state == PENDING
         assert processing.process_episode(services, episode_id) == READY  # the job commits meanwhile
-        episodes.publish_episode(request, loaded)
+        episodes.publish_episode(services, request, loaded)
         request.commit()
     finally:
         request.close()
@@ -412,7 +418,7 @@ def test_publishing_while_the_job_finishes_publishes(services: Services, sample_
 def test_publishing_first_then_finishing_publishes(services: Services, sample_mp3: Path) -> None:
     episode_id = stored_episode(services, _show(services, "first"), sample_mp3, draft="true")
     with services.db.session() as session:
-        episodes.publish_episode(session, episodes.get_episode(session, episode_id))
+        episodes.publish_episode(services, session, episodes.get_episode(session, episode_id))
         session.commit()
     assert _episode(services, episode_id).status == "processing"
     assert processing.process_episode(services, episode_id) == READY
@@ -428,8 +434,9 @@ def test_publish_now_during_a_reprocess_keeps_the_current_audio_listed(
     services.queue = _Held()
     with services.db.session() as session:
         episodes.request_reprocess(services, session, episodes.get_episode(session, episode_id))
+        session.commit()
     with services.db.session() as session:
-        episodes.publish_episode(session, episodes.get_episode(session, episode_id))
+        episodes.publish_episode(services, session, episodes.get_episode(session, episode_id))
         session.commit()
     listed = _episode(services, episode_id)
     assert listed.publish_at is not None and listed.publish_at <= utcnow()
@@ -440,7 +447,7 @@ def test_publish_now_during_a_reprocess_keeps_the_current_audio_listed(
         episode = episodes.get_episode(session, episode_id)
         episode.processing_state, episode.publish_at, episode.draft = FAILED, None, True
         session.commit()
-        episodes.publish_episode(session, episode)
+        episodes.publish_episode(services, session, episode)
         session.commit()
     assert _episode(services, episode_id).is_public_at(utcnow())
 
@@ -468,7 +475,8 @@ def test_runs_work_in_the_data_folder_and_leftovers_are_swept(
     live.mkdir()
     hour_ago = time.time() - 3600
     os.utime(crashed, (hour_ago, hour_ago))
-    partial_uploads = Path(services.store.root) / ".uploads"  # type: ignore[attr-defined]
+    assert isinstance(services.store, LocalStore)
+    partial_uploads = Path(services.store.root) / ".uploads"
     assert partial_uploads.is_dir() and list(partial_uploads.iterdir()) == []
     half_upload = partial_uploads / ".upload-abc.tmp"
     fresh_upload = partial_uploads / ".upload-def.tmp"
@@ -477,7 +485,7 @@ def test_runs_work_in_the_data_folder_and_leftovers_are_swept(
     two_hours_ago = time.time() - 7200
     os.utime(half_upload, (two_hours_ago, two_hours_ago))
 
-    processing.recover_unfinished(services, include_fresh=False)
+    recovery.recover_unfinished(services, include_fresh=False)
     assert not crashed.exists() and live.exists()
     assert not half_upload.exists() and fresh_upload.exists()
 
@@ -505,5 +513,6 @@ def _with(settings: Any, **changes: Any) -> Any:
 
 
 def _stored_files(services: Services) -> list[Path]:
-    root = Path(services.store.root)  # type: ignore[attr-defined]
+    assert isinstance(services.store, LocalStore)
+    root = Path(services.store.root)
     return sorted(p for p in root.rglob("*") if p.is_file())

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import prepare_database
 
 
 def _free_port() -> int:
@@ -89,7 +90,7 @@ class Server:
 @pytest.fixture
 def server(tmp_path: Path, database_url: str) -> Iterator[Server]:
     running = Server(tmp_path / "instance", database_url, PODCAST_HOST_MAX_UPLOAD_MB="5")
-    running.cli("db", "upgrade")
+    prepare_database(database_url)
     running.start()
     yield running
     running.stop()
@@ -111,6 +112,7 @@ def _multipart(fields: dict[str, str], audio: bytes, filename: str) -> tuple[byt
     return b"".join(parts), f"multipart/form-data; boundary={boundary}"
 
 
+@pytest.mark.postgres
 def test_serve_processes_uploads_in_worker_threads(server: Server, sample_mp3: Path) -> None:
     server.cli("user", "add", "serve@example.com", "--admin")
     token = server.cli("token", "add", "serve@example.com").strip().splitlines()[-1]

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import psutil
 import pytest
+from conftest import prepare_database
+from flask.testing import FlaskClient
 from helpers import auth
 from test_serve import Server
 
@@ -25,8 +27,9 @@ PUBLIC_FILE = "/media/shows/1/image/cover-large.jpg"
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
-    running = Server(tmp_path / "instance", f"sqlite:///{tmp_path / 'serve.sqlite3'}")
-    running.cli("db", "upgrade")
+    url = f"sqlite:///{tmp_path / 'serve.sqlite3'}"
+    running = Server(tmp_path / "instance", url)
+    prepare_database(url)
     running.start()
     yield running
     running.stop()
@@ -173,6 +176,7 @@ def test_stalled_downloads_keep_no_thread(server: Server) -> None:
     assert max(waits) < 2.0, waits
 
 
+@pytest.mark.slow
 def test_an_abandoned_download_stops_reading_the_file(server: Server) -> None:
     _public_file(server, 128 * MB)
     pid = server.process.pid
@@ -250,7 +254,7 @@ def test_every_answer_carries_one_date(server: Server) -> None:
 # --- app answers --------------------------------------------------------------------------------------
 
 
-def test_deeply_nested_json_is_a_bad_request(client, admin_token: str) -> None:  # type: ignore[no-untyped-def]
+def test_deeply_nested_json_is_a_bad_request(client: FlaskClient, admin_token: str) -> None:
     response = client.post(
         "/api/v1/shows",
         data="[" * 100_000,
@@ -260,7 +264,7 @@ def test_deeply_nested_json_is_a_bad_request(client, admin_token: str) -> None: 
     assert response.get_json()["error"]["code"] == "bad_request"
 
 
-def test_a_rewritten_redirect_names_no_other_host_in_its_body(client, admin_token: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_rewritten_redirect_names_no_other_host_in_its_body(client: FlaskClient, admin_token: str) -> None:
     from helpers import create_show
 
     create_show(client, admin_token, slug="alpha")

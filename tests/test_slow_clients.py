@@ -9,17 +9,21 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
+from typing import cast
 
 import psutil
 import pytest
+from conftest import prepare_database
+from flask.testing import FlaskClient
 from test_serve import Server
 
 MB = 1024 * 1024
 
 
 def _sqlite_server(tmp_path: Path, **run_server_options: float) -> Server:
-    running = Server(tmp_path / "instance", f"sqlite:///{tmp_path / 'serve.sqlite3'}")
-    running.cli("db", "upgrade")
+    url = f"sqlite:///{tmp_path / 'serve.sqlite3'}"
+    running = Server(tmp_path / "instance", url)
+    prepare_database(url)
     running.start(**run_server_options)
     return running
 
@@ -203,7 +207,8 @@ def test_a_pipelined_request_still_receiving_its_body_keeps_its_connection(impat
 
 
 def test_a_header_name_with_an_underscore_does_not_reach_the_app() -> None:
-    from podcast_host.server import _environ
+    from podcast_host.server.body import RequestBody
+    from podcast_host.server.protocol import wsgi_environ
 
     scope = {
         "method": "GET",
@@ -213,7 +218,7 @@ def test_a_header_name_with_an_underscore_does_not_reach_the_app() -> None:
         "headers": [(b"x-forwarded-for", b"10.0.0.1"), (b"x_forwarded_for", b"6.6.6.6")],
     }
     # werkzeug's key for both spellings is the same: `X_Forwarded_For` would extend the real header.
-    environ = _environ(scope, {}, body=None)  # type: ignore[arg-type]
+    environ = wsgi_environ(scope, {}, body=cast(RequestBody, None))  # no body is read
     assert environ["HTTP_X_FORWARDED_FOR"] == "10.0.0.1"
 
 
@@ -243,7 +248,7 @@ def test_a_huge_login_form_is_refused_without_growing_the_server(
     assert _timed_healthz(server) < 2.0
 
 
-def test_the_upload_routes_named_for_the_big_limit_exist(client) -> None:  # type: ignore[no-untyped-def]
+def test_the_upload_routes_named_for_the_big_limit_exist(client: FlaskClient) -> None:
     from podcast_host.web import UPLOAD_ENDPOINTS
 
     assert not UPLOAD_ENDPOINTS - set(client.application.view_functions)

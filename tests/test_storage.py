@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -156,8 +158,16 @@ def test_stores_refuse_keys_that_could_escape(store, key):
         store.exists(key)
 
 
-def test_check_passes_when_the_store_answers(store):
+def test_check_tells_a_store_that_answers_from_one_that_does_not(store, tmp_path):
     store.check()
+    if isinstance(store, LocalStore):
+        blocker = tmp_path / "blocker"
+        blocker.write_bytes(b"a file where the media folder's parent should be")
+        unreachable: MediaStore = LocalStore(blocker / "media")
+    else:
+        unreachable = S3Store("no-bucket-by-this-name", endpoint_url=store.endpoint_url)
+    with pytest.raises(StorageError):
+        unreachable.check()
 
 
 # --- keys ---------------------------------------------------------------------------------------------------
@@ -229,6 +239,27 @@ def test_keys_never_escape_their_show_folder(name):
 def test_bad_kinds_and_ids_are_refused(show_id, kind, episode_id):
     with pytest.raises(ValueError):
         media_key(show_id, kind, "x.mp3", episode_id=episode_id)
+
+
+def test_keys_and_a_local_store_do_not_load_boto3(tmp_path):
+    """A fresh interpreter: building and reading keys, and a local store at work, leave boto3 unimported."""
+    code = f"""
+import sys
+from podcast_host import storage
+from podcast_host.storage import LocalStore, media_key, parse_media_key, served_type, store_from_url
+
+key = media_key(1, "audio", "episode.mp3", episode_id=2)
+assert parse_media_key(key).episode_id == 2 and served_type(key) == "audio/mpeg"
+assert storage.key_prefix("s3://bucket/podcasts") == "podcasts"
+store = LocalStore({str(tmp_path / "media")!r})
+store.put_bytes(key, b"audio", "audio/mpeg")
+assert store.open(key).read() == b"audio"
+assert isinstance(store_from_url("file://{tmp_path}/other"), LocalStore)
+print(sorted(name for name in ("boto3", "botocore", "s3transfer") if name in sys.modules))
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
 
 
 # --- local folder -------------------------------------------------------------------------------------------

@@ -12,6 +12,9 @@ from podcast_host.services import Services
 from podcast_host.shows import find_show
 from podcast_host.sync import sync_directory
 
+# Sync updates rows in place, keeps guids and aliases, and defers deletes to the commit: on PostgreSQL too.
+pytestmark = pytest.mark.postgres
+
 SAMPLE = Path(__file__).resolve().parent.parent / "episodes"
 
 

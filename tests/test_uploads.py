@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 import pytest
+from flask.testing import FlaskClient
 from helpers import auth, create_show, upload_episode
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
@@ -22,13 +23,16 @@ def _stored_files(services: Services) -> list[Path]:
     return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
 
 
-def _nothing_created(client, token: str, services: Services) -> None:  # type: ignore[no-untyped-def]
+def _nothing_created(client: FlaskClient, token: str, services: Services) -> None:
     listing = client.get("/api/v1/shows/daily/episodes", headers=auth(token)).get_json()
     assert listing["episodes"] == []
     assert _stored_files(services) == []
 
 
-def test_text_renamed_mp3_is_415(client, admin_token: str, services: Services, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.postgres
+def test_text_renamed_mp3_is_415(
+    client: FlaskClient, admin_token: str, services: Services, tmp_path: Path
+) -> None:
     create_show(client, admin_token)
     fake = tmp_path / "notes.mp3"
     fake.write_text("This is not audio at all, just text with an mp3 name.\n" * 20)
@@ -40,7 +44,10 @@ def test_text_renamed_mp3_is_415(client, admin_token: str, services: Services, t
     _nothing_created(client, admin_token, services)
 
 
-def test_zero_byte_upload_is_refused(client, admin_token: str, services: Services, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.postgres
+def test_zero_byte_upload_is_refused(
+    client: FlaskClient, admin_token: str, services: Services, tmp_path: Path
+) -> None:
     create_show(client, admin_token)
     empty = tmp_path / "empty.mp3"
     empty.write_bytes(b"")
@@ -51,9 +58,9 @@ def test_zero_byte_upload_is_refused(client, admin_token: str, services: Service
 
 
 def test_path_traversal_filename_stays_inside_the_store(
-    client,
+    client: FlaskClient,
     admin_token: str,
-    services: Services,  # type: ignore[no-untyped-def]
+    services: Services,
     sample_mp3: Path,
 ) -> None:
     create_show(client, admin_token)
@@ -67,7 +74,7 @@ def test_path_traversal_filename_stays_inside_the_store(
     assert not any(Path(os.sep, "x.mp3") == p for p in stored)
 
 
-def test_upload_without_token_is_401(client, admin_token: str, sample_mp3: Path) -> None:  # type: ignore[no-untyped-def]
+def test_upload_without_token_is_401(client: FlaskClient, admin_token: str, sample_mp3: Path) -> None:
     create_show(client, admin_token)
     with sample_mp3.open("rb") as fh:
         response = client.post("/api/v1/shows/daily/episodes", data={"title": "x", "audio": (fh, "a.mp3")})
@@ -75,21 +82,22 @@ def test_upload_without_token_is_401(client, admin_token: str, sample_mp3: Path)
     assert response.get_json()["error"]["code"] == "unauthorized"
 
 
-def test_upload_without_audio_field_is_422(client, admin_token: str) -> None:  # type: ignore[no-untyped-def]
+def test_upload_without_audio_field_is_422(client: FlaskClient, admin_token: str) -> None:
     create_show(client, admin_token)
     response = client.post("/api/v1/shows/daily/episodes", data={"title": "x"}, headers=auth(admin_token))
     assert response.status_code == 422
     assert response.get_json()["error"]["field"] == "audio"
 
 
-def test_duplicate_show_slug_is_409(client, admin_token: str) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.postgres
+def test_duplicate_show_slug_is_409(client: FlaskClient, admin_token: str) -> None:
     create_show(client, admin_token)
     again = client.post("/api/v1/shows", json={"slug": "daily", "title": "Other"}, headers=auth(admin_token))
     assert again.status_code == 409
     assert again.get_json()["error"]["code"] == "conflict"
 
 
-def test_unknown_route_is_json_404(client) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_route_is_json_404(client: FlaskClient) -> None:
     response = client.get("/api/v1/nothing-here")
     assert response.status_code == 404
     assert response.get_json()["error"]["code"] == "not_found"
@@ -125,20 +133,23 @@ def test_oversize_upload_is_413_with_json(tmp_path: Path, size_mb: int) -> None:
 
 
 @pytest.mark.parametrize("slug", ["static", "media", "api", "admin", "healthz"])
-def test_slugs_the_app_answers_itself_are_reserved(client, admin_token: str, slug: str) -> None:  # type: ignore[no-untyped-def]
+def test_slugs_the_app_answers_itself_are_reserved(client: FlaskClient, admin_token: str, slug: str) -> None:
     response = client.post("/api/v1/shows", json={"slug": slug, "title": "Clash"}, headers=auth(admin_token))
     assert response.status_code == 409
     assert "reserved" in response.get_json()["error"]["message"]
 
 
-def test_method_not_allowed_says_what_is(client) -> None:  # type: ignore[no-untyped-def]
+def test_method_not_allowed_says_what_is(client: FlaskClient) -> None:
     response = client.delete("/healthz")
     assert response.status_code == 405
     assert response.get_json()["error"]["code"] == "method_not_allowed"
     assert "GET" in response.headers["Allow"]
 
 
-def test_an_explicit_slug_already_taken_is_409(client, admin_token: str, sample_mp3: Path) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.postgres
+def test_an_explicit_slug_already_taken_is_409(
+    client: FlaskClient, admin_token: str, sample_mp3: Path
+) -> None:
     create_show(client, admin_token)
     assert upload_episode(client, admin_token, "daily", sample_mp3, slug="one").status_code == 202
     again = upload_episode(client, admin_token, "daily", sample_mp3, slug="one")
@@ -150,21 +161,25 @@ def test_an_explicit_slug_already_taken_is_409(client, admin_token: str, sample_
 
 @pytest.mark.parametrize("filename", ["...", "___", "-.mp3"])
 def test_a_filename_with_nothing_usable_still_uploads(
-    client,
+    client: FlaskClient,
     admin_token: str,
-    sample_mp3: Path,  # type: ignore[no-untyped-def]
+    sample_mp3: Path,
     filename: str,
 ) -> None:
     create_show(client, admin_token)
     assert upload_episode(client, admin_token, "daily", sample_mp3, filename=filename).status_code == 202
 
 
-def test_an_oversized_side_file_is_refused_before_it_is_read(  # type: ignore[no-untyped-def]
-    client, admin_token: str, services: Services, sample_mp3: Path, monkeypatch: pytest.MonkeyPatch
+def test_an_oversized_side_file_is_refused_before_it_is_read(
+    client: FlaskClient,
+    admin_token: str,
+    services: Services,
+    sample_mp3: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from podcast_host import episodes
+    from podcast_host import limits
 
-    monkeypatch.setitem(episodes.SIDE_FILE_LIMITS, "chapters", 100)
+    monkeypatch.setitem(limits.SIDE_FILE_LIMITS, "chapters", 100)
     create_show(client, admin_token)
     with sample_mp3.open("rb") as fh:
         response = client.post(
@@ -178,9 +193,9 @@ def test_an_oversized_side_file_is_refused_before_it_is_read(  # type: ignore[no
 
 
 def test_a_spoofed_content_type_does_not_decide(
-    client,
+    client: FlaskClient,
     admin_token: str,
-    services: Services,  # type: ignore[no-untyped-def]
+    services: Services,
     sample_mp3: Path,
     tmp_path: Path,
 ) -> None:
@@ -209,10 +224,11 @@ def test_a_spoofed_content_type_does_not_decide(
     "publish_at",
     ["yesterday", "2026-13-01T08:00:00+00:00", "2026-12-01T08:00:00", "0001-01-01T00:00:00+00:00"],
 )
+@pytest.mark.postgres
 def test_invalid_dates_are_refused_with_nothing_created(
-    client,
+    client: FlaskClient,
     admin_token: str,
-    services: Services,  # type: ignore[no-untyped-def]
+    services: Services,
     sample_mp3: Path,
     publish_at: str,
 ) -> None:
@@ -223,11 +239,12 @@ def test_invalid_dates_are_refused_with_nothing_created(
     _nothing_created(client, admin_token, services)
 
 
+@pytest.mark.postgres
 @pytest.mark.parametrize(("field", "size"), [("title", 10_000), ("description", 200_000)])
 def test_huge_metadata_is_refused_with_nothing_created(
-    client,
+    client: FlaskClient,
     admin_token: str,
-    services: Services,  # type: ignore[no-untyped-def]
+    services: Services,
     sample_mp3: Path,
     field: str,
     size: int,
@@ -239,7 +256,7 @@ def test_huge_metadata_is_refused_with_nothing_created(
     _nothing_created(client, admin_token, services)
 
 
-def test_an_upload_of_too_many_files_is_413_saying_why(client, admin_token: str) -> None:  # type: ignore[no-untyped-def]
+def test_an_upload_of_too_many_files_is_413_saying_why(client: FlaskClient, admin_token: str) -> None:
     create_show(client, admin_token)
     files = {f"file{n}": (io.BytesIO(b"x"), f"f{n}.bin") for n in range(6)}
     response = client.post(

@@ -19,7 +19,7 @@ from helpers import auth, create_show, upload_episode
 from lxml import etree
 
 from podcast_host import accounts, create_app, shows
-from podcast_host.jobs import Retry
+from podcast_host.jobs import Retry, ThreadQueue
 from podcast_host.models import utcnow
 from podcast_host.services import Services
 
@@ -63,7 +63,8 @@ class StubHub:
             return 204
 
     def __enter__(self) -> StubHub:
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        # A short poll: shutdown() waits for the loop to look, half a second by default.
+        threading.Thread(target=self.server.serve_forever, args=(0.02,), daemon=True).start()
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -86,7 +87,8 @@ def flaky_hub() -> Iterator[StubHub]:
 def services_with(tmp_path: Path, database_url: str, *hubs: StubHub) -> Services:
     services = make_services(tmp_path, database_url=database_url, websub_hubs=",".join(h.url for h in hubs))
     # The in-process queue's back-off, made short enough for a test.
-    services.queue.retry = Retry(attempts=4, first_delay_s=0.05)  # type: ignore[attr-defined]
+    assert isinstance(services.queue, ThreadQueue)
+    services.queue.retry = Retry(attempts=4, first_delay_s=0.05)
     return services
 
 
@@ -151,6 +153,7 @@ def test_without_hubs_the_feed_has_no_hub_link_and_nothing_is_pinged(
 # --- every change pings every hub ------------------------------------------------------------------------
 
 
+@pytest.mark.postgres
 def test_publishing_an_episode_pings_the_hub(
     hub_client: Any, token: str, sample_mp3: Path, hub: StubHub
 ) -> None:
@@ -160,6 +163,7 @@ def test_publishing_an_episode_pings_the_hub(
     assert len(publish_pings(hub)) == 1
 
 
+@pytest.mark.postgres
 def test_editing_deleting_and_publishing_ping_the_hub_each_time(
     hub_client: Any, token: str, sample_mp3: Path, hub: StubHub
 ) -> None:
@@ -223,6 +227,7 @@ def test_pings_go_through_worker_threads_when_the_queue_runs(
     assert flaky_hub.attempts == 3 and len(publish_pings(flaky_hub)) == 1
 
 
+@pytest.mark.postgres
 def test_a_scheduled_episode_going_live_pings_the_hub(
     hub_services: Services, hub_client: Any, token: str, sample_mp3: Path, hub: StubHub
 ) -> None:

@@ -13,12 +13,12 @@ from typing import Any
 from xml.etree import ElementTree
 
 import pytest
+from conftest import make_services
 from flask.testing import FlaskClient
 from helpers import auth, create_show, upload_episode
 from markupsafe import escape
 
 from podcast_host import accounts, create_app
-from podcast_host.services import Services
 
 PAYLOADS = [
     "<script>alert(1)</script>",
@@ -74,26 +74,21 @@ def audit(html: str) -> ScriptAudit:
     return parser
 
 
-@pytest.fixture
-def xss_client(sqlite_services: Services) -> FlaskClient:
-    return create_app(services=sqlite_services).test_client()
-
-
-@pytest.fixture
-def token(sqlite_services: Services) -> str:
-    with sqlite_services.db.session() as session:
-        user = accounts.create_user(session, "admin@example.com", None, admin=True)
-        _, secret = accounts.create_token(session, user)
-        session.commit()
-    return secret
-
-
-@pytest.fixture(params=PAYLOADS, ids=["script", "img-onerror", "markdown-javascript", "svg-onload"])
+@pytest.fixture(
+    scope="module", params=PAYLOADS, ids=["script", "img-onerror", "markdown-javascript", "svg-onload"]
+)
 def hostile(
-    request: pytest.FixtureRequest, xss_client: FlaskClient, token: str, sample_mp3: Path
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, sample_mp3: Path
 ) -> Iterator[dict[str, Any]]:
-    """A show and a published episode with the payload in every text a producer types."""
+    """A show and a published episode with the payload in every text a producer types; the tests only read
+    them, so each payload's site is made once for the module."""
     payload = request.param
+    services = make_services(tmp_path_factory.mktemp("xss"))
+    xss_client = create_app(services=services).test_client()
+    with services.db.session() as session:
+        user = accounts.create_user(session, "admin@example.com", None, admin=True)
+        _, token = accounts.create_token(session, user)
+        session.commit()
     create_show(
         xss_client,
         token,
@@ -113,7 +108,13 @@ def hostile(
     assert response.status_code == 202, response.get_json()
     episode = xss_client.get(f"/api/v1/episodes/{response.get_json()['id']}", headers=auth(token)).get_json()
     assert episode["status"] == "published", episode
-    yield {"payload": payload, "episode_path": episode["page_url"].removeprefix(BASE)}
+    yield {"payload": payload, "episode_path": episode["page_url"].removeprefix(BASE), "client": xss_client}
+    services.close()
+
+
+@pytest.fixture
+def xss_client(hostile: dict[str, Any]) -> FlaskClient:
+    return hostile["client"]
 
 
 def test_pages_escape_or_strip_producer_text(xss_client: FlaskClient, hostile: dict[str, Any]) -> None:

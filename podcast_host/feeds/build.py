@@ -17,6 +17,7 @@ from posixpath import splitext
 from typing import TYPE_CHECKING
 
 from podcast_host.feeds.categories import validate_category
+from podcast_host.limits import KIB, MIB, format_size
 from podcast_host.models import Episode, Show
 from podcast_host.notes import clean_text, stored_notes_html
 
@@ -41,10 +42,10 @@ _TIMED_TRANSCRIPT_TYPES = frozenset({"text/vtt", "application/x-subrip"})
 
 # The most a feed weighs (docs/feeds.md, "Size"): the newest items that fit, the older ones left out. A
 # 1,000-episode show with ordinary notes takes about 1.5 MB; apps fetch the whole feed on every refresh.
-MAX_FEED_BYTES = 16 * 1024 * 1024
+MAX_FEED_BYTES = 16 * MIB
 # An item's bytes besides its title and notes (guid, links, enclosure, tags), rounded up.
-_ITEM_BYTES = 2 * 1024
-_CHANNEL_BYTES = 8 * 1024
+_ITEM_BYTES = 2 * KIB
+_CHANNEL_BYTES = 8 * KIB
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,8 @@ def build_feed(show: Show, episodes: Sequence[Episode], links: FeedLinks, now: d
     for episode, notes in _within(show, description, listed):
         # Explicit order: feedgen prepends by default.
         _fill_item(fg.add_entry(order="append"), episode, notes, links)
-    return fg.rss_str(pretty=True, encoding="UTF-8", xml_declaration=True)
+    feed: bytes = fg.rss_str(pretty=True, encoding="UTF-8", xml_declaration=True)
+    return feed
 
 
 def _within(show: Show, description: str, listed: list[Episode]) -> list[tuple[Episode, str]]:
@@ -95,12 +97,12 @@ def _within(show: Show, description: str, listed: list[Episode]) -> list[tuple[E
         if spent > MAX_FEED_BYTES:
             log.warning(
                 "show %s: the feed carries the newest %d of %d episodes; the %d older ones would take it "
-                "past %d MB (they stay on the show's pages)",
+                "past %s (they stay on the show's pages)",
                 show.slug,
                 count,
                 len(listed),
                 len(listed) - count,
-                MAX_FEED_BYTES // (1024 * 1024),
+                format_size(MAX_FEED_BYTES),
             )
             break
         items.append((episode, notes))
@@ -119,6 +121,7 @@ def _listed_episodes(episodes: Sequence[Episode], now: datetime) -> list[Episode
 
 
 def _newest_first_key(episode: Episode) -> tuple[datetime, int, str]:
+    assert episode.publish_at is not None  # listed, so public: Episode.is_public_at wants a date
     return (episode.publish_at, episode.number if episode.number is not None else -1, episode.guid or "")
 
 

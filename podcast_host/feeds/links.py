@@ -10,9 +10,14 @@ from podcast_host.models import Episode, Show
 from podcast_host.storage import key_prefix, media_url_for
 
 
+def show_url(public_url: str, slug: str) -> str:
+    """A show's page; its feed and its episodes' pages live under it."""
+    return f"{public_url}/{quote(slug)}/"
+
+
 def feed_url(public_url: str, slug: str) -> str:
     """A show's feed URL; also what its podcast:guid is derived from."""
-    return f"{public_url}/{quote(slug)}/feed.xml"
+    return f"{show_url(public_url, slug)}feed.xml"
 
 
 @dataclass(frozen=True)
@@ -27,7 +32,7 @@ class Links:
         return f"{self.base}/"
 
     def show_page(self, show: Show) -> str:
-        return f"{self.base}/{quote(show.slug)}/"
+        return show_url(self.base, show.slug)
 
     def feed(self, show: Show) -> str:
         return feed_url(self.base, show.slug)

@@ -39,7 +39,7 @@ class Funding:
 
 
 def _sub(parent: _Element, ns: str, tag: str, text: str | None = None, **attrib: str) -> _Element:
-    element = xml_elem(f"{{{ns}}}{tag}", parent, **attrib)
+    element: _Element = xml_elem(f"{{{ns}}}{tag}", parent, **attrib)
     if text is not None:
         element.text = text
     return element

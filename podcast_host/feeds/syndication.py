@@ -1,11 +1,11 @@
 """A show's feed as served: built by build.py, cached per show in each process until something in it changes.
 
 A request reads the show's row first. Every ORM change of the show or of one of its episodes with audio stamps
-the row (the listener at the end), so an unchanged stamp, no episode due yet and a full check less than
-RECHECK_S ago prove the cached bytes right; otherwise one aggregate over the episodes decides. Processes
-agree without talking: the ETag is a hash of the bytes, and bytes and Last-Modified follow from the database.
-The cache is bounded (FeedCache): past its caps the feed requested least recently is dropped, and rendered
-again when it is next asked for.
+the row (models.stamp_shows_of_changed_episodes, which every Database registers), so an unchanged stamp, no
+episode due yet and a full check less than RECHECK_S ago prove the cached bytes right; otherwise one aggregate
+over the episodes decides. Processes agree without talking: the ETag is a hash of the bytes, and bytes and
+Last-Modified follow from the database. The cache is bounded (FeedCache): past its caps the feed requested
+least recently is dropped, and rendered again when it is next asked for.
 """
 
 from __future__ import annotations
@@ -18,15 +18,17 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Connection, bindparam, event, func, select
+from sqlalchemy import Connection, bindparam, func, select
 from sqlalchemy.orm import Session
 
+from podcast_host.config import Settings
+from podcast_host.db import Database
 from podcast_host.errors import NotFound
 from podcast_host.feeds.build import FeedLinks, build_feed
 from podcast_host.feeds.links import Links
 from podcast_host.models import Episode, Show, UTCDateTime, utcnow
+from podcast_host.services import Services
 
 GZIP_LEVEL = 6
 # Bounds of each process's feed cache. A 1,000-episode feed with full notes takes 1.8 MB with its gzipped
@@ -44,7 +46,7 @@ class RenderedFeed:
 
 
 # What the feed depends on: when it is unchanged, so are the bytes.
-FeedVersion = tuple[Any, ...]
+FeedVersion = tuple[object, ...]
 # A change written around the ORM (plain SQL) does not stamp the show; the full check catches it this soon.
 RECHECK_S = 1.0
 
@@ -55,7 +57,8 @@ class FeedState:
 
     show_id: int
     moved_to_url: str | None
-    # Show.updated_at, which every ORM change of the show or of an episode with audio moves (see below).
+    # Show.updated_at, which every ORM change of the show or of an episode with audio moves
+    # (models.stamp_shows_of_changed_episodes).
     stamp: datetime
 
 
@@ -160,9 +163,9 @@ def feed_state(connection: Connection, slug: str) -> FeedState | None:
     return FeedState(*row) if row else None
 
 
-def current_feed_state(services: Any, slug: str) -> FeedState | None:
+def current_feed_state(db: Database, slug: str) -> FeedState | None:
     """feed_state on a short-lived connection of its own: the common request needs no ORM session."""
-    with services.db.engine.connect() as connection:
+    with db.engine.connect() as connection:
         return feed_state(connection, slug)
 
 
@@ -174,7 +177,9 @@ def feed_check(session: Session, show_id: int, now: datetime) -> FeedCheck:
     return FeedCheck(tuple(version), next_publish_at)
 
 
-def render_feed(services: Any, session: Session, show: Show, now: datetime | None = None) -> RenderedFeed:
+def render_feed(
+    services: Services, session: Session, show: Show, now: datetime | None = None
+) -> RenderedFeed:
     """The feed bytes for a show, from this process's cache when nothing changed since the last render."""
     state = feed_state(session.connection(), show.slug)
     if state is None:
@@ -183,13 +188,13 @@ def render_feed(services: Any, session: Session, show: Show, now: datetime | Non
     return fresh_feed(services, state, now) or cached_feed(services, session, state, now)
 
 
-def fresh_feed(services: Any, state: FeedState, now: datetime) -> RenderedFeed | None:
+def fresh_feed(services: Services, state: FeedState, now: datetime) -> RenderedFeed | None:
     """The cached feed when the show's stamp alone proves it still right; None when it must be checked."""
     cached = feed_cache(services).get(state.show_id)
     return cached.rendered if cached and cached.fresh_for(state, now) else None
 
 
-def cached_feed(services: Any, session: Session, state: FeedState, now: datetime) -> RenderedFeed:
+def cached_feed(services: Services, session: Session, state: FeedState, now: datetime) -> RenderedFeed:
     """The feed for a show's state read at `now`: checked against the episodes, rendered when it changed."""
     cache = feed_cache(services)
     cached = cache.get(state.show_id)
@@ -199,12 +204,14 @@ def cached_feed(services: Any, session: Session, state: FeedState, now: datetime
         return cached.rendered
     rendered = _render_once(services, session, state.show_id, check, now)
     if cached and services.settings.websub_hubs and went_live_since(cached.check.version, check.version):
+        # Only the clock changed the feed: no row changed and this read commits nothing, so there is no
+        # commit to wait for and the job is queued at once.
         services.queue.enqueue("feed_changed", state.show_id)
     return rendered
 
 
 def _render_once(
-    services: Any, session: Session, show_id: int, check: FeedCheck, now: datetime
+    services: Services, session: Session, show_id: int, check: FeedCheck, now: datetime
 ) -> RenderedFeed:
     """Render and cache; one render per show at a time, so a cold 1,000-episode feed is built once."""
     cache = feed_cache(services)
@@ -222,11 +229,12 @@ def _render_once(
     return rendered
 
 
-def feed_cache(services: Any) -> FeedCache:
+def feed_cache(services: Services) -> FeedCache:
     """This process's feed cache, kept in services.caches (emptying that dict empties the cache)."""
     cache = services.caches.get("feeds")
     if cache is None:
         cache = services.caches.setdefault("feeds", FeedCache())
+    assert isinstance(cache, FeedCache)  # "feeds" is this module's alone
     return cache
 
 
@@ -235,9 +243,9 @@ def went_live_since(old: FeedVersion, new: FeedVersion) -> bool:
     return old[:4] == new[:4] and old[4:] != new[4:]
 
 
-def _render(services: Any, session: Session, show: Show, now: datetime) -> RenderedFeed:
+def _render(services: Services, session: Session, show: Show, now: datetime) -> RenderedFeed:
     candidates = feed_candidates(session, show)
-    body = build_feed(show, candidates, feed_links(services, Links(services.settings), show), now)
+    body = build_feed(show, candidates, feed_links(services.settings, Links(services.settings), show), now)
     return RenderedFeed(
         body=body,
         gzipped=gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0),
@@ -263,7 +271,7 @@ def last_modified(show: Show, candidates: Sequence[Episode], now: datetime) -> d
     return max((s for s in stamps if s is not None and s <= now), default=now)
 
 
-def feed_links(services: Any, links: Links, show: Show) -> FeedLinks:
+def feed_links(settings: Settings, links: Links, show: Show) -> FeedLinks:
     return FeedLinks(
         feed_url=links.feed(show),
         show_page_url=links.show_page(show),
@@ -272,29 +280,7 @@ def feed_links(services: Any, links: Links, show: Show) -> FeedLinks:
         enclosure_url=links.enclosure,
         chapters_url=links.chapters,
         transcript_url=links.transcript,
-        hubs=tuple(services.settings.websub_hubs),
+        hubs=tuple(settings.websub_hubs),
         # After a rename the old URL redirects here; saying so in the feed makes apps update for good.
         new_feed_url=show.moved_to_url or (links.feed(show) if show.aliases else None),
     )
-
-
-@event.listens_for(Session, "before_flush")
-def _stamp_shows_of_changed_episodes(session: Session, _context: Any, _instances: Any) -> None:
-    """Any ORM change of an episode that has audio stamps its show's updated_at.
-
-    The stamp is what every feed request checks, so the change shows at once in every process; and a deleted
-    episode, which leaves no timestamp of its own, still moves Last-Modified forward.
-    """
-    touched = [*session.new, *session.dirty, *session.deleted]
-    changed = [
-        e
-        for e in touched
-        if isinstance(e, Episode)
-        and e.audio_key is not None
-        and (e in session.deleted or session.is_modified(e))
-    ]
-    with session.no_autoflush:
-        for show_id in {e.show_id for e in changed if e.show_id is not None}:
-            show = session.get(Show, show_id)
-            if show is not None and show not in session.deleted:
-                show.updated_at = utcnow()

@@ -10,11 +10,11 @@ import logging
 import urllib.error
 import urllib.parse
 import urllib.request
-from typing import Any
 
 from podcast_host.feeds.links import Links
-from podcast_host.jobs import RetryLater, job
+from podcast_host.jobs import RetryLater
 from podcast_host.models import Show
+from podcast_host.services import Services
 
 log = logging.getLogger(__name__)
 HUB_TIMEOUT_S = 10
@@ -26,16 +26,15 @@ class HubRefused(Exception):
     """The hub answered that the ping itself is wrong; retrying will not help."""
 
 
-@job("feed_changed")
-def feed_changed(services: Any, show_id: int) -> None:
-    """Queue a ping to every configured hub; without hubs there is nothing to do."""
+def feed_changed(services: Services, show_id: int) -> None:
+    """The `feed_changed` job: queue a ping to every configured hub; without hubs there is nothing to do."""
     for hub in services.settings.websub_hubs:
         services.queue.enqueue("websub_ping", show_id, hub)
 
 
-@job("websub_ping")
-def websub_ping(services: Any, show_id: int, hub: str) -> None:
-    """Ping one hub about one show's feed; RetryLater while the hub is unreachable or failing."""
+def websub_ping(services: Services, show_id: int, hub: str) -> None:
+    """The `websub_ping` job: ping one hub about one show's feed; RetryLater while the hub is unreachable
+    or failing."""
     with services.db.session() as session:
         show = session.get(Show, show_id)
         if show is None:

@@ -42,7 +42,7 @@ class StreamingRequest(Request):
         super().__init__(*args, **kwargs)
         self.spooled_files: list[IO[bytes]] = []
 
-    def _get_file_stream(  # type: ignore[override]
+    def _get_file_stream(
         self,
         total_content_length: int | None,
         content_type: str | None,
@@ -67,7 +67,7 @@ class StreamingRequest(Request):
 
 def init_app(app: Flask) -> None:
     app.request_class = StreamingRequest
-    # The server receives bodies up to this size whole before the app runs (podcast_host/server.py).
+    # The server receives bodies up to this size whole before the app runs (podcast_host/server/bridge.py).
     errors.init_app(app)
     for blueprint in (api.bp, media.bp, feeds.bp, pages.bp):
         app.register_blueprint(blueprint)

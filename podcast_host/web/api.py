@@ -1,28 +1,26 @@
 """The producers' JSON API under /api/v1 (docs/api.md): parse the request, call the domain, answer JSON.
 
 Every view declares its contract with `@documented`; GET /api/v1/openapi.json is built from those.
+Bodies are read and written by web/api_bodies.py.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
-from marshmallow import Schema
 from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import TooManyRequests
 
 from podcast_host import accounts, episodes, shows
-from podcast_host.errors import Forbidden, NotAuthenticated, NotFound, UnsupportedMedia
-from podcast_host.feeds.links import Links
-from podcast_host.models import ApiToken, Episode, Membership, Show, User
-from podcast_host.storage import delete_objects
+from podcast_host.errors import Forbidden, NotAuthenticated, NotFound
+from podcast_host.models import MAX_ID, Episode, Show, User
 from podcast_host.web import auth
+from podcast_host.web.api_bodies import episode_json, form_body, json_body, member_json, show_json, token_json
 from podcast_host.web.context import db, services, spooled_upload
-from podcast_host.web.openapi import (
-    MAX_ID,
+from podcast_host.web.openapi import build_document, documented
+from podcast_host.web.schemas import (
     CoverUploadSchema,
     EpisodeListSchema,
     EpisodePatchSchema,
@@ -40,9 +38,6 @@ from podcast_host.web.openapi import (
     ShowSchema,
     TokenCreateSchema,
     TokenListSchema,
-    build_document,
-    documented,
-    load,
 )
 
 log = logging.getLogger(__name__)
@@ -66,6 +61,7 @@ def openapi_document() -> Response:
     """This document: OpenAPI 3, generated from the routes."""
     extensions = current_app.extensions
     if "podcast_host.openapi" not in extensions:
+        # The proxy's own method: mypy sees current_app as the Flask app it stands for.
         app = current_app._get_current_object()  # type: ignore[attr-defined]
         extensions["podcast_host.openapi"] = build_document(app, services().settings.public_url)
     return jsonify(extensions["podcast_host.openapi"])
@@ -79,7 +75,7 @@ def openapi_document() -> Response:
 def create_show() -> tuple[Response, int, dict[str, str]]:
     """Create a show; its creator becomes its owner."""
     user = current_user()
-    show = shows.create_show(db(), services().settings.public_url, _json(ShowCreateSchema), owner=user)
+    show = shows.create_show(db(), services().settings.public_url, json_body(ShowCreateSchema), owner=user)
     db().commit()
     return jsonify(show_json(show)), 201, {"Location": url_for(".get_show", slug=show.slug)}
 
@@ -106,10 +102,10 @@ def patch_show(slug: str) -> Response:
     Owner-only fields sent with the values they already have (a GET's answer sent back) are no change.
     """
     show = _show_for(slug, "edit_show")
-    fields = _json(ShowPatchSchema)
-    shows.update_show(db(), show, fields, may_move=accounts.allows(db(), current_user(), show, "move_show"))
+    fields = json_body(ShowPatchSchema)
+    may_move = accounts.allows(db(), current_user(), show, "move_show")
+    shows.update_show(services(), db(), show, fields, may_move=may_move)
     db().commit()
-    services().queue.enqueue("feed_changed", show.id)
     return jsonify(show_json(show))
 
 
@@ -118,6 +114,7 @@ def patch_show(slug: str) -> Response:
 def delete_show(slug: str) -> tuple[str, int]:
     """Delete a show with its episodes and media (owners only)."""
     shows.delete_show(services(), db(), _show_for(slug, "delete_show"))
+    db().commit()
     return "", 204
 
 
@@ -126,11 +123,9 @@ def delete_show(slug: str) -> tuple[str, int]:
 def put_show_image(slug: str) -> Response:
     """Upload the show's cover art (multipart field `image`)."""
     show = _show_for(slug, "edit_show")
-    image: FileStorage = _form(CoverUploadSchema)["image"]
-    replaced = shows.set_cover(services(), db(), show, spooled_upload(image).read("image"))
+    image: FileStorage = form_body(CoverUploadSchema)["image"]
+    shows.set_cover(services(), db(), show, spooled_upload(image).read("image"))
     db().commit()
-    delete_objects(services().store, [replaced])
-    services().queue.enqueue("feed_changed", show.id)
     return jsonify(show_json(show))
 
 
@@ -150,11 +145,16 @@ def list_episodes(slug: str) -> Response:
 def create_episode(slug: str) -> tuple[Response, int, dict[str, str]]:
     """Upload an episode; its audio is processed in the background."""
     show = _show_for(slug, "edit_episodes")
-    fields = _form(EpisodeUploadSchema)
+    fields = form_body(EpisodeUploadSchema)
     audio = spooled_upload(fields.pop("audio"))
-    files = {name: spooled_upload(fields.pop(name)) for name in EPISODE_FILES if name in fields}
-    episode = episodes.create_episode(services(), db(), show, audio, fields, **files)
-    return jsonify(episode_json(episode)), 202, {"Location": url_for(".get_episode", episode_id=episode.id)}
+    image, chapters, transcript = (
+        spooled_upload(fields.pop(name)) if name in fields else None for name in EPISODE_FILES
+    )
+    episode = episodes.create_episode(
+        services(), db(), show, audio, fields, image=image, chapters=chapters, transcript=transcript
+    )
+    location = url_for(".get_episode", episode_id=episode.id)
+    return jsonify(episode_json(episode)), 202, {"Location": location}
 
 
 @bp.get("/episodes/<int:episode_id>")
@@ -169,9 +169,8 @@ def get_episode(episode_id: int) -> Response:
 def patch_episode(episode_id: int) -> Response:
     """Change episode fields; a new slug keeps the old URL answering 301."""
     episode = _episode_for(episode_id, "edit_episodes")
-    episodes.update_episode(db(), episode, _json(EpisodePatchSchema))
+    episodes.update_episode(services(), db(), episode, json_body(EpisodePatchSchema))
     db().commit()
-    services().queue.enqueue("feed_changed", episode.show_id)
     return jsonify(episode_json(episode))
 
 
@@ -180,9 +179,8 @@ def patch_episode(episode_id: int) -> Response:
 def delete_episode(episode_id: int) -> tuple[str, int]:
     """Delete an episode and its media."""
     episode = _episode_for(episode_id, "edit_episodes")
-    show_id = episode.show_id
     episodes.delete_episode(services(), db(), episode)
-    services().queue.enqueue("feed_changed", show_id)
+    db().commit()
     return "", 204
 
 
@@ -193,11 +191,10 @@ def delete_episode(episode_id: int) -> tuple[str, int]:
 def publish_episode(episode_id: int) -> Response:
     """Publish now, at `publish_at`, or as soon as processing ends; the body is optional."""
     episode = _episode_for(episode_id, "edit_episodes")
-    body = _json(PublishSchema, optional=True)
+    body = json_body(PublishSchema, optional=True)
     at = episodes.parse_datetime(body["publish_at"]) if body.get("publish_at") else None
-    episodes.publish_episode(db(), episode, at)
+    episodes.publish_episode(services(), db(), episode, at)
     db().commit()
-    services().queue.enqueue("feed_changed", episode.show_id)
     return jsonify(episode_json(episode))
 
 
@@ -207,6 +204,7 @@ def reprocess_episode(episode_id: int) -> tuple[Response, int]:
     """Run the audio pipeline again on the kept original."""
     episode = _episode_for(episode_id, "edit_episodes")
     episodes.request_reprocess(services(), db(), episode)
+    db().commit()
     db().refresh(episode)
     return jsonify(episode_json(episode)), 202
 
@@ -232,7 +230,7 @@ def create_token() -> tuple[Response, int]:
     The new token expires no later than the token that asks for it; 409 past the most tokens one user holds.
     """
     user = current_user()
-    body = _json(TokenCreateSchema, optional=True)
+    body = json_body(TokenCreateSchema, optional=True)
     token, secret = accounts.create_token(
         db(),
         user,
@@ -266,7 +264,7 @@ def change_password() -> tuple[str, int]:
     the answer is 429 with Retry-After.
     """
     user = current_user()
-    body = _json(PasswordChangeSchema)
+    body = json_body(PasswordChangeSchema)
     throttle, key = auth.login_throttle(), auth.throttle_key(user.email)
     wait = throttle.retry_after(key)
     if wait:
@@ -306,7 +304,7 @@ def add_member(slug: str) -> tuple[Response, int]:
     once and an address without one gets nothing: create the account first (`podcast-host user add`).
     """
     show = _show_for(slug, "manage_members")
-    body = _json(MemberGrantSchema)
+    body = json_body(MemberGrantSchema)
     email = accounts.invite(db(), show, body["email"], body["role"])
     db().commit()
     return jsonify({"email": email, "role": body["role"], "status": "invited"}), 202
@@ -327,7 +325,8 @@ def remove_member(slug: str, email: str) -> tuple[str, int]:
 def current_user() -> User:
     """The user behind the Bearer token: 401 without a live one, 403 when a read-only token would write."""
     if "api_user" in g:
-        return g.api_user
+        known: User = g.api_user
+        return known
     scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         raise NotAuthenticated("Send an API token as 'Authorization: Bearer <token>'.")
@@ -337,7 +336,7 @@ def current_user() -> User:
         raise Forbidden("This token is read-only: it may only read (GET and HEAD requests).")
     g.api_token = token
     g.api_user = token.user
-    return g.api_user
+    return token.user
 
 
 def _show_for(slug: str, permission: str) -> Show:
@@ -354,120 +353,3 @@ def _episode_for(episode_id: int, permission: str) -> Episode:
     episode = episodes.get_episode(db(), episode_id)
     accounts.require_episode(db(), user, episode, permission)
     return episode
-
-
-# --- bodies ---------------------------------------------------------------------------------------------
-
-
-def _json(schema: type[Schema], optional: bool = False) -> dict[str, Any]:
-    """The JSON body checked against its schema: 415 when not JSON, 400 when malformed, 422 when invalid."""
-    if optional and not request.get_data(cache=True):
-        return {}
-    try:
-        payload = request.get_json()
-    except RecursionError as exc:
-        # Deep nesting ("[[[[…") ends json's parser with RecursionError, not the ValueError Flask answers 400.
-        payload = request.on_json_loading_failed(exc)
-    return load(schema, payload)
-
-
-def _form(schema: type[Schema]) -> dict[str, Any]:
-    """The multipart body checked against its schema; empty fields and empty file parts count as absent."""
-    if request.mimetype not in ("multipart/form-data", "application/x-www-form-urlencoded"):
-        raise UnsupportedMedia("Send this as multipart/form-data, the files as file parts.")
-    data: dict[str, Any] = {k: v for k, v in request.form.items() if v.strip() or k == "description"}
-    data.update({k: f for k, f in request.files.items() if f.filename or _stream_size(f)})
-    return load(schema, data)
-
-
-def _stream_size(storage: FileStorage) -> int:
-    stream = storage.stream
-    position = stream.tell()
-    stream.seek(0, 2)
-    size = stream.tell()
-    stream.seek(position)
-    return size
-
-
-# --- JSON shapes (documented in web/openapi.py) ---------------------------------------------------------
-
-
-def show_json(show: Show) -> dict[str, Any]:
-    links = Links(services().settings)
-    return {
-        "slug": show.slug,
-        "title": show.title,
-        "description": show.description,
-        "language": show.language,
-        "author": show.author,
-        "email": show.email,
-        "category": show.category,
-        "explicit": show.explicit,
-        "copyright": show.copyright,
-        "show_type": show.show_type,
-        "locked": show.locked,
-        "funding_url": show.funding_url,
-        "funding_text": show.funding_text,
-        "image": links.image(show.image_key),
-        "feed_url": links.feed(show),
-        "page_url": links.show_page(show),
-        "podcast_guid": show.podcast_guid,
-        "moved_to_url": show.moved_to_url,
-        "target_lufs_stereo": show.target_lufs_stereo,
-        "target_lufs_mono": show.target_lufs_mono,
-        "bitrate_stereo_kbps": show.bitrate_stereo_kbps,
-        "bitrate_mono_kbps": show.bitrate_mono_kbps,
-        "created_at": show.created_at.isoformat(),
-    }
-
-
-def episode_json(episode: Episode) -> dict[str, Any]:
-    links = Links(services().settings)
-    report = episode.loudness_report or {}
-    return {
-        "id": episode.id,
-        "show": episode.show.slug,
-        "guid": episode.guid,
-        "slug": episode.slug,
-        "title": episode.title,
-        "description": episode.description,
-        "season": episode.season,
-        "number": episode.number,
-        "type": episode.episode_type,
-        "explicit": episode.explicit,
-        "status": episode.status,
-        "error": episode.error,
-        "progress": round(episode.progress or 0.0, 3),
-        "draft": episode.draft,
-        "publish_at": episode.publish_at.isoformat() if episode.publish_at else None,
-        "duration_s": episode.duration_s,
-        "enclosure": {
-            "url": links.enclosure(episode) if episode.audio_key else None,
-            "length": episode.enclosure_length,
-            "type": episode.enclosure_type,
-        },
-        "loudness": {name: report.get(name) for name in LOUDNESS_FIGURES},
-        "page_url": links.episode_page(episode),
-        "chapters": bool(episode.chapters),
-        "transcript": links.transcript(episode) if episode.transcript_key else None,
-        "image": links.image(episode.image_key),
-        "created_at": episode.created_at.isoformat(),
-    }
-
-
-LOUDNESS_FIGURES = ("input_lufs", "input_lra", "input_true_peak_dbtp", "output_lufs", "output_true_peak_dbtp")
-
-
-def token_json(token: ApiToken) -> dict[str, Any]:
-    return {
-        "id": token.id,
-        "name": token.name,
-        "created_at": token.created_at.isoformat(),
-        "last_used_at": token.last_used_at.isoformat() if token.last_used_at else None,
-        "expires_at": token.expires_at.isoformat() if token.expires_at else None,
-        "read_only": token.read_only,
-    }
-
-
-def member_json(membership: Membership) -> dict[str, Any]:
-    return {"email": membership.user.email, "role": membership.role}

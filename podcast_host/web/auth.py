@@ -12,13 +12,11 @@ import time
 from array import array
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
 from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
     Flask,
-    Response,
     current_app,
     flash,
     g,
@@ -30,11 +28,13 @@ from flask import (
 from flask import session as browser_session
 from flask.blueprints import BlueprintSetupState
 from werkzeug.exceptions import BadRequest
+from werkzeug.wrappers import Response as BaseResponse
 
 from podcast_host import accounts
 from podcast_host.errors import NotAuthenticated
 from podcast_host.models import User
 from podcast_host.web.context import db
+from podcast_host.web.errors import status_of
 
 bp = Blueprint("auth", __name__)
 
@@ -183,7 +183,7 @@ def _setup(state: BlueprintSetupState) -> None:
 
 
 @bp.app_context_processor
-def _template_helpers() -> dict[str, Any]:
+def _template_helpers() -> dict[str, object]:
     return {"csrf_token": csrf_token, "session_user": session_user}
 
 
@@ -194,7 +194,8 @@ def session_user() -> User | None:
     """The user signed in in this browser session, or None (also when the session is too old)."""
     if "session_user" not in g:
         g.session_user = _user_from_session()
-    return g.session_user
+    user: User | None = g.session_user
+    return user
 
 
 def _user_from_session() -> User | None:
@@ -248,7 +249,7 @@ bp.before_request(check_csrf)
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login() -> Response | tuple[str, int] | str:
+def login() -> BaseResponse | tuple[str, int] | tuple[str, int, dict[str, str]] | str:
     if request.method == "GET":
         if session_user() is not None:
             return redirect(_next_url())
@@ -271,7 +272,7 @@ def login() -> Response | tuple[str, int] | str:
         user = accounts.authenticate(db(), email, password)
     except NotAuthenticated as exc:
         throttle.fail(key)
-        return render_template("login.html", next=_next_url(), email=email, error=str(exc)), 401
+        return render_template("login.html", next=_next_url(), email=email, error=str(exc)), status_of(exc)
     throttle.clear(key)
     _start_session(user)
     return redirect(_next_url())
@@ -288,7 +289,7 @@ def throttle_key(email: str) -> tuple[str, str]:
 
 
 @bp.post("/logout")
-def logout() -> Response:
+def logout() -> BaseResponse:
     user = session_user()
     if user is not None:
         # Ends this session and every copy of its cookie, and the user's other browsers too.

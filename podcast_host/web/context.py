@@ -8,12 +8,13 @@ from flask import current_app, g
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage
 
-from podcast_host.episodes import Upload
 from podcast_host.services import Services
+from podcast_host.uploads import Upload
 
 
 def services() -> Services:
-    return current_app.extensions["podcast_host"]
+    app_services: Services = current_app.extensions["podcast_host"]
+    return app_services
 
 
 def spooled_upload(storage: FileStorage) -> Upload:
@@ -29,4 +30,5 @@ def db() -> Session:
     """The request's session, opened on first use and closed at teardown."""
     if "db_session" not in g:
         g.db_session = services().db.sessions()
-    return g.db_session
+    session: Session = g.db_session
+    return session

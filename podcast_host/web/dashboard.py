@@ -1,30 +1,42 @@
-"""The producers' dashboard under /admin: shows, settings, uploads with progress, publication, reports."""
+"""The producers' dashboard under /admin: shows, settings, uploads with progress, publication, reports.
+
+Its forms are read, and filled again after a refusal, by web/dashboard_forms.py.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, Response, flash, jsonify, redirect, render_template, request, url_for
-from werkzeug.datastructures import MultiDict
+from flask import Blueprint, Flask, flash, jsonify, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response as BaseResponse
 
 from podcast_host import accounts, episodes, shows
-from podcast_host.errors import Conflict, Invalid, NotAuthenticated, PodcastHostError, UnsupportedMedia
+from podcast_host.errors import Conflict, Invalid, NotAuthenticated, UnsupportedMedia
 from podcast_host.feeds.categories import CATEGORY_CHOICES
 from podcast_host.feeds.links import Links
 from podcast_host.models import Episode, Show, utcnow
-from podcast_host.notes import MAX_NOTES_CHARS, render_notes_html, stored_notes_html
-from podcast_host.storage import delete_objects
+from podcast_host.notes import MAX_NOTES_CHARS, render_notes_html
 from podcast_host.web import auth
 from podcast_host.web.context import db, services, spooled_upload
+from podcast_host.web.dashboard_forms import (
+    episode_fields,
+    episode_values,
+    form_errors,
+    form_status,
+    new_episode_fields,
+    notes_preview,
+    optional_upload,
+    publish_time,
+    required_upload,
+    show_fields,
+    show_values,
+)
 from podcast_host.web.errors import error_response
 
 bp = Blueprint("dashboard", __name__, url_prefix="/admin")
 
 # Statuses after which an episode's status no longer changes by itself (the upload page stops polling).
 FINAL_STATUSES = ("published", "draft", "scheduled", "failed")
-SHOW_FLAGS = ("explicit", "locked")
-SHOW_TEXT_FIELDS = tuple(name for name in shows.EDITABLE if name not in SHOW_FLAGS)
-EPISODE_TEXT_FIELDS = ("title", "description", "season", "number", "type", "slug")
 REPORT_ROWS = (
     ("input_lufs", "Input integrated loudness", "LUFS"),
     ("input_lra", "Input loudness range", "LU"),
@@ -40,7 +52,7 @@ def init_app(app: Flask) -> None:
 
 
 @bp.before_request
-def _signed_in_with_token() -> Response | None:
+def _signed_in_with_token() -> BaseResponse | None:
     """Every dashboard request needs a signed-in user; every form and script post its CSRF token."""
     if auth.session_user() is None:
         if _wants_json():
@@ -52,13 +64,13 @@ def _signed_in_with_token() -> Response | None:
 
 
 @bp.after_request
-def _private(response: Response) -> Response:
+def _private(response: BaseResponse) -> BaseResponse:
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
 @bp.context_processor
-def _template_helpers() -> dict[str, Any]:
+def _template_helpers() -> dict[str, object]:
     return {
         "links": Links(services().settings),
         "categories": CATEGORY_CHOICES,
@@ -74,21 +86,21 @@ def _template_helpers() -> dict[str, Any]:
 @bp.get("/")
 def index() -> str:
     return render_template(
-        "admin/index.html", shows=_visible_shows(), values=_show_values(None, None), errors={}
+        "admin/index.html", shows=_visible_shows(), values=show_values(None, None), errors={}
     )
 
 
 @bp.post("/shows")
-def create_show() -> Response | tuple[str, int]:
-    fields = {**_show_fields(request.form), "slug": request.form.get("slug", "").strip()}
+def create_show() -> BaseResponse | tuple[str, int]:
+    fields = {**show_fields(request.form), "slug": request.form.get("slug", "").strip()}
     try:
         show = shows.create_show(db(), services().settings.public_url, fields, owner=auth.session_user())
         db().commit()
     except (Invalid, Conflict) as exc:
         db().rollback()
-        values, errors = _show_values(None, request.form), _errors(exc, "slug")
+        values, errors = show_values(None, request.form), form_errors(exc, "slug")
         page = render_template("admin/index.html", shows=_visible_shows(), values=values, errors=errors)
-        return page, _status(exc)
+        return page, form_status(exc)
     flash(f"The show “{show.title}” is ready. Upload its first episode.")
     return redirect(url_for(".show", slug=show.slug), code=303)
 
@@ -108,42 +120,41 @@ def show(slug: str) -> str:
 @bp.get("/shows/<slug>/settings")
 def settings(slug: str) -> str:
     show = _show_for(slug, "read")
-    return _settings_page(show, _show_values(show, None), {})[0]
+    return _settings_page(show, show_values(show, None), {})[0]
 
 
 @bp.post("/shows/<slug>/settings")
-def save_settings(slug: str) -> Response | tuple[str, int]:
+def save_settings(slug: str) -> BaseResponse | tuple[str, int]:
     show = _show_for(slug, "edit_show")
-    fields = _show_fields(request.form)
+    fields = show_fields(request.form)
     if not _can(show, "move_show"):
         # An editor's form has neither field: an absent `locked` box must not read as "unchecked".
         for name in accounts.OWNER_ONLY_SHOW_FIELDS:
             fields.pop(name, None)
     try:
-        shows.update_show(db(), show, fields)
+        shows.update_show(services(), db(), show, fields)
         db().commit()
     except Invalid as exc:
         db().rollback()
-        return _settings_page(show, _show_values(show, request.form), _errors(exc, "title"), 422)
-    services().queue.enqueue("feed_changed", show.id)
+        return _settings_page(
+            show, show_values(show, request.form), form_errors(exc, "title"), form_status(exc)
+        )
     flash("The show's settings are saved.")
     return redirect(url_for(".settings", slug=show.slug), code=303)
 
 
 @bp.post("/shows/<slug>/cover")
-def upload_cover(slug: str) -> Response | tuple[str, int]:
+def upload_cover(slug: str) -> BaseResponse | tuple[str, int]:
     show = _show_for(slug, "edit_show")
     image = request.files.get("image")
     try:
         if image is None or not image.filename:
             raise Invalid("Choose an image file for the cover.", field="image")
-        replaced = shows.set_cover(services(), db(), show, spooled_upload(image).read("image"))
+        shows.set_cover(services(), db(), show, spooled_upload(image).read("image"))
         db().commit()
     except Invalid as exc:
         db().rollback()
-        return _settings_page(show, _show_values(show, None), _errors(exc, "image"), 422)
-    delete_objects(services().store, [replaced])
-    services().queue.enqueue("feed_changed", show.id)
+        return _settings_page(show, show_values(show, None), form_errors(exc, "image"), form_status(exc))
     flash("The new cover is saved.")
     return redirect(url_for(".settings", slug=show.slug), code=303)
 
@@ -175,27 +186,28 @@ def new_episode(slug: str) -> str:
 
 
 @bp.post("/shows/<slug>/episodes")
-def create_episode(slug: str) -> Response | tuple[Response | str, int]:
+def create_episode(slug: str) -> BaseResponse | tuple[BaseResponse | str, int]:
     show = _show_for(slug, "edit_episodes")
     try:
         episode = episodes.create_episode(
             services(),
             db(),
             show,
-            _required_upload("audio"),
-            _new_episode_fields(request.form),
-            image=_optional_upload("image"),
-            chapters=_optional_upload("chapters"),
-            transcript=_optional_upload("transcript"),
+            required_upload("audio"),
+            new_episode_fields(request.form),
+            image=optional_upload("image"),
+            chapters=optional_upload("chapters"),
+            transcript=optional_upload("transcript"),
         )
     except (Invalid, UnsupportedMedia) as exc:
         db().rollback()
         if _wants_json():
-            return error_response(_status(exc), exc.code, str(exc), getattr(exc, "field", None) or "audio")
+            field = getattr(exc, "field", None) or "audio"
+            return error_response(form_status(exc), exc.code, str(exc), field)
         page = render_template(
-            "admin/upload.html", show=show, values=request.form.to_dict(), errors=_errors(exc, "audio")
+            "admin/upload.html", show=show, values=request.form.to_dict(), errors=form_errors(exc, "audio")
         )
-        return page, _status(exc)
+        return page, form_status(exc)
     db().refresh(episode)
     if _wants_json():
         return jsonify(_status_json(episode)), 202
@@ -203,37 +215,37 @@ def create_episode(slug: str) -> Response | tuple[Response | str, int]:
 
 
 @bp.get("/episodes/<int:episode_id>/status")
-def episode_status(episode_id: int) -> Response:
+def episode_status(episode_id: int) -> BaseResponse:
     return jsonify(_status_json(_episode_for(episode_id, "read")))
 
 
 @bp.get("/episodes/<int:episode_id>/")
 def episode(episode_id: int) -> str:
     episode = _episode_for(episode_id, "read")
-    return _episode_page(episode, _episode_values(episode), {})[0]
+    return _episode_page(episode, episode_values(episode), {})[0]
 
 
 @bp.post("/episodes/<int:episode_id>/")
-def save_episode(episode_id: int) -> Response | tuple[str, int]:
+def save_episode(episode_id: int) -> BaseResponse | tuple[str, int]:
     episode = _episode_for(episode_id, "edit_episodes")
     try:
-        episodes.update_episode(db(), episode, _episode_fields(request.form))
+        episodes.update_episode(services(), db(), episode, episode_fields(request.form))
         db().commit()
     except (Invalid, Conflict) as exc:
         db().rollback()
-        return _episode_page(episode, request.form.to_dict(), _errors(exc, "title"), _status(exc))
+        return _episode_page(episode, request.form.to_dict(), form_errors(exc, "title"), form_status(exc))
     return _changed(episode, "The episode is saved.")
 
 
 @bp.post("/episodes/<int:episode_id>/publish")
-def publish(episode_id: int) -> Response | tuple[str, int]:
+def publish(episode_id: int) -> BaseResponse | tuple[str, int]:
     episode = _episode_for(episode_id, "edit_episodes")
     try:
-        episodes.publish_episode(db(), episode)
+        episodes.publish_episode(services(), db(), episode)
         db().commit()
     except Conflict as exc:
         db().rollback()
-        return _episode_page(episode, _episode_values(episode), {"publish": str(exc)}, 409)
+        return _episode_page(episode, episode_values(episode), {"publish": str(exc)}, form_status(exc))
     return _changed(
         episode,
         "The episode is published."
@@ -243,22 +255,24 @@ def publish(episode_id: int) -> Response | tuple[str, int]:
 
 
 @bp.post("/episodes/<int:episode_id>/schedule")
-def schedule(episode_id: int) -> Response | tuple[str, int]:
+def schedule(episode_id: int) -> BaseResponse | tuple[str, int]:
     episode = _episode_for(episode_id, "edit_episodes")
     try:
-        at = episodes.parse_datetime(_publish_at(request.form))
-        episodes.publish_episode(db(), episode, at)
+        at = episodes.parse_datetime(publish_time(request.form))
+        episodes.publish_episode(services(), db(), episode, at)
         db().commit()
     except (Invalid, Conflict) as exc:
         db().rollback()
-        return _episode_page(episode, _episode_values(episode), _errors(exc, "publish_at"), _status(exc))
+        return _episode_page(
+            episode, episode_values(episode), form_errors(exc, "publish_at"), form_status(exc)
+        )
     return _changed(episode, f"The episode is scheduled for {at.isoformat(timespec='minutes')}.")
 
 
 @bp.post("/episodes/<int:episode_id>/unpublish")
-def unpublish(episode_id: int) -> Response:
+def unpublish(episode_id: int) -> BaseResponse:
     episode = _episode_for(episode_id, "edit_episodes")
-    episodes.update_episode(db(), episode, {"draft": True})
+    episodes.update_episode(services(), db(), episode, {"draft": True})
     db().commit()
     return _changed(episode, "The episode is a draft again: listeners and the feed no longer see it.")
 
@@ -270,35 +284,22 @@ def confirm_delete(episode_id: int) -> str:
 
 
 @bp.post("/episodes/<int:episode_id>/delete")
-def delete(episode_id: int) -> Response:
+def delete(episode_id: int) -> BaseResponse:
     episode = _episode_for(episode_id, "edit_episodes")
     show, title = episode.show, episode.title
     episodes.delete_episode(services(), db(), episode)
-    services().queue.enqueue("feed_changed", show.id)
+    db().commit()
     flash(f"The episode “{title}” is deleted.")
     return redirect(url_for(".show", slug=show.slug), code=303)
 
 
 @bp.post("/preview")
-def preview() -> Response:
+def preview() -> BaseResponse:
     """Markdown notes as listeners will see them, for the editor's live preview."""
     markdown_text = request.form.get("markdown", "")
     if len(markdown_text) > MAX_NOTES_CHARS:
         raise Invalid(f"The description is longer than {MAX_NOTES_CHARS} characters.", field="description")
     return jsonify({"html": render_notes_html(markdown_text)})
-
-
-def notes_preview(markdown_text: str, episode: Episode | None = None) -> str:
-    """The preview a form starts with: the episode's stored HTML when the text is its notes, else rendered
-    here; none for text over the limit (the form refuses it anyway)."""
-    if episode is not None and markdown_text == episode.description:
-        return stored_notes_html(episode)
-    if len(markdown_text) > MAX_NOTES_CHARS:
-        return ""
-    try:
-        return render_notes_html(markdown_text)
-    except Invalid:  # renders to more HTML than notes may: the form says so next to the field
-        return ""
 
 
 def _episode_page(
@@ -317,8 +318,7 @@ def _episode_page(
     return page, status
 
 
-def _changed(episode: Episode, message: str) -> Response:
-    services().queue.enqueue("feed_changed", episode.show_id)
+def _changed(episode: Episode, message: str) -> BaseResponse:
     flash(message)
     return redirect(url_for(".episode", episode_id=episode.id), code=303)
 
@@ -368,85 +368,6 @@ def _visible_shows() -> list[tuple[Show, str]]:
     """The shows this user may open, with the user's role on each (admins see every show)."""
     roles = ((show, _role(show)) for show in shows.list_shows(db()))
     return [(show, role) for show, role in roles if role]
-
-
-# --- forms ----------------------------------------------------------------------------------------------
-
-
-def _show_fields(form: MultiDict[str, str]) -> dict[str, Any]:
-    fields: dict[str, Any] = {name: form[name] for name in SHOW_TEXT_FIELDS if name in form}
-    fields.update({flag: flag in form for flag in SHOW_FLAGS})
-    return fields
-
-
-def _show_values(show: Show | None, form: MultiDict[str, str] | None) -> dict[str, Any]:
-    """What a show form displays: the posted values after a refusal, else the show's, else defaults."""
-    if form is not None:
-        return {**form.to_dict(), **{flag: flag in form for flag in SHOW_FLAGS}}
-    if show is None:
-        return {"language": "en", "show_type": "episodic"}
-    return {name: getattr(show, name) for name in (*SHOW_TEXT_FIELDS, *SHOW_FLAGS, "slug")}
-
-
-def _episode_fields(form: MultiDict[str, str]) -> dict[str, Any]:
-    fields: dict[str, Any] = {name: form[name] for name in EPISODE_TEXT_FIELDS if name in form}
-    fields["explicit"] = "explicit" in form
-    return fields
-
-
-def _episode_values(episode: Episode) -> dict[str, Any]:
-    values = {
-        name: getattr(episode, name)
-        for name in ("title", "description", "season", "number", "slug", "explicit")
-    }
-    publish_at = episode.publish_at.isoformat() if episode.publish_at else None
-    return {**values, "type": episode.episode_type, "publish_at": publish_at}
-
-
-def _new_episode_fields(form: MultiDict[str, str]) -> dict[str, Any]:
-    """The upload form's fields as `episodes.create_episode` takes them; `when` picks the publication."""
-    fields = {name: form[name] for name in EPISODE_TEXT_FIELDS if form.get(name, "").strip()}
-    fields["explicit"] = "explicit" in form
-    when = form.get("when", "ready")
-    if when == "draft":
-        fields["draft"] = True
-    elif when == "schedule":
-        fields["publish_at"] = _publish_at(form)
-    return fields
-
-
-def _publish_at(form: MultiDict[str, str]) -> str:
-    """The script fills `publish_at` with the browser's offset; without it the local field is taken as UTC."""
-    exact = form.get("publish_at", "").strip()
-    if exact:
-        return exact
-    local = form.get("publish_at_local", "").strip()
-    if not local:
-        raise Invalid("Choose the date and time of publication.", field="publish_at")
-    return f"{local}+00:00"
-
-
-def _required_upload(name: str) -> episodes.Upload:
-    upload = _optional_upload(name)
-    if upload is None:
-        raise Invalid("Choose the episode's audio file.", field=name)
-    return upload
-
-
-def _optional_upload(name: str) -> episodes.Upload | None:
-    storage = request.files.get(name)
-    if storage is None or not storage.filename:
-        return None
-    return spooled_upload(storage)
-
-
-def _errors(exc: PodcastHostError, default_field: str) -> dict[str, str]:
-    """Domain refusal -> {form field: message}, shown next to the field it names."""
-    return {getattr(exc, "field", None) or default_field: str(exc)}
-
-
-def _status(exc: PodcastHostError) -> int:
-    return {Conflict: 409, UnsupportedMedia: 415}.get(type(exc), 422)
 
 
 def _wants_json() -> bool:

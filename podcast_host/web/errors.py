@@ -7,7 +7,8 @@ from werkzeug.exceptions import HTTPException
 
 from podcast_host import errors
 
-STATUS = {
+# The status of each domain error: stated here only; the OpenAPI document and the dashboard's forms ask.
+STATUS: dict[type[errors.PodcastHostError], int] = {
     errors.NotFound: 404,
     errors.Invalid: 422,
     errors.Conflict: 409,
@@ -18,14 +19,13 @@ STATUS = {
     errors.Unavailable: 503,
 }
 
+# The `code` of an HTTP error's JSON body; one the app also raises as a domain error has that error's code.
 HTTP_CODES = {
     400: "bad_request",
-    404: "not_found",
     405: "method_not_allowed",
-    413: "too_large",
-    415: "unsupported_media_type",
     429: "too_many_requests",
     500: "internal_error",
+    **{STATUS[cls]: cls.code for cls in (errors.NotFound, errors.TooLarge, errors.UnsupportedMedia)},
 }
 
 
@@ -50,8 +50,13 @@ def _wants_json() -> bool:
     return request.accept_mimetypes.best_match(["application/json", "text/html"]) == "application/json"
 
 
+def status_of(exc: errors.PodcastHostError) -> int:
+    """The HTTP status of a domain error; 400 for one without its own."""
+    return next((code for cls, code in STATUS.items() if isinstance(exc, cls)), 400)
+
+
 def _domain_error(exc: errors.PodcastHostError) -> Response | tuple[str, int]:
-    status = next((code for cls, code in STATUS.items() if isinstance(exc, cls)), 400)
+    status = status_of(exc)
     field = getattr(exc, "field", None)
     if _wants_json():
         return error_response(status, exc.code, str(exc), field)

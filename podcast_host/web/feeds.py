@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, redirect, request
 from werkzeug.http import http_date, quote_etag
+from werkzeug.wrappers import Response as BaseResponse
 
 from podcast_host.feeds.links import Links
 from podcast_host.feeds.syndication import RenderedFeed, cached_feed, current_feed_state, fresh_feed
@@ -17,9 +18,9 @@ FEED_TYPE = "application/rss+xml; charset=utf-8"
 
 
 @bp.route("/<show_slug>/feed.xml", methods=["GET", "HEAD"])
-def feed(show_slug: str) -> Response:
+def feed(show_slug: str) -> BaseResponse:
     # The common case, a current slug whose cached feed is still right, costs one indexed lookup.
-    state = current_feed_state(services(), show_slug)
+    state = current_feed_state(services().db, show_slug)
     if state is None:
         return moved_feed(show_slug)
     if state.moved_to_url:
@@ -30,13 +31,13 @@ def feed(show_slug: str) -> Response:
     return feed_response(rendered, gzip_ok=request.accept_encodings["gzip"] > 0)
 
 
-def moved_feed(old_slug: str) -> Response:
+def moved_feed(old_slug: str) -> BaseResponse:
     """301 from an old slug to the show's feed (or straight to its new host); 404 when no show had it."""
     show, _ = find_show_or_alias(db(), old_slug)
     return redirect(show.moved_to_url or Links(services().settings).feed(show), code=301)
 
 
-def feed_response(rendered: RenderedFeed, gzip_ok: bool) -> Response:
+def feed_response(rendered: RenderedFeed, gzip_ok: bool) -> BaseResponse:
     """The feed with its validators; 304 when the request's If-None-Match or If-Modified-Since still holds."""
     headers = {
         "Content-Type": FEED_TYPE,

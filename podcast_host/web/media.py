@@ -7,7 +7,8 @@ page of the app's origin; files only the show's team may fetch are never kept by
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, redirect, request, send_file
+from flask import Blueprint, redirect, request, send_file
+from werkzeug.wrappers import Response as BaseResponse
 
 from podcast_host import accounts
 from podcast_host.errors import NotFound
@@ -25,7 +26,7 @@ SANDBOX = "sandbox; frame-ancestors 'none'"
 
 
 @bp.route("/media/<path:key>", methods=["GET", "HEAD"])
-def media(key: str) -> Response:
+def media(key: str) -> BaseResponse:
     try:
         where = parse_media_key(key)
     except ValueError:
@@ -39,7 +40,7 @@ def media(key: str) -> Response:
             raise NotFound("There is no such media file.")
         _drop_ranges_served_whole()
         # send_file answers HEAD, Range (206 + Content-Range) and conditional requests itself.
-        response = send_file(
+        response: BaseResponse = send_file(
             path,
             mimetype=headers["Content-Type"],
             conditional=True,

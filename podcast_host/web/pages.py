@@ -6,6 +6,7 @@ import json
 import math
 
 from flask import Blueprint, Response, abort, jsonify, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response as BaseResponse
 
 from podcast_host.chapters import CHAPTERS_MIME
 from podcast_host.db import DatabaseUnavailable
@@ -19,6 +20,12 @@ from podcast_host.storage import StorageError
 from podcast_host.web.context import db, services
 
 bp = Blueprint("pages", __name__)
+
+
+class FrameableResponse(Response):
+    """A page other sites may show in a frame (the embed player): it goes out without X-Frame-Options."""
+
+    frameable = True
 
 
 @bp.app_context_processor
@@ -56,9 +63,9 @@ def healthz() -> tuple[Response, int]:
 
 
 @bp.route("/<show_slug>/")
-def show_page(show_slug: str) -> Response | str:
+def show_page(show_slug: str) -> BaseResponse | str:
     show = _show_or_redirect(show_slug, "pages.show_page")
-    if isinstance(show, Response):
+    if isinstance(show, BaseResponse):
         return show
     per_page = services().settings.episodes_per_page
     page = max(request.args.get("page", 1, type=int) or 1, 1)
@@ -71,28 +78,27 @@ def show_page(show_slug: str) -> Response | str:
 
 
 @bp.route("/<show_slug>/<episode_slug>/")
-def episode_page(show_slug: str, episode_slug: str) -> Response | str:
+def episode_page(show_slug: str, episode_slug: str) -> BaseResponse | str:
     found = _public_episode(show_slug, episode_slug, "pages.episode_page")
-    if isinstance(found, Response):
+    if isinstance(found, BaseResponse):
         return found
     return render_template("episode.html", show=found.show, episode=found, json_ld=_json_ld(found))
 
 
 @bp.route("/<show_slug>/<episode_slug>/embed")
-def embed(show_slug: str, episode_slug: str) -> Response | str:
+def embed(show_slug: str, episode_slug: str) -> BaseResponse | str:
     found = _public_episode(show_slug, episode_slug, "pages.embed")
-    if isinstance(found, Response):
+    if isinstance(found, BaseResponse):
         return found
-    response = Response(render_template("embed.html", show=found.show, episode=found))
-    response.frameable = True  # type: ignore[attr-defined]
+    response = FrameableResponse(render_template("embed.html", show=found.show, episode=found))
     response.headers["Content-Security-Policy"] = "frame-ancestors *"
     return response
 
 
 @bp.route("/<show_slug>/<episode_slug>/chapters.json")
-def chapters(show_slug: str, episode_slug: str) -> Response:
+def chapters(show_slug: str, episode_slug: str) -> BaseResponse:
     found = _public_episode(show_slug, episode_slug, "pages.chapters")
-    if isinstance(found, Response):
+    if isinstance(found, BaseResponse):
         return found
     if not found.chapters:
         raise NotFound("This episode has no chapters.")
@@ -101,14 +107,14 @@ def chapters(show_slug: str, episode_slug: str) -> Response:
     return response
 
 
-def _show_or_redirect(show_slug: str, endpoint: str, **kwargs: str) -> Show | Response:
+def _show_or_redirect(show_slug: str, endpoint: str) -> Show | BaseResponse:
     show, is_alias = find_show_or_alias(db(), show_slug)
     if is_alias:
-        return redirect(url_for(endpoint, show_slug=show.slug, **kwargs), code=301)
+        return redirect(url_for(endpoint, show_slug=show.slug), code=301)
     return show
 
 
-def _public_episode(show_slug: str, episode_slug: str, endpoint: str) -> Episode | Response:
+def _public_episode(show_slug: str, episode_slug: str, endpoint: str) -> Episode | BaseResponse:
     show, show_alias = find_show_or_alias(db(), show_slug)
     episode, episode_alias = find_episode_by_slug(db(), show, episode_slug)
     if not episode.is_public_at(utcnow()):

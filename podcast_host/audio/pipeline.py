@@ -1,0 +1,105 @@
+"""`process`: measure, normalize, encode and tag an upload into the published MP3, within the probe's length
+and the run's deadline (docs/audio-pipeline.md, "The passes" and "Settings")."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from podcast_host.audio.encode import _encode
+from podcast_host.audio.ffmpeg import _deadline
+from podcast_host.audio.loudness import LoudnessReport, _corrected_plan, _first_plan, _loudness_report
+from podcast_host.audio.measure import _DecodeAllowance, _measure_input
+from podcast_host.audio.probing import ProbeResult
+from podcast_host.audio.progress import _ProgressScale
+from podcast_host.audio.tags import EpisodeTags, write_tags
+from podcast_host.config import Settings
+
+# The configuration's default (PODCAST_HOST_MAX_DURATION_S), for callers that do not pass theirs.
+DEFAULT_MAX_DURATION_S = Settings.max_duration_s
+MAX_ENCODE_PASSES = 3
+
+
+@dataclass(frozen=True)
+class EncodeSettings:
+    target_lufs_stereo: float = -16.0  # Apple Podcasts' recommendation for stereo
+    target_lufs_mono: float = -19.0  # a mono file plays ≈3 LU louder on two speakers
+    bitrate_stereo_kbps: int = 128
+    bitrate_mono_kbps: int = 64
+    true_peak_ceiling_dbtp: float = -1.0  # EBU R128 s1 for delivery
+
+
+@dataclass(frozen=True)
+class ProcessResult:
+    duration_s: float
+    channels: int
+    loudness_report: LoudnessReport
+    waveform: list[float]
+
+
+def process(
+    src: Path,
+    dst: Path,
+    probed: ProbeResult,
+    settings: EncodeSettings,
+    tags: EpisodeTags,
+    progress: Callable[[float], None] | None = None,
+    max_duration_s: float = DEFAULT_MAX_DURATION_S,
+    deadline: float | None = None,
+) -> ProcessResult:
+    """Measure, normalize, encode and tag `src` into the MP3 `dst`; `src` is only read.
+
+    No decoder runs past what the probe allows: the probed length (+1 s) when the file states it, else
+    `max_duration_s`; audio that goes on longer fails as DecodeFailed. Past `deadline` (a time.monotonic()
+    instant) every ffmpeg of the run is killed and TimedOut raised.
+    """
+    reset = _deadline.set(deadline)
+    try:
+        return _process(src, dst, probed, settings, tags, progress, max_duration_s)
+    finally:
+        _deadline.reset(reset)
+
+
+def _process(
+    src: Path,
+    dst: Path,
+    probed: ProbeResult,
+    settings: EncodeSettings,
+    tags: EpisodeTags,
+    progress: Callable[[float], None] | None,
+    max_duration_s: float,
+) -> ProcessResult:
+    src, dst = Path(src), Path(dst)
+    report_progress = _ProgressScale(progress)
+    allowed = _DecodeAllowance.of(src, probed.duration_s, max_duration_s)
+    measured = _measure_input(src, probed, allowed, report_progress.span(0.0, 0.25))
+    channels = measured.channels
+    target = settings.target_lufs_mono if channels == 1 else settings.target_lufs_stereo
+    kbps = settings.bitrate_mono_kbps if channels == 1 else settings.bitrate_stereo_kbps
+    plan = _first_plan(measured.loudness, target, kbps, settings.true_peak_ceiling_dbtp)
+    fd, name = tempfile.mkstemp(prefix=".encoding-", suffix=".mp3", dir=dst.parent)
+    os.close(fd)
+    partial = Path(name)
+    try:
+        for attempt in range(MAX_ENCODE_PASSES):
+            span = report_progress.span(0.25 + 0.7 * attempt / MAX_ENCODE_PASSES, 0.95)
+            output = _encode(src, partial, channels, kbps, plan, measured.decoded_s, allowed, span)
+            better = _corrected_plan(plan, output, target, settings.true_peak_ceiling_dbtp)
+            if better is None or attempt == MAX_ENCODE_PASSES - 1:
+                break
+            plan = better
+        write_tags(partial, tags)
+        os.replace(partial, dst)
+    finally:
+        partial.unlink(missing_ok=True)
+    report_progress(1.0)
+    report = _loudness_report(measured.loudness, output, target, plan, settings.true_peak_ceiling_dbtp)
+    return ProcessResult(
+        duration_s=round(measured.decoded_s, 3),
+        channels=channels,
+        loudness_report=report,
+        waveform=measured.waveform,
+    )

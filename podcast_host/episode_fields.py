@@ -1,0 +1,100 @@
+"""An episode's editable fields: the names a producer may set, and each value checked and cleaned.
+
+Shared by every way in (API, dashboard, CLI, sync), so that they accept and refuse the same values."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from podcast_host.errors import Invalid
+from podcast_host.models import Episode
+from podcast_host.notes import MAX_NOTES_CHARS, clean_text
+from podcast_host.shows import TEXT_LIMITS, parse_bool
+from podcast_host.slugs import check_slug
+
+EPISODE_TYPES = ("full", "trailer", "bonus")
+EDITABLE = ("title", "description", "season", "number", "type", "explicit", "publish_at", "draft", "slug")
+# The largest season or episode number.
+MAX_NUMBER = 1_000_000
+
+
+# --- fields ---------------------------------------------------------------------------------------------
+
+
+def clean_episode_fields(fields: Mapping[str, object], creating: bool) -> dict[str, Any]:
+    """Check the editable fields present in `fields`; unknown names are refused."""
+    unknown = set(fields) - set(EDITABLE)
+    if unknown:
+        name = sorted(unknown)[0]
+        raise Invalid(f"Unknown episode field {name!r}.", field=name)
+    out: dict[str, Any] = {}
+    for name, value in fields.items():
+        if value is None or (isinstance(value, str) and not value.strip() and name != "description"):
+            continue
+        key, clean = _clean_episode_field(name, value)
+        out[key] = clean
+    if creating and not out.get("title"):
+        raise Invalid("An episode needs a title.", field="title")
+    return out
+
+
+def differing_fields(episode: Episode, fields: Mapping[str, object]) -> dict[str, Any]:
+    """The subset of `fields` whose checked value differs from what the episode has."""
+    out = {}
+    for name, value in fields.items():
+        if value is None:
+            continue
+        attr, clean = _clean_episode_field(name, value)
+        if getattr(episode, attr) != clean:
+            out[name] = value
+    return out
+
+
+def _clean_episode_field(name: str, value: object) -> tuple[str, object]:
+    if name in ("title", "description"):
+        text = clean_text(str(value)).strip()
+        limit = TEXT_LIMITS["title"] if name == "title" else MAX_NOTES_CHARS
+        if len(text) > limit:
+            raise Invalid(f"The {name} is longer than {limit} characters.", field=name)
+        return name, text
+    if name in ("season", "number"):
+        return name, _whole_number(value, name)
+    if name == "type":
+        if str(value) not in EPISODE_TYPES:
+            raise Invalid(f"The type must be full, trailer or bonus, not {value!r}.", field="type")
+        return "episode_type", str(value)
+    if name in ("explicit", "draft"):
+        return name, parse_bool(value, name)
+    if name == "publish_at":
+        return name, parse_datetime(value)
+    return name, check_slug(str(value))
+
+
+def _whole_number(value: object, name: str) -> int:
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise Invalid(f"The {name} must be a whole number, not {value!r}.", field=name) from None
+    if not 0 <= number <= MAX_NUMBER:
+        raise Invalid(f"The {name} must be between 0 and {MAX_NUMBER}.", field=name)
+    return number
+
+
+def parse_datetime(value: object) -> datetime:
+    """ISO 8601 with an offset ("2026-12-01T08:00:00+01:00" or "…Z")."""
+    if isinstance(value, datetime):
+        parsed = value
+    else:
+        try:
+            parsed = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise Invalid(
+                f"The date {value!r} is not ISO 8601 (2026-12-01T08:00:00+01:00).", field="publish_at"
+            ) from None
+    if parsed.tzinfo is None:
+        raise Invalid(f"The date {value!r} needs a UTC offset, e.g. +00:00.", field="publish_at")
+    if not 1970 <= parsed.year <= 9000:
+        raise Invalid(f"The date {value!r} is out of range.", field="publish_at")
+    return parsed

@@ -1,0 +1,119 @@
+"""Uploaded files: checked, probed and put in the media store under names no one can guess.
+
+Shared by creating an episode and replacing its files (episodes.py); nothing here touches the database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from podcast_host import audio
+from podcast_host.artwork import Artwork, ArtworkError, check_cover
+from podcast_host.errors import Invalid, Unavailable, UnsupportedMedia
+from podcast_host.limits import SIDE_FILE_LIMITS, format_size
+from podcast_host.models import Episode, Show
+from podcast_host.notes import clean_text
+from podcast_host.storage import MediaStore, StorageError, media_key, unguessable_name
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file the producer sent, already on local disk."""
+
+    path: Path
+    filename: str
+
+    def read(self, field: str | None = None) -> bytes:
+        """The whole file; with `field`, refused (422) when over that side file's size limit."""
+        limit = SIDE_FILE_LIMITS.get(field or "")
+        if limit is not None and self.path.stat().st_size > limit:
+            raise Invalid(f"The {field} file is larger than {format_size(limit)}.", field=field)
+        return self.path.read_bytes()
+
+
+def probe_upload(upload: Upload, max_duration_s: float) -> audio.ProbeResult:
+    if upload.path.stat().st_size == 0:
+        raise Invalid("The audio file is empty (0 bytes).", field="audio")
+    try:
+        return audio.probe(upload.path, max_duration_s)
+    except audio.UnsupportedAudio as exc:
+        raise UnsupportedMedia(str(exc)) from None
+    except audio.InvalidAudio as exc:
+        raise Invalid(str(exc), field="audio") from None
+
+
+def probe_json(probed: audio.ProbeResult) -> dict[str, str | float | None]:
+    return {
+        "format": probed.format,
+        "mime_type": probed.mime_type,
+        "duration_s": probed.duration_s,
+        "channels": probed.channels,
+        "sample_rate": probed.sample_rate,
+        "bitrate": probed.bitrate,
+    }
+
+
+def check_image(image: Upload | None) -> Artwork | None:
+    if image is None:
+        return None
+    try:
+        return check_cover(image.read("image"))
+    except ArtworkError as exc:
+        raise Invalid(str(exc), field="image") from None
+
+
+def put_file(
+    store: MediaStore,
+    stored: list[str],
+    show: Show,
+    episode: Episode,
+    kind: str,
+    upload: Upload,
+    content_type: str,
+    extension: str,
+) -> str:
+    # The server names the file from what the probe found: a name the uploader chose ("notes.html") would
+    # pick how it is served. Their name is kept only as the episode's original_filename.
+    key = media_key(show.id, kind, unguessable_name(kind, extension), episode.id)
+    try:
+        store.put_file(key, upload.path, content_type)
+    except StorageError as exc:
+        raise Unavailable(f"The media store did not take the file: {exc}") from None
+    stored.append(key)
+    return key
+
+
+def original_label(filename: str | None) -> str:
+    """The uploader's file name, for people to read; it never names or types a stored object."""
+    return clean_text(Path(filename or "audio").name)[:500]
+
+
+def put_bytes(
+    store: MediaStore,
+    stored: list[str],
+    show: Show,
+    episode: Episode,
+    kind: str,
+    stem: str,
+    extension: str,
+    data: bytes,
+    content_type: str,
+) -> str:
+    # A draft's transcript or image must not be found by guessing its name behind a CDN or a public bucket.
+    key = media_key(show.id, kind, unguessable_name(stem, extension), episode.id)
+    try:
+        store.put_bytes(key, data, content_type)
+    except StorageError as exc:
+        raise Unavailable(f"The media store did not take the file: {exc}") from None
+    stored.append(key)
+    return key
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

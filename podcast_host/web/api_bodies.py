@@ -1,0 +1,132 @@
+"""What the producer API reads and writes: request bodies checked against their schemas, and the JSON of
+shows, episodes, tokens and members in its answers (both described in web/schemas.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import request
+from marshmallow import Schema
+from werkzeug.datastructures import FileStorage
+
+from podcast_host.errors import UnsupportedMedia
+from podcast_host.feeds.links import Links
+from podcast_host.models import ApiToken, Episode, Membership, Show
+from podcast_host.web.context import services
+from podcast_host.web.openapi import load
+
+LOUDNESS_FIGURES = ("input_lufs", "input_lra", "input_true_peak_dbtp", "output_lufs", "output_true_peak_dbtp")
+
+
+# --- bodies ---------------------------------------------------------------------------------------------
+
+
+def json_body(schema: type[Schema], optional: bool = False) -> dict[str, Any]:
+    """The JSON body checked against its schema: 415 when not JSON, 400 when malformed, 422 when invalid."""
+    if optional and not request.get_data(cache=True):
+        return {}
+    try:
+        payload = request.get_json()
+    except RecursionError as exc:
+        # Deep nesting ("[[[[…") ends json's parser with RecursionError, not the ValueError Flask answers 400.
+        payload = request.on_json_loading_failed(ValueError(str(exc)))
+    return load(schema, payload)
+
+
+def form_body(schema: type[Schema]) -> dict[str, Any]:
+    """The multipart body checked against its schema; empty fields and empty file parts count as absent."""
+    if request.mimetype not in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        raise UnsupportedMedia("Send this as multipart/form-data, the files as file parts.")
+    data: dict[str, Any] = {k: v for k, v in request.form.items() if v.strip() or k == "description"}
+    data.update({k: f for k, f in request.files.items() if f.filename or _stream_size(f)})
+    return load(schema, data)
+
+
+def _stream_size(storage: FileStorage) -> int:
+    stream = storage.stream
+    position = stream.tell()
+    stream.seek(0, 2)
+    size = stream.tell()
+    stream.seek(position)
+    return size
+
+
+# --- JSON shapes ----------------------------------------------------------------------------------------
+
+
+def show_json(show: Show) -> dict[str, Any]:
+    links = Links(services().settings)
+    return {
+        "slug": show.slug,
+        "title": show.title,
+        "description": show.description,
+        "language": show.language,
+        "author": show.author,
+        "email": show.email,
+        "category": show.category,
+        "explicit": show.explicit,
+        "copyright": show.copyright,
+        "show_type": show.show_type,
+        "locked": show.locked,
+        "funding_url": show.funding_url,
+        "funding_text": show.funding_text,
+        "image": links.image(show.image_key),
+        "feed_url": links.feed(show),
+        "page_url": links.show_page(show),
+        "podcast_guid": show.podcast_guid,
+        "moved_to_url": show.moved_to_url,
+        "target_lufs_stereo": show.target_lufs_stereo,
+        "target_lufs_mono": show.target_lufs_mono,
+        "bitrate_stereo_kbps": show.bitrate_stereo_kbps,
+        "bitrate_mono_kbps": show.bitrate_mono_kbps,
+        "created_at": show.created_at.isoformat(),
+    }
+
+
+def episode_json(episode: Episode) -> dict[str, Any]:
+    links = Links(services().settings)
+    report = episode.loudness_report or {}
+    return {
+        "id": episode.id,
+        "show": episode.show.slug,
+        "guid": episode.guid,
+        "slug": episode.slug,
+        "title": episode.title,
+        "description": episode.description,
+        "season": episode.season,
+        "number": episode.number,
+        "type": episode.episode_type,
+        "explicit": episode.explicit,
+        "status": episode.status,
+        "error": episode.error,
+        "progress": round(episode.progress or 0.0, 3),
+        "draft": episode.draft,
+        "publish_at": episode.publish_at.isoformat() if episode.publish_at else None,
+        "duration_s": episode.duration_s,
+        "enclosure": {
+            "url": links.enclosure(episode) if episode.audio_key else None,
+            "length": episode.enclosure_length,
+            "type": episode.enclosure_type,
+        },
+        "loudness": {name: report.get(name) for name in LOUDNESS_FIGURES},
+        "page_url": links.episode_page(episode),
+        "chapters": bool(episode.chapters),
+        "transcript": links.transcript(episode) if episode.transcript_key else None,
+        "image": links.image(episode.image_key),
+        "created_at": episode.created_at.isoformat(),
+    }
+
+
+def token_json(token: ApiToken) -> dict[str, Any]:
+    return {
+        "id": token.id,
+        "name": token.name,
+        "created_at": token.created_at.isoformat(),
+        "last_used_at": token.last_used_at.isoformat() if token.last_used_at else None,
+        "expires_at": token.expires_at.isoformat() if token.expires_at else None,
+        "read_only": token.read_only,
+    }
+
+
+def member_json(membership: Membership) -> dict[str, Any]:
+    return {"email": membership.user.email, "role": membership.role}
