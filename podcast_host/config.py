@@ -123,7 +123,11 @@ def _coerce(values: dict[str, object]) -> dict[str, object]:
             out[key] = value
         elif value is not None and str(value).strip():
             out[key] = str(value).strip()
-        # An empty text (or None) is no value: the setting keeps its default.
+        elif key == "public_url" and value is not None:
+            # Every link of the feeds and pages starts with it: a variable left empty by mistake must not
+            # publish the local default.
+            raise ConfigError(f"{env_name} is empty: set it to the address listeners use, or leave it unset.")
+        # Any other empty text (or None) is no value: the setting keeps its default.
     return out
 
 

@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 # Where a session keeps the actions waiting for its transaction to commit, by key, in the order registered.
 _AFTER_COMMIT = "podcast_host.after_commit"
+# Set when the outermost transaction commits; its end (connection released, session idle) runs the actions.
+_COMMITTED = "podcast_host.committed"
 
 # Migration files are named after their revision, "0003_what_it_does.py", and each revises the one before.
 _REVISION_FILE = re.compile(r"(\d{4})_\w+\.py")
@@ -52,8 +54,8 @@ class Database:
         # On this factory, not on every Session: whatever process builds a Database stamps and follows up
         # alike, whichever modules it imported.
         event.listen(self.sessions, "before_flush", stamp_shows_of_changed_episodes)
-        event.listen(self.sessions, "after_commit", _run_after_commit)
-        event.listen(self.sessions, "after_transaction_end", _drop_after_commit)
+        event.listen(self.sessions, "after_commit", _note_commit)
+        event.listen(self.sessions, "after_transaction_end", _after_transaction_end)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -105,9 +107,15 @@ class Database:
 def after_commit(session: Session, action: Callable[[], object], key: Hashable | None = None) -> None:
     """Run `action` once the session's transaction commits; a rollback (or a close without commit) drops it.
 
-    Actions run in the order registered; a second one with the key of a waiting one is left out. One that
-    raises is logged and the others still run: the change is committed whatever follows it.
+    Actions run in the order registered, once the transaction has ended and the session holds no connection
+    (an inline job may take its time); a second one with the key of a waiting one is left out. One that raises
+    is logged and the others still run: the change is committed whatever follows it. Savepoints are not
+    followed: an action registered inside one that is rolled back still runs when the outer transaction
+    commits (the app uses none).
     """
+    if not session.in_transaction():
+        # Registered before any SQL ran: begin now, so that a rollback before the commit still drops it.
+        session.begin()
     waiting: dict[Hashable, Callable[[], object]] = session.info.setdefault(_AFTER_COMMIT, {})
     waiting.setdefault(object() if key is None else key, action)
 
@@ -117,18 +125,24 @@ def enqueue_after_commit(session: Session, queue: JobQueue, name: str, *args: An
     after_commit(session, functools.partial(queue.enqueue, name, *args), key=(name, args))
 
 
-def _run_after_commit(session: Session) -> None:
-    for action in session.info.pop(_AFTER_COMMIT, {}).values():
+def _note_commit(session: Session) -> None:
+    # Also called when a savepoint is released; only the outermost commit counts.
+    if not session.in_nested_transaction():
+        session.info[_COMMITTED] = True
+
+
+def _after_transaction_end(session: Session, transaction: SessionTransaction) -> None:
+    """The outermost transaction ended: run what waited for its commit, or drop it after a rollback/close."""
+    if transaction.parent is not None:
+        return
+    waiting = session.info.pop(_AFTER_COMMIT, {})
+    if not session.info.pop(_COMMITTED, False):
+        return
+    for action in waiting.values():
         try:
             action()
         except Exception:  # noqa: BLE001 - the transaction is committed; what follows it may not undo that
             log.exception("an action after a commit failed: %r", action)
-
-
-def _drop_after_commit(session: Session, transaction: SessionTransaction) -> None:
-    # The outermost transaction ended without its commit running them: rolled back, or the session closed.
-    if transaction.parent is None:
-        session.info.pop(_AFTER_COMMIT, None)
 
 
 def alembic_config() -> Config:

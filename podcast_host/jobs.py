@@ -24,8 +24,9 @@ log = logging.getLogger(__name__)
 Runner = Callable[[str, tuple[Any, ...]], None]
 # The longest any job may run in a `podcast-host worker` before rq kills it; processing deadlines stay below.
 JOB_TIMEOUT_S = 3 * 3600
-# What rq calls in a `podcast-host worker`, by its dotted name.
-WORKER_ENTRY_POINT = "podcast_host.tasks.run_in_worker"
+# What rq imports in a worker to run a job. Earlier releases' workers know only this name, so jobs keep naming
+# it (it forwards to tasks.run_in_worker) while a rolling upgrade runs old and new workers side by side.
+WORKER_ENTRY_POINT = "podcast_host.jobs.run_in_worker"
 
 
 class RetryLater(Exception):
@@ -205,9 +206,8 @@ def make_queue(settings: Settings, runner: Runner) -> JobQueue:
 
 
 def run_in_worker(name: str, args: tuple[Any, ...]) -> None:
-    """The rq entry point of earlier releases: jobs queued in Redis before an upgrade named this function.
-
-    New jobs name tasks.run_in_worker; this forwards the old ones there so that none is lost."""
+    """The rq entry point (WORKER_ENTRY_POINT), kept here because earlier releases' workers import it by this
+    name; it forwards to tasks.run_in_worker, where the jobs are listed."""
     from podcast_host.tasks import run_in_worker as run_job
 
     run_job(name, args)

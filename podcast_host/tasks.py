@@ -2,7 +2,7 @@
 "Transactions and what follows them").
 
 A queued job is a name and IDs (jobs.py carries them); the name is looked up here and the function called with
-the app's services first. rq runs `run_in_worker` in a `podcast-host worker` process, by its dotted name.
+the app's services first. In a `podcast-host worker`, rq runs `run_in_worker` through jobs.run_in_worker.
 """
 
 from __future__ import annotations

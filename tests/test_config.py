@@ -53,12 +53,18 @@ def test_bad_settings_are_named(tmp_path: Path, name: str, value: str, message: 
 
 
 def test_an_empty_setting_keeps_its_default(tmp_path: Path) -> None:
-    """An empty variable (a compose file's `${PUBLIC_URL:-}`) is no value, for every text setting."""
-    names = ("PUBLIC_URL", "DATABASE_URL", "STORAGE_URL", "MEDIA_URL", "QUEUE_URL", "SECRET_KEY")
+    """An empty variable (a compose file's `${QUEUE_URL:-}`) is no value for a text setting with a default."""
+    names = ("DATABASE_URL", "STORAGE_URL", "MEDIA_URL", "QUEUE_URL", "SECRET_KEY")
     environ = {"PODCAST_HOST_DATA_DIR": str(tmp_path)} | {f"PODCAST_HOST_{name}": " " for name in names}
     settings = load_settings(environ=environ)
     assert settings == load_settings(environ={"PODCAST_HOST_DATA_DIR": str(tmp_path)})
-    assert settings.public_url == "http://127.0.0.1:8000" and settings.secret_key == ""
+    assert settings.secret_key == ""
+
+
+def test_an_empty_public_url_is_refused(tmp_path: Path) -> None:
+    """Left empty by mistake, it would publish feeds whose links point at the local default."""
+    with pytest.raises(ConfigError, match="PODCAST_HOST_PUBLIC_URL is empty"):
+        load_settings(environ={"PODCAST_HOST_DATA_DIR": str(tmp_path), "PODCAST_HOST_PUBLIC_URL": " "})
 
 
 def test_unknown_key_in_config_file(tmp_path: Path) -> None:

@@ -202,7 +202,7 @@ def test_a_job_waiting_in_the_embedded_queue_is_queued_once() -> None:
 
 
 def test_jobs_queued_under_the_old_entry_point_still_run(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Redis may hold jobs queued by an earlier release, which named podcast_host.jobs.run_in_worker."""
+    """rq names podcast_host.jobs.run_in_worker, as earlier releases did: it runs the job listed in tasks."""
     from podcast_host import jobs, tasks
 
     ran: list[tuple[str, tuple[object, ...]]] = []

@@ -34,14 +34,8 @@ KEY = "shows/1/episodes/2/audio/episode.mp3"
 
 
 @pytest.fixture(scope="module")
-def seaweedfs(tmp_path_factory):
-    """A real S3 server for this module (the session-wide one in conftest.py may replace it later)."""
-    with SeaweedS3().start(tmp_path_factory.mktemp("seaweedfs")) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
 def bucket(seaweedfs):
+    """One bucket for the module, on the run's SeaweedFS server (conftest.py)."""
     return seaweedfs.make_bucket()
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from helpers import auth, create_show
+from sqlalchemy import select
 
 from podcast_host import shows
 from podcast_host.db import after_commit, enqueue_after_commit
@@ -191,3 +192,35 @@ def test_a_request_that_fails_after_a_partial_change_queues_nothing(
     assert response.status_code == 409
     assert services.queue.jobs == []
     assert _committed_title(services, "daily") == "The Daily Test"
+
+
+def test_actions_run_once_the_session_is_idle(services: Services) -> None:
+    """An inline job may take minutes: by then the session that committed holds no transaction."""
+    seen: list[bool] = []
+    with services.db.session() as session:
+        session.get(Show, _new_show(services))
+        after_commit(session, lambda: seen.append(session.in_transaction()))
+        session.commit()
+    assert seen == [False]
+
+
+def test_an_action_registered_before_any_sql_is_dropped_by_a_rollback(services: Services) -> None:
+    ran: list[str] = []
+    with services.db.session() as session:
+        after_commit(session, lambda: ran.append("ran"))
+        session.rollback()
+        session.execute(select(Show.id)).all()
+        session.commit()
+    assert ran == []
+
+
+def test_a_released_savepoint_does_not_run_the_actions_before_the_outer_commit(services: Services) -> None:
+    ran: list[str] = []
+    with services.db.session() as session:
+        session.execute(select(Show.id)).all()
+        with session.begin_nested():
+            after_commit(session, lambda: ran.append("ran"))
+        assert ran == []
+        session.rollback()
+        session.commit()
+    assert ran == []
