@@ -68,7 +68,7 @@ class Server:
                 if self.request("GET", "/healthz")[0] == 200:
                     return
             except OSError:
-                time.sleep(0.2)
+                time.sleep(0.05)
         raise AssertionError(f"serve did not come up:\n{self.log.read_text()[-2000:]}")
 
     def stop(self) -> None:
