@@ -52,6 +52,6 @@ lint: install ## ruff lint and format check, mypy type check
 	$(BIN)/mypy
 
 clean: ## Remove the virtualenv and caches (keeps instance/ data)
-	rm -rf $(VENV) .pytest_cache .ruff_cache tests/js/node_modules
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache tests/js/node_modules
 
 .PHONY: help install run test test-deps bench lint clean
