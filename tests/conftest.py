@@ -257,12 +257,39 @@ def admin_token(services: Services) -> str:
     return secret
 
 
+# What the audio pipeline made of an input, per worker, keyed by everything that decides its output: the
+# `episode` fixture's later uses get the same bytes and result without running ffmpeg again.
+_pipeline_outputs: dict[tuple[bytes, str], tuple[bytes, Any]] = {}
+
+
+def _remembering_process(process: Any) -> Any:
+    import copy
+    import hashlib
+
+    def run(src: Path, dst: Path, probed: Any, settings: Any, tags: Any, *args: Any, **kwargs: Any) -> Any:
+        key = (hashlib.sha256(Path(src).read_bytes()).digest(), repr((probed, settings, tags)))
+        if key not in _pipeline_outputs:
+            result = process(src, dst, probed, settings, tags, *args, **kwargs)
+            _pipeline_outputs[key] = (Path(dst).read_bytes(), result)
+        data, result = _pipeline_outputs[key]
+        Path(dst).write_bytes(data)
+        return copy.deepcopy(result)
+
+    return run
+
+
 @pytest.fixture
-def episode(client: Any, admin_token: str, sample_mp3: Path) -> dict[str, Any]:
+def episode(
+    client: Any, admin_token: str, sample_mp3: Path, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, Any]:
     """The show `daily` with one episode uploaded through the API and processed (inline in tests); the
-    upload's answer."""
+    upload's answer. The processing job runs whole; only its ffmpeg work is done once per worker and its real
+    output reused: the same input, settings and tags give the same MP3 (the pipeline has its own tests)."""
     from helpers import create_show, upload_episode
 
+    from podcast_host import audio
+
+    monkeypatch.setattr(audio, "process", _remembering_process(audio.process))
     create_show(client, admin_token)
     response = upload_episode(client, admin_token, "daily", sample_mp3)
     assert response.status_code == 202, response.get_json()
