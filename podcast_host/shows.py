@@ -124,7 +124,7 @@ def create_show(
 
 
 def update_show(
-    services: Services, session: Session, show: Show, fields: Mapping[str, object], may_move: bool = True
+    services: Services, session: Session, show: Show, fields: Mapping[str, object], *, may_move: bool
 ) -> Show:
     """Apply the fields sent; without `may_move` (an editor), changing an owner-only field is Forbidden,
     refused before anything else is checked or changed. The same value sent back is no change.

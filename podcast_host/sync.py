@@ -181,7 +181,8 @@ def _sync_show(services: Services, session: Session, folder: _Folder, report: Sy
     wanted = shows.clean_show_fields(values, require_title=True)
     changed = {k: v for k, v in wanted.items() if getattr(show, k) != v}
     if changed:
-        shows.update_show(services, session, show, changed)
+        # Whoever runs sync owns the folder that describes the show, renames and moves included.
+        shows.update_show(services, session, show, changed, may_move=True)
     if cover:
         data = _read(cover, SIDE_FILE_LIMITS["image"])
         if not _same_cover(show.image_key, data):

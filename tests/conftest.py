@@ -56,6 +56,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 _ONE_WORKER_MODULES = {"tests/test_browser.py"}
 
 
+@pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """xdist's `--dist load`, test by test, except that each of _ONE_WORKER_MODULES goes to one worker."""
     if config.getvalue("dist") != "load":
@@ -267,7 +268,8 @@ def _remembering_process(process: Any) -> Any:
     import hashlib
 
     def run(src: Path, dst: Path, probed: Any, settings: Any, tags: Any, *args: Any, **kwargs: Any) -> Any:
-        key = (hashlib.sha256(Path(src).read_bytes()).digest(), repr((probed, settings, tags)))
+        limit = kwargs.get("max_duration_s", args[1] if len(args) > 1 else None)
+        key = (hashlib.sha256(Path(src).read_bytes()).digest(), repr((probed, settings, tags, limit)))
         if key not in _pipeline_outputs:
             result = process(src, dst, probed, settings, tags, *args, **kwargs)
             _pipeline_outputs[key] = (Path(dst).read_bytes(), result)

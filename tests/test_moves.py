@@ -92,7 +92,9 @@ def test_renaming_through_the_domain_moves_the_feed_too(
     services: Services, client: Any, episode: dict
 ) -> None:
     with services.db.session() as session:
-        shows.update_show(services, session, shows.find_show(session, "daily"), {"slug": "renamed"})
+        shows.update_show(
+            services, session, shows.find_show(session, "daily"), {"slug": "renamed"}, may_move=True
+        )
         session.commit()
     assert client.get("/daily/feed.xml").headers["Location"] == f"{BASE}/renamed/feed.xml"
 

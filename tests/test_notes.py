@@ -198,7 +198,7 @@ def test_the_show_description_is_stored_rendered_from_the_domain(services: Servi
     with services.db.session() as session:
         show = shows.create_show(session, "https://pod.example", {"slug": "s", "title": "S"})
         assert show.description_html == ""
-        shows.update_show(services, session, show, {"description": "*hi*"})
+        shows.update_show(services, session, show, {"description": "*hi*"}, may_move=True)
         assert show.description_html == "<p><em>hi</em></p>"
         session.commit()
 

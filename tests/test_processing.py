@@ -140,7 +140,11 @@ def test_the_pipeline_uses_the_shows_own_settings(sqlite_services: Services, sam
     with sqlite_services.db.session() as session:
         show = episodes.get_episode(session, episode_id).show
         shows.update_show(
-            sqlite_services, session, show, {"target_lufs_stereo": -20, "bitrate_stereo_kbps": 96}
+            sqlite_services,
+            session,
+            show,
+            {"target_lufs_stereo": -20, "bitrate_stereo_kbps": 96},
+            may_move=True,
         )
         session.commit()
     processing.process_episode(sqlite_services, episode_id)

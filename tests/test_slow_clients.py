@@ -218,7 +218,7 @@ def test_a_header_name_with_an_underscore_does_not_reach_the_app() -> None:
         "headers": [(b"x-forwarded-for", b"10.0.0.1"), (b"x_forwarded_for", b"6.6.6.6")],
     }
     # werkzeug's key for both spellings is the same: `X_Forwarded_For` would extend the real header.
-    environ = wsgi_environ(scope, {}, body=cast(RequestBody, None))  # no body is read
+    environ = wsgi_environ(scope, body=cast(RequestBody, None))  # no body is read
     assert environ["HTTP_X_FORWARDED_FOR"] == "10.0.0.1"
 
 

@@ -59,8 +59,7 @@ def _new_show(services: Services, slug: str = "daily") -> int:
 # --- the hooks themselves ---------------------------------------------------------------------------------
 
 
-def test_an_action_runs_once_the_transaction_commits_and_not_before(sqlite_services: Services) -> None:
-    services = sqlite_services
+def test_an_action_runs_once_the_transaction_commits_and_not_before(services: Services) -> None:
     show_id = _new_show(services)
     seen: list[str | None] = []
     with services.db.session() as session:
@@ -77,10 +76,9 @@ def test_an_action_runs_once_the_transaction_commits_and_not_before(sqlite_servi
     assert seen == ["After"], "an action runs with one commit only"
 
 
-def test_a_rollback_drops_what_waited_for_the_commit(sqlite_services: Services, tmp_path: Path) -> None:
+def test_a_rollback_drops_what_waited_for_the_commit(services: Services, tmp_path: Path) -> None:
     from audio_fixtures import write_jpeg
 
-    services = sqlite_services
     services.queue = RecordingQueue()
     show_id = _new_show(services)
     with services.db.session() as session:
@@ -106,12 +104,9 @@ def test_a_rollback_drops_what_waited_for_the_commit(sqlite_services: Services, 
     assert services.store.exists(first_key)
 
 
-def test_a_replaced_cover_is_deleted_once_the_change_commits(
-    sqlite_services: Services, tmp_path: Path
-) -> None:
+def test_a_replaced_cover_is_deleted_once_the_change_commits(services: Services, tmp_path: Path) -> None:
     from audio_fixtures import write_jpeg
 
-    services = sqlite_services
     show_id = _new_show(services)
     with services.db.session() as session:
         show = session.get(Show, show_id)
@@ -126,9 +121,9 @@ def test_a_replaced_cover_is_deleted_once_the_change_commits(
         assert services.store.exists(show.image_key or "")
 
 
-def test_the_same_job_asked_for_twice_in_a_transaction_is_queued_once(sqlite_services: Services) -> None:
+def test_the_same_job_asked_for_twice_in_a_transaction_is_queued_once(services: Services) -> None:
     queue = RecordingQueue()
-    with sqlite_services.db.session() as session:
+    with services.db.session() as session:
         enqueue_after_commit(session, queue, "feed_changed", 1)
         enqueue_after_commit(session, queue, "feed_changed", 2)
         enqueue_after_commit(session, queue, "feed_changed", 1)
@@ -145,14 +140,14 @@ def test_the_same_job_asked_for_twice_in_a_transaction_is_queued_once(sqlite_ser
 
 
 def test_an_action_that_fails_is_logged_and_the_others_still_run(
-    sqlite_services: Services, caplog: pytest.LogCaptureFixture
+    services: Services, caplog: pytest.LogCaptureFixture
 ) -> None:
     ran: list[str] = []
 
     def broken() -> None:
         raise OSError("the queue is down")
 
-    with sqlite_services.db.session() as session:
+    with services.db.session() as session:
         after_commit(session, broken)
         after_commit(session, lambda: ran.append("next"))
         with caplog.at_level(logging.ERROR, logger="podcast_host.db"):

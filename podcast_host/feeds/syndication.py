@@ -22,7 +22,6 @@ from datetime import datetime
 from sqlalchemy import Connection, bindparam, func, select
 from sqlalchemy.orm import Session
 
-from podcast_host.config import Settings
 from podcast_host.db import Database
 from podcast_host.errors import NotFound
 from podcast_host.feeds.build import FeedLinks, build_feed
@@ -245,7 +244,7 @@ def went_live_since(old: FeedVersion, new: FeedVersion) -> bool:
 
 def _render(services: Services, session: Session, show: Show, now: datetime) -> RenderedFeed:
     candidates = feed_candidates(session, show)
-    body = build_feed(show, candidates, feed_links(services.settings, Links(services.settings), show), now)
+    body = build_feed(show, candidates, feed_links(Links(services.settings), show), now)
     return RenderedFeed(
         body=body,
         gzipped=gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0),
@@ -271,7 +270,7 @@ def last_modified(show: Show, candidates: Sequence[Episode], now: datetime) -> d
     return max((s for s in stamps if s is not None and s <= now), default=now)
 
 
-def feed_links(settings: Settings, links: Links, show: Show) -> FeedLinks:
+def feed_links(links: Links, show: Show) -> FeedLinks:
     return FeedLinks(
         feed_url=links.feed(show),
         show_page_url=links.show_page(show),
@@ -280,7 +279,7 @@ def feed_links(settings: Settings, links: Links, show: Show) -> FeedLinks:
         enclosure_url=links.enclosure,
         chapters_url=links.chapters,
         transcript_url=links.transcript,
-        hubs=tuple(settings.websub_hubs),
+        hubs=tuple(links.settings.websub_hubs),
         # After a rename the old URL redirects here; saying so in the feed makes apps update for good.
         new_feed_url=show.moved_to_url or (links.feed(show) if show.aliases else None),
     )

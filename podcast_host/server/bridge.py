@@ -61,7 +61,7 @@ class WsgiBridge:
             if length is None or length <= self.body_limit:
                 # Small bodies (every route but the uploads) arrive in full before a thread is taken.
                 await body.prefetch(self.body_limit)
-            environ = wsgi_environ(scope, headers, body)
+            environ = wsgi_environ(scope, body)
             if body.complete and "transfer-encoding" in headers:
                 # A chunked body that arrived whole reaches the app as if its length had been announced.
                 environ["CONTENT_LENGTH"] = str(body.prefetched)

@@ -48,7 +48,7 @@ _HEADERS_TOO_LARGE = (
 )
 
 
-def wsgi_environ(scope: Scope, headers: dict[str, str], body: RequestBody) -> dict[str, Any]:
+def wsgi_environ(scope: Scope, body: RequestBody) -> dict[str, Any]:
     server_host, server_port = scope.get("server") or ("localhost", 80)
     client = scope.get("client") or ("", 0)
     environ: dict[str, Any] = {

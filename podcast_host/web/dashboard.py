@@ -22,7 +22,6 @@ from podcast_host.web.dashboard_forms import (
     episode_fields,
     episode_values,
     form_errors,
-    form_status,
     new_episode_fields,
     notes_preview,
     optional_upload,
@@ -31,7 +30,7 @@ from podcast_host.web.dashboard_forms import (
     show_fields,
     show_values,
 )
-from podcast_host.web.errors import error_response
+from podcast_host.web.errors import error_response, status_of
 
 bp = Blueprint("dashboard", __name__, url_prefix="/admin")
 
@@ -100,7 +99,7 @@ def create_show() -> BaseResponse | tuple[str, int]:
         db().rollback()
         values, errors = show_values(None, request.form), form_errors(exc, "slug")
         page = render_template("admin/index.html", shows=_visible_shows(), values=values, errors=errors)
-        return page, form_status(exc)
+        return page, status_of(exc)
     flash(f"The show “{show.title}” is ready. Upload its first episode.")
     return redirect(url_for(".show", slug=show.slug), code=303)
 
@@ -127,17 +126,18 @@ def settings(slug: str) -> str:
 def save_settings(slug: str) -> BaseResponse | tuple[str, int]:
     show = _show_for(slug, "edit_show")
     fields = show_fields(request.form)
-    if not _can(show, "move_show"):
+    may_move = _can(show, "move_show")
+    if not may_move:
         # An editor's form has neither field: an absent `locked` box must not read as "unchecked".
         for name in accounts.OWNER_ONLY_SHOW_FIELDS:
             fields.pop(name, None)
     try:
-        shows.update_show(services(), db(), show, fields)
+        shows.update_show(services(), db(), show, fields, may_move=may_move)
         db().commit()
     except Invalid as exc:
         db().rollback()
         return _settings_page(
-            show, show_values(show, request.form), form_errors(exc, "title"), form_status(exc)
+            show, show_values(show, request.form), form_errors(exc, "title"), status_of(exc)
         )
     flash("The show's settings are saved.")
     return redirect(url_for(".settings", slug=show.slug), code=303)
@@ -154,7 +154,7 @@ def upload_cover(slug: str) -> BaseResponse | tuple[str, int]:
         db().commit()
     except Invalid as exc:
         db().rollback()
-        return _settings_page(show, show_values(show, None), form_errors(exc, "image"), form_status(exc))
+        return _settings_page(show, show_values(show, None), form_errors(exc, "image"), status_of(exc))
     flash("The new cover is saved.")
     return redirect(url_for(".settings", slug=show.slug), code=303)
 
@@ -203,11 +203,11 @@ def create_episode(slug: str) -> BaseResponse | tuple[BaseResponse | str, int]:
         db().rollback()
         if _wants_json():
             field = getattr(exc, "field", None) or "audio"
-            return error_response(form_status(exc), exc.code, str(exc), field)
+            return error_response(status_of(exc), exc.code, str(exc), field)
         page = render_template(
             "admin/upload.html", show=show, values=request.form.to_dict(), errors=form_errors(exc, "audio")
         )
-        return page, form_status(exc)
+        return page, status_of(exc)
     db().refresh(episode)
     if _wants_json():
         return jsonify(_status_json(episode)), 202
@@ -233,7 +233,7 @@ def save_episode(episode_id: int) -> BaseResponse | tuple[str, int]:
         db().commit()
     except (Invalid, Conflict) as exc:
         db().rollback()
-        return _episode_page(episode, request.form.to_dict(), form_errors(exc, "title"), form_status(exc))
+        return _episode_page(episode, request.form.to_dict(), form_errors(exc, "title"), status_of(exc))
     return _changed(episode, "The episode is saved.")
 
 
@@ -245,7 +245,7 @@ def publish(episode_id: int) -> BaseResponse | tuple[str, int]:
         db().commit()
     except Conflict as exc:
         db().rollback()
-        return _episode_page(episode, episode_values(episode), {"publish": str(exc)}, form_status(exc))
+        return _episode_page(episode, episode_values(episode), {"publish": str(exc)}, status_of(exc))
     return _changed(
         episode,
         "The episode is published."
@@ -263,9 +263,7 @@ def schedule(episode_id: int) -> BaseResponse | tuple[str, int]:
         db().commit()
     except (Invalid, Conflict) as exc:
         db().rollback()
-        return _episode_page(
-            episode, episode_values(episode), form_errors(exc, "publish_at"), form_status(exc)
-        )
+        return _episode_page(episode, episode_values(episode), form_errors(exc, "publish_at"), status_of(exc))
     return _changed(episode, f"The episode is scheduled for {at.isoformat(timespec='minutes')}.")
 
 

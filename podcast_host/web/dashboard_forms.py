@@ -13,7 +13,6 @@ from podcast_host.errors import Invalid, PodcastHostError
 from podcast_host.models import Episode, Show
 from podcast_host.notes import MAX_NOTES_CHARS, render_notes_html, stored_notes_html
 from podcast_host.web.context import spooled_upload
-from podcast_host.web.errors import status_of
 
 SHOW_FLAGS = ("explicit", "locked")
 SHOW_TEXT_FIELDS = tuple(name for name in shows.EDITABLE if name not in SHOW_FLAGS)
@@ -92,11 +91,6 @@ def optional_upload(name: str) -> episodes.Upload | None:
 def form_errors(exc: PodcastHostError, default_field: str) -> dict[str, str]:
     """Domain refusal -> {form field: message}, shown next to the field it names."""
     return {getattr(exc, "field", None) or default_field: str(exc)}
-
-
-def form_status(exc: PodcastHostError) -> int:
-    """The status of the page that shows the form again with the refusal: the error's own (web/errors.py)."""
-    return status_of(exc)
 
 
 def notes_preview(markdown_text: str, episode: Episode | None = None) -> str:
