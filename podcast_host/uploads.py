@@ -6,6 +6,7 @@ Shared by creating an episode and replacing its files (episodes.py); nothing her
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,12 +78,7 @@ def put_file(
     # The server names the file from what the probe found: a name the uploader chose ("notes.html") would
     # pick how it is served. Their name is kept only as the episode's original_filename.
     key = media_key(show.id, kind, unguessable_name(kind, extension), episode.id)
-    try:
-        store.put_file(key, upload.path, content_type)
-    except StorageError as exc:
-        raise Unavailable(f"The media store did not take the file: {exc}") from None
-    stored.append(key)
-    return key
+    return _stored(stored, key, lambda: store.put_file(key, upload.path, content_type))
 
 
 def original_label(filename: str | None) -> str:
@@ -103,12 +99,7 @@ def put_bytes(
 ) -> str:
     # A draft's transcript or image must not be found by guessing its name behind a CDN or a public bucket.
     key = media_key(show.id, kind, unguessable_name(stem, extension), episode.id)
-    try:
-        store.put_bytes(key, data, content_type)
-    except StorageError as exc:
-        raise Unavailable(f"The media store did not take the file: {exc}") from None
-    stored.append(key)
-    return key
+    return _stored(stored, key, lambda: store.put_bytes(key, data, content_type))
 
 
 def file_sha256(path: Path) -> str:
@@ -117,3 +108,13 @@ def file_sha256(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def _stored(stored: list[str], key: str, put: Callable[[], None]) -> str:
+    """Run the store's `put` of `key`: an unreachable store is Unavailable; a stored key joins `stored`."""
+    try:
+        put()
+    except StorageError as exc:
+        raise Unavailable(f"The media store did not take the file: {exc}") from None
+    stored.append(key)
+    return key
