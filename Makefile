@@ -40,11 +40,12 @@ PYTEST_WORKERS ?= 2
 test: test-deps ## Run the whole test suite (starts PostgreSQL and Redis when they are down)
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --durations=15 $(PYTEST_ARGS)
 
-bench: test-deps ## Benchmarks (audio, feed, upload, server memory), printed as tables
+bench: test-deps ## Benchmarks (audio, feed, upload, server memory, analytics), printed as tables
 	$(BIN)/python scripts/bench_audio.py
 	$(BIN)/python scripts/bench_feed.py
 	$(BIN)/python scripts/bench_upload.py
 	$(BIN)/python scripts/bench_serve_memory.py
+	$(BIN)/python scripts/bench_analytics.py
 
 lint: install ## ruff lint and format check, mypy type check
 	$(BIN)/ruff check .

@@ -44,6 +44,12 @@ class Settings:
     episodes_per_page: int = 20
     # Reverse proxies in front of the app that set X-Forwarded-For and -Proto; 0 believes no such header.
     trusted_proxies: int = 0
+    # A MaxMind-format country database for analytics; unset, every country is "unknown".
+    geoip_db: str | None = None
+    # Seconds between two writes of the download counts a web process has buffered.
+    analytics_flush_s: int = 5
+    # Whether the media route counts downloads (off: only `analytics ingest` counts).
+    count_downloads: bool = True
     testing: bool = False
     extra: Mapping[str, object] = field(default_factory=dict)
 
@@ -59,7 +65,9 @@ _INT_FIELDS = {
     "feed_max_age_s",
     "episodes_per_page",
     "job_stale_s",
+    "analytics_flush_s",
 }
+_BOOL_FIELDS = {"count_downloads"}
 # Whole numbers for which 0 means something (none).
 _COUNT_FIELDS = {"trusted_proxies"}
 _KNOWN = {f.name for f in fields(Settings)} - {"extra", "testing"}
@@ -119,6 +127,8 @@ def _coerce(values: dict[str, object]) -> dict[str, object]:
             out[key] = tuple(str(h).strip() for h in items if str(h).strip())
         elif key == "testing":
             out[key] = bool(value)
+        elif key in _BOOL_FIELDS:
+            out[key] = _boolean(env_name, value)
         elif isinstance(value, Path):
             out[key] = value
         elif value is not None and str(value).strip():
@@ -129,6 +139,17 @@ def _coerce(values: dict[str, object]) -> dict[str, object]:
             raise ConfigError(f"{env_name} is empty: set it to the address listeners use, or leave it unset.")
         # Any other empty text (or None) is no value: the setting keeps its default.
     return out
+
+
+def _boolean(name: str, value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false, not {value!r}.")
 
 
 def _finish(values: dict[str, object]) -> Settings:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from podcast_host.analytics.geo import CountryLookup, GeoDatabaseError
+from podcast_host.analytics.recorder import Recorder
 from podcast_host.config import ConfigError, Settings, ensure_secret_key, load_settings
 from podcast_host.db import Database
 from podcast_host.jobs import JobQueue, make_queue
@@ -17,11 +19,15 @@ class Services:
     db: Database
     store: MediaStore
     queue: JobQueue
+    # Download counting of the media route (analytics/recorder.py); its thread starts with the first request.
+    recorder: Recorder
     # In-memory caches, each bounded by its owner: "feeds" is feeds.syndication.FeedCache.
     caches: dict[str, object] = field(default_factory=dict)
 
     def close(self) -> None:
         self.queue.stop()
+        self.recorder.close()
+        self.recorder.geo.close()
         self.db.dispose()
 
 
@@ -40,10 +46,16 @@ def build_services(settings: Settings | None = None) -> Services:
 
         tasks.run(services, name, args)
 
+    try:
+        geo = CountryLookup(settings.geoip_db)
+    except GeoDatabaseError as exc:
+        raise ConfigError(f"PODCAST_HOST_GEOIP_DB: {exc}") from None
+    db = Database(settings.database_url)
     services = Services(
         settings=settings,
-        db=Database(settings.database_url),
+        db=db,
         store=store,
         queue=make_queue(settings, run_job),
+        recorder=Recorder(db, geo, settings.analytics_flush_s),
     )
     return services

@@ -15,12 +15,10 @@ import argparse
 import gzip
 import http.client
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterable
 from datetime import timedelta
@@ -29,7 +27,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchserver import free_port  # noqa: E402  (beside this script)
+from benchserver import free_port, request_rate, wait_for_port  # noqa: E402  (beside this script)
 
 from podcast_host import notes  # noqa: E402  (the path above makes the checkout importable)
 from podcast_host.config import load_settings  # noqa: E402  (the path above makes the checkout importable)
@@ -234,24 +232,11 @@ def _request_rates(data_dir: Path, options: argparse.Namespace) -> list[dict[str
         stderr=subprocess.DEVNULL,
     )
     try:
-        _wait_for_port(port, server)
+        wait_for_port(port, server)
         return _measure_paths(port, options)
     finally:
         server.terminate()
         server.wait(timeout=10)
-
-
-def _wait_for_port(port: int, server: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SystemExit("the benchmark server exited before it answered")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit("the benchmark server did not answer in time")
 
 
 def _measure_paths(port: int, options: argparse.Namespace) -> list[dict[str, Any]]:
@@ -276,9 +261,9 @@ def _measure_paths(port: int, options: argparse.Namespace) -> list[dict[str, Any
         rates: dict[str, list[float]] = {"feed": [], "flask": [], "constant": []}
         for _ in range(options.repeats):
             # Interleaved, so that a slower moment of the machine weighs on all three alike.
-            rates["feed"].append(_rate(port, FEED_PATH, headers, status, options))
-            rates["flask"].append(_rate(port, f"/flask/{reference}", {}, status, options))
-            rates["constant"].append(_rate(port, f"/constant/{reference}", {}, status, options))
+            rates["feed"].append(request_rate(port, FEED_PATH, headers, status, options))
+            rates["flask"].append(request_rate(port, f"/flask/{reference}", {}, status, options))
+            rates["constant"].append(request_rate(port, f"/constant/{reference}", {}, status, options))
         size = 0 if reference == NOT_MODIFIED else int(reference)
         medians = {f"{name}_rps": statistics.median(values) for name, values in rates.items()}
         rows.append({"path": label, "bytes": size, **medians})
@@ -297,44 +282,6 @@ def _fetch_once(port: int, headers: dict[str, str]) -> tuple[http.client.HTTPMes
     if response.status != 200:
         raise SystemExit(f"GET {FEED_PATH} answered {response.status}")
     return response.msg, body
-
-
-def _rate(port: int, path: str, headers: dict[str, str], status: int, options: argparse.Namespace) -> float:
-    """Requests per second from `clients` keep-alive threads sharing a fixed number of requests."""
-    per_client = max(options.requests // options.clients, 1)
-    deadline = time.monotonic() + options.time_limit
-    done = [0] * options.clients
-    statuses: set[int] = set()
-    errors: list[Exception] = []
-
-    def client(index: int) -> None:
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        try:
-            for _ in range(per_client):
-                if time.monotonic() > deadline:
-                    return
-                connection.request("GET", path, headers=headers)
-                response = connection.getresponse()
-                response.read()
-                statuses.add(response.status)
-                done[index] += 1
-        except (OSError, http.client.HTTPException) as exc:
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(options.clients)]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - started
-    if errors:
-        raise SystemExit(f"GET {path} failed: {errors[0]!r}")
-    if statuses != {status}:
-        raise SystemExit(f"GET {path} answered {sorted(statuses)}, not {status}")
-    return sum(done) / elapsed
 
 
 # --- the table --------------------------------------------------------------------------------------------

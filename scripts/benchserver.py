@@ -3,6 +3,7 @@ port, its process tree's memory, and a multipart upload streamed from disk. Loop
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import http.client
 import json
@@ -13,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psutil
@@ -178,3 +179,63 @@ def upload(port: int, token: str, path: Path, title: str, content_type: str) -> 
     if response.status != 202:
         raise SystemExit(f"upload answered {response.status}: {body[:300]!r}")
     return elapsed, int(json.loads(body)["id"])
+
+
+def wait_for_port(port: int, server: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
+    """Wait until the server child listens on `port`; SystemExit if it exits or takes too long."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit("the benchmark server exited before it answered")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit("the benchmark server did not answer in time")
+
+
+def request_rate(
+    port: int,
+    path: str,
+    headers: dict[str, str] | Callable[[int], dict[str, str]],
+    status: int,
+    options: argparse.Namespace,
+) -> float:
+    """Requests per second from `options.clients` keep-alive threads sharing `options.requests` requests,
+    within `options.time_limit` seconds. `headers` may be a function of the request's number."""
+    per_client = max(options.requests // options.clients, 1)
+    deadline = time.monotonic() + options.time_limit
+    done = [0] * options.clients
+    statuses: set[int] = set()
+    errors: list[Exception] = []
+
+    def client(index: int) -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        try:
+            for _ in range(per_client):
+                if time.monotonic() > deadline:
+                    return
+                sent = headers(index * per_client + done[index]) if callable(headers) else headers
+                connection.request("GET", path, headers=sent)
+                response = connection.getresponse()
+                response.read()
+                statuses.add(response.status)
+                done[index] += 1
+        except (OSError, http.client.HTTPException) as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(options.clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    if errors:
+        raise SystemExit(f"GET {path} failed: {errors[0]!r}")
+    if statuses != {status}:
+        raise SystemExit(f"GET {path} answered {sorted(statuses)}, not {status}")
+    return sum(done) / elapsed

@@ -20,6 +20,7 @@ of `podcast-host db upgrade`) runs the real ones.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import secrets
@@ -85,13 +86,22 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if getattr(request, "param", "sqlite") == "sqlite":
         yield f"sqlite:///{tmp_path / 'test.sqlite3'}"
         return
+    with postgres_schema() as url:
+        yield url
+
+
+@contextlib.contextmanager
+def postgres_schema() -> Iterator[str]:
+    """The URL of a private, empty schema in the machine's PostgreSQL, dropped afterwards."""
     schema = f"t_{secrets.token_hex(6)}"
     with _postgres_admin().begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    # application_name lets a test find (and kill) exactly this database's connections.
-    yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}&application_name={schema}"
-    with _postgres_admin().begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    try:
+        # application_name lets a test find (and kill) exactly this database's connections.
+        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}&application_name={schema}"
+    finally:
+        with _postgres_admin().begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
 
 
 @functools.cache

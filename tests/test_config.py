@@ -45,6 +45,8 @@ def test_environment_overrides_the_config_file(tmp_path: Path) -> None:
         ("PODCAST_HOST_WEBSUB_HUBS", "not a url", "must be an absolute http(s) URL"),
         ("PODCAST_HOST_TRUSTED_PROXIES", "-1", "PODCAST_HOST_TRUSTED_PROXIES must be 0 or more"),
         ("PODCAST_HOST_TRUSTED_PROXIES", "yes", "PODCAST_HOST_TRUSTED_PROXIES must be a whole number"),
+        ("PODCAST_HOST_COUNT_DOWNLOADS", "maybe", "PODCAST_HOST_COUNT_DOWNLOADS must be true or false"),
+        ("PODCAST_HOST_ANALYTICS_FLUSH_S", "0", "PODCAST_HOST_ANALYTICS_FLUSH_S must be positive"),
     ],
 )
 def test_bad_settings_are_named(tmp_path: Path, name: str, value: str, message: str) -> None:
@@ -91,6 +93,7 @@ def _cli(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[
         ({"PODCAST_HOST_STORAGE_URL": "ftp://files.example/x"}, "PODCAST_HOST_STORAGE_URL"),
         # Port 9 (discard) on loopback: nothing listens, so the connection is refused at once.
         ({"PODCAST_HOST_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:9/none"}, "does not answer"),
+        ({"PODCAST_HOST_GEOIP_DB": "/nonexistent/countries.mmdb"}, "PODCAST_HOST_GEOIP_DB"),
     ],
 )
 def test_the_cli_reports_configuration_errors_in_one_line(

@@ -34,6 +34,9 @@ ON_FIRST_USE = (
     "apispec",
     "pydub",
     "mutagen",
+    "crawlerdetect",
+    "ua_parser",
+    "yaml",
 )
 ROOT = Path(__file__).resolve().parent.parent
 

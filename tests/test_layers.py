@@ -23,6 +23,9 @@ OWNERS = {
     "markdown_it": {"notes.py"},
     "webvtt": {"transcripts.py"},
     "srt": {"transcripts.py"},
+    "crawlerdetect": {"analytics/clients.py"},
+    "ua_parser": {"analytics/clients.py"},
+    "maxminddb": {"analytics/geo.py"},
     "apispec": {"web/openapi.py"},
     # Outside programs (ffmpeg) are run by the audio pipeline alone.
     "subprocess": {"audio/"},
@@ -45,6 +48,8 @@ ON_FIRST_USE = {
     "apispec": set(),
     "mutagen": set(),
     "pydub": set(),
+    "crawlerdetect": set(),
+    "ua_parser": set(),
 }
 
 

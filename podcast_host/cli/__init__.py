@@ -1,13 +1,15 @@
 """The `podcast-host` command line (README.md, "Command line").
 
 User mistakes print one line on stderr and exit non-zero. The commands live in one module per group:
-serving.py (serve, worker, db), users.py (user, token), shows.py (show, episode, feed, sync).
+serving.py (serve, worker, db), users.py (user, token), shows.py (show, episode, feed, sync), analytics.py
+(analytics).
 """
 
 from __future__ import annotations
 
 import click
 
+from podcast_host.cli.analytics import analytics
 from podcast_host.cli.common import LazyServices, friendly_errors, pass_services
 from podcast_host.cli.serving import db, serve, worker
 from podcast_host.cli.shows import episode, feed, show, sync
@@ -31,5 +33,5 @@ def main(ctx: click.Context, acting_as: str | None) -> None:
         ctx.invoke(serve)
 
 
-for command in (serve, worker, db, user, token, show, episode, feed, sync):
+for command in (serve, worker, db, user, token, show, episode, feed, sync, analytics):
     main.add_command(command)

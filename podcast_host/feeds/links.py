@@ -54,7 +54,9 @@ class Links:
         return f"{self.base}/media/{quote(key)}"
 
     def enclosure(self, episode: Episode) -> str:
-        return self.media(episode.audio_key or "")
+        """Always the app's own /media route, which counts the download and then redirects to MEDIA_URL or
+        the object store, the way a measurement prefix does (docs/analytics.md)."""
+        return f"{self.base}/media/{quote(episode.audio_key or '')}"
 
     def transcript(self, episode: Episode) -> str:
         return self.media(episode.transcript_key or "")

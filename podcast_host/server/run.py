@@ -73,6 +73,8 @@ def run_server(
         timeout_graceful_shutdown=30,
         limit_concurrency=MAX_CONNECTIONS,
         log_level="info",
+        # An access log would keep every listener's address; none is written (docs/analytics.md, Privacy).
+        access_log=False,
     )
     if processes == 1:
         uvicorn.Server(config).run()

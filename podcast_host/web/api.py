@@ -14,9 +14,11 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import TooManyRequests
 
 from podcast_host import accounts, episodes, shows
+from podcast_host.analytics import report
 from podcast_host.errors import Forbidden, NotAuthenticated
-from podcast_host.models import Episode, Show, User
+from podcast_host.models import Episode, Show, User, utcnow
 from podcast_host.web import auth
+from podcast_host.web.analytics_schemas import AnalyticsQuerySchema, AnalyticsSchema
 from podcast_host.web.api_bodies import episode_json, form_body, json_body, member_json, show_json, token_json
 from podcast_host.web.context import db, services, spooled_upload
 from podcast_host.web.openapi import build_document, documented
@@ -317,6 +319,38 @@ def remove_member(slug: str, email: str) -> tuple[str, int]:
     accounts.remove_member(db(), _show_for(slug, "manage_members"), email)
     db().commit()
     return "", 204
+
+
+# --- analytics ------------------------------------------------------------------------------------------
+
+
+@bp.get("/shows/<slug>/analytics")
+@documented("analytics", response=AnalyticsSchema, query=AnalyticsQuerySchema, errors=(403, 404))
+def show_analytics(slug: str) -> Response:
+    """IAB-style downloads of the show per episode, day, app and country (viewer role and above).
+
+    Both days are inclusive, UTC; without them, the last 30 days. A download is counted within a minute
+    (docs/analytics.md)."""
+    return jsonify(report.api_report(_analytics(slug)))
+
+
+@bp.get("/shows/<slug>/analytics.csv")
+@documented("analytics", query=AnalyticsQuerySchema, media_type="text/csv", errors=(403, 404))
+def show_analytics_csv(slug: str) -> Response:
+    """The same figures as CSV: one row per figure (dimension, key, name, downloads)."""
+    figures = _analytics(slug)
+    name = f"downloads-{figures['since']}-{figures['until']}.csv"
+    return Response(
+        report.report_csv(figures),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+def _analytics(slug: str) -> dict[str, object]:
+    show = _show_for(slug, "read")
+    within = report.period(request.args.get("since"), request.args.get("until"), utcnow().date())
+    return report.show_report(db(), show, within)
 
 
 # --- who is asking --------------------------------------------------------------------------------------

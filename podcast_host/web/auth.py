@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import bisect
 import hashlib
-import ipaddress
 import math
 import secrets
 import threading
@@ -31,6 +30,7 @@ from werkzeug.exceptions import BadRequest
 from werkzeug.wrappers import Response as BaseResponse
 
 from podcast_host import accounts
+from podcast_host.analytics.rules import address_group
 from podcast_host.errors import NotAuthenticated
 from podcast_host.models import User
 from podcast_host.web.context import db
@@ -160,19 +160,6 @@ def _account_digest(key: tuple[str, str]) -> bytes:
     return hashlib.sha256(key[0].encode("utf-8", "surrogatepass")).digest()
 
 
-def client_group(address: str) -> str:
-    """The client as the throttle counts it: an IPv4 address as it is, an IPv6 one by its /64."""
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return address
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return str(ip.ipv4_mapped)
-        return str(ipaddress.IPv6Network((int(ip), 64), strict=False))
-    return str(ip)
-
-
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
 
@@ -285,7 +272,7 @@ def login_throttle() -> LoginThrottle:
 
 
 def throttle_key(email: str) -> tuple[str, str]:
-    return (email.strip().lower(), client_group(request.remote_addr or ""))
+    return (email.strip().lower(), address_group(request.remote_addr or ""))
 
 
 @bp.post("/logout")

@@ -47,6 +47,9 @@ REPORT_ROWS = (
 
 
 def init_app(app: Flask) -> None:
+    # Adds the downloads page's routes to bp; imported here, as it imports this module.
+    from podcast_host.web import dashboard_analytics  # noqa: F401
+
     app.register_blueprint(bp)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, Response, jsonify, render_template, request
+from sqlalchemy.exc import DisconnectionError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from podcast_host import errors
@@ -32,6 +33,9 @@ HTTP_CODES = {
 def init_app(app: Flask) -> None:
     app.register_error_handler(errors.PodcastHostError, _domain_error)
     app.register_error_handler(HTTPException, _http_error)
+    # A database that does not answer (down, restarting, cut off) is a passing outage, not a bug.
+    for outage in (OperationalError, DisconnectionError):
+        app.register_error_handler(outage, _database_outage)
 
 
 def error_response(status: int, code: str, message: str, field: str | None = None) -> Response:
@@ -61,6 +65,10 @@ def _domain_error(exc: errors.PodcastHostError) -> Response | tuple[str, int]:
     if _wants_json():
         return error_response(status, exc.code, str(exc), field)
     return render_template("error.html", status=status, message=str(exc)), status
+
+
+def _database_outage(_exc: Exception) -> Response | tuple[str, int]:
+    return _domain_error(errors.Unavailable("The database does not answer; try again in a moment."))
 
 
 MESSAGES = {413: "The request is larger than this address accepts.", 404: "Nothing lives at this address."}

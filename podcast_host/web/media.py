@@ -2,16 +2,23 @@
 
 Every answer carries the type we chose, `nosniff` and a sandboxing CSP, so no stored file ever runs as a
 page of the app's origin; files only the show's team may fetch are never kept by shared caches
-(docs/architecture.md, Media access).
+(docs/architecture.md, Media access). Requests for published audio are handed to the download counter
+(docs/analytics.md), which never delays the answer.
 """
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import OrderedDict
+
 from flask import Blueprint, redirect, request, send_file
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response as BaseResponse
 
 from podcast_host import accounts
-from podcast_host.errors import NotFound
+from podcast_host.analytics.recorder import Heard
+from podcast_host.errors import NotFound, Unavailable
 from podcast_host.models import Episode, Show, utcnow
 from podcast_host.storage import MediaKey, original_download_name, parse_media_key, served_type
 from podcast_host.web.auth import session_user
@@ -23,6 +30,33 @@ PUBLIC_MAX_AGE_S = 86400
 PRIVATE_CACHING = "private, no-store"
 # Even a file that is a page in disguise runs in a unique origin without scripts, and nobody may frame it.
 SANDBOX = "sandbox; frame-ancestors 'none'"
+# A file found public is taken as public for this long without asking the database again (an episode taken
+# down stops being served within a minute), and for up to STALE_S while the database does not answer.
+PUBLIC_FOR_S = 60.0
+STALE_S = 86400.0
+PUBLIC_KEYS_KEPT = 20_000
+
+
+class PublicKeys:
+    """The media keys this process last found public, with when: a bounded, thread-safe LRU."""
+
+    def __init__(self, limit: int = PUBLIC_KEYS_KEPT) -> None:
+        self.limit = limit
+        self._seen: OrderedDict[str, float] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def age(self, key: str) -> float | None:
+        """Seconds since key was last found public, or None."""
+        with self._lock:
+            found = self._seen.get(key)
+        return None if found is None else time.monotonic() - found
+
+    def remember(self, key: str) -> None:
+        with self._lock:
+            self._seen[key] = time.monotonic()
+            self._seen.move_to_end(key)
+            while len(self._seen) > self.limit:
+                self._seen.popitem(last=False)
 
 
 @bp.route("/media/<path:key>", methods=["GET", "HEAD"])
@@ -31,11 +65,12 @@ def media(key: str) -> BaseResponse:
         where = parse_media_key(key)
     except ValueError:
         raise NotFound("There is no such media file.") from None
-    private = _check_access(where)
+    private = _is_private(key, where)
     headers = _served_headers(key, where, private)
     store = services().store
     path = store.local_path(key)
-    if path is not None:
+    # A LocalStore behind MEDIA_URL: public files are fetched there, team-only ones from the app.
+    if path is not None and (private or store.public_url(key) is None):
         if not path.is_file():
             raise NotFound("There is no such media file.")
         _drop_ranges_served_whole()
@@ -63,7 +98,50 @@ def media(key: str) -> BaseResponse:
     if not private:
         # Web players on other sites may fetch what every listener may fetch anyway.
         response.headers["Access-Control-Allow-Origin"] = "*"
+        if where.kind == "audio" and services().settings.count_downloads:
+            _count(key, response.status_code)
     return response
+
+
+def _count(key: str, status: int) -> None:
+    recorder = services().recorder
+    recorder.note(
+        Heard(
+            time=recorder.clock(),
+            address=request.remote_addr or "",
+            user_agent=request.headers.get("User-Agent", ""),
+            method=request.method,
+            key=key,
+            status=status,
+            range_header=request.headers.get("Range"),
+        )
+    )
+
+
+def _is_private(key: str, where: MediaKey) -> bool:
+    """_check_access, skipped for a file found public within the last minute, and answered from that memory
+    while the database is down: listeners keep their audio through an outage (docs/analytics.md)."""
+    public_keys = _public_keys()
+    age = public_keys.age(key)
+    if age is not None and age < PUBLIC_FOR_S:
+        return False
+    try:
+        private = _check_access(where)
+    except SQLAlchemyError:
+        db().rollback()
+        if age is not None and age < STALE_S:
+            return False
+        raise Unavailable("The media library does not answer; try again in a moment.") from None
+    if not private:
+        public_keys.remember(key)
+    return private
+
+
+def _public_keys() -> PublicKeys:
+    found = services().caches.get("public_media")
+    if not isinstance(found, PublicKeys):
+        found = services().caches["public_media"] = PublicKeys()
+    return found
 
 
 def _check_access(where: MediaKey) -> bool:

@@ -70,6 +70,9 @@ class Operation:
     response: type[Schema] | None = None
     body: type[Schema] | None = None
     form: type[Schema] | None = None
+    query: type[Schema] | None = None
+    # The success answer's type when it is not JSON (the analytics CSV).
+    media_type: str = "application/json"
     errors: tuple[int, ...] = ()
     public: bool = False
     optional_body: bool = False
@@ -202,6 +205,8 @@ def _operation(view: Callable[..., Any], operation: Operation, method: str) -> d
         out["description"] = description.strip()
     if operation.public:
         out["security"] = []
+    if operation.query:
+        out["parameters"] = [{"in": "query", "schema": operation.query}]
     if operation.body or operation.form:
         media_type = "application/json" if operation.body else "multipart/form-data"
         content = {media_type: {"schema": operation.body or operation.form}}
@@ -212,12 +217,16 @@ def _operation(view: Callable[..., Any], operation: Operation, method: str) -> d
 def _responses(operation: Operation, method: str) -> dict[str, Any]:
     success: dict[str, Any] = {"description": SUCCESS[operation.status]}
     if operation.response:
-        success["content"] = {"application/json": {"schema": operation.response}}
+        success["content"] = {operation.media_type: {"schema": operation.response}}
+    elif operation.media_type != "application/json":
+        success["content"] = {operation.media_type: {"schema": {"type": "string"}}}
     statuses = set(operation.errors)
     if not operation.public:
         statuses.add(STATUS[errors.NotAuthenticated])
         if method not in ("GET", "HEAD"):
             statuses.add(STATUS[errors.Forbidden])  # a read-only token
+    if operation.query:
+        statuses.add(STATUS[errors.Invalid])
     if operation.body or operation.form:
         # 400: a body that is not well-formed JSON or multipart, refused before any domain check.
         statuses |= {

@@ -1,0 +1,94 @@
+"""The dashboard's downloads page of a show and its CSV: the last 30 or 90 days, or all time.
+
+Its routes live on the dashboard's blueprint, which signs the visitor in and checks the role as for every
+other page of the show (docs/dashboard.md, "Downloads").
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from flask import Response, render_template, request
+
+from podcast_host.analytics import charts, report
+from podcast_host.models import Show, utcnow
+from podcast_host.web.context import db
+from podcast_host.web.dashboard import _show_for, bp
+
+# The periods the page offers, by the value of ?range=; anything else is the first.
+RANGES = {"30": "Last 30 days", "90": "Last 90 days", "all": "All time"}
+BREAKDOWNS = (
+    ("apps", "name", "Apps"),
+    ("devices", "name", "Devices"),
+    ("os", "name", "Operating systems"),
+    ("countries", "code", "Countries"),
+)
+CAPTIONS = {
+    "day": "One bar per day (UTC).",
+    "week": "One bar per week, Monday to Sunday (UTC): the period is too long for a bar per day.",
+    "month": "One bar per month (UTC): the period is too long for a bar per day or week.",
+}
+
+
+@bp.get("/shows/<slug>/analytics")
+def analytics(slug: str) -> str:
+    show = _show_for(slug, "read")
+    chosen = _chosen_range()
+    figures = report.show_report(db(), show, _period(show, chosen))
+    daily = [(date.fromisoformat(day["date"]), day["downloads"]) for day in figures["days"]]
+    unit, points = charts.over_time(daily)
+    period = f"{figures['since']} to {figures['until']}"
+    top_episodes = charts.top((e["title"], e["downloads"]) for e in figures["episodes"])
+    return render_template(
+        "admin/analytics.html",
+        show=show,
+        ranges=RANGES,
+        chosen=chosen,
+        figures=figures,
+        over_time=charts.bar_chart(points, title=f"Downloads per {unit}, {period}"),
+        caption=CAPTIONS[unit],
+        episode_chart=charts.horizontal_bars(top_episodes, title="Most downloaded episodes"),
+        episodes=_episode_rows(show, figures),
+        breakdowns=[
+            (label, charts.horizontal_bars(charts.top((i[key], i["downloads"]) for i in items), title=label))
+            for name, key, label in BREAKDOWNS
+            if (items := figures[name])
+        ],
+    )
+
+
+@bp.get("/shows/<slug>/analytics.csv")
+def analytics_csv(slug: str) -> Response:
+    """The page's figures as the API's CSV (docs/analytics.md, "Reports"), for a signed-in browser."""
+    show = _show_for(slug, "read")
+    figures = report.show_report(db(), show, _period(show, _chosen_range()))
+    name = f"downloads-{figures['since']}-{figures['until']}.csv"
+    return Response(
+        report.report_csv(report.api_report(figures)),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+def _chosen_range() -> str:
+    chosen = request.args.get("range", "")
+    return chosen if chosen in RANGES else next(iter(RANGES))
+
+
+def _period(show: Show, chosen: str) -> report.Period:
+    """The days of a range up to today (UTC); "all" starts on the show's first counted day."""
+    today = utcnow().date()
+    if chosen != "all":
+        return report.Period(today - timedelta(days=int(chosen) - 1), today)
+    first = report.first_day(db(), show) or today
+    return report.Period(max(min(first, today), today - timedelta(days=report.MAX_DAYS - 1)), today)
+
+
+def _episode_rows(show: Show, figures: dict[str, Any]) -> list[dict[str, Any]]:
+    """The newest published episodes with their downloads in the period and after publication, then any other
+    episode downloaded in the period (older, unpublished since, or deleted)."""
+    in_period = {e["id"]: e["downloads"] for e in figures["episodes"]}
+    rows = [{**e, "downloads": in_period.pop(e["id"], 0)} for e in report.early_downloads(db(), show)]
+    unlisted = {"published": None, "first_7_days": None, "first_30_days": None}
+    return rows + [{**e, **unlisted} for e in figures["episodes"] if e["id"] in in_period]
