@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.engine.interfaces import DBAPIConnection
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DisconnectionError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -44,6 +45,32 @@ _REVISION_FILE = re.compile(r"(\d{4})_\w+\.py")
 
 class DatabaseUnavailable(Exception):
     """The database could not be reached."""
+
+
+# SQLite's words for a database it cannot use now: another writer holds it, or its file is out of reach.
+_SQLITE_OUTAGES = ("database is locked", "unable to open database file", "disk i/o error")
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Whether a database error means the database is out of reach for now (down, restarting, cut off, busy),
+    not that a statement is wrong: the first is answered 503 and may be retried, the second is a bug."""
+    if isinstance(exc, DisconnectionError | PoolTimeout):
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    original = exc.orig
+    sqlstate = getattr(original, "sqlstate", None)
+    if sqlstate is not None:
+        # PostgreSQL: connection exceptions (08), operator intervention such as a shutdown (57P), too many
+        # connections (53300).
+        return str(sqlstate).startswith(("08", "57P")) or sqlstate == "53300"
+    message = str(original).lower()
+    if "sqlite" in type(original).__module__:
+        return any(words in message for words in _SQLITE_OUTAGES)
+    # psycopg names no state for a connection that could not be made at all.
+    return "connection" in message
 
 
 class Database:
@@ -161,12 +188,21 @@ def newest_revision() -> str:
 
 
 def _make_engine(url: str) -> Engine:
+    # Errors name no bound values: they may be a password hash, a token's digest or the day's analytics salt,
+    # and error messages end up in logs (docs/analytics.md, "Privacy").
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        engine = create_engine(
+            url, connect_args={"timeout": 30, "check_same_thread": False}, hide_parameters=True
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(
-        url, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args={"connect_timeout": 5}
+        url,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=20,
+        connect_args={"connect_timeout": 5},
+        hide_parameters=True,
     )
 
 

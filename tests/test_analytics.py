@@ -339,6 +339,7 @@ def test_no_raw_address_is_stored_and_salts_are_forgotten_after_two_days(
     clock.now += timedelta(days=2)
     assert listen(client, key, address="203.0.113.200") == 200
     assert services.recorder.flush()
+    services.recorder.forget_closed_days()
     with services.db.session() as session:
         days = session.scalars(select(ListenerDay.day)).all()
         salts = session.scalars(select(AnalyticsSalt.day)).all()
@@ -444,3 +445,123 @@ def test_the_country_comes_from_the_geoip_database(tmp_path: Any, database_url: 
         ]
     finally:
         located.close()
+
+
+# --- what an attacker might send ------------------------------------------------------------------------
+
+
+def test_a_huge_user_agent_is_cut_before_it_is_kept_or_matched(
+    services: Services, show: str, clock: Clock, client: FlaskClient, admin_token: str
+) -> None:
+    from podcast_host.analytics.rules import MAX_USER_AGENT
+
+    _, key = published_audio(services, show, "Long", LONG_SIZE, LONG_DURATION)
+    assert listen(client, key, ua="a" * 8150) == 200
+    assert listen(client, key, ua="a" * 9000) == 200
+    held = list(services.recorder._buffer)
+    assert [len(h.user_agent) for h in held] == [MAX_USER_AGENT, MAX_USER_AGENT]
+    assert services.recorder.flush()
+    # Both cut to the same 512 characters: one listener.
+    assert report(client, admin_token)["downloads"] == 1
+
+
+def test_a_range_no_number_type_holds_costs_no_other_listener_their_count(
+    services: Services, show: str
+) -> None:
+    _, key = published_audio(services, show, "Long", LONG_SIZE, LONG_DURATION)
+    now = datetime.now(UTC)
+    batch = [
+        # Behind a redirect the app never reads the Range; counting must still take it.
+        Heard(now, "203.0.113.59", IPHONE, "GET", key, 302, "bytes=0-" + "9" * 5000),
+        Heard(now, "203.0.113.60", IPHONE, "GET", key, 302, "bytes=" + "0-0," * 200 + "1-1"),
+        Heard(now, "203.0.113.61", IPHONE, "GET", key, 302, None),
+    ]
+    with services.db.session() as session:
+        counted = counting.count(session, batch, CountryLookup(None), counting.SaltBook(session, now.date()))
+        session.commit()
+    # The first is malformed (the whole file, as a server sends), the second is too long to be one range.
+    assert counted == 3
+
+
+def test_names_an_app_makes_up_are_listed_fifty_at_most(
+    services: Services, show: str, clock: Clock, client: FlaskClient, admin_token: str
+) -> None:
+    from podcast_host.analytics.report import OTHER, TOP_APPS
+
+    _, key = published_audio(services, show, "Long", LONG_SIZE, LONG_DURATION)
+    for n in range(TOP_APPS + 5):
+        assert (
+            listen(
+                client,
+                key,
+                ua=f"MadeUp{chr(65 + n // 26)}{chr(97 + n % 26)}/1 CFNetwork/1 Darwin/1",
+                address=f"203.0.113.{n}",
+            )
+            == 200
+        )
+    assert services.recorder.flush()
+    apps = report(client, admin_token)["apps"]
+    assert len(apps) == TOP_APPS + 1
+    assert apps[-1] == {"name": OTHER, "downloads": 5}
+    assert sum(a["downloads"] for a in apps) == TOP_APPS + 5
+
+
+def test_a_file_taken_down_is_forgotten_and_made_up_names_are_never_remembered(
+    services: Services, show: str, clock: Clock, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from podcast_host.models import Episode
+    from podcast_host.web import media
+
+    episode_id, key = published_audio(services, show, "Long", LONG_SIZE, LONG_DURATION)
+    assert listen(client, key) == 200
+    public = services.caches["public_media"]
+    assert isinstance(public, media.PublicKeys)
+    assert public.age(key) is not None
+    assert listen(client, key.replace("audio/", "audio/x")) == 404
+    assert client.get("/media/shows/1/image/" + "z" * 200 + ".jpg").status_code == 404
+    assert len(public._seen) == 1
+
+    with services.db.session() as session:
+        row = session.get(Episode, episode_id)
+        assert row is not None
+        row.draft = True
+        session.commit()
+    monkeypatch.setattr(media, "PUBLIC_FOR_S", 0.0)  # the minute has passed
+    assert listen(client, key) == 404
+    assert public.age(key) is None
+
+
+def test_only_an_unreachable_database_is_a_503() -> None:
+    import sqlite3
+
+    import psycopg
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    from podcast_host.db import is_outage
+
+    def wrapped(error: Exception) -> OperationalError:
+        return OperationalError("SELECT 1", {}, error)
+
+    assert is_outage(wrapped(sqlite3.OperationalError("database is locked")))
+    assert is_outage(wrapped(psycopg.OperationalError("connection failed: Connection refused")))
+    assert not is_outage(wrapped(sqlite3.OperationalError("no such table: episodes")))
+    assert not is_outage(ProgrammingError("SELECT x", {}, Exception("syntax error")))
+
+
+def test_the_salts_of_closed_days_go_without_any_traffic(services: Services) -> None:
+    long_ago = datetime.now(UTC).date() - timedelta(days=3)
+    with services.db.session() as session:
+        session.add(AnalyticsSalt(day=long_ago, salt="00" * 32))
+        session.commit()
+    quiet = Recorder(services.db, CountryLookup(None), flush_s=0.05)
+    quiet.start()
+    try:
+        deadline = datetime.now(UTC) + timedelta(seconds=10)
+        while datetime.now(UTC) < deadline:
+            with services.db.session() as session:
+                if session.scalar(select(AnalyticsSalt.day)) is None:
+                    break
+        with services.db.session() as session:
+            assert session.scalar(select(AnalyticsSalt.day)) is None
+    finally:
+        quiet.close()

@@ -184,3 +184,52 @@ def test_a_file_that_is_not_such_a_log_is_refused_in_one_line(
     unknown = runner.invoke(main, ["analytics", "ingest", str(log), "--format", "w3c"])
     assert unknown.exit_code == 2
     assert "'w3c' is not one of" in unknown.output
+
+
+def test_a_log_read_in_the_wrong_format_is_refused_and_can_be_read_again(
+    runner: CliRunner, services: Services, key: str, tmp_path: Path
+) -> None:
+    log = tmp_path / "cloudfront.log"
+    fields = "date time c-ip cs-method cs-uri-stem sc-status sc-bytes cs(User-Agent)"
+    row = ["2026-10-07", "10:00:00", "198.51.100.9", "GET", f"/{key}", "200", str(SIZE), "Overcast/3.0"]
+    log.write_text(f"#Version: 1.0\n#Fields: {fields}\n" + "\t".join(row) + "\n")
+    wrong = ingest(runner, log, "combined")
+    assert wrong.exit_code == 1
+    assert "198.51.100.9" not in wrong.output  # a refused line is not printed back: it names a listener
+    with services.db.session() as session:
+        assert session.scalar(select(func.count()).select_from(IngestedLog)) == 0
+    right = ingest(runner, log, "cloudfront")
+    assert right.exit_code == 0, right.output
+    assert downloads(services) == {"2026-10-07": 1}
+
+
+def test_odd_files_and_lines_are_refused_in_one_line_each(
+    runner: CliRunner, services: Services, key: str, tmp_path: Path
+) -> None:
+    import os
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    refused = ingest(runner, fifo)
+    assert refused.exit_code == 1
+    assert "is not a regular file" in refused.output
+
+    log = tmp_path / "odd.log"
+    log.write_text(
+        combined("203.0.113.1", "01/Jan/0001:00:30:00", f"/media/{key}", 200, SIZE, IPHONE).replace(
+            "+0000", "+0100"
+        )
+        + combined("203.0.113.2", "01/Oct/2026:08:00:00", f"/media/{key}", 200, SIZE, IPHONE).replace(
+            f" 200 {SIZE} ", " 200 " + "9" * 5000 + " "
+        )
+        + "x" * 70_000
+        + "\n"
+        + combined("203.0.113.3", "01/Oct/2026:08:00:00", f"/media/{key}", 200, SIZE, IPHONE)
+    )
+    result = ingest(runner, log)
+    assert result.exit_code == 0, result.output
+    assert "line 1: " in result.output
+    assert "line 2: " in result.output
+    assert "line 3: longer than 64 KiB" in result.output
+    assert "Traceback" not in result.output
+    assert downloads(services) == {"2026-10-01": 1}

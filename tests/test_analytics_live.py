@@ -204,3 +204,23 @@ def test_the_audio_is_served_while_the_database_is_down_and_counted_when_it_is_b
         proxy.down()
         if getattr(server, "process", None) is not None and server.process.poll() is None:
             server.stop()
+
+
+@pytest.mark.postgres
+def test_counts_still_buffered_are_written_when_the_server_stops(
+    started: Any, database_url: str, tmp_path: Path
+) -> None:
+    from podcast_host.models import DownloadTally
+
+    # No batch would be written for an hour: only the stop writes this one.
+    server = started(PODCAST_HOST_ANALYTICS_FLUSH_S="3600")
+    _, key = _setup_show(server, database_url, tmp_path)
+    assert _get(server, key) == 200
+    server.stop()
+    services = make_services(tmp_path / "after", database_url=database_url)
+    try:
+        with services.db.session() as session:
+            rows = session.query(DownloadTally).filter_by(kind="episode").all()
+            assert [row.downloads for row in rows] == [1]
+    finally:
+        services.close()

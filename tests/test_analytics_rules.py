@@ -25,6 +25,8 @@ SIZE = 1_000_000
         ("items=0-9", [(0, SIZE)]),
         ("bytes=x-y", [(0, SIZE)]),
         ("bytes=-", [(0, SIZE)]),
+        ("bytes=0-" + "9" * 5000, [(0, SIZE)]),  # more digits than a number type holds: ignored
+        ("bytes=" + "0-0," * 100 + "1-1", [(0, SIZE)]),  # longer than any single range: ignored
     ],
 )
 def test_a_request_asks_for_the_bytes_its_range_names(

@@ -8,12 +8,14 @@ nothing, and a longer copy of it (a log that grew since) counts only its new lin
 from __future__ import annotations
 
 import hashlib
+import hmac
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from podcast_host.analytics import counting
@@ -25,6 +27,10 @@ from podcast_host.services import Services
 from podcast_host.storage import key_prefix, parse_media_key
 
 HEAD_BYTES = 1024
+# A log line longer than this is no request line (a real one is well under 10 KiB): reported and skipped.
+MAX_LINE = 64 * 1024
+# The advisory lock two ingests on PostgreSQL share (any constant of the app's own).
+INGEST_LOCK = 0x706F6463  # "podc"
 BATCH = 5_000
 # Line errors reported back in full; past this many only their number.
 ERRORS_SHOWN = 10
@@ -47,72 +53,94 @@ class Ingested:
 
 
 def ingest(services: Services, path: Path, fmt: str) -> Ingested:
-    """Count the requests of one log file not counted before; Invalid for an unknown format."""
+    """Count the requests of one log file not counted before; Invalid for an unknown format, a file that is
+    not a regular one, or one no line of which reads as that format (then nothing is written)."""
     if fmt not in FORMATS:
         raise Invalid(f"Unknown log format {fmt!r}; expected one of {', '.join(FORMATS)}.", field="format")
+    if not path.is_file():
+        raise Invalid(f"{path.name} is not a regular file.")
     size = path.stat().st_size
+    key = services.settings.secret_key.encode("utf-8")
     result = Ingested()
     with services.db.session() as session:
-        result.skipped_bytes = _counted_before(session, path, size)
+        _one_ingest_at_a_time(session)
+        result.skipped_bytes = result.through = _counted_before(session, path, size, key)
         if result.skipped_bytes == size and size > 0:
-            result.through = size
             return result
-        salts = counting.SaltBook(session, utcnow().date())
+        today = utcnow().date()
+        salts = counting.SaltBook(session, today)
         batch: list[Heard] = []
-        result.through = result.skipped_bytes
-        for item in read_log(_lines(path, result.skipped_bytes, size, result), fmt):
+        for item in read_log(_lines(path, size, result), fmt):
             if isinstance(item, LogLineError):
-                result.error_count += 1
-                if len(result.errors) < ERRORS_SHOWN:
-                    result.errors.append(item)
+                _note_error(result, item)
                 continue
             heard = _heard(item, services)
             if heard is None:
                 continue
             batch.append(heard)
             if len(batch) >= BATCH:
-                result.downloads += counting.count(session, batch, services.recorder.geo, salts)
-                result.counted_lines += len(batch)
+                _count(session, batch, services, salts, result)
                 batch = []
-        if batch:
-            result.downloads += counting.count(session, batch, services.recorder.geo, salts)
-            result.counted_lines += len(batch)
+        _count(session, batch, services, salts, result)
         if result.lines and result.error_count == result.lines:
             raise Invalid(f"No line of {path.name} reads as a {fmt} log.", field="format")
-        if result.through <= result.skipped_bytes:
-            return result
-        head = _head(path)
-        session.add(
-            IngestedLog(head_sha256=head, sha256=_digest(path, result.through), length=result.through)
-        )
+        if result.through > result.skipped_bytes:
+            whole = _digest(path, result.through, key)
+            session.add(IngestedLog(head_sha256=_head(path, key), sha256=whole, length=result.through))
+        counting.forget_closed_days(session, today)
         session.commit()
     return result
 
 
-def _counted_before(session: Session, path: Path, size: int) -> int:
+def _count(
+    session: Session, batch: list[Heard], services: Services, salts: counting.SaltBook, result: Ingested
+) -> None:
+    result.downloads += counting.count(session, batch, services.recorder.geo, salts)
+    result.counted_lines += len(batch)
+
+
+def _note_error(result: Ingested, error: LogLineError) -> None:
+    result.error_count += 1
+    if len(result.errors) < ERRORS_SHOWN:
+        result.errors.append(error)
+
+
+def _one_ingest_at_a_time(session: Session) -> None:
+    """Two ingests of one growing file at once would both count its new lines: the second waits. (SQLite
+    lets one writer at a time anyway.)"""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:lock)"), {"lock": INGEST_LOCK})
+
+
+def _counted_before(session: Session, path: Path, size: int, key: bytes) -> int:
     """How many leading bytes of the file an earlier ingest counted (0: none)."""
-    head = _head(path)
     earlier = session.scalars(
         select(IngestedLog)
-        .where(IngestedLog.head_sha256 == head, IngestedLog.length <= size)
+        .where(IngestedLog.head_sha256 == _head(path, key), IngestedLog.length <= size)
         .order_by(IngestedLog.length.desc())
     ).all()
     for log_file in earlier:
-        if _digest(path, log_file.length) == log_file.sha256:
+        if hmac.compare_digest(_digest(path, log_file.length, key), log_file.sha256):
             return log_file.length
     return 0
 
 
-def _head(path: Path) -> str:
-    """sha256 of the file's first line (its first HEAD_BYTES at most): the same in every copy of a log that
-    grows, so it finds the earlier ingests of the file."""
+def _head(path: Path, key: bytes) -> str:
+    """A keyed digest of the file's first line that is not a header (its first HEAD_BYTES at most): the same
+    in every copy of a log that grows, so it finds the earlier ingests of the file. Keyed with the secret
+    key, since the line holds a listener's address."""
+    digest = hmac.new(key, digestmod=hashlib.sha256)
     with open(path, "rb") as log_file:
-        return hashlib.sha256(log_file.readline(HEAD_BYTES)).hexdigest()
+        while line := log_file.readline(HEAD_BYTES):
+            if not line.startswith(b"#"):
+                digest.update(line)
+                break
+    return digest.hexdigest()
 
 
-def _digest(path: Path, length: int) -> str:
-    """sha256 of the file's first `length` bytes."""
-    digest = hashlib.sha256()
+def _digest(path: Path, length: int, key: bytes) -> str:
+    """A keyed digest of the file's first `length` bytes."""
+    digest = hmac.new(key, digestmod=hashlib.sha256)
     remaining = length
     with open(path, "rb") as log_file:
         while remaining > 0 and (piece := log_file.read(min(1 << 20, remaining))):
@@ -121,22 +149,50 @@ def _digest(path: Path, length: int) -> str:
     return digest.hexdigest()
 
 
-def _lines(path: Path, skip: int, size: int, result: Ingested) -> Iterator[str]:
-    """The file's whole lines up to `size` bytes for the parser: headers ("#" lines) always, other lines only
-    past `skip` bytes. A last line still being written (no newline yet) is left for the next ingest."""
+def _lines(path: Path, size: int, result: Ingested) -> Iterator[str]:
+    """The file's lines up to `size` bytes, numbered as in the file: headers ("#" lines) always, other lines
+    only past the bytes counted before (earlier ones are passed as blank lines). A line longer than
+    MAX_LINE is reported and skipped; a last line still being written (no newline yet) is left for later."""
     offset = 0
+    number = 0
     with open(path, "rb") as log_file:
-        for raw in log_file:
-            if offset + len(raw) > size or not raw.endswith(b"\n"):
-                break
-            line = raw.decode("utf-8", "replace")
+        while offset < size and (raw := log_file.readline(MAX_LINE)):
+            number += 1
+            if not raw.endswith(b"\n"):
+                if len(raw) < MAX_LINE or offset + len(raw) >= size:
+                    return  # the last line, unfinished
+                skipped = _skip_rest_of_line(log_file)
+                if skipped is None:
+                    return
+                offset += len(raw) + skipped
+                if offset > result.skipped_bytes:
+                    result.lines += 1
+                    result.through = offset
+                    _note_error(result, LogLineError(number, f"longer than {MAX_LINE // 1024} KiB"))
+                yield ""
+                continue
+            if offset + len(raw) > size:
+                return
             offset += len(raw)
-            if offset > skip:
+            line = raw.decode("utf-8", "replace")
+            if line.startswith("#"):
+                yield line
+            elif offset > result.skipped_bytes:
                 result.lines += 1
                 result.through = offset
                 yield line
-            elif line.startswith("#"):
-                yield line
+            else:
+                yield ""
+
+
+def _skip_rest_of_line(log_file: BinaryIO) -> int | None:
+    """Read past the rest of an over-long line; its length, or None when the file ends first."""
+    skipped = 0
+    while piece := log_file.readline(MAX_LINE):
+        skipped += len(piece)
+        if piece.endswith(b"\n"):
+            return skipped
+    return None
 
 
 def _heard(logged: LoggedRequest, services: Services) -> Heard | None:

@@ -73,6 +73,8 @@ def _read(
             yield parse(line)
         except _Unreadable as error:
             yield LogLineError(number, str(error))
+        except (ValueError, OverflowError):  # a date or number past what Python's types hold
+            yield LogLineError(number, "a value on this line is out of range")
 
 
 # A double-quoted field in which \" and \\ (Apache) or \x22 (nginx) stand for the characters themselves.
@@ -88,7 +90,8 @@ _REQUEST_METHOD = re.compile(r"[A-Za-z][A-Za-z-]*")
 def _combined(line: str) -> LoggedRequest:
     match = _COMBINED.match(line)
     if match is None:
-        raise _Unreadable(f"not a combined log line: {_excerpt(line)}")
+        # The line itself is not repeated: it starts with a listener's address (docs/analytics.md, Privacy).
+        raise _Unreadable("not a combined log line")
     address, time, request, status, size, _referer, agent = match.groups()
     method, path = _request_line(_unescape(request))
     return LoggedRequest(
@@ -193,7 +196,7 @@ _S3_METHODS = {"REST.GET.OBJECT": "GET", "REST.HEAD.OBJECT": "HEAD"}
 def _s3(line: str) -> LoggedRequest:
     match = _S3.match(line)
     if match is None:
-        raise _Unreadable(f"not an S3 access log line: {_excerpt(line)}")
+        raise _Unreadable("not an S3 access log line")
     time, address, operation, key, request, status, size, _referer, agent = match.groups()
     method = _S3_METHODS.get(operation)
     if method is None:
@@ -231,10 +234,10 @@ def _clf_time(text: str) -> datetime:
             int(minute),
             int(second),
             tzinfo=timezone(-offset if sign == "-" else offset),
-        )
-    except ValueError:
+        ).astimezone(UTC)
+    except (ValueError, OverflowError):
         raise _Unreadable(f"{_excerpt(text)} is not a log time") from None
-    return local.astimezone(UTC)
+    return local
 
 
 def _count(text: str, name: str = "bytes") -> int:
@@ -242,7 +245,13 @@ def _count(text: str, name: str = "bytes") -> int:
         return 0
     if not (text.isascii() and text.isdigit()):
         raise _Unreadable(f"the {name} {_excerpt(text)} is not a number")
+    if len(text) > _MAX_DIGITS:
+        raise _Unreadable(f"the {name} {_excerpt(text)} is too large")
     return int(text)
+
+
+# A petabyte has 16 digits: a larger count in a log line is a mistake, and would overflow a database column.
+_MAX_DIGITS = 16
 
 
 def _optional_count(text: str, name: str) -> int | None:

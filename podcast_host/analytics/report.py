@@ -18,6 +18,9 @@ from podcast_host.models import DownloadTally, Episode, Show
 DEFAULT_DAYS = 30
 # The longest period one report covers (about 10 years of days in its "days" list).
 MAX_DAYS = 3660
+# Apps listed by name in a report; the others are summed as OTHER.
+TOP_APPS = 50
+OTHER = "Other"
 # Days after publication of the per-episode figures the dashboard shows.
 EARLY_WINDOWS = (7, 30)
 
@@ -76,7 +79,7 @@ def show_report(session: Session, show: Show, within: Period) -> dict[str, Any]:
             {"date": (day := within.since + timedelta(days=n)).isoformat(), "downloads": daily.get(day, 0)}
             for n in range(within.days)
         ],
-        "apps": [{"name": name, "downloads": n} for name, n in totals.get("app", [])],
+        "apps": [{"name": name, "downloads": n} for name, n in _top(totals.get("app", []))],
         "countries": [{"code": name, "downloads": n} for name, n in totals.get("country", [])],
         "devices": [{"name": name, "downloads": n} for name, n in totals.get("device", [])],
         "os": [{"name": name, "downloads": n} for name, n in totals.get("os", [])],
@@ -152,6 +155,15 @@ def report_csv(report: dict[str, Any]) -> str:
 def _cell(text: str) -> str:
     """A text cell that a spreadsheet will not run as a formula (OWASP, CSV injection)."""
     return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _top(ranked: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    """The TOP_APPS most downloaded, the rest summed as "Other": an app's name comes from its User-Agent,
+    which anyone may make up, so the list must not grow with every name sent."""
+    if len(ranked) <= TOP_APPS:
+        return ranked
+    rest = sum(n for _, n in ranked[TOP_APPS:])
+    return [*ranked[:TOP_APPS], (OTHER, rest)]
 
 
 def _by_kind(session: Session, show_id: int, within: Period) -> dict[str, list[tuple[str, int]]]:

@@ -11,6 +11,11 @@ import ipaddress
 import re
 from collections.abc import Iterable
 
+# What of a request's User-Agent is read: matching a longer one costs time that grows with the square of its
+# length, and no real client sends one this long.
+MAX_USER_AGENT = 512
+# A single range is never this long; a longer Range header is taken as one the server ignores.
+MAX_RANGE_HEADER = 256
 # A Range asking for this many bytes or fewer is a probe (players ask "bytes=0-1" to learn the size).
 PROBE_BYTES = 2
 # IAB 2.2: a download is at least one minute of audio.
@@ -22,7 +27,8 @@ MAX_PIECES = 100
 Span = tuple[int, int]  # [start, end) in bytes
 
 _RANGE_UNIT = re.compile(r"^\s*bytes\s*=\s*(.+)$", re.IGNORECASE)
-_RANGE_SPEC = re.compile(r"^\s*(\d*)\s*-\s*(\d*)\s*$")
+# Offsets of up to 18 digits (an exabyte); a longer number makes the Range malformed, so it is ignored.
+_RANGE_SPEC = re.compile(r"^\s*(\d{0,18})\s*-\s*(\d{0,18})\s*$")
 
 
 def address_group(address: str) -> str:
@@ -42,7 +48,7 @@ def requested_spans(range_header: str | None, size: int) -> list[Span]:
     """The bytes of a file of `size` bytes one GET asks for: the whole file without Range (or with one the
     server would ignore), else each satisfiable range, clipped to the file."""
     whole = [(0, size)] if size > 0 else []
-    if not range_header:
+    if not range_header or len(range_header) > MAX_RANGE_HEADER:
         return whole
     unit = _RANGE_UNIT.match(range_header)
     if unit is None:

@@ -37,8 +37,17 @@ FILE_PIECE_BYTES = 64 * 1024
 class WsgiBridge:
     """An ASGI app that runs a WSGI app in a thread pool, with the body rules of the package docstring."""
 
-    def __init__(self, app: WsgiApp, threads: int, body_timeout: float, body_limit: int) -> None:
+    def __init__(
+        self,
+        app: WsgiApp,
+        threads: int,
+        body_timeout: float,
+        body_limit: int,
+        on_shutdown: Callable[[], None] | None = None,
+    ) -> None:
         self.app = app
+        # Run in a thread when the server stops, after the last request (the app's buffered counts written).
+        self.on_shutdown = on_shutdown
         self.body_timeout = body_timeout
         self.body_limit = body_limit
         self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="podcast-host-web")
@@ -47,7 +56,7 @@ class WsgiBridge:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+            await _lifespan(receive, send, self.on_shutdown)
             return
         refusal = head_refusal(scope)
         if refusal is not None:
@@ -202,11 +211,13 @@ def _abort(send: Send) -> None:
         transport.abort()
 
 
-async def _lifespan(receive: Receive, send: Send) -> None:
+async def _lifespan(receive: Receive, send: Send, on_shutdown: Callable[[], None] | None) -> None:
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
+            if on_shutdown is not None:
+                await asyncio.to_thread(on_shutdown)
             await send({"type": "lifespan.shutdown.complete"})
             return

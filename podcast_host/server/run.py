@@ -13,7 +13,7 @@ from podcast_host.jobs import ThreadQueue
 from podcast_host.server.body import BODY_TIMEOUT_S, WsgiApp
 from podcast_host.server.bridge import WsgiBridge
 from podcast_host.server.protocol import HEAD_BYTES, HEADER_TIMEOUT_S, HttpProtocol
-from podcast_host.services import build_services
+from podcast_host.services import Services, build_services
 from podcast_host.web import BODY_LIMIT
 
 # Beyond this many open connections, new requests get 503 at once instead of waiting.
@@ -28,6 +28,7 @@ def build_app() -> WsgiApp:
         notes.backfill_missing_html(session)  # rows saved before notes HTML was stored; none after the first
     # Threads first: recovered episodes are then processed in the background, not before serving.
     services.queue.start()
+    services.recorder.start()
     if isinstance(services.queue, ThreadQueue):
         # The embedded queue lost whatever it held when the last process stopped: resume it, then keep
         # taking over stalled runs for as long as the queue runs.
@@ -37,8 +38,17 @@ def build_app() -> WsgiApp:
 
 
 def _bridge(app_factory: Callable[[], WsgiApp], threads: int, body_timeout: float) -> WsgiBridge:
+    app = app_factory()
+    services = getattr(app, "extensions", {}).get("podcast_host")
     # Bodies up to the limit of every route but the uploads arrive whole before a thread is taken.
-    return WsgiBridge(app_factory(), threads=threads, body_timeout=body_timeout, body_limit=BODY_LIMIT)
+    return WsgiBridge(
+        app,
+        threads=threads,
+        body_timeout=body_timeout,
+        body_limit=BODY_LIMIT,
+        # The download counts still buffered are written before the process ends (docs/analytics.md).
+        on_shutdown=services.recorder.close if isinstance(services, Services) else None,
+    )
 
 
 def run_server(

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import Flask, Response, jsonify, render_template, request
-from sqlalchemy.exc import DisconnectionError, OperationalError
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from podcast_host import errors
+from podcast_host.db import is_outage
+
+log = logging.getLogger(__name__)
 
 # The status of each domain error: stated here only; the OpenAPI document and the dashboard's forms ask.
 STATUS: dict[type[errors.PodcastHostError], int] = {
@@ -33,9 +38,7 @@ HTTP_CODES = {
 def init_app(app: Flask) -> None:
     app.register_error_handler(errors.PodcastHostError, _domain_error)
     app.register_error_handler(HTTPException, _http_error)
-    # A database that does not answer (down, restarting, cut off) is a passing outage, not a bug.
-    for outage in (OperationalError, DisconnectionError):
-        app.register_error_handler(outage, _database_outage)
+    app.register_error_handler(SQLAlchemyError, _database_error)
 
 
 def error_response(status: int, code: str, message: str, field: str | None = None) -> Response:
@@ -67,7 +70,13 @@ def _domain_error(exc: errors.PodcastHostError) -> Response | tuple[str, int]:
     return render_template("error.html", status=status, message=str(exc)), status
 
 
-def _database_outage(_exc: Exception) -> Response | tuple[str, int]:
+def _database_error(exc: SQLAlchemyError) -> Response | tuple[str, int]:
+    """A database out of reach (down, restarting, cut off, busy) is a passing outage: 503, logged in one
+    line. Any other database error is a bug, raised on to be a 500 with its traceback."""
+    if not is_outage(exc):
+        raise exc
+    reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+    log.warning("the database does not answer: %s", reason)
     return _domain_error(errors.Unavailable("The database does not answer; try again in a moment."))
 
 

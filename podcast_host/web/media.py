@@ -18,7 +18,9 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from podcast_host import accounts
 from podcast_host.analytics.recorder import Heard
-from podcast_host.errors import NotFound, Unavailable
+from podcast_host.analytics.rules import MAX_RANGE_HEADER, MAX_USER_AGENT
+from podcast_host.db import is_outage
+from podcast_host.errors import NotFound
 from podcast_host.models import Episode, Show, utcnow
 from podcast_host.storage import MediaKey, original_download_name, parse_media_key, served_type
 from podcast_host.web.auth import session_user
@@ -51,6 +53,10 @@ class PublicKeys:
             found = self._seen.get(key)
         return None if found is None else time.monotonic() - found
 
+    def forget(self, key: str) -> None:
+        with self._lock:
+            self._seen.pop(key, None)
+
     def remember(self, key: str) -> None:
         with self._lock:
             self._seen[key] = time.monotonic()
@@ -65,8 +71,11 @@ def media(key: str) -> BaseResponse:
         where = parse_media_key(key)
     except ValueError:
         raise NotFound("There is no such media file.") from None
-    private = _is_private(key, where)
+    private, stale = _is_private(key, where)
     headers = _served_headers(key, where, private)
+    if stale:
+        # Answered from memory while the database is away: no cache may keep it (the file may be gone since).
+        headers["Cache-Control"] = "no-cache"
     store = services().store
     path = store.local_path(key)
     # A LocalStore behind MEDIA_URL: public files are fetched there, team-only ones from the app.
@@ -80,7 +89,7 @@ def media(key: str) -> BaseResponse:
             mimetype=headers["Content-Type"],
             conditional=True,
             etag=True,
-            max_age=None if private else PUBLIC_MAX_AGE_S,
+            max_age=None if private or stale else PUBLIC_MAX_AGE_S,
         )
     else:
         if not store.exists(key):
@@ -92,6 +101,8 @@ def media(key: str) -> BaseResponse:
         # A public redirect may be stored but not reused unchecked: its presigned target expires.
         headers = {**headers, "Cache-Control": PRIVATE_CACHING if private else "no-cache"}
         del headers["Content-Type"]
+    if not private and not stale:
+        _public_keys().remember(key)  # only a file that exists, so made-up names never fill the memory
     response.headers.update(headers)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = SANDBOX
@@ -105,36 +116,42 @@ def media(key: str) -> BaseResponse:
 
 def _count(key: str, status: int) -> None:
     recorder = services().recorder
+    range_header = request.headers.get("Range")
     recorder.note(
         Heard(
             time=recorder.clock(),
             address=request.remote_addr or "",
-            user_agent=request.headers.get("User-Agent", ""),
+            # Cut here already, so that a buffer held through an outage stays small.
+            user_agent=request.headers.get("User-Agent", "")[:MAX_USER_AGENT],
             method=request.method,
             key=key,
             status=status,
-            range_header=request.headers.get("Range"),
+            range_header=None if range_header is None else range_header[: MAX_RANGE_HEADER + 1],
         )
     )
 
 
-def _is_private(key: str, where: MediaKey) -> bool:
-    """_check_access, skipped for a file found public within the last minute, and answered from that memory
-    while the database is down: listeners keep their audio through an outage (docs/analytics.md)."""
+def _is_private(key: str, where: MediaKey) -> tuple[bool, bool]:
+    """(private, stale): _check_access, skipped for a file found public within the last minute, and answered
+    from that memory (stale) while the database is out of reach: listeners keep their audio through an
+    outage (docs/analytics.md). Any other database error, or a file not known public, gets no such help."""
     public_keys = _public_keys()
     age = public_keys.age(key)
     if age is not None and age < PUBLIC_FOR_S:
-        return False
+        return False, False
     try:
         private = _check_access(where)
-    except SQLAlchemyError:
+    except NotFound:
+        public_keys.forget(key)
+        raise
+    except SQLAlchemyError as exc:
         db().rollback()
-        if age is not None and age < STALE_S:
-            return False
-        raise Unavailable("The media library does not answer; try again in a moment.") from None
-    if not private:
-        public_keys.remember(key)
-    return private
+        if is_outage(exc) and age is not None and age < STALE_S:
+            return False, True
+        raise
+    if private:
+        public_keys.forget(key)
+    return private, False
 
 
 def _public_keys() -> PublicKeys:
