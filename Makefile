@@ -47,6 +47,13 @@ bench: test-deps ## Benchmarks (audio, feed, upload, server memory, analytics), 
 	$(BIN)/python scripts/bench_serve_memory.py
 	$(BIN)/python scripts/bench_analytics.py
 
+catalogs: install ## Extract the interface's strings, update the catalogs (en, ar, fr) and compile them
+	$(BIN)/pybabel -q extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output \
+		-o podcast_host/translations/messages.pot .
+	$(BIN)/pybabel -q update -i podcast_host/translations/messages.pot -d podcast_host/translations \
+		--no-fuzzy-matching
+	$(BIN)/pybabel -q compile -d podcast_host/translations
+
 lint: install ## ruff lint and format check, mypy type check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -55,4 +62,4 @@ lint: install ## ruff lint and format check, mypy type check
 clean: ## Remove the virtualenv and caches (keeps instance/ data)
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache tests/js/node_modules
 
-.PHONY: help install run test test-deps bench lint clean
+.PHONY: help install run test test-deps bench catalogs lint clean

@@ -50,6 +50,11 @@ class Settings:
     analytics_flush_s: int = 5
     # Whether the media route counts downloads (off: only `analytics ingest` counts).
     count_downloads: bool = True
+    # Interface languages offered (the dashboard's choice, and the public pages' when a show's is among them).
+    languages: tuple[str, ...] = ("en", "ar", "fr")
+    # The instance's name and logo in the header of public pages (docs/deployment.md, "Branding").
+    instance_name: str = "podcast-host"
+    instance_logo_url: str | None = None
     testing: bool = False
     extra: Mapping[str, object] = field(default_factory=dict)
 
@@ -122,8 +127,8 @@ def _coerce(values: dict[str, object]) -> dict[str, object]:
             if number < 0:
                 raise ConfigError(f"{env_name} must be 0 or more, not {number}.")
             out[key] = number
-        elif key == "websub_hubs":
-            items = value if isinstance(value, list) else str(value).split(",")
+        elif key in ("websub_hubs", "languages"):
+            items = value if isinstance(value, list | tuple) else str(value).split(",")
             out[key] = tuple(str(h).strip() for h in items if str(h).strip())
         elif key == "testing":
             out[key] = bool(value)
@@ -167,10 +172,26 @@ def _finish(values: dict[str, object]) -> Settings:
         settings = replace(settings, media_url=settings.media_url.rstrip("/"))
     for hub in settings.websub_hubs:
         _check_http_url("PODCAST_HOST_WEBSUB_HUBS", hub)
+    _check_languages(settings.languages)
+    if settings.instance_logo_url:
+        _check_http_url("PODCAST_HOST_INSTANCE_LOGO_URL", settings.instance_logo_url)
     if settings.queue_url and urlsplit(settings.queue_url).scheme not in ("redis", "rediss", "unix"):
         raise ConfigError(f"PODCAST_HOST_QUEUE_URL must be a redis:// URL, not {settings.queue_url!r}.")
     _check_database_url(settings.database_url)
     return settings
+
+
+# The interface languages the project carries catalogs for (podcast_host/translations).
+INTERFACE_LANGUAGES = ("en", "ar", "fr")
+
+
+def _check_languages(languages: tuple[str, ...]) -> None:
+    unknown = [code for code in languages if code not in INTERFACE_LANGUAGES]
+    if unknown or not languages:
+        raise ConfigError(
+            f"PODCAST_HOST_LANGUAGES must list some of {', '.join(INTERFACE_LANGUAGES)}, "
+            f"not {','.join(languages)!r}."
+        )
 
 
 def _check_http_url(name: str, url: str) -> None:

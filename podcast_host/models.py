@@ -70,6 +70,10 @@ class User(Base):
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     # Bumped by logout and password change: a session cookie carrying an older number is refused.
     session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The dashboard's language chosen by the user (a code of PODCAST_HOST_LANGUAGES); None: the browser's.
+    locale: Mapped[str | None] = mapped_column(String(35))
+    # A disabled user can neither sign in nor use a token; their shows and roles stay.
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     tokens: Mapped[list[ApiToken]] = relationship(back_populates="user", cascade="all, delete-orphan")
@@ -125,6 +129,11 @@ class Show(Base):
     target_lufs_mono: Mapped[float | None] = mapped_column(Float)
     bitrate_stereo_kbps: Mapped[int | None] = mapped_column(Integer)
     bitrate_mono_kbps: Mapped[int | None] = mapped_column(Integer)
+    # IANA time zone the dashboard shows and reads scheduled times in (times are stored in UTC).
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
+    # The show's pages in the big directories, for the subscribe buttons of its pages; "" when it has none.
+    apple_podcasts_url: Mapped[str] = mapped_column(String(2000), default="", server_default="")
+    spotify_url: Mapped[str] = mapped_column(String(2000), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -164,6 +173,42 @@ class Membership(Base):
     role: Mapped[str] = mapped_column(String(20))
 
     show: Mapped[Show] = relationship(back_populates="members")
+    user: Mapped[User] = relationship()
+
+
+class Invitation(Base):
+    """An invitation to a role on a show, accepted by whoever opens its one-time link while signed in with
+    that e-mail address (or creates the account through it). Only a digest of the link's secret is kept."""
+
+    __tablename__ = "invitations"
+    __table_args__ = (NEVER_REUSE_IDS,)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    show_id: Mapped[int] = mapped_column(ForeignKey("shows.id", ondelete="CASCADE"), index=True)
+    email: Mapped[str] = mapped_column(String(320))
+    role: Mapped[str] = mapped_column(String(20))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    invited_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    show: Mapped[Show] = relationship()
+
+
+class PasswordReset(Base):
+    """A one-time link an admin hands to a user to set a new password (no mail server is assumed)."""
+
+    __tablename__ = "password_resets"
+    __table_args__ = (NEVER_REUSE_IDS,)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
     user: Mapped[User] = relationship()
 
 

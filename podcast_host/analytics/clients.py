@@ -189,7 +189,7 @@ def _compiled() -> _Patterns:
 
 def _build() -> _Patterns:
     import ua_parser
-    from crawlerdetect import CrawlerDetect  # type: ignore[import-untyped]
+    from crawlerdetect import CrawlerDetect
 
     files = {name: _load_entries(name) for name in (*MATCH_ORDER, "devices")}
     crawlers = CrawlerDetect()

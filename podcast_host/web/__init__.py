@@ -10,7 +10,7 @@ from typing import IO, Any
 from flask import Flask, Request, Response, abort, current_app, g, request
 
 from podcast_host.errors import TooLarge
-from podcast_host.web import api, auth, dashboard, errors, feeds, media, pages
+from podcast_host.web import api, auth, dashboard, errors, feeds, i18n, media, pages
 from podcast_host.web.context import services
 
 # Every route but the uploads takes at most this much body: forms, JSON, notes (docs/deployment.md).
@@ -69,6 +69,7 @@ def init_app(app: Flask) -> None:
     app.request_class = StreamingRequest
     # The server receives bodies up to this size whole before the app runs (podcast_host/server/bridge.py).
     errors.init_app(app)
+    i18n.init_app(app)
     for blueprint in (api.bp, media.bp, feeds.bp, pages.bp):
         app.register_blueprint(blueprint)
     auth.init_app(app)

@@ -18,6 +18,7 @@ from podcast_host.notes import stored_notes_html
 from podcast_host.shows import find_show_or_alias, list_shows
 from podcast_host.storage import StorageError
 from podcast_host.web.context import db, services
+from podcast_host.web.i18n import speak_like
 
 bp = Blueprint("pages", __name__)
 
@@ -74,6 +75,7 @@ def show_page(show_slug: str) -> BaseResponse | str:
     if page > pages:
         abort(404)
     episodes = public_episodes(db(), show, now, limit=per_page, offset=(page - 1) * per_page)
+    speak_like(show)
     return render_template("show.html", show=show, episodes=episodes, page=page, pages=pages)
 
 
@@ -82,6 +84,7 @@ def episode_page(show_slug: str, episode_slug: str) -> BaseResponse | str:
     found = _public_episode(show_slug, episode_slug, "pages.episode_page")
     if isinstance(found, BaseResponse):
         return found
+    speak_like(found.show)
     return render_template("episode.html", show=found.show, episode=found, json_ld=_json_ld(found))
 
 
@@ -90,6 +93,7 @@ def embed(show_slug: str, episode_slug: str) -> BaseResponse | str:
     found = _public_episode(show_slug, episode_slug, "pages.embed")
     if isinstance(found, BaseResponse):
         return found
+    speak_like(found.show)
     response = FrameableResponse(render_template("embed.html", show=found.show, episode=found))
     response.headers["Content-Security-Policy"] = "frame-ancestors *"
     return response

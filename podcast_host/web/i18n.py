@@ -1,0 +1,80 @@
+"""The interface's language (docs/languages.md): Flask-Babel with the gettext catalogs in
+podcast_host/translations. Public pages speak their show's language when it is offered, the dashboard its
+user's choice, else the browser's; dates, numbers and sizes are formatted by Babel for that language."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from babel import Locale
+from flask import Flask, g, request
+from flask_babel import Babel, get_locale
+
+from podcast_host.models import Show
+from podcast_host.services import Services
+from podcast_host.web.auth import session_user
+from podcast_host.web.context import services
+
+DEFAULT = "en"
+
+
+def services_of(app: Flask) -> Services:
+    found: Services = app.extensions["podcast_host"]
+    return found
+
+
+def init_app(app: Flask) -> None:
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(resources.files("podcast_host") / "translations")
+    app.config["BABEL_DEFAULT_LOCALE"] = DEFAULT
+    Babel(app, locale_selector=_interface_language)
+    app.jinja_env.globals.update(
+        instance_name=services_of(app).settings.instance_name,
+        instance_logo_url=services_of(app).settings.instance_logo_url,
+        interface_language=interface_language,
+        interface_direction=interface_direction,
+        language_name=language_name,
+        offered_languages=offered_languages,
+    )
+
+
+def speak_like(show: Show) -> None:
+    """The page being built is the show's: its interface speaks the show's language when that is offered."""
+    g.page_language = show.language
+
+
+def offered_languages() -> tuple[str, ...]:
+    return services().settings.languages
+
+
+def interface_language() -> str:
+    """The language code of the interface of this request ("en", "ar", "fr")."""
+    return str(get_locale() or DEFAULT)
+
+
+def interface_direction() -> str:
+    """ "rtl" or "ltr", for the interface's language."""
+    locale = get_locale()
+    return "rtl" if locale is not None and locale.character_order == "right-to-left" else "ltr"
+
+
+def language_name(code: str) -> str:
+    """A language's name in itself ("العربية", "français") for pickers; the code if Babel knows none."""
+    try:
+        locale = Locale.parse(code.replace("-", "_"))
+    except (ValueError, TypeError):
+        return code
+    return locale.get_display_name(locale) or code
+
+
+def _interface_language() -> str:
+    offered = offered_languages()
+    fallback = DEFAULT if DEFAULT in offered else offered[0]
+    page = g.get("page_language")
+    if page is not None:
+        base = str(page).split("-")[0].lower()
+        return base if base in offered else fallback
+    if request.blueprint in ("dashboard", "auth"):
+        user = session_user()
+        if user is not None and user.locale in offered:
+            return str(user.locale)
+    return request.accept_languages.best_match(offered) or fallback
