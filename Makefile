@@ -52,6 +52,7 @@ catalogs: install ## Extract the interface's strings, update the catalogs (en, a
 		-o podcast_host/translations/messages.pot .
 	$(BIN)/pybabel -q update -i podcast_host/translations/messages.pot -d podcast_host/translations \
 		--no-fuzzy-matching
+	$(BIN)/python scripts/fill_english_catalog.py
 	$(BIN)/pybabel -q compile -d podcast_host/translations
 
 lint: install ## ruff lint and format check, mypy type check

@@ -123,7 +123,8 @@ def end_sessions(session: Session, user: User) -> None:
     session.flush()
 
 
-def _hash_token(secret: str) -> str:
+def hash_secret(secret: str) -> str:
+    """What is kept of a one-time secret (an API token, an invitation or password link): its sha256."""
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
@@ -160,7 +161,7 @@ def create_token(
     token = ApiToken(
         user=user,
         name=name.strip()[:MAX_TOKEN_NAME_LENGTH],
-        token_hash=_hash_token(secret),
+        token_hash=hash_secret(secret),
         expires_at=expires_at,
         read_only=read_only,
     )
@@ -170,12 +171,15 @@ def create_token(
 
 
 def token_for_secret(session: Session, secret: str) -> ApiToken:
-    """The live token with this secret, its use recorded; NotAuthenticated when unknown or expired."""
-    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == _hash_token(secret.strip())))
+    """The live token with this secret, its use recorded; NotAuthenticated when unknown, expired or its
+    user disabled."""
+    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_secret(secret.strip())))
     if token is None:
         raise NotAuthenticated("The API token is not valid (revoked or mistyped).")
     if token.expires_at is not None and token.expires_at <= utcnow():
         raise NotAuthenticated(f"The API token expired on {token.expires_at:%Y-%m-%d %H:%M} UTC.")
+    if token.user.disabled_at is not None:
+        raise NotAuthenticated("The account of this API token is disabled.")
     token.last_used_at = utcnow()
     return token
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
@@ -291,6 +292,50 @@ def replace_transcript(
     delete_after_commit(services.store, session, [replaced])
     announce_feed_change(services.queue, session, episode.show_id)
     return replaced
+
+
+def replace_image(services: Services, session: Session, episode: Episode, image: Upload) -> str | None:
+    """Check and store a new episode cover under a new name (apps cache by URL); returns the old one's key,
+    deleted once this is committed, when the feed is announced too. The MP3 carries it from its next run."""
+    art = check_image(image)
+    assert art is not None  # an upload always gives artwork or a refusal
+    old_key = episode.image_key
+    episode.image_key = put_bytes(
+        services.store, [], episode.show, episode, "image", "cover", art.extension, art.data, art.mime_type
+    )
+    delete_after_commit(services.store, session, [old_key])
+    announce_feed_change(services.queue, session, episode.show_id)
+    return old_key
+
+
+def replace_chapters(
+    services: Services, session: Session, episode: Episode, chapters: dict[str, Any] | None
+) -> Episode:
+    """New chapters, or none: the MP3 carries them as CHAP frames, so the episode is processed again (GUID
+    kept), queued once this is committed. Refused (Conflict) while a live run works on it; unchanged ones
+    are no change."""
+    if chapters == episode.chapters:
+        return episode
+    request_reprocess(services, session, episode)
+    episode.chapters = chapters
+    announce_feed_change(services.queue, session, episode.show_id)
+    session.flush()
+    return episode
+
+
+def remove_side_file(services: Services, session: Session, episode: Episode, kind: str) -> str | None:
+    """Take the episode's cover ("image") or transcript away; returns its key, deleted once this is committed,
+    when the feed is announced too."""
+    if kind == "image":
+        old_key, episode.image_key = episode.image_key, None
+    elif kind == "transcript":
+        old_key, episode.transcript_key, episode.transcript_type = episode.transcript_key, None, None
+    else:
+        raise ValueError(f"no side file {kind!r} is stored on its own")
+    session.flush()
+    delete_after_commit(services.store, session, [old_key])
+    announce_feed_change(services.queue, session, episode.show_id)
+    return old_key
 
 
 def publish_episode(

@@ -41,6 +41,8 @@ TEXT_LIMITS = {
     "email": accounts.MAX_EMAIL_LENGTH,
     "funding_url": 2000,
     "funding_text": 200,
+    "apple_podcasts_url": 2000,
+    "spotify_url": 2000,
     "moved_to_url": 2000,
     "category": 200,
 }
@@ -57,11 +59,15 @@ EDITABLE = (
     "locked",
     "funding_url",
     "funding_text",
+    "apple_podcasts_url",
+    "spotify_url",
     "target_lufs_stereo",
     "target_lufs_mono",
     "bitrate_stereo_kbps",
     "bitrate_mono_kbps",
 )
+# The fields that hold a web address (http or https): the support link, the show in the big directories.
+LINK_FIELDS = ("funding_url", "apple_podcasts_url", "spotify_url")
 # Loudness targets a producer may choose instead of -16 / -19 LUFS; EBU R128 broadcast is -23.
 LUFS_RANGE = (-30.0, -10.0)
 # The constant bitrates an MPEG-1/2 layer III encoder can write at 44.1 kHz (and 32k for 22.05 kHz mono).
@@ -221,7 +227,7 @@ def _clean_field(name: str, value: object) -> object:
         return accounts.normalize_email(text)
     if name == "show_type" and text not in SHOW_TYPES:
         raise Invalid(f"The show type must be episodic or serial, not {text!r}.", field=name)
-    if name == "funding_url":
+    if name in LINK_FIELDS:
         return _check_url(text, name)
     return text
 

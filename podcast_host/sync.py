@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -169,7 +170,7 @@ def _read_toml(path: Path, allowed: set[str]) -> dict[str, Any]:
 def _sync_show(services: Services, session: Session, folder: _Folder, report: SyncReport) -> Show:
     """The show made to match its folder."""
     values, cover = dict(folder.values), folder.cover()
-    slug = folder.path.name
+    slug = _slug_of(folder.path)
     try:
         show = shows.find_show(session, slug)
     except NotFound:
@@ -223,7 +224,7 @@ def _sync_episode(
     with services.db.session() as session:
         show = session.get(Show, show_id)
         assert show is not None
-        existing = _episode_for_folder(session, show, folder.name)
+        existing = _episode_for_folder(session, show, _slug_of(folder))
         if existing is None:
             echo(f"{label}: new episode, processing")
             created = episodes.create_episode(
@@ -231,7 +232,7 @@ def _sync_episode(
                 session,
                 show,
                 episodes.Upload(audio_path, audio_path.name),
-                {**values, "slug": folder.name},
+                {**values, "slug": _slug_of(folder)},
                 image=_optional(planned.cover()),
                 chapters=_optional(_first(folder, "chapters.json")),
                 transcript=_optional(_first(folder, "transcript.vtt", "transcript.srt")),
@@ -250,6 +251,11 @@ def _sync_episode(
             if not {"audio", "chapters"} & set(changed) and existing.processing_state != PENDING:
                 return
     processing.process_episode(services, episode_id)
+
+
+def _slug_of(folder: Path) -> str:
+    """A folder's name as a slug: composed (NFC), as macOS may hand out "é" or "أ" in decomposed form."""
+    return unicodedata.normalize("NFC", folder.name)
 
 
 def _episode_for_folder(session: Session, show: Show, slug: str) -> Episode | None:

@@ -54,7 +54,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 # Modules whose tests share one module-scoped setup and run in file order: one xdist worker takes each whole.
-_ONE_WORKER_MODULES = {"tests/test_browser.py"}
+_ONE_WORKER_MODULES = {"tests/test_browser.py", "tests/test_listener_browser.py"}
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -306,6 +306,19 @@ def episode(
     response = upload_episode(client, admin_token, "daily", sample_mp3)
     assert response.status_code == 202, response.get_json()
     return response.get_json()
+
+
+# --- browsers ----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def screenshots(pytestconfig: pytest.Config) -> Iterator[Any]:
+    """The screenshots a browser test module takes, listed at the end of the run."""
+    from browser import Screenshots
+
+    book = Screenshots(taken=[])
+    yield book
+    book.report(pytestconfig)
 
 
 # --- media ----------------------------------------------------------------------------------------------

@@ -34,13 +34,6 @@ ARABIC_NOTES = (
 
 
 @pytest.fixture(scope="module")
-def screenshots(pytestconfig: pytest.Config) -> Iterator[Screenshots]:
-    book = Screenshots(taken=[])
-    yield book
-    book.report(pytestconfig)
-
-
-@pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A running podcast-host with one producer account; yields its base URL."""
     port = free_port()
@@ -200,6 +193,8 @@ def _upload_episode(
     if chapters:
         page.get_by_text("Cover, chapters and transcript").click()
         page.get_by_label("Chapters (JSON chapters file)").set_input_files(files["chapters"])
+    # The form saves a draft unless told otherwise.
+    page.get_by_label("Publish as soon as the audio is ready").check()
     page.evaluate("""() => {
         window.statusesSeen = [];
         const output = document.getElementById('processing-status');

@@ -284,6 +284,7 @@ def test_item_carries_the_podcasting_20_tags(channel: etree._Element, episodes: 
     assert dict(transcript.attrib) == {
         "url": f"{BASE}/media/transcripts/episode-2.vtt",
         "type": "text/vtt",
+        "language": "en",
         "rel": "captions",
     }
     chapters = item.find("podcast:chapters", NS)

@@ -11,6 +11,8 @@ import unicodedata
 from collections.abc import Iterable
 from datetime import date, timedelta
 
+from flask_babel import format_number, ngettext
+from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
 Point = tuple[str, int]
@@ -28,8 +30,17 @@ WEEKS_UP_TO = 730
 LABEL_CHARS = 30
 
 
-def downloads(n: int) -> str:
-    return f"{n:,} download" if n == 1 else f"{n:,} downloads"
+def bar_title(label: str, n: int) -> str:
+    """A bar's name and figure ("Overcast: 1,234 downloads") in the interface's language; not escaped."""
+    # `num` is ngettext's own argument: the formatted figure needs a name of its own.
+    title = ngettext(
+        "%(label)s: %(count)s download",
+        "%(label)s: %(count)s downloads",
+        n,
+        label=label,
+        count=format_number(n),
+    )
+    return str(title)
 
 
 def top(items: Iterable[Point], limit: int = TOP) -> list[Point]:
@@ -37,7 +48,7 @@ def top(items: Iterable[Point], limit: int = TOP) -> list[Point]:
     ranked = sorted(items, key=lambda item: -item[1])
     if len(ranked) <= limit:
         return ranked
-    return [*ranked[:limit], ("Other", sum(n for _, n in ranked[limit:]))]
+    return [*ranked[:limit], (str(_("Other")), sum(n for _label, n in ranked[limit:]))]
 
 
 def over_time(days: list[tuple[date, int]]) -> tuple[str, list[Point]]:
@@ -49,7 +60,8 @@ def over_time(days: list[tuple[date, int]]) -> tuple[str, list[Point]]:
     sums: dict[str, int] = {}
     for day, n in days:
         if weekly:
-            label = f"Week of {max(day - timedelta(days=day.weekday()), days[0][0]).isoformat()}"
+            start = max(day - timedelta(days=day.weekday()), days[0][0])
+            label = str(_("Week of %(day)s", day=start.isoformat()))
         else:
             label = f"{day:%Y-%m}"
         sums[label] = sums.get(label, 0) + n
@@ -64,13 +76,14 @@ def bar_chart(points: list[Point], *, title: str, height: int = 180) -> Markup:
     # Across as a share of the width, so the chart fills any screen while its text keeps its size.
     slot = 100 / max(len(points), 1)
     gap = slot * 0.2 if len(points) > 1 else 0.0
-    parts = [_open(title, height), f'<text x="0" y="14" {TEXT_ATTRS}>{escape(f"max {peak:,}")}</text>']
+    peak_text = _("max %(downloads)s", downloads=format_number(peak))
+    parts = [_open(title, height), f'<text x="0" y="14" {TEXT_ATTRS}>{escape(peak_text)}</text>']
     for i, (label, n) in enumerate(points):
         shown = max(plot * n / peak if peak else 0.0, 1.0)
         parts.append(
             f'<rect class="bar" x="{i * slot + gap / 2:.3f}%" y="{top_pad + plot - shown:.1f}" '
             f'width="{slot - gap:.3f}%" height="{shown:.1f}" fill="{BAR if n else EMPTY}">'
-            f"<title>{escape(label)}: {downloads(n)}</title></rect>"
+            f"<title>{escape(bar_title(label, n))}</title></rect>"
         )
     base = top_pad + plot
     parts.append(f'<line x1="0" y1="{base}" x2="100%" y2="{base}" stroke="{EMPTY}" stroke-width="1"/>')
@@ -97,9 +110,9 @@ def horizontal_bars(items: list[Point], *, title: str, row: int = 40) -> Markup:
         direction = ' direction="rtl" text-anchor="end"' if _right_to_left(label) else ""
         parts.append(
             f'<text x="0" y="{line}"{direction} {TEXT_ATTRS}>{escape(short)}</text>'
-            f'<text x="100%" y="{line}" text-anchor="end" {TEXT_ATTRS}>{n:,}</text>'
+            f'<text x="100%" y="{line}" text-anchor="end" {TEXT_ATTRS}>{escape(format_number(n))}</text>'
             f'<rect class="bar" x="0" y="{bar_top}" width="{share:.2f}%" height="{row - 26}" '
-            f'fill="{BAR if n else EMPTY}"><title>{escape(label)}: {downloads(n)}</title></rect>'
+            f'fill="{BAR if n else EMPTY}"><title>{escape(bar_title(label, n))}</title></rect>'
         )
     parts.append("</svg>")
     return Markup("".join(parts))

@@ -81,7 +81,7 @@ def build_feed(show: Show, episodes: Sequence[Episode], links: FeedLinks, now: d
         fg.pubDate(listed[0].publish_at)
     for episode, notes in _within(show, description, listed):
         # Explicit order: feedgen prepends by default.
-        _fill_item(fg.add_entry(order="append"), episode, notes, links)
+        _fill_item(fg.add_entry(order="append"), episode, notes, links, show.language or "en")
     feed: bytes = fg.rss_str(pretty=True, encoding="UTF-8", xml_declaration=True)
     return feed
 
@@ -204,7 +204,7 @@ def _podcast_channel(ext: PodcastChannelExtension, show: Show, links: FeedLinks)
     ext.medium = show.medium or "podcast"
 
 
-def _fill_item(entry: FeedEntry, episode: Episode, notes: str, links: FeedLinks) -> None:
+def _fill_item(entry: FeedEntry, episode: Episode, notes: str, links: FeedLinks, language: str) -> None:
     entry.title(clean_text(episode.title))
     entry.guid(episode.guid, permalink=False)
     entry.link(href=links.episode_page_url(episode))
@@ -218,7 +218,7 @@ def _fill_item(entry: FeedEntry, episode: Episode, notes: str, links: FeedLinks)
         entry.description(notes)
         entry.content(notes)  # escaped by lxml, not CDATA: a "]]>" in the notes would break a CDATA section
     _itunes_item(entry, episode)
-    _podcast_item(entry.podcast_index, episode, links)
+    _podcast_item(entry.podcast_index, episode, links, language)
 
 
 def _itunes_item(entry: FeedEntry, episode: Episode) -> None:
@@ -231,19 +231,20 @@ def _itunes_item(entry: FeedEntry, episode: Episode) -> None:
     entry.podcast.itunes_episode_type(episode.episode_type or "full")
 
 
-def _podcast_item(ext: PodcastItemExtension, episode: Episode, links: FeedLinks) -> None:
+def _podcast_item(ext: PodcastItemExtension, episode: Episode, links: FeedLinks, language: str) -> None:
     if episode.image_key:
         ext.itunes_image = links.image_url(episode.image_key)
     ext.itunes_explicit = bool(episode.explicit)
     ext.season = episode.season
     ext.episode = episode.number
     if episode.transcript_key:
-        ext.transcripts = (_transcript(episode, links),)
+        ext.transcripts = (_transcript(episode, links, language),)
     if episode.chapters:
         ext.chapters_url = links.chapters_url(episode)
 
 
-def _transcript(episode: Episode, links: FeedLinks) -> Transcript:
+def _transcript(episode: Episode, links: FeedLinks, language: str) -> Transcript:
+    """The episode's transcript, in its show's language: the one an episode's words are spoken in."""
     from podcast_host.feeds.podcast_ns import Transcript
 
     mime = (episode.transcript_type or "").strip().lower()
@@ -253,4 +254,4 @@ def _transcript(episode: Episode, links: FeedLinks) -> Transcript:
         )
     if mime in _SRT_ALIASES:
         mime = "application/x-subrip"
-    return Transcript(links.transcript_url(episode), mime, captions=mime in _TIMED_TRANSCRIPT_TYPES)
+    return Transcript(links.transcript_url(episode), mime, language, captions=mime in _TIMED_TRANSCRIPT_TYPES)

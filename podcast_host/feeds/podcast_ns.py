@@ -23,10 +23,12 @@ CHAPTERS_TYPE = "application/json+chapters"
 
 @dataclass(frozen=True)
 class Transcript:
-    """One podcast:transcript: its URL, MIME type, and rel="captions" when the file carries timecodes."""
+    """One podcast:transcript: its URL, MIME type, language (a BCP 47 code, "" when unknown), and
+    rel="captions" when the file carries timecodes."""
 
     url: str
     type: str
+    language: str = ""
     captions: bool = False
 
 
@@ -118,8 +120,10 @@ class PodcastItemExtension(BaseEntryExtension):
         if self.episode is not None:
             _sub(item, PODCAST_NS, "episode", str(self.episode))
         for transcript in self.transcripts:
+            # Optional in the namespace; an app without it assumes the channel's language.
+            language = {"language": transcript.language} if transcript.language else {}
             rel = {"rel": "captions"} if transcript.captions else {}
-            _sub(item, PODCAST_NS, "transcript", url=transcript.url, type=transcript.type, **rel)
+            _sub(item, PODCAST_NS, "transcript", url=transcript.url, type=transcript.type, **language, **rel)
         if self.chapters_url:
             _sub(item, PODCAST_NS, "chapters", url=self.chapters_url, type=CHAPTERS_TYPE)
         return item

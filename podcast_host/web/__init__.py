@@ -17,7 +17,14 @@ from podcast_host.web.context import services
 BODY_LIMIT = 1024 * 1024
 # The routes that take files; they keep the upload limit (PODCAST_HOST_MAX_UPLOAD_MB).
 UPLOAD_ENDPOINTS = frozenset(
-    {"api.create_episode", "api.put_show_image", "dashboard.create_episode", "dashboard.upload_cover"}
+    {
+        "api.create_episode",
+        "api.put_show_image",
+        "dashboard.create_episode",
+        "dashboard.upload_cover",
+        "dashboard.replace_audio",
+        "dashboard.replace_side_file",
+    }
 )
 
 

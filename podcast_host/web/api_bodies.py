@@ -70,6 +70,8 @@ def show_json(show: Show) -> dict[str, Any]:
         "locked": show.locked,
         "funding_url": show.funding_url,
         "funding_text": show.funding_text,
+        "apple_podcasts_url": show.apple_podcasts_url,
+        "spotify_url": show.spotify_url,
         "image": links.image(show.image_key),
         "feed_url": links.feed(show),
         "page_url": links.show_page(show),

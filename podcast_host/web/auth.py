@@ -26,6 +26,8 @@ from flask import (
 )
 from flask import session as browser_session
 from flask.blueprints import BlueprintSetupState
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from werkzeug.exceptions import BadRequest
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -197,10 +199,13 @@ def _user_from_session() -> User | None:
     # generation moves on, which logout and a new password do (accounts.end_sessions).
     if user is None or not user.password_hash or generation != user.session_generation:
         return None
+    if user.disabled_at is not None:
+        return None
     return user
 
 
-def _start_session(user: User) -> None:
+def start_session(user: User) -> None:
+    """Sign `user` in in this browser: a fresh session, with a new CSRF token."""
     browser_session.clear()
     browser_session["user_id"] = user.id
     browser_session["since"] = int(time.time())
@@ -226,7 +231,8 @@ def check_csrf() -> None:
     expected = browser_session.get(CSRF_FIELD)
     sent = request.headers.get(CSRF_HEADER) or request.form.get(CSRF_FIELD) or ""
     if not isinstance(expected, str) or not secrets.compare_digest(expected.encode(), sent.encode()):
-        raise BadRequest("The form's security token is missing or out of date. Reload the page, try again.")
+        message = _("The form's security token is missing or out of date. Reload the page, try again.")
+        raise BadRequest(message)
 
 
 bp.before_request(check_csrf)
@@ -245,9 +251,10 @@ def login() -> BaseResponse | tuple[str, int] | tuple[str, int, dict[str, str]] 
     password = request.form.get("password", "")
     if len(email) > accounts.MAX_EMAIL_LENGTH or len(password) > accounts.MAX_PASSWORD_LENGTH:
         # Refused before it is hashed, kept as a throttle key or echoed back into the form.
-        message = (
-            f"An email has at most {accounts.MAX_EMAIL_LENGTH} characters "
-            f"and a password at most {accounts.MAX_PASSWORD_LENGTH}."
+        message = _(
+            "An email has at most %(email)s characters and a password at most %(password)s.",
+            email=accounts.MAX_EMAIL_LENGTH,
+            password=accounts.MAX_PASSWORD_LENGTH,
         )
         return render_template("login.html", next=_next_url(), email="", error=message), 422
     key = throttle_key(email)
@@ -259,9 +266,15 @@ def login() -> BaseResponse | tuple[str, int] | tuple[str, int, dict[str, str]] 
         user = accounts.authenticate(db(), email, password)
     except NotAuthenticated as exc:
         throttle.fail(key)
-        return render_template("login.html", next=_next_url(), email=email, error=str(exc)), status_of(exc)
+        # The one refusal accounts.authenticate makes, said in the page's language.
+        message = _("The email or the password is wrong.")
+        return render_template("login.html", next=_next_url(), email=email, error=message), status_of(exc)
     throttle.clear(key)
-    _start_session(user)
+    if user.disabled_at is not None:
+        # Said only to whoever knows the password: a guesser learns nothing about the account.
+        message = _("This account is disabled. An administrator of this site can enable it again.")
+        return render_template("login.html", next=_next_url(), email=email, error=message), 403
+    start_session(user)
     return redirect(_next_url())
 
 
@@ -284,15 +297,16 @@ def logout() -> BaseResponse:
         db().commit()
     browser_session.clear()
     g.pop("session_user", None)
-    flash("You are signed out.")
+    flash(_("You are signed out."))
     return redirect(url_for("auth.login"))
 
 
 def _refused(email: str, wait_s: float) -> tuple[str, int, dict[str, str]]:
     minutes = max(math.ceil(wait_s / 60), 1)
-    message = (
-        f"Too many failed sign-ins for this email from your address. "
-        f"Try again in {minutes} minute{'s' if minutes != 1 else ''}."
+    message = ngettext(
+        "Too many failed sign-ins for this email from your address. Try again in %(num)s minute.",
+        "Too many failed sign-ins for this email from your address. Try again in %(num)s minutes.",
+        minutes,
     )
     page = render_template("login.html", next=_next_url(), email=email, error=message)
     return page, 429, {"Retry-After": str(math.ceil(wait_s))}

@@ -8,6 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Flask, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import format_datetime
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response as BaseResponse
 
 from podcast_host import accounts, episodes, shows
@@ -37,20 +40,34 @@ bp = Blueprint("dashboard", __name__, url_prefix="/admin")
 # Statuses after which an episode's status no longer changes by itself (the upload page stops polling).
 FINAL_STATUSES = ("published", "draft", "scheduled", "failed")
 REPORT_ROWS = (
-    ("input_lufs", "Input integrated loudness", "LUFS"),
-    ("input_lra", "Input loudness range", "LU"),
-    ("input_true_peak_dbtp", "Input true peak", "dBTP"),
-    ("output_lufs", "Published integrated loudness", "LUFS"),
-    ("output_true_peak_dbtp", "Published true peak", "dBTP"),
-    ("target_lufs", "Target", "LUFS"),
+    ("input_lufs", _l("Input integrated loudness"), "LUFS"),
+    ("input_lra", _l("Input loudness range"), "LU"),
+    ("input_true_peak_dbtp", _l("Input true peak"), "dBTP"),
+    ("output_lufs", _l("Published integrated loudness"), "LUFS"),
+    ("output_true_peak_dbtp", _l("Published true peak"), "dBTP"),
+    ("target_lufs", _l("Target"), "LUFS"),
 )
+STATUS_NAMES = {
+    "processing": _l("processing"),
+    "published": _l("published"),
+    "draft": _l("draft"),
+    "scheduled": _l("scheduled"),
+    "failed": _l("failed"),
+}
 
 
 def init_app(app: Flask) -> None:
-    # Adds the downloads page's routes to bp; imported here, as it imports this module.
-    from podcast_host.web import dashboard_analytics  # noqa: F401
+    # These add their routes to bp; imported here, as they import this module.
+    from podcast_host.web import dashboard_analytics, dashboard_corrections, dashboard_team  # noqa: F401
 
     app.register_blueprint(bp)
+    # A global, not a context processor: the status badge is an imported macro's, which sees no context.
+    app.add_template_global(status_name)
+
+
+def status_name(status: str) -> str:
+    """An episode's status in the interface's language; pages keep the value itself in a class or data."""
+    return str(STATUS_NAMES.get(status, status))
 
 
 @bp.before_request
@@ -58,7 +75,7 @@ def _signed_in_with_token() -> BaseResponse | None:
     """Every dashboard request needs a signed-in user; every form and script post its CSRF token."""
     if auth.session_user() is None:
         if _wants_json():
-            raise NotAuthenticated("Sign in to use the dashboard.")
+            raise NotAuthenticated(_("Sign in to use the dashboard."))
         target = request.full_path.rstrip("?") if request.method == "GET" else None
         return redirect(url_for("auth.login", next=target))
     auth.check_csrf()
@@ -103,7 +120,7 @@ def create_show() -> BaseResponse | tuple[str, int]:
         values, errors = show_values(None, request.form), form_errors(exc, "slug")
         page = render_template("admin/index.html", shows=_visible_shows(), values=values, errors=errors)
         return page, status_of(exc)
-    flash(f"The show “{show.title}” is ready. Upload its first episode.")
+    flash(_("The show “%(title)s” is ready. Upload its first episode.", title=show.title))
     return redirect(url_for(".show", slug=show.slug), code=303)
 
 
@@ -142,7 +159,7 @@ def save_settings(slug: str) -> BaseResponse | tuple[str, int]:
         return _settings_page(
             show, show_values(show, request.form), form_errors(exc, "title"), status_of(exc)
         )
-    flash("The show's settings are saved.")
+    flash(_("The show's settings are saved."))
     return redirect(url_for(".settings", slug=show.slug), code=303)
 
 
@@ -152,13 +169,13 @@ def upload_cover(slug: str) -> BaseResponse | tuple[str, int]:
     image = request.files.get("image")
     try:
         if image is None or not image.filename:
-            raise Invalid("Choose an image file for the cover.", field="image")
+            raise Invalid(_("Choose an image file for the cover."), field="image")
         shows.set_cover(services(), db(), show, spooled_upload(image).read("image"))
         db().commit()
     except Invalid as exc:
         db().rollback()
         return _settings_page(show, show_values(show, None), form_errors(exc, "image"), status_of(exc))
-    flash("The new cover is saved.")
+    flash(_("The new cover is saved."))
     return redirect(url_for(".settings", slug=show.slug), code=303)
 
 
@@ -184,7 +201,7 @@ def _settings_page(
 @bp.get("/shows/<slug>/episodes/new")
 def new_episode(slug: str) -> str:
     show = _show_for(slug, "edit_episodes")
-    values = {"type": "full", "when": "ready"}
+    values = {"type": "full", "when": "draft"}
     return render_template("admin/upload.html", show=show, values=values, errors={})
 
 
@@ -237,7 +254,7 @@ def save_episode(episode_id: int) -> BaseResponse | tuple[str, int]:
     except (Invalid, Conflict) as exc:
         db().rollback()
         return _episode_page(episode, request.form.to_dict(), form_errors(exc, "title"), status_of(exc))
-    return _changed(episode, "The episode is saved.")
+    return _changed(episode, _("The episode is saved."))
 
 
 @bp.post("/episodes/<int:episode_id>/publish")
@@ -251,9 +268,9 @@ def publish(episode_id: int) -> BaseResponse | tuple[str, int]:
         return _episode_page(episode, episode_values(episode), {"publish": str(exc)}, status_of(exc))
     return _changed(
         episode,
-        "The episode is published."
+        _("The episode is published.")
         if episode.publish_at
-        else "The episode will be published as soon as its audio is ready.",
+        else _("The episode will be published as soon as its audio is ready."),
     )
 
 
@@ -267,7 +284,8 @@ def schedule(episode_id: int) -> BaseResponse | tuple[str, int]:
     except (Invalid, Conflict) as exc:
         db().rollback()
         return _episode_page(episode, episode_values(episode), form_errors(exc, "publish_at"), status_of(exc))
-    return _changed(episode, f"The episode is scheduled for {at.isoformat(timespec='minutes')}.")
+    when = format_datetime(at, "short")
+    return _changed(episode, _("The episode is scheduled for %(time)s UTC.", time=when))
 
 
 @bp.post("/episodes/<int:episode_id>/unpublish")
@@ -275,7 +293,7 @@ def unpublish(episode_id: int) -> BaseResponse:
     episode = _episode_for(episode_id, "edit_episodes")
     episodes.update_episode(services(), db(), episode, {"draft": True})
     db().commit()
-    return _changed(episode, "The episode is a draft again: listeners and the feed no longer see it.")
+    return _changed(episode, _("The episode is a draft again: listeners and the feed no longer see it."))
 
 
 @bp.get("/episodes/<int:episode_id>/delete")
@@ -290,7 +308,7 @@ def delete(episode_id: int) -> BaseResponse:
     show, title = episode.show, episode.title
     episodes.delete_episode(services(), db(), episode)
     db().commit()
-    flash(f"The episode “{title}” is deleted.")
+    flash(_("The episode “%(title)s” is deleted.", title=title))
     return redirect(url_for(".show", slug=show.slug), code=303)
 
 
@@ -299,7 +317,8 @@ def preview() -> BaseResponse:
     """Markdown notes as listeners will see them, for the editor's live preview."""
     markdown_text = request.form.get("markdown", "")
     if len(markdown_text) > MAX_NOTES_CHARS:
-        raise Invalid(f"The description is longer than {MAX_NOTES_CHARS} characters.", field="description")
+        message = _("The description is longer than %(limit)s characters.", limit=MAX_NOTES_CHARS)
+        raise Invalid(message, field="description")
     return jsonify({"html": render_notes_html(markdown_text)})
 
 

@@ -10,6 +10,10 @@ from datetime import date, timedelta
 from typing import Any
 
 from flask import Response, render_template, request
+from flask_babel import format_date
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
 
 from podcast_host.analytics import charts, report
 from podcast_host.models import Show, utcnow
@@ -17,17 +21,23 @@ from podcast_host.web.context import db
 from podcast_host.web.dashboard import _show_for, bp
 
 # The periods the page offers, by the value of ?range=; anything else is the first.
-RANGES = {"30": "Last 30 days", "90": "Last 90 days", "all": "All time"}
+RANGES = {"30": _l("Last 30 days"), "90": _l("Last 90 days"), "all": _l("All time")}
 BREAKDOWNS = (
-    ("apps", "name", "Apps"),
-    ("devices", "name", "Devices"),
-    ("os", "name", "Operating systems"),
-    ("countries", "code", "Countries"),
+    ("apps", "name", _l("Apps")),
+    ("devices", "name", _l("Devices")),
+    ("os", "name", _l("Operating systems")),
+    ("countries", "code", _l("Countries")),
 )
 CAPTIONS = {
-    "day": "One bar per day (UTC).",
-    "week": "One bar per week, Monday to Sunday (UTC): the period is too long for a bar per day.",
-    "month": "One bar per month (UTC): the period is too long for a bar per day or week.",
+    "day": _l("One bar per day (UTC)."),
+    "week": _l("One bar per week, Monday to Sunday (UTC): the period is too long for a bar per day."),
+    "month": _l("One bar per month (UTC): the period is too long for a bar per day or week."),
+}
+# The over-time chart's name, by the width of its bars.
+CHART_TITLES = {
+    "day": _l("Downloads per day, %(since)s to %(until)s"),
+    "week": _l("Downloads per week, %(since)s to %(until)s"),
+    "month": _l("Downloads per month, %(since)s to %(until)s"),
 }
 
 
@@ -38,7 +48,8 @@ def analytics(slug: str) -> str:
     figures = report.show_report(db(), show, _period(show, chosen))
     daily = [(date.fromisoformat(day["date"]), day["downloads"]) for day in figures["days"]]
     unit, points = charts.over_time(daily)
-    period = f"{figures['since']} to {figures['until']}"
+    since, until = date.fromisoformat(figures["since"]), date.fromisoformat(figures["until"])
+    title = str(CHART_TITLES[unit]) % {"since": format_date(since), "until": format_date(until)}
     top_episodes = charts.top((e["title"], e["downloads"]) for e in figures["episodes"])
     return render_template(
         "admin/analytics.html",
@@ -46,15 +57,13 @@ def analytics(slug: str) -> str:
         ranges=RANGES,
         chosen=chosen,
         figures=figures,
-        over_time=charts.bar_chart(points, title=f"Downloads per {unit}, {period}"),
+        since=since,
+        until=until,
+        over_time=charts.bar_chart(points, title=title),
         caption=CAPTIONS[unit],
-        episode_chart=charts.horizontal_bars(top_episodes, title="Most downloaded episodes"),
+        episode_chart=charts.horizontal_bars(top_episodes, title=_("Most downloaded episodes")),
         episodes=_episode_rows(show, figures),
-        breakdowns=[
-            (label, charts.horizontal_bars(charts.top((i[key], i["downloads"]) for i in items), title=label))
-            for name, key, label in BREAKDOWNS
-            if (items := figures[name])
-        ],
+        breakdowns=_breakdowns(figures),
     )
 
 
@@ -69,6 +78,16 @@ def analytics_csv(slug: str) -> Response:
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
+
+
+def _breakdowns(figures: dict[str, Any]) -> list[tuple[str, Markup]]:
+    """A chart of the largest apps, devices, systems and countries, each under its name; none when empty."""
+    drawn = []
+    for name, key, label in BREAKDOWNS:
+        if items := figures[name]:
+            ranked = charts.top((item[key], item["downloads"]) for item in items)
+            drawn.append((str(label), charts.horizontal_bars(ranked, title=str(label))))
+    return drawn
 
 
 def _chosen_range() -> str:

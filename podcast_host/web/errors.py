@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Response, jsonify, render_template, request
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
@@ -80,12 +81,15 @@ def _database_error(exc: SQLAlchemyError) -> Response | tuple[str, int]:
     return _domain_error(errors.Unavailable("The database does not answer; try again in a moment."))
 
 
-MESSAGES = {413: "The request is larger than this address accepts.", 404: "Nothing lives at this address."}
+MESSAGES = {
+    413: _l("The request is larger than this address accepts."),
+    404: _l("Nothing lives at this address."),
+}
 
 
 def _http_error(exc: HTTPException) -> Response | tuple[str, int, list[tuple[str, str]]]:
     status = exc.code or 500
-    message = MESSAGES.get(status, exc.description or exc.name)
+    message = str(MESSAGES.get(status, exc.description or exc.name))
     # Keep what the exception says besides its body, such as Allow on a 405.
     extra = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
     if _wants_json():

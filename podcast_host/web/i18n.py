@@ -73,7 +73,7 @@ def _interface_language() -> str:
     if page is not None:
         base = str(page).split("-")[0].lower()
         return base if base in offered else fallback
-    if request.blueprint in ("dashboard", "auth"):
+    if request.blueprint in ("dashboard", "auth", "team_links"):
         user = session_user()
         if user is not None and user.locale in offered:
             return str(user.locale)

@@ -1,11 +1,17 @@
-"""Listeners' pages: home, show, episode, embed player, chapters JSON, health."""
+"""Listeners' pages: home, show, episode, embed player, chapters JSON, health; and the links that take a show
+or an episode elsewhere (podcast apps to subscribe with, places to share, the embed code)."""
 
 from __future__ import annotations
 
 import json
 import math
+import re
+from dataclasses import dataclass
+from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from markupsafe import escape
 from werkzeug.wrappers import Response as BaseResponse
 
 from podcast_host.chapters import CHAPTERS_MIME
@@ -21,6 +27,20 @@ from podcast_host.web.context import db, services
 from podcast_host.web.i18n import speak_like
 
 bp = Blueprint("pages", __name__)
+
+
+# What the embed code asks of the page it goes into; embed.html is laid out for exactly this size.
+EMBED_WIDTH, EMBED_HEIGHT = 480, 120
+
+
+@dataclass(frozen=True)
+class Outlet:
+    """Somewhere a listener takes a show or an episode: an app to subscribe with, a place to share it.
+    `key` marks its link in the page (data-app, data-share); `name` is what the link says."""
+
+    key: str
+    name: str
+    url: str
 
 
 class FrameableResponse(Response):
@@ -76,7 +96,14 @@ def show_page(show_slug: str) -> BaseResponse | str:
         abort(404)
     episodes = public_episodes(db(), show, now, limit=per_page, offset=(page - 1) * per_page)
     speak_like(show)
-    return render_template("show.html", show=show, episodes=episodes, page=page, pages=pages)
+    return render_template(
+        "show.html",
+        show=show,
+        episodes=episodes,
+        page=page,
+        pages=pages,
+        subscribe=subscribe_links(show, Links(services().settings).feed(show)),
+    )
 
 
 @bp.route("/<show_slug>/<episode_slug>/")
@@ -85,7 +112,17 @@ def episode_page(show_slug: str, episode_slug: str) -> BaseResponse | str:
     if isinstance(found, BaseResponse):
         return found
     speak_like(found.show)
-    return render_template("episode.html", show=found.show, episode=found, json_ld=_json_ld(found))
+    links = Links(services().settings)
+    return render_template(
+        "episode.html",
+        show=found.show,
+        episode=found,
+        cover=found.image_key or found.show.image_key,
+        json_ld=_json_ld(found),
+        subscribe=subscribe_links(found.show, links.feed(found.show)),
+        share=share_links(links.episode_page(found), found.title),
+        embed_code=embed_code(links.embed(found), found.title),
+    )
 
 
 @bp.route("/<show_slug>/<episode_slug>/embed")
@@ -94,7 +131,10 @@ def embed(show_slug: str, episode_slug: str) -> BaseResponse | str:
     if isinstance(found, BaseResponse):
         return found
     speak_like(found.show)
-    response = FrameableResponse(render_template("embed.html", show=found.show, episode=found))
+    page = render_template(
+        "embed.html", show=found.show, episode=found, cover=found.image_key or found.show.image_key
+    )
+    response = FrameableResponse(page)
     response.headers["Content-Security-Policy"] = "frame-ancestors *"
     return response
 
@@ -109,6 +149,55 @@ def chapters(show_slug: str, episode_slug: str) -> BaseResponse:
     response = Response(json.dumps(found.chapters, ensure_ascii=False), content_type=CHAPTERS_MIME)
     response.headers["Access-Control-Allow-Origin"] = "*"
     return response
+
+
+def subscribe_links(show: Show, feed: str) -> list[Outlet]:
+    """The show in the directories it is listed in, then the apps that take a feed through a link."""
+    outlets = []
+    if show.apple_podcasts_url:
+        outlets.append(Outlet("apple-podcasts", "Apple Podcasts", show.apple_podcasts_url))
+    if show.spotify_url:
+        outlets.append(Outlet("spotify", "Spotify", show.spotify_url))
+    # These schemes take the feed without its own: browsers would read "https" in "scheme://https://…"
+    # as a host name.
+    bare = re.sub(r"^https?://", "", feed)
+    return [
+        *outlets,
+        # AntennaPod's web link opens the app where it is installed and explains the app where it is not.
+        Outlet(
+            "antennapod",
+            "AntennaPod",
+            f"https://antennapod.org/deeplink/subscribe?url={_param(feed)}&title={_param(show.title)}",
+        ),
+        Outlet("pocket-casts", "Pocket Casts", f"pktc://subscribe/{bare}"),
+        Outlet("overcast", "Overcast", f"overcast://x-callback-url/add?url={_param(feed)}"),
+        Outlet("podcast-app", _("Other podcast apps"), f"podcast://{bare}"),
+    ]
+
+
+def share_links(page_url: str, title: str) -> list[Outlet]:
+    """Plain links that hand an episode's page and title to a mail program or a social site."""
+    url, text = _param(page_url), _param(title)
+    return [
+        Outlet("email", _("E-mail"), f"mailto:?subject={text}&body={url}"),
+        Outlet("x", "X", f"https://x.com/intent/tweet?text={text}&url={url}"),
+        Outlet("facebook", "Facebook", f"https://www.facebook.com/sharer/sharer.php?u={url}"),
+        Outlet("whatsapp", "WhatsApp", f"https://wa.me/?text={_param(f'{title} {page_url}')}"),
+        Outlet("telegram", "Telegram", f"https://t.me/share/url?url={url}&text={text}"),
+    ]
+
+
+def embed_code(embed_url: str, title: str) -> str:
+    """The HTML another site pastes to show the episode's player."""
+    return (
+        f'<iframe src="{escape(embed_url)}" width="{EMBED_WIDTH}" height="{EMBED_HEIGHT}" '
+        f'title="{escape(title)}" loading="lazy" style="border:0"></iframe>'
+    )
+
+
+def _param(value: str) -> str:
+    """A value percent-encoded whole, reserved characters too, to sit inside another URL."""
+    return quote(value, safe="")
 
 
 def _show_or_redirect(show_slug: str, endpoint: str) -> Show | BaseResponse:

@@ -21,15 +21,44 @@ from podcast_host.accounts import (
 from podcast_host.artwork import MAX_SIDE_PX, MIN_SIDE_PX
 from podcast_host.audio import EncodeSettings
 from podcast_host.episodes import EPISODE_TYPES, MAX_NUMBER
+from podcast_host.errors import Invalid
 from podcast_host.feeds.categories import CATEGORY_CHOICES, format_category, validate_category
 from podcast_host.models import EPISODE_STATUSES, ROLES
 from podcast_host.notes import MAX_NOTES_CHARS
 from podcast_host.shows import LANGUAGE_PATTERN, LUFS_RANGE, MP3_BITRATES, SHOW_TYPES, TEXT_LIMITS
-from podcast_host.slugs import MAX_SLUG_LENGTH
+from podcast_host.slugs import MAX_SLUG_LENGTH, check_slug, slugify
 
-# The domain checks slugs with python-slugify (slugs.check_slug); this is the same rule as a pattern that the
-# OpenAPI document can state.
-SLUG_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
+
+def _small_letters(first: int, last: int) -> str:
+    """The letters of a block where capitals and small letters alternate that are slugs as they are."""
+    return "".join(c for c in map(chr, range(first, last + 1)) if c.isalpha() and slugify(c) == c)
+
+
+# The API checks slugs with the domain's rule (slugs.check_slug: a slug is the slug of itself). The OpenAPI
+# document states that rule as a pattern for the scripts most titles are written in: JSON Schema patterns are
+# ECMA-262 without the "u" flag, so no \p{Ll}; these are letters and digits that lower-casing and NFKC leave
+# as they are and that combine with nothing (tests/test_slugs.py checks each against the domain). Slugs in
+# other scripts are accepted too: the pattern leaves them out rather than promise what the domain refuses.
+_SLUG_LETTERS = "".join(
+    (
+        r"a-z0-9\u00df-\u00f6\u00f8-\u00ff",  # Latin-1
+        _small_letters(0x0100, 0x024F),  # Latin Extended-A and -B: ğ ı ş, ą ł ż, č ř, ș ț, ơ ư
+        r"\u03ac-\u03c2\u03c4-\u03ce",  # Greek; σ below
+        r"\u0430-\u045f",  # Cyrillic
+        _small_letters(0x0460, 0x052F),  # Cyrillic letters of other languages than Russian
+        r"\u0561-\u0586",  # Armenian
+        r"\u05d0-\u05ea",  # Hebrew
+        # Arabic, Persian and Urdu letters (no tatweel) and digits
+        r"\u0620-\u063f\u0641-\u064a\u0660-\u0669\u066e\u066f\u0671-\u0674\u0679-\u06d3\u06d5\u06ee-\u06fc\u06ff",
+        r"\u0904-\u0939\u093d\u0950\u0960\u0961\u0966-\u096f\u0971-\u097f",  # Devanagari
+        r"\u10d0-\u10fa",  # Georgian
+        r"\u3041-\u3096\u309d\u309e\u30a1-\u30fa\u30fc-\u30fe",  # kana
+        r"\u4e00-\u9fff\uac00-\ud7a3",  # CJK ideographs, Hangul syllables
+    )
+)
+# A letter (σ only where a word goes on: at its end it is ς), then its marks: Devanagari vowel signs, virama.
+_SLUG_LETTER = rf"(?:[{_SLUG_LETTERS}]|\u03c3(?!-|$))[\u093e-\u094f\u0962\u0963]*"
+SLUG_PATTERN = rf"^(?:{_SLUG_LETTER})+(?:-(?:{_SLUG_LETTER})+)*$"
 # Some character that survives notes.clean_text (controls dropped) and strip(); anchored for re.match.
 VISIBLE = r"^[\s\S]*[^\s\x00-\x1f\x7f-\x9f]"
 URL_PATTERN = r"^(https?://[^/\s\x00-\x1f\x7f-\x9f][^\s\x00-\x1f\x7f-\x9f]*)?$"
@@ -89,13 +118,21 @@ def title_field(required: bool = False) -> fields.String:
 
 
 def slug_field(required: bool = False, description: str | None = None) -> fields.String:
-    checks = [
-        validate.Length(min=1, max=MAX_SLUG_LENGTH),
-        validate.Regexp(SLUG_PATTERN, error="Use lowercase letters, digits and single hyphens."),
-    ]
     return fields.String(
-        required=required, validate=checks, metadata={"example": "my-show", **_described(description)}
+        required=required,
+        validate=[validate.Length(min=1, max=MAX_SLUG_LENGTH), _check_slug],
+        metadata={"pattern": SLUG_PATTERN, "example": "my-show", **_described(description)},
     )
+
+
+def _check_slug(value: str) -> None:
+    """The domain's rule, which SLUG_PATTERN describes for the common scripts only."""
+    try:
+        check_slug(value)
+    except Invalid:
+        raise ValidationError(
+            "Use letters (lowercase where the script has case), digits and single hyphens."
+        ) from None
 
 
 def url_field(name: str, allow_none: bool = False, description: str | None = None) -> fields.String:
@@ -175,6 +212,8 @@ class ShowFieldsSchema(Schema):
     locked = Flag()
     funding_url = url_field("funding_url")
     funding_text = text_field(TEXT_LIMITS["funding_text"])
+    apple_podcasts_url = url_field("apple_podcasts_url", description='The show on Apple Podcasts; "": none.')
+    spotify_url = url_field("spotify_url", description='The show on Spotify; "": none.')
     target_lufs_stereo = lufs_field(
         f"Loudness target for stereo episodes; null: {_ENCODE_DEFAULTS.target_lufs_stereo:g} LUFS."
     )
@@ -292,6 +331,8 @@ class ShowSchema(Schema):
     locked = fields.Boolean(required=True)
     funding_url = fields.String(required=True)
     funding_text = fields.String(required=True)
+    apple_podcasts_url = fields.String(required=True)
+    spotify_url = fields.String(required=True)
     image = fields.String(required=True, allow_none=True, metadata={"format": "uri"})
     feed_url = fields.String(required=True, metadata={"format": "uri"})
     page_url = fields.String(required=True, metadata={"format": "uri"})

@@ -1,5 +1,6 @@
-// Chapter buttons seek the player; the copy button copies the feed URL; the transcript is shown as cues
-// that seek the player too.
+// The listener's player, on the episode page and in the embed: chapters and transcript lines seek the player
+// and the ones playing are marked aria-current; copy buttons copy the feed URL or the embed code. Without
+// this script the page still plays, and the fields to copy from are plain selectable text.
 const player = () => document.getElementById("player");
 
 function seekTo(seconds) {
@@ -9,23 +10,102 @@ function seekTo(seconds) {
   audio.play().catch(() => {});
 }
 
+function copy(button) {
+  const field = document.getElementById(button.dataset.copy);
+  if (!field) return;
+  field.select();
+  const done = () => { button.textContent = button.dataset.copied; };
+  if (navigator.clipboard) {
+    navigator.clipboard.writeText(field.value).then(done, () => {});
+  } else if (document.execCommand("copy")) {
+    done();
+  }
+}
+
 document.addEventListener("click", (event) => {
   const seek = event.target.closest("button.seek");
   if (seek) {
     seekTo(Number(seek.dataset.start));
     return;
   }
-  const copy = event.target.closest("button.copy");
-  if (copy) {
-    const input = document.getElementById(copy.dataset.copy);
-    input.select();
-    navigator.clipboard?.writeText(input.value).then(() => { copy.textContent = "Copied"; }, () => {});
-  }
+  const button = event.target.closest("button.copy");
+  if (button) copy(button);
 });
+
+document.addEventListener("change", (event) => {
+  if (event.target.matches("select.chapter-select")) seekTo(Number(event.target.value));
+});
+
+// They do nothing without the script, so they show only with it.
+for (const button of document.querySelectorAll("button.copy")) button.hidden = false;
+
+// --- what is playing ------------------------------------------------------------------------------------
+
+// Timed parts of the episode in start order: {start, end (or Infinity), element}.
+function timed(elements) {
+  return Array.from(elements, (element) => ({
+    start: Number(element.dataset.start ?? element.value),
+    end: element.dataset.end ? Number(element.dataset.end) : Infinity,
+    element,
+  }));
+}
+
+// The part playing at `time`: the last one started, unless it has already ended.
+function playing(parts, time) {
+  let found = null;
+  for (const part of parts) {
+    if (part.start > time) break;
+    found = part;
+  }
+  return found && time < found.end ? found : null;
+}
+
+const chapters = timed(document.querySelectorAll("ol.chapters > li[data-start]"));
+const chapterSelect = document.querySelector("select.chapter-select");
+const chapterOptions = chapterSelect ? timed(chapterSelect.options) : [];
+let transcriptLines = [];
+const marked = new Map();
+
+// aria-current on the part playing in `parts`, off the one marked before; returns whether it moved.
+function mark(name, parts, time) {
+  const now = playing(parts, time);
+  const before = marked.get(name) ?? null;
+  if (now === before) return false;
+  before?.element.removeAttribute("aria-current");
+  now?.element.setAttribute("aria-current", "true");
+  marked.set(name, now);
+  return now !== null;
+}
+
+// Keeps the playing line in view inside the transcript's own scrolling box; the page itself stays put.
+function keepInView(list, item) {
+  const top = item.offsetTop;
+  if (top < list.scrollTop || top + item.offsetHeight > list.scrollTop + list.clientHeight) {
+    list.scrollTop = Math.max(top - list.clientHeight / 3, 0);
+  }
+}
+
+function follow() {
+  const time = player().currentTime;
+  mark("chapter", chapters, time);
+  if (mark("line", transcriptLines, time)) {
+    keepInView(document.getElementById("transcript"), marked.get("line").element);
+  }
+  const option = playing(chapterOptions, time);
+  if (chapterSelect && option && document.activeElement !== chapterSelect) {
+    chapterSelect.value = option.element.value;
+  }
+}
+
+if (player()) {
+  for (const type of ["timeupdate", "seeked"]) player().addEventListener(type, follow);
+}
+
+// --- the transcript -------------------------------------------------------------------------------------
 
 // "00:01:02.500" or "01:02,500" (SRT) -> seconds
 function toSeconds(stamp) {
-  const parts = stamp.trim().replace(",", ".").split(":").map(Number);
+  const parts = stamp.trim().split(/\s+/)[0].replace(",", ".").split(":").map(Number);
   return parts.reduce((total, part) => total * 60 + part, 0);
 }
 
@@ -35,11 +115,11 @@ function parseCues(text) {
     const lines = block.split("\n");
     const timing = lines.findIndex((line) => line.includes("-->"));
     if (timing < 0) continue;
-    const start = toSeconds(lines[timing].split("-->")[0]);
+    const [start, end] = lines[timing].split("-->").map(toSeconds);
     const words = lines.slice(timing + 1).join(" ").replace(/<[^>]*>/g, "").trim();
-    if (words) cues.push({ start, words });
+    if (words) cues.push({ start, end, words });
   }
-  return cues;
+  return cues.sort((a, b) => a.start - b.start);
 }
 
 function clock(seconds) {
@@ -58,6 +138,8 @@ async function showTranscript() {
     if (!response.ok) return;
     for (const cue of parseCues(await response.text())) {
       const item = document.createElement("li");
+      item.dataset.start = String(cue.start);
+      if (Number.isFinite(cue.end)) item.dataset.end = String(cue.end);
       const button = document.createElement("button");
       button.type = "button";
       button.className = "seek";
@@ -66,6 +148,8 @@ async function showTranscript() {
       item.append(button, " ", cue.words);
       list.append(item);
     }
+    transcriptLines = timed(list.children);
+    if (player()) follow();
   } catch {
     // The download link above still works.
   }

@@ -1,0 +1,271 @@
+"""The dashboard's team and access pages (docs/dashboard.md, "Team and access"): a show's members and
+invitations, the instance's users for admins, and each user's own account. The one-time links that let
+someone join a show or set a password are web/team_links.py.
+
+Its routes live on the dashboard's blueprint, which signs the visitor in and checks every form's CSRF token;
+who may do what is decided in podcast_host/invitations.py and accounts.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import flash, redirect, render_template, request, url_for
+from flask.blueprints import BlueprintSetupState
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response as BaseResponse
+
+from podcast_host import accounts, invitations
+from podcast_host.errors import Conflict, Forbidden, Invalid, NotAuthenticated, NotFound
+from podcast_host.models import ROLES, Show, User, utcnow
+from podcast_host.web import auth, team_links
+from podcast_host.web.context import db, services
+from podcast_host.web.dashboard import _can, _show_for, bp
+from podcast_host.web.dashboard_forms import form_errors
+from podcast_host.web.errors import status_of
+from podcast_host.web.team_links import Page, role_name
+
+
+@bp.record_once
+def _register_links(state: BlueprintSetupState) -> None:
+    # The links work signed out, so they are a blueprint of their own, registered with the dashboard.
+    state.app.register_blueprint(team_links.bp)
+
+
+@bp.context_processor
+def _template_helpers() -> dict[str, object]:
+    return {"role_name": role_name}
+
+
+def _me() -> User:
+    user = auth.session_user()
+    if user is None:  # the dashboard's before_request has sent such a visitor to /login already
+        raise NotAuthenticated("Sign in to use the dashboard.")
+    return user
+
+
+def _link(endpoint: str, secret: str) -> str:
+    """The absolute one-time link to hand over, on PUBLIC_URL (never the request's Host header)."""
+    return f"{services().settings.public_url}{url_for(endpoint, secret=secret)}"
+
+
+def _again(message: str, endpoint: str, **values: Any) -> BaseResponse:
+    flash(message)
+    return redirect(url_for(endpoint, **values), code=303)
+
+
+# --- a show's members -----------------------------------------------------------------------------------
+
+
+@bp.get("/shows/<slug>/members")
+def members(slug: str) -> str:
+    return _members_page(_show_for(slug, "read"))[0]
+
+
+@bp.post("/shows/<slug>/members")
+def invite_member(slug: str) -> Page:
+    show = _show_for(slug, "read")
+    try:
+        invitation, secret = invitations.invite(
+            db(), _me(), show, request.form.get("email", ""), request.form.get("role", "")
+        )
+        db().commit()
+    except (Invalid, Conflict) as exc:
+        db().rollback()
+        return _members_page(show, form_errors(exc, "email"), status_of(exc), values=request.form.to_dict())
+    # Shown on this answer only: the secret is kept nowhere, not even in the session.
+    link = _link("team_links.invitation", secret)
+    return _members_page(show, link=link, invited=invitation.email)
+
+
+@bp.post("/shows/<slug>/members/role")
+def change_role(slug: str) -> BaseResponse | Page:
+    show = _show_for(slug, "read")
+    email, role = request.form.get("email", ""), request.form.get("role", "")
+    try:
+        invitations.change_role(db(), _me(), show, email, role)
+        db().commit()
+    except (Invalid, Conflict, NotFound) as exc:
+        db().rollback()
+        return _members_page(show, {"members": str(exc)}, status_of(exc))
+    message = _("%(email)s is now %(role)s.", email=email, role=role_name(role))
+    return _again(message, ".members", slug=show.slug)
+
+
+@bp.post("/shows/<slug>/members/remove")
+def remove_member(slug: str) -> BaseResponse | Page:
+    show = _show_for(slug, "read")
+    email = request.form.get("email", "")
+    try:
+        invitations.remove_member(db(), _me(), show, email)
+        db().commit()
+    except (Conflict, NotFound) as exc:
+        db().rollback()
+        return _members_page(show, {"members": str(exc)}, status_of(exc))
+    return _again(_("%(email)s has no role on this show any more.", email=email), ".members", slug=show.slug)
+
+
+@bp.post("/shows/<slug>/invitations/<int:invitation_id>/revoke")
+def revoke_invitation(slug: str, invitation_id: int) -> BaseResponse:
+    show = _show_for(slug, "read")
+    invitations.revoke_invitation(db(), _me(), show, invitation_id)
+    db().commit()
+    return _again(_("The invitation is revoked: its link no longer works."), ".members", slug=show.slug)
+
+
+def _members_page(show: Show, errors: dict[str, str] | None = None, status: int = 200, **extra: Any) -> Page:
+    """The members page; `extra`: the `values` typed in the invitation form, the new `link` and `invited`."""
+    manage = _can(show, "manage_members")
+    page = render_template(
+        "admin/members.html",
+        **{"values": {"role": "editor"}, **extra},
+        show=show,
+        members=sorted(show.members, key=lambda m: m.user.email),
+        invitations=invitations.pending_invitations(db(), show) if manage else [],
+        can_manage=manage,
+        role_choices=[(role, role_name(role)) for role in ROLES],
+        errors=errors or {},
+        now=utcnow(),
+    )
+    return page, status
+
+
+# --- the instance's users, for admins -------------------------------------------------------------------
+
+
+@bp.get("/users")
+def users() -> str:
+    return _users_page()[0]
+
+
+@bp.post("/users")
+def create_user() -> Page:
+    email, admin = request.form.get("email", ""), request.form.get("admin") == "true"
+    try:
+        user, secret = invitations.create_account(db(), _me(), email, admin=admin)
+        db().commit()
+    except (Invalid, Conflict) as exc:
+        db().rollback()
+        return _users_page(form_errors(exc, "email"), status_of(exc), values=request.form.to_dict())
+    return _users_page(link=_link("team_links.reset", secret), link_for=user.email)
+
+
+@bp.post("/users/<int:user_id>/disable")
+def disable_user(user_id: int) -> BaseResponse | Page:
+    me = _me()
+    user = invitations.find_user(db(), me, user_id)
+    try:
+        invitations.disable_user(db(), me, user)
+        db().commit()
+    except Conflict as exc:
+        db().rollback()
+        return _users_page({"users": str(exc)}, status_of(exc))
+    return _again(_("%(email)s can no longer sign in.", email=user.email), ".users")
+
+
+@bp.post("/users/<int:user_id>/enable")
+def enable_user(user_id: int) -> BaseResponse:
+    me = _me()
+    user = invitations.find_user(db(), me, user_id)
+    invitations.enable_user(db(), me, user)
+    db().commit()
+    return _again(_("%(email)s may sign in again.", email=user.email), ".users")
+
+
+@bp.post("/users/<int:user_id>/password-link")
+def password_link(user_id: int) -> Page:
+    me = _me()
+    user = invitations.find_user(db(), me, user_id)
+    secret = invitations.make_password_link(db(), me, user)[1]
+    db().commit()
+    return _users_page(link=_link("team_links.reset", secret), link_for=user.email)
+
+
+def _users_page(errors: dict[str, str] | None = None, status: int = 200, **extra: Any) -> Page:
+    """The users page; `extra`: the `values` typed in the new-user form, a new `link` and `link_for`."""
+    users = invitations.list_users(db(), _me())
+    page = render_template("admin/users.html", **{"values": {}, **extra}, users=users, errors=errors or {})
+    return page, status
+
+
+# --- one's own account ----------------------------------------------------------------------------------
+
+
+@bp.get("/account")
+def account() -> str:
+    return _account_page()[0]
+
+
+@bp.post("/account/password")
+def change_password() -> BaseResponse | Page:
+    """As the API's password change: wrong current passwords count with failed sign-ins."""
+    user = _me()
+    throttle, key = auth.login_throttle(), auth.throttle_key(user.email)
+    if throttle.retry_after(key):
+        message = _("Too many wrong passwords for this account from your address; try again later.")
+        return _account_page({"current_password": message}, 429)
+    current, new = request.form.get("current_password", ""), request.form.get("new_password", "")
+    try:
+        accounts.change_password(db(), user, current, new)
+        db().commit()
+    except Forbidden as exc:
+        db().rollback()
+        if user.password_hash:  # a wrong guess; having no password yet is none
+            throttle.fail(key)
+        return _account_page({"current_password": str(exc)}, status_of(exc))
+    except Invalid as exc:
+        db().rollback()
+        return _account_page(form_errors(exc, "new_password"), status_of(exc))
+    throttle.clear(key)
+    # Every session of the user ended with the new password; this browser goes on in a new one.
+    auth.start_session(user)
+    return _again(_("Your password is changed. Your other sessions are signed out."), ".account")
+
+
+@bp.post("/account/language")
+def choose_language() -> BaseResponse | Page:
+    user = _me()
+    try:
+        invitations.choose_language(db(), user, request.form.get("locale", ""), services().settings.languages)
+        db().commit()
+    except Invalid as exc:
+        db().rollback()
+        return _account_page(form_errors(exc, "locale"), status_of(exc))
+    return _again(_("The dashboard's language is saved."), ".account")
+
+
+@bp.post("/account/tokens")
+def create_token() -> Page:
+    user = _me()
+    name, days = request.form.get("name", ""), request.form.get("expires_in_days", "").strip()
+    try:
+        if days and not days.isdigit():
+            raise Invalid(
+                _("Give the number of days as a whole number, or leave it empty."), "expires_in_days"
+            )
+        token, secret = accounts.create_token(
+            db(), user, name, int(days) if days else None, read_only=request.form.get("read_only") == "true"
+        )
+        db().commit()
+    except (Invalid, Conflict) as exc:
+        db().rollback()
+        return _account_page(form_errors(exc, "name"), status_of(exc), values=request.form.to_dict())
+    # The secret is on this answer only: only its digest is kept.
+    return _account_page(secret=secret, name=token.name)
+
+
+@bp.post("/account/tokens/<int:token_id>/revoke")
+def revoke_token(token_id: int) -> BaseResponse:
+    accounts.revoke_token(db(), _me(), token_id)
+    db().commit()
+    return _again(_("The token is revoked: it no longer works."), ".account")
+
+
+def _account_page(errors: dict[str, str] | None = None, status: int = 200, **extra: Any) -> Page:
+    """The account page; `extra`: the `values` typed in the token form, a new token's `secret` and `name`."""
+    user, context = _me(), {"values": {}, **extra}
+    tokens = sorted(user.tokens, key=lambda t: t.id)
+    page = render_template(
+        "admin/account.html", **context, user=user, tokens=tokens, errors=errors or {}, now=utcnow()
+    )
+    return page, status

@@ -1,0 +1,248 @@
+"""The listeners' episode page and embed player in a real browser (Debian's Chromium through Playwright)
+against a real server: chapters seek from their titles, the chapter and the transcript line playing are
+marked, the copy button copies the embed code, and the embed player fits 480×120 whatever its title."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from audio_fixtures import make_speech, write_jpeg
+from browser import Screenshots, chromium, free_port, live_server
+from conftest import make_services
+from helpers import auth, create_show, upload_episode
+
+from podcast_host import accounts, create_app, shows
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+DESKTOP = {"width": 1100, "height": 800}
+EMBED = {"width": 480, "height": 120}
+CHAPTERS = {
+    "chapters": [
+        {"startTime": 0, "title": "Welcome"},
+        {"startTime": 4, "title": "The guest, on the long road from the coast"},
+        {"startTime": 8, "title": "Goodbye"},
+    ]
+}
+TRANSCRIPT = """WEBVTT
+
+00:00:00.000 --> 00:00:03.000
+Good morning and welcome.
+
+00:00:03.000 --> 00:00:06.000
+Our guest drove in from the coast.
+
+00:00:06.000 --> 00:00:09.000
+She recorded stories for twenty years.
+
+00:00:09.000 --> 00:00:12.000
+Thank you for listening.
+"""
+LONG_ARABIC_TITLE = (
+    "الحلقة الأولى: حكايات الإذاعة في المدن الساحلية، من كوخ صغير على البحر إلى محطة تسمعها البلاد كلها، "
+    "مع ضيفة سجّلت أصوات الصيادين والبحارة والباعة عشرين عامًا ولم تنشر منها شيئًا حتى اليوم"
+)
+LONG_ENGLISH_TITLE = (
+    "Episode one: how a shed by the sea became the station the whole coast listened to, told by the "
+    "woman who recorded its fishermen, sailors and market traders for twenty years"
+)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A running podcast-host with an English and an Arabic show, each with one 12-second episode that has
+    cover art, chapters and a transcript; yields its base URL."""
+    folder = tmp_path_factory.mktemp("listener")
+    port = free_port()
+    services = make_services(folder / "site", public_url=f"http://127.0.0.1:{port}")
+    files = {
+        "audio": make_speech(folder / "interview.mp3", seconds=12, channels=2),
+        "chapters": folder / "chapters.json",
+        "transcript": folder / "transcript.vtt",
+    }
+    files["chapters"].write_text(json.dumps(CHAPTERS), encoding="utf-8")
+    files["transcript"].write_text(TRANSCRIPT, encoding="utf-8")
+    cover = write_jpeg(folder / "cover.jpg", 1400).read_bytes()
+    with services.db.session() as session:
+        user = accounts.create_user(session, "producer@example.com", None, admin=True)
+        _, token = accounts.create_token(session, user)
+        session.commit()
+    client = create_app(services=services).test_client()
+    for slug, title, language, episode_title in (
+        ("morning", "The Morning Signal", "en", LONG_ENGLISH_TITLE),
+        ("sabah", "إذاعة الصباح", "ar", LONG_ARABIC_TITLE),
+    ):
+        create_show(
+            client, token, slug, title=title, language=language, spotify_url="https://open.spotify.com/show/x"
+        )
+        with services.db.session() as session:
+            shows.set_cover(services, session, shows.find_show(session, slug), cover)
+            session.commit()
+        with files["chapters"].open("rb") as chapters, files["transcript"].open("rb") as transcript:
+            response = upload_episode(
+                client,
+                token,
+                slug,
+                files["audio"],
+                title=episode_title,
+                slug="first",
+                chapters=(chapters, "chapters.json"),
+                transcript=(transcript, "transcript.vtt"),
+            )
+        assert response.status_code == 202, response.get_json()
+        episode = client.get(f"/api/v1/episodes/{response.get_json()['id']}", headers=auth(token)).get_json()
+        assert episode["status"] == "published", episode
+    with live_server(services, port) as url:
+        yield url
+    services.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with chromium() as launched:
+        yield launched
+
+
+@pytest.fixture
+def page(browser: Any, site: str) -> Iterator[Any]:
+    """A listener's desktop page, allowed to use the clipboard."""
+    context = browser.new_context(viewport=DESKTOP, base_url=site)
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=site)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    yield page
+    context.close()
+
+
+def test_clicking_a_chapters_title_seeks_the_player(page: Any) -> None:
+    page.goto("/morning/first/")
+    _wait_for_metadata(page)
+    page.locator("ol.chapters .chapter-title", has_text="The guest").click()
+    page.wait_for_function("document.getElementById('player').currentTime >= 3.9")
+    # Marked once the player has seeked there.
+    page.locator("ol.chapters > li[aria-current='true']", has_text="The guest").wait_for()
+    assert page.locator("ol.chapters > li[aria-current]").count() == 1
+
+
+def test_the_chapter_and_transcript_line_playing_are_marked(page: Any, screenshots: Screenshots) -> None:
+    page.goto("/morning/first/")
+    page.locator("#transcript li").nth(3).wait_for()  # the transcript is fetched and shown by the script
+    _wait_for_metadata(page)
+    # Start at the second line (3 s): playing carries the marks over the chapter (4 s) and line (6 s) edges.
+    page.locator("#transcript li").nth(1).get_by_role("button").click()
+    page.wait_for_function("document.getElementById('player').currentTime >= 3")
+    assert _marked(page) == {"chapter": "0:00 Welcome", "line": "0:03 Our guest drove in from the coast."}
+    page.wait_for_function("document.getElementById('player').currentTime >= 6.3", timeout=20_000)
+    page.evaluate("document.getElementById('player').pause()")
+    marked = _marked(page)
+    assert marked["chapter"].startswith("0:04 The guest")
+    assert marked["line"] == "0:06 She recorded stories for twenty years."
+    screenshots.take(page, "listener-episode-playing")
+
+
+def test_the_copy_button_copies_the_embed_code(page: Any) -> None:
+    page.goto("/morning/first/")
+    button = page.locator("button.copy[data-copy='embed-code']")
+    assert button.is_visible(), "the script shows the copy buttons"
+    button.click()
+    page.wait_for_function(
+        "document.querySelector(\"button.copy[data-copy='embed-code']\").textContent === 'Copied'"
+    )
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert copied == page.locator("#embed-code").input_value()
+    assert copied.startswith('<iframe src="') and 'width="480" height="120"' in copied
+
+
+def test_without_the_script_the_embed_code_is_still_there_to_select(browser: Any, site: str) -> None:
+    context = browser.new_context(viewport=DESKTOP, base_url=site, java_script_enabled=False)
+    try:
+        page = context.new_page()
+        page.goto("/morning/first/")
+        assert page.locator("#embed-code").is_visible()
+        assert page.locator("button.copy").evaluate_all("buttons => buttons.every(b => b.hidden)")
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize(("slug", "direction"), [("sabah", "rtl"), ("morning", "ltr")])
+def test_the_embed_fits_480_by_120_whatever_the_title(
+    browser: Any, site: str, screenshots: Screenshots, slug: str, direction: str
+) -> None:
+    # Twice the pixels for a legible screenshot; the layout is measured in CSS pixels all the same.
+    context = browser.new_context(viewport=EMBED, base_url=site, device_scale_factor=2)
+    try:
+        page = context.new_page()
+        page.goto(f"/{slug}/first/embed")
+        page.wait_for_function("document.querySelector('.embed-cover').complete")
+        boxes = page.evaluate("""() => Array.from(document.body.querySelectorAll('*'))
+            .filter((e) => e.getClientRects().length && !['SCRIPT', 'OPTION'].includes(e.tagName))
+            .map((e) => {
+                const r = e.getBoundingClientRect();
+                return {name: e.tagName + '.' + e.className, left: r.left, top: r.top, right: r.right,
+                        bottom: r.bottom};
+            })""")
+        outside = [
+            box
+            for box in boxes
+            if box["left"] < -0.5 or box["top"] < -0.5 or box["right"] > 480.5 or box["bottom"] > 120.5
+        ]
+        assert outside == [], f"cut off at 480×120: {outside}"
+        sizes = page.evaluate("""() => {
+            const d = document.documentElement, title = document.querySelector('.embed-title');
+            const style = getComputedStyle(title), box = title.getBoundingClientRect();
+            // Each piece of the title's text on each line, as tall as its glyphs, not as its line height.
+            const range = document.createRange();
+            range.selectNodeContents(title);
+            const pieces = Array.from(range.getClientRects());
+            const shown = pieces.filter((r) => r.top < box.bottom - 0.5);
+            return {scrollWidth: d.scrollWidth, scrollHeight: d.scrollHeight, dir: d.dir,
+                    lines: new Set(shown.map((r) => Math.round(r.top))).size,
+                    halfShown: shown.filter((r) => r.bottom > box.bottom + 0.5 || r.top < box.top - 0.5)
+                        .length,
+                    clamp: style.webkitLineClamp, lineHeight: parseFloat(style.lineHeight),
+                    titleHeight: title.clientHeight, titleFull: title.scrollHeight,
+                    cover: document.querySelector('.embed-cover').getBoundingClientRect().left,
+                    audio: document.getElementById('player').getBoundingClientRect().width,
+                    select: document.querySelector('select.chapter-select').getBoundingClientRect().width}
+        }""")
+        assert (sizes["scrollWidth"], sizes["scrollHeight"]) <= (480, 120), sizes
+        assert sizes["dir"] == direction
+        # The cover sits on the start side: the right in Arabic.
+        assert (sizes["cover"] > 240) == (direction == "rtl"), sizes
+        # The title is cut to two lines (with an ellipsis), not to a line and a half.
+        assert sizes["clamp"] == "2" and sizes["titleFull"] > sizes["titleHeight"], sizes
+        assert sizes["titleHeight"] <= 2 * sizes["lineHeight"] + 4, sizes
+        # The lines shown are whole: no glyph is cut in half at the title's edge.
+        assert (sizes["lines"], sizes["halfShown"]) == (2, 0), sizes
+        assert sizes["audio"] >= 300 and sizes["select"] >= 300, sizes
+        screenshots.take(page, f"listener-embed-{direction}")
+    finally:
+        context.close()
+
+
+# --- steps ----------------------------------------------------------------------------------------------
+
+
+def _wait_for_metadata(page: Any) -> None:
+    state = page.evaluate("""() => new Promise((resolve) => {
+        const audio = document.getElementById('player');
+        if (audio.readyState >= 1) return resolve({readyState: audio.readyState});
+        audio.addEventListener('loadedmetadata', () => resolve({readyState: audio.readyState}), {once: true});
+        audio.addEventListener('error', () => resolve({error: audio.error.code}), {once: true});
+        audio.load();
+    })""")
+    assert state.get("readyState", 0) >= 1, state
+
+
+def _marked(page: Any) -> dict[str, str]:
+    """The text of the chapter and of the transcript line marked aria-current (exactly one of each)."""
+    found = page.evaluate("""() => {
+        const texts = (selector) => Array.from(document.querySelectorAll(selector), (e) => e.innerText);
+        return {chapter: texts('ol.chapters > li[aria-current="true"]'),
+                line: texts('#transcript > li[aria-current="true"]')};
+    }""")
+    assert len(found["chapter"]) == 1 and len(found["line"]) == 1, found
+    return {name: " ".join(texts[0].split()) for name, texts in found.items()}
