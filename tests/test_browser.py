@@ -169,7 +169,7 @@ def _create_show(page: Any, slug: str, title: str, language: str, description: s
     page.get_by_label("Address (slug)").fill(slug)
     page.get_by_label("Title").fill(title)
     page.get_by_label("Description (Markdown)").fill(description)
-    page.get_by_label("Language").fill(language)
+    page.get_by_label("Language").select_option(language)
     page.get_by_label("Apple Podcasts category").select_option("Arts/Books")
     page.get_by_label("Author").fill("Studio Test")
     page.get_by_role("button", name="Create the show").click()

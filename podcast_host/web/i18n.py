@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from importlib import resources
 
-from babel import Locale
+from babel import Locale, UnknownLocaleError
 from flask import Flask, g, request
 from flask_babel import Babel, get_locale
 
@@ -34,6 +34,7 @@ def init_app(app: Flask) -> None:
         interface_direction=interface_direction,
         language_name=language_name,
         offered_languages=offered_languages,
+        show_languages=show_languages,
     )
 
 
@@ -61,9 +62,56 @@ def language_name(code: str) -> str:
     """A language's name in itself ("العربية", "français") for pickers; the code if Babel knows none."""
     try:
         locale = Locale.parse(code.replace("-", "_"))
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, UnknownLocaleError):
         return code
     return locale.get_display_name(locale) or code
+
+
+# The languages a show's picker offers first: the interface's, then the ones podcasts are most often made in.
+SHOW_LANGUAGES = (
+    "en",
+    "ar",
+    "fr",
+    "es",
+    "pt",
+    "pt-BR",
+    "de",
+    "it",
+    "nl",
+    "tr",
+    "fa",
+    "ur",
+    "he",
+    "hi",
+    "bn",
+    "id",
+    "ms",
+    "sw",
+    "ha",
+    "am",
+    "ru",
+    "uk",
+    "pl",
+    "ro",
+    "el",
+    "sv",
+    "da",
+    "no",
+    "fi",
+    "cs",
+    "hu",
+    "zh",
+    "ja",
+    "ko",
+)
+
+
+def show_languages(current: str | None = None) -> list[str]:
+    """The codes a show's language picker lists, the show's own first when it is not among them."""
+    codes = list(SHOW_LANGUAGES)
+    if current and current not in codes:
+        codes.insert(0, current)
+    return codes
 
 
 def _interface_language() -> str:
