@@ -9,7 +9,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
+import zoneinfo
 from collections.abc import Iterable, Mapping
+from datetime import UTC, tzinfo
 from typing import Any
 
 from sqlalchemy import select
@@ -45,11 +47,13 @@ TEXT_LIMITS = {
     "spotify_url": 2000,
     "moved_to_url": 2000,
     "category": 200,
+    "time_zone": 64,
 }
 EDITABLE = (
     "title",
     "description",
     "language",
+    "time_zone",
     "author",
     "email",
     "category",
@@ -72,6 +76,8 @@ LINK_FIELDS = ("funding_url", "apple_podcasts_url", "spotify_url")
 LUFS_RANGE = (-30.0, -10.0)
 # The constant bitrates an MPEG-1/2 layer III encoder can write at 44.1 kHz (and 32k for 22.05 kHz mono).
 MP3_BITRATES = (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
+# Names in the tz database that name no newsroom's clock: "localtime" is the server's own zone.
+NOT_A_PLACE = frozenset({"localtime", "Factory"})
 
 
 def find_show(session: Session, slug: str) -> Show:
@@ -229,7 +235,20 @@ def _clean_field(name: str, value: object) -> object:
         raise Invalid(f"The show type must be episodic or serial, not {text!r}.", field=name)
     if name in LINK_FIELDS:
         return _check_url(text, name)
+    if name == "time_zone" and text not in time_zones():
+        raise Invalid(f"The time zone must be an IANA name like 'Africa/Cairo', not {text!r}.", field=name)
     return text
+
+
+@functools.cache
+def time_zones() -> frozenset[str]:
+    """The IANA zones a show may schedule in: the tz database the server has, and UTC even without one."""
+    return frozenset(zoneinfo.available_timezones() - NOT_A_PLACE | {"UTC"})
+
+
+def show_zone(show: Show) -> tzinfo:
+    """The zone the show's newsroom reads its clock in (times are stored in UTC)."""
+    return UTC if show.time_zone == "UTC" else zoneinfo.ZoneInfo(show.time_zone)
 
 
 def _audio_setting(name: str, value: object) -> float | int | None:

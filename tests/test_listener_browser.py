@@ -67,7 +67,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     files["transcript"].write_text(TRANSCRIPT, encoding="utf-8")
     cover = write_jpeg(folder / "cover.jpg", 1400).read_bytes()
     with services.db.session() as session:
-        user = accounts.create_user(session, "producer@example.com", None, admin=True)
+        user = accounts.create_user(session, "producer@example.com", "correct horse battery", admin=True)
         _, token = accounts.create_token(session, user)
         session.commit()
     client = create_app(services=services).test_client()
@@ -246,3 +246,80 @@ def _marked(page: Any) -> dict[str, str]:
     }""")
     assert len(found["chapter"]) == 1 and len(found["line"]) == 1, found
     return {name: " ".join(texts[0].split()) for name, texts in found.items()}
+
+
+# --- languages ----------------------------------------------------------------------------------------------
+
+PHONE = {"width": 390, "height": 844}
+
+
+def _interface_strings_in_english() -> list[str]:
+    """The phrases of every interface string that reads differently in Arabic (product names do not)."""
+    import re
+    from importlib import resources
+
+    from babel.messages.pofile import read_po
+
+    folder = resources.files("podcast_host") / "translations"
+    with (folder / "ar" / "LC_MESSAGES" / "messages.po").open("rb") as source:
+        arabic = {m.id: m.string for m in read_po(source) if isinstance(m.id, str) and m.id}
+    phrases = []
+    for english, translated in arabic.items():
+        # The words around a message's placeholders, each a phrase of its own when it is long enough.
+        for piece in re.split(r"%\(\w+\)[sd]", english):
+            text = piece.strip(" :·,.…()“”\"'")
+            if len(text) >= 8 and " " in text and text not in translated:
+                phrases.append(text)
+    return phrases
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_an_arabic_show_speaks_arabic_everywhere_listeners_look(
+    browser: Any, site: str, viewport: dict[str, int], screenshots: Screenshots
+) -> None:
+    english = _interface_strings_in_english()
+    assert len(english) > 100, "the catalog should give many phrases to look for"
+    context = browser.new_context(viewport=viewport, base_url=site, locale="en-US")
+    page = context.new_page()
+    try:
+        for path in ("/sabah/", "/sabah/first/", "/sabah/first/embed"):
+            page.goto(path)
+            assert page.evaluate("document.documentElement.lang") == "ar"
+            assert page.evaluate("document.documentElement.dir") == "rtl"
+            # What a listener reads, without the producer's own words (marked with their language).
+            shown = page.evaluate(
+                """() => { const copy = document.body.cloneNode(true);
+                           copy.querySelectorAll('script, textarea, [lang]').forEach(e => e.remove());
+                           return copy.innerText; }"""
+            )
+            leaks = [text for text in english if text in shown]
+            assert not leaks, f"{path} shows English: {leaks[:5]}"
+            assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"], path
+            if path == "/sabah/first/":
+                screenshots.take(page, f"arabic-episode-{'phone' if viewport is PHONE else 'desktop'}")
+    finally:
+        context.close()
+
+
+def test_the_dashboard_in_arabic_reads_right_to_left_on_a_phone(
+    browser: Any, site: str, screenshots: Screenshots
+) -> None:
+    context = browser.new_context(viewport=PHONE, base_url=site, locale="ar")
+    page = context.new_page()
+    try:
+        page.goto("/login")
+        assert page.evaluate("document.documentElement.dir") == "rtl"
+        page.locator("#email").fill("producer@example.com")
+        page.locator("#password").fill("correct horse battery")
+        page.locator("form button[type=submit]").click()
+        page.wait_for_url("**/admin/")
+        for path in ("/admin/", "/admin/shows/sabah/", "/admin/shows/sabah/settings", "/admin/account"):
+            page.goto(path)
+            assert page.evaluate("document.documentElement.lang") == "ar", path
+            assert page.evaluate("document.documentElement.dir") == "rtl", path
+            width = page.evaluate("document.documentElement.scrollWidth")
+            assert width <= PHONE["width"], f"{path} scrolls sideways: {width} px"
+        page.goto("/admin/shows/sabah/")
+        screenshots.take(page, "arabic-dashboard-phone")
+    finally:
+        context.close()

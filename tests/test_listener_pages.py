@@ -196,7 +196,8 @@ def test_the_embed_code_is_text_to_copy_not_a_frame_in_the_page(listed: FlaskCli
 def test_the_episode_page_shows_the_shows_cover_when_the_episode_has_none(listed: FlaskClient) -> None:
     (cover,) = [img for img in parts_of(listed, "/sawt/q-a-1/").images if "cover" in (img["class"] or "")]
     assert cover["src"] == f"{BASE}/media/shows/1/cover/cover.jpg"
-    assert cover["alt"] == f"Cover art of {SHOW_TITLE}"
+    # The show speaks Arabic: so does its page's interface.
+    assert cover["alt"] == f"صورة غلاف {SHOW_TITLE}"
 
 
 def test_an_episode_with_its_own_art_shows_it(sqlite_services: Services) -> None:
@@ -209,7 +210,7 @@ def test_an_episode_with_its_own_art_shows_it(sqlite_services: Services) -> None
     for path, css in (("/sawt/q-a-1/", "cover"), ("/sawt/q-a-1/embed", "embed-cover")):
         (cover,) = [img for img in parts_of(client, path).images if img["class"] == css]
         assert cover["src"] == f"{BASE}/media/shows/1/episodes/1/image/art.png", path
-        assert cover["alt"] == f"Cover art of {TITLE}", path
+        assert cover["alt"] == f"صورة غلاف {TITLE}", path
 
 
 def test_a_chapter_is_one_button_from_its_time_to_its_title(listed: FlaskClient) -> None:
@@ -219,7 +220,7 @@ def test_a_chapter_is_one_button_from_its_time_to_its_title(listed: FlaskClient)
         '<span class="chapter-title" lang="ar" dir="auto">The guest</span></button>'
     ) in page
     embed = listed.get("/sawt/q-a-1/embed").get_data(as_text=True)
-    assert '<select class="chapter-select" aria-label="Chapters">' in embed
+    assert '<select class="chapter-select" aria-label="الفصول">' in embed
     assert '<option value="61.5" lang="ar">1:02 · The guest</option>' in embed
 
 

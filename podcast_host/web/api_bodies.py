@@ -61,6 +61,7 @@ def show_json(show: Show) -> dict[str, Any]:
         "title": show.title,
         "description": show.description,
         "language": show.language,
+        "time_zone": show.time_zone,
         "author": show.author,
         "email": show.email,
         "category": show.category,

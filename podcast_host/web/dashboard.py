@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Flask, flash, jsonify, redirect, render_template, request, url_for
-from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response as BaseResponse
@@ -34,6 +33,7 @@ from podcast_host.web.dashboard_forms import (
     show_values,
 )
 from podcast_host.web.errors import error_response, status_of
+from podcast_host.web.i18n import in_show_zone
 
 bp = Blueprint("dashboard", __name__, url_prefix="/admin")
 
@@ -214,7 +214,7 @@ def create_episode(slug: str) -> BaseResponse | tuple[BaseResponse | str, int]:
             db(),
             show,
             required_upload("audio"),
-            new_episode_fields(request.form),
+            new_episode_fields(request.form, show),
             image=optional_upload("image"),
             chapters=optional_upload("chapters"),
             transcript=optional_upload("transcript"),
@@ -278,14 +278,14 @@ def publish(episode_id: int) -> BaseResponse | tuple[str, int]:
 def schedule(episode_id: int) -> BaseResponse | tuple[str, int]:
     episode = _episode_for(episode_id, "edit_episodes")
     try:
-        at = episodes.parse_datetime(publish_time(request.form))
+        at = episodes.parse_datetime(publish_time(request.form, episode.show))
         episodes.publish_episode(services(), db(), episode, at)
         db().commit()
     except (Invalid, Conflict) as exc:
         db().rollback()
         return _episode_page(episode, episode_values(episode), form_errors(exc, "publish_at"), status_of(exc))
-    when = format_datetime(at, "short")
-    return _changed(episode, _("The episode is scheduled for %(time)s UTC.", time=when))
+    when = in_show_zone(at, episode.show)
+    return _changed(episode, _("The episode is scheduled for %(time)s.", time=when))
 
 
 @bp.post("/episodes/<int:episode_id>/unpublish")

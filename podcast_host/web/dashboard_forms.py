@@ -1,11 +1,14 @@
 """The dashboard's forms: posted fields as the domain takes them, the values a form shows (again, after a
-refusal), the refusal next to the field it names, and the notes preview a form starts with."""
+refusal), the refusal next to the field it names, and the notes preview a form starts with. Times are typed
+and shown on the show's clock (its `time_zone`) and kept in UTC."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import request
+from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
 from podcast_host import episodes, shows
@@ -30,7 +33,7 @@ def show_values(show: Show | None, form: MultiDict[str, str] | None) -> dict[str
     if form is not None:
         return {**form.to_dict(), **{flag: flag in form for flag in SHOW_FLAGS}}
     if show is None:
-        return {"language": "en", "show_type": "episodic"}
+        return {"language": "en", "show_type": "episodic", "time_zone": "UTC"}
     return {name: getattr(show, name) for name in (*SHOW_TEXT_FIELDS, *SHOW_FLAGS, "slug")}
 
 
@@ -45,11 +48,18 @@ def episode_values(episode: Episode) -> dict[str, Any]:
         name: getattr(episode, name)
         for name in ("title", "description", "season", "number", "slug", "explicit")
     }
-    publish_at = episode.publish_at.isoformat() if episode.publish_at else None
-    return {**values, "type": episode.episode_type, "publish_at": publish_at}
+    return {**values, "type": episode.episode_type, "publish_at_local": show_clock(episode)}
 
 
-def new_episode_fields(form: MultiDict[str, str]) -> dict[str, Any]:
+def show_clock(episode: Episode) -> str:
+    """The episode's publication time as the show's clock reads it, as a datetime-local field takes it."""
+    if episode.publish_at is None:
+        return ""
+    local = episode.publish_at.astimezone(shows.show_zone(episode.show))
+    return local.replace(tzinfo=None).isoformat(timespec="minutes")
+
+
+def new_episode_fields(form: MultiDict[str, str], show: Show) -> dict[str, Any]:
     """The upload form's fields as `episodes.create_episode` takes them; `when` picks the publication."""
     fields: dict[str, object] = {
         name: form[name] for name in EPISODE_TEXT_FIELDS if form.get(name, "").strip()
@@ -59,19 +69,39 @@ def new_episode_fields(form: MultiDict[str, str]) -> dict[str, Any]:
     if when == "draft":
         fields["draft"] = True
     elif when == "schedule":
-        fields["publish_at"] = publish_time(form)
+        fields["publish_at"] = publish_time(form, show)
     return fields
 
 
-def publish_time(form: MultiDict[str, str]) -> str:
-    """The script fills `publish_at` with the browser's offset; without it the local field is taken as UTC."""
+def publish_time(form: MultiDict[str, str], show: Show) -> str:
+    """ISO 8601 with an offset: an exact `publish_at` when a script sends one, else the date and time typed
+    in `publish_at_local` on the show's clock; what cannot be read is left for the domain to name."""
     exact = form.get("publish_at", "").strip()
     if exact:
         return exact
     local = form.get("publish_at_local", "").strip()
     if not local:
-        raise Invalid("Choose the date and time of publication.", field="publish_at")
-    return f"{local}+00:00"
+        raise Invalid(_("Choose the date and time of publication."), field="publish_at")
+    try:
+        typed = datetime.fromisoformat(local)
+    except ValueError:
+        return local
+    try:
+        return newsroom_instant(typed, show).isoformat()
+    except OverflowError:  # beyond year 1..9999 once in UTC; the domain refuses it as out of range
+        return typed.replace(tzinfo=UTC).isoformat()
+
+
+def newsroom_instant(local: datetime, show: Show) -> datetime:
+    """The UTC instant of a time on the show's clock (a time with its own offset keeps it).
+
+    Around a change of the clocks `fold=0` decides, as a wall clock would be read before the change: a time
+    that happens twice (clocks set back) is the first of the two, and a time the clocks skip (set forward) is
+    read with the offset before the change, so 02:30 in a skipped hour from 02:00 to 03:00 is 03:30.
+    """
+    if local.tzinfo is not None:
+        return local.astimezone(UTC)
+    return local.replace(tzinfo=shows.show_zone(show), fold=0).astimezone(UTC)
 
 
 def required_upload(name: str) -> episodes.Upload:

@@ -4,14 +4,18 @@ user's choice, else the browser's; dates, numbers and sizes are formatted by Bab
 
 from __future__ import annotations
 
+from datetime import datetime
 from importlib import resources
 
 from babel import Locale, UnknownLocaleError
+from babel.dates import get_datetime_format
 from flask import Flask, g, request
-from flask_babel import Babel, get_locale
+from flask_babel import Babel, format_date, format_time, get_locale
+from flask_babel import gettext as _
 
 from podcast_host.models import Show
 from podcast_host.services import Services
+from podcast_host.shows import show_zone, time_zones
 from podcast_host.web.auth import session_user
 from podcast_host.web.context import services
 
@@ -35,7 +39,9 @@ def init_app(app: Flask) -> None:
         language_name=language_name,
         offered_languages=offered_languages,
         show_languages=show_languages,
+        show_time_zones=show_time_zones,
     )
+    app.add_template_filter(in_show_zone)
 
 
 def speak_like(show: Show) -> None:
@@ -126,3 +132,39 @@ def _interface_language() -> str:
         if user is not None and user.locale in offered:
             return str(user.locale)
     return request.accept_languages.best_match(offered) or fallback
+
+
+# --- the show's clock ---------------------------------------------------------------------------------------
+
+# The tz database's areas whose zones are named after a place; the rest are old aliases ("US/Eastern", "EST").
+ZONE_AREAS = frozenset(
+    {
+        "Africa",
+        "America",
+        "Antarctica",
+        "Arctic",
+        "Asia",
+        "Atlantic",
+        "Australia",
+        "Europe",
+        "Indian",
+        "Pacific",
+    }
+)
+
+
+def show_time_zones(current: str | None = None) -> list[str]:
+    """The zones a show's time-zone picker lists: UTC, then the places by name, the show's own if another."""
+    places = sorted(zone for zone in time_zones() if zone.partition("/")[0] in ZONE_AREAS)
+    extra = [current] if current and current != "UTC" and current not in places else []
+    return ["UTC", *extra, *places]
+
+
+def in_show_zone(moment: datetime, show: Show) -> str:
+    """A moment as the show's newsroom reads it, the zone named: "Nov 2, 2026, 9:00 AM (Africa/Cairo)"."""
+    local = moment.astimezone(show_zone(show))
+    # Babel joins a medium date and a short time (schedules are to the minute) the language's way.
+    pattern = str(get_datetime_format("medium", locale=get_locale())).replace("'", "")
+    date, time = format_date(local, "medium", rebase=False), format_time(local, "short", rebase=False)
+    when = pattern.replace("{1}", date).replace("{0}", time)
+    return str(_("%(time)s (%(zone)s)", time=when, zone=show.time_zone))

@@ -203,6 +203,9 @@ class ShowFieldsSchema(Schema):
         metadata={"example": "en"},
         validate=validate.Regexp(LANGUAGE_PATTERN, error="Use an ISO 639 code like en or ar."),
     )
+    time_zone = text_field(
+        TEXT_LIMITS["time_zone"], 'IANA time zone ("Africa/Cairo") the dashboard reads and shows times in.'
+    )
     author = text_field(TEXT_LIMITS["author"])
     email = email_field()
     category = category_field()
@@ -322,6 +325,7 @@ class ShowSchema(Schema):
     title = fields.String(required=True)
     description = fields.String(required=True)
     language = fields.String(required=True)
+    time_zone = fields.String(required=True)
     author = fields.String(required=True)
     email = fields.String(required=True)
     category = fields.String(required=True)

@@ -26,7 +26,7 @@ Page = tuple[str, int]
 
 def role_name(role: str) -> str:
     """A role's name in the interface's language."""
-    names = {"owner": _("owner"), "editor": _("editor"), "viewer": _("viewer")}
+    names = {"owner": _("owner"), "editor": _("editor"), "viewer": _("viewer"), "admin": _("administrator")}
     return str(names.get(role, role))
 
 

@@ -15,24 +15,9 @@ function megabytes(bytes) {
 
 // --- local date-times -----------------------------------------------------------------------------------
 
-// "2026-12-01T08:00" as the browser's local time; the value a datetime-local input takes.
-function localInputValue(date) {
-  const pad = (n) => String(n).padStart(2, "0");
-  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}` +
-    `T${pad(date.getHours())}:${pad(date.getMinutes())}`;
-}
-
+// Times of the account and the team (token and invitation expiry) in the browser's zone. Publication times
+// are not marked data-local: the server writes them on the show's clock, and typed ones are read on it.
 function setUpLocalTimes(root) {
-  for (const input of root.querySelectorAll("input[data-local-time]")) {
-    if (input.dataset.utc) input.value = localInputValue(new Date(input.dataset.utc));
-    input.form.addEventListener("formdata", (event) => {
-      // The server needs an offset: send the chosen local time as an exact UTC instant.
-      const exact = input.value ? new Date(input.value) : null;
-      if (exact && !Number.isNaN(exact.getTime())) {
-        event.formData.set(input.dataset.localTime, exact.toISOString());
-      }
-    });
-  }
   for (const time of root.querySelectorAll("time[data-local]")) {
     const date = new Date(time.getAttribute("datetime"));
     time.textContent = date.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
