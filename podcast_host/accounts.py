@@ -8,12 +8,12 @@ import secrets
 from datetime import timedelta
 from functools import cache
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from podcast_host.errors import Conflict, Forbidden, Invalid, NotAuthenticated, NotFound
-from podcast_host.models import MAX_ID, ROLES, ApiToken, Episode, Membership, Show, User, utcnow
+from podcast_host.models import MAX_ID, ROLES, ApiToken, Episode, Invitation, Membership, Show, User, utcnow
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # 320: the longest address SMTP allows (RFC 5321 §4.5.3.1), and the users.email column.
@@ -238,24 +238,9 @@ def grant(session: Session, show: Show, user: User, role: str) -> Membership:
         membership = Membership(show=show, user=user, role=role)
         session.add(membership)
     membership.role = role
+    _withdraw_invitations(session, show, user, sent_too=role != "owner")
     session.flush()
     return membership
-
-
-def invite(session: Session, show: Show, email: str, role: str) -> str:
-    """Offer `email` a role on `show` and return the address as stored.
-
-    Whoever asks learns nothing about whether the address has an account: the caller answers alike either
-    way. Until invitations can be kept and accepted, an existing account gets the role at once and an
-    address without one gets nothing (docs/api.md, "Members and roles").
-    """
-    email = normalize_email(email)
-    if role not in ROLES:
-        raise Invalid(f"The role must be one of {', '.join(ROLES)}, not {role!r}.", field="role")
-    user = session.scalar(select(User).where(User.email == email))
-    if user is not None:
-        grant(session, show, user, role)
-    return email
 
 
 def remove_member(session: Session, show: Show, email: str) -> None:
@@ -269,7 +254,19 @@ def remove_member(session: Session, show: Show, email: str) -> None:
     if membership.role == "owner":
         _keep_an_owner(session, show, user)
     session.delete(membership)
+    _withdraw_invitations(session, show, user, sent_too=True)
     session.flush()
+
+
+def _withdraw_invitations(session: Session, show: Show, user: User, sent_too: bool) -> None:
+    """Delete the show's pending invitations that no longer stand once `user`'s role changed: those to their
+    address, which would undo the change when accepted, and with `sent_too` those they sent, unless they
+    are an admin: they may add members no more (docs/dashboard.md, "Team and access")."""
+    stale = Invitation.email == user.email
+    if sent_too and not user.is_admin:
+        stale = or_(stale, Invitation.invited_by == user.id)
+    pending = Invitation.show_id == show.id, Invitation.accepted_at.is_(None)
+    session.execute(delete(Invitation).where(*pending, stale))
 
 
 def lock_members(session: Session, show: Show) -> None:

@@ -4,8 +4,9 @@ Alembic (about 11 MB once imported) loads only when the schema must change: ever
 revision with one query first, and a current schema needs nothing more.
 
 What must follow a change only once it is committed (a job, deleting replaced media) is registered on the
-session with `after_commit`: it runs when the transaction commits and is dropped when it does not
-(docs/architecture.md, "Transactions and what follows them").
+session with `after_commit`: it runs when the transaction commits and is dropped when it does not. Its twin
+`after_rollback` undoes what no committed row will name (a newly stored object) when the transaction ends
+without a commit (docs/architecture.md, "Transactions and what follows them").
 """
 
 from __future__ import annotations
@@ -34,8 +35,10 @@ if TYPE_CHECKING:
     from podcast_host.jobs import JobQueue
 
 log = logging.getLogger(__name__)
-# Where a session keeps the actions waiting for its transaction to commit, by key, in the order registered.
+# Where a session keeps the actions waiting for its transaction to commit, or to end without a commit, by
+# key, in the order registered.
 _AFTER_COMMIT = "podcast_host.after_commit"
+_AFTER_ROLLBACK = "podcast_host.after_rollback"
 # Set when the outermost transaction commits; its end (connection released, session idle) runs the actions.
 _COMMITTED = "podcast_host.committed"
 
@@ -140,10 +143,25 @@ def after_commit(session: Session, action: Callable[[], object], key: Hashable |
     followed: an action registered inside one that is rolled back still runs when the outer transaction
     commits (the app uses none).
     """
+    _wait_for_end(session, _AFTER_COMMIT, action, key)
+
+
+def after_rollback(session: Session, action: Callable[[], object], key: Hashable | None = None) -> None:
+    """Run `action` once the session's transaction ends without a commit (a rollback, a close); a commit
+    drops it. For what the transaction leaves outside the database, such as an object stored for a row.
+
+    Kept as after_commit keeps its actions: run in the order registered once the session holds no
+    connection, one per key, one that raises logged while the others still run. Savepoints are not followed:
+    an action registered inside one that is rolled back waits for the outer transaction's end.
+    """
+    _wait_for_end(session, _AFTER_ROLLBACK, action, key)
+
+
+def _wait_for_end(session: Session, slot: str, action: Callable[[], object], key: Hashable | None) -> None:
     if not session.in_transaction():
-        # Registered before any SQL ran: begin now, so that a rollback before the commit still drops it.
+        # Registered before any SQL ran: begin now, so that the transaction's end is seen whichever it is.
         session.begin()
-    waiting: dict[Hashable, Callable[[], object]] = session.info.setdefault(_AFTER_COMMIT, {})
+    waiting: dict[Hashable, Callable[[], object]] = session.info.setdefault(slot, {})
     waiting.setdefault(object() if key is None else key, action)
 
 
@@ -159,17 +177,19 @@ def _note_commit(session: Session) -> None:
 
 
 def _after_transaction_end(session: Session, transaction: SessionTransaction) -> None:
-    """The outermost transaction ended: run what waited for its commit, or drop it after a rollback/close."""
+    """The outermost transaction ended: after a commit run what waited for it, after a rollback or a close
+    what waited for that; the others are dropped."""
     if transaction.parent is not None:
         return
-    waiting = session.info.pop(_AFTER_COMMIT, {})
-    if not session.info.pop(_COMMITTED, False):
-        return
-    for action in waiting.values():
+    after_commit_actions = session.info.pop(_AFTER_COMMIT, {})
+    after_rollback_actions = session.info.pop(_AFTER_ROLLBACK, {})
+    committed = session.info.pop(_COMMITTED, False)
+    ending = "commit" if committed else "rollback"
+    for action in (after_commit_actions if committed else after_rollback_actions).values():
         try:
             action()
-        except Exception:  # noqa: BLE001 - the transaction is committed; what follows it may not undo that
-            log.exception("an action after a commit failed: %r", action)
+        except Exception:  # noqa: BLE001 - the transaction has ended; what follows it may not undo that
+            log.exception("an action after a %s failed: %r", ending, action)
 
 
 def alembic_config() -> Config:

@@ -1,8 +1,9 @@
 """Episodes: upload, process, publish, schedule, edit, delete. Gets its db, store and queue passed in.
 
-The uploaded files themselves are checked and stored by uploads.py. Changes are flushed for the caller to
-commit; what follows one (the processing job, `feed_changed`, deleting replaced media) is registered to run
-once it is committed (docs/architecture.md, "Transactions and what follows them").
+The uploaded files themselves are checked and stored by uploads.py, which deletes them again when the change
+is not committed. Changes are flushed for the caller to commit; what follows one (the processing job,
+`feed_changed`, deleting replaced media) is registered to run once it is committed (docs/architecture.md,
+"Transactions and what follows them").
 """
 
 from __future__ import annotations
@@ -30,8 +31,7 @@ from podcast_host.models import FAILED, MAX_ID, PENDING, PROCESSING, Episode, Ep
 from podcast_host.notes import render_notes_html
 from podcast_host.services import Services
 from podcast_host.shows import announce_feed_change, delete_after_commit
-from podcast_host.slugs import slug_from_title, unique_slug
-from podcast_host.storage import delete_objects
+from podcast_host.slugs import refuse_look_alike, skeleton, slug_from_title, unique_slug
 from podcast_host.transcripts import Transcript, parse_transcript
 
 # Upload and file_sha256 are re-exported (`as`): callers use episodes.Upload and episodes.file_sha256.
@@ -77,8 +77,8 @@ def create_episode(
     )
 
     slug = values.pop("slug", None)
-    if slug and _slug_taken(session, show, slug):
-        raise Conflict(f"The slug {slug!r} is already taken in this show.")
+    if slug:
+        refuse_look_alike(slug, _episode_slugs(session, show), "already taken in this show")
     slug = slug or _free_episode_slug(session, show, values["title"], values.get("number"))
     episode = Episode(show=show, slug=slug, chapters=chapters_doc, probe=probe_json(probed), **values)
     episode.notes_html = render_notes_html(values.get("description", ""))
@@ -88,15 +88,14 @@ def create_episode(
     session.add(episode)
     session.flush()
 
-    stored: list[str] = []
     try:
         episode.original_key = put_file(
-            services.store, stored, show, episode, "original", audio_file, probed.mime_type, probed.format
+            services.store, session, show, episode, "original", audio_file, probed.mime_type, probed.format
         )
         if art:
             episode.image_key = put_bytes(
                 services.store,
-                stored,
+                session,
                 show,
                 episode,
                 "image",
@@ -108,7 +107,7 @@ def create_episode(
         if transcript_doc:
             episode.transcript_key = put_bytes(
                 services.store,
-                stored,
+                session,
                 show,
                 episode,
                 "transcript",
@@ -122,8 +121,8 @@ def create_episode(
             enqueue_after_commit(session, services.queue, "process_episode", episode.id)
         session.commit()
     except BaseException:
+        # The rollback deletes what was stored (uploads.py).
         session.rollback()
-        delete_objects(services.store, stored)
         raise
     return episode
 
@@ -131,17 +130,18 @@ def create_episode(
 def _free_episode_slug(session: Session, show: Show, title: str, number: int | None) -> str:
     fallback = f"episode-{number}" if number is not None else "episode"
     base = slug_from_title(title, fallback)
-    return unique_slug(base, lambda s: _slug_taken(session, show, s))
+    taken = {skeleton(slug) for slug in _episode_slugs(session, show)}
+    return unique_slug(base, lambda s: skeleton(s) in taken)
 
 
-def _slug_taken(session: Session, show: Show, slug: str) -> bool:
-    if session.scalar(select(Episode.id).where(Episode.show_id == show.id, Episode.slug == slug)):
-        return True
-    return bool(
-        session.scalar(
-            select(EpisodeAlias.id).where(EpisodeAlias.show_id == show.id, EpisodeAlias.slug == slug)
-        )
-    )
+def _episode_slugs(session: Session, show: Show, renamed: Episode | None = None) -> list[str]:
+    """The slugs and old slugs of the show's episodes, but those `renamed` may take back (its old ones)."""
+    own = renamed.id if renamed is not None else 0
+    slugs = session.scalars(select(Episode.slug).where(Episode.show_id == show.id)).all()
+    aliases = session.scalars(
+        select(EpisodeAlias.slug).where(EpisodeAlias.show_id == show.id, EpisodeAlias.episode_id != own)
+    ).all()
+    return [*slugs, *aliases]
 
 
 # --- finding --------------------------------------------------------------------------------------------
@@ -212,6 +212,8 @@ def update_episode(
     services: Services, session: Session, episode: Episode, fields: Mapping[str, object]
 ) -> Episode:
     """Apply the fields sent; the feed is announced (`feed_changed`) once the change is committed."""
+    if fields.get("slug") == episode.slug:  # sent back unchanged, as the edit form does: not chosen now
+        fields = {name: value for name, value in fields.items() if name != "slug"}
     values = clean_episode_fields(fields, creating=False)
     new_slug = values.pop("slug", None)
     if "title" in fields and not values.get("title"):
@@ -237,8 +239,9 @@ def rename_episode(session: Session, episode: Episode, new_slug: str) -> None:
     if existing is not None and existing.episode_id == episode.id:
         session.delete(existing)
         session.flush()
-    elif _slug_taken(session, episode.show, new_slug):
-        raise Conflict(f"The slug {new_slug!r} is already taken in this show.")
+    else:
+        taken = _episode_slugs(session, episode.show, episode)
+        refuse_look_alike(new_slug, taken, "already taken in this show")
     session.add(EpisodeAlias(show_id=episode.show_id, slug=episode.slug, episode=episode))
     episode.slug = new_slug
 
@@ -255,9 +258,8 @@ def replace_original(services: Services, session: Session, episode: Episode, upl
         raise Conflict("The episode's audio is being processed; replace it once that run has ended.")
     probed = probe_upload(upload, services.settings.max_duration_s)
     old_key = episode.original_key
-    stored: list[str] = []
     episode.original_key = put_file(
-        services.store, stored, episode.show, episode, "original", upload, probed.mime_type, probed.format
+        services.store, session, episode.show, episode, "original", upload, probed.mime_type, probed.format
     )
     episode.original_sha256 = file_sha256(upload.path)
     episode.original_size = upload.path.stat().st_size
@@ -274,11 +276,10 @@ def replace_transcript(
 ) -> str | None:
     """Store a new transcript; returns the old one's key, deleted once this is committed, when the feed
     (which links the transcript) is announced too."""
-    stored: list[str] = []
     old_key = episode.transcript_key
     episode.transcript_key = put_bytes(
         services.store,
-        stored,
+        session,
         episode.show,
         episode,
         "transcript",
@@ -301,7 +302,15 @@ def replace_image(services: Services, session: Session, episode: Episode, image:
     assert art is not None  # an upload always gives artwork or a refusal
     old_key = episode.image_key
     episode.image_key = put_bytes(
-        services.store, [], episode.show, episode, "image", "cover", art.extension, art.data, art.mime_type
+        services.store,
+        session,
+        episode.show,
+        episode,
+        "image",
+        "cover",
+        art.extension,
+        art.data,
+        art.mime_type,
     )
     delete_after_commit(services.store, session, [old_key])
     announce_feed_change(services.queue, session, episode.show_id)

@@ -1,5 +1,6 @@
-"""Team and access: invitations to a show's team, one-time password links, accounts made, disabled and
-enabled by admins, and each user's own choice of language (docs/dashboard.md, "Team and access").
+"""Team and access: invitations to a show's team, its members' roles, the one-time links' secrets and
+refusals, and each user's own choice of language (docs/dashboard.md, "Team and access"). The instance's
+users and their password links, for admins, are user_admin.py.
 
 A link's secret is handed over once (no mail server is assumed: whoever makes it copies it); only its
 digest is kept, the way API tokens are (accounts.hash_secret).
@@ -10,15 +11,18 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 
-from sqlalchemy import Update, delete, select, update
+from sqlalchemy import Update, delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from podcast_host import accounts
 from podcast_host.errors import Conflict, Forbidden, Invalid, NotFound
-from podcast_host.models import MAX_ID, ROLES, Invitation, PasswordReset, Show, User, utcnow
+from podcast_host.models import MAX_ID, ROLES, Invitation, Membership, Show, User, utcnow
 
 INVITATION_LIFETIME = timedelta(days=7)
-RESET_LIFETIME = timedelta(hours=24)
+# Pending invitations of a show, expired ones included until revoked: enough for any newsroom's team, and a
+# bound on the rows its owners can add.
+MAX_PENDING_INVITATIONS = 100
 
 
 class LinkNotValid(NotFound):
@@ -37,8 +41,16 @@ class WrongAccount(Forbidden):
     """The invitation is for another e-mail address than the signed-in user's."""
 
 
-def _new_secret() -> tuple[str, str]:
-    """A secret for a link and the digest kept of it."""
+class LinkWithdrawn(Forbidden):
+    """Whoever made the link may no longer do what it does (disabled, removed, demoted): it stops working."""
+
+
+class AlreadyMember(Conflict):
+    """The invited user has a role on the show already, given or changed since the invitation was sent."""
+
+
+def new_secret() -> tuple[str, str]:
+    """A secret for a one-time link and the digest kept of it."""
     secret = secrets.token_urlsafe(32)
     return secret, accounts.hash_secret(secret)
 
@@ -59,15 +71,19 @@ def invite(session: Session, by: User, show: Show, email: str, role: str) -> tup
     """
     accounts.require(session, by, show, "manage_members")
     email, role = accounts.normalize_email(email), _valid_role(role)
+    accounts.lock_members(session, show)
     user = session.scalar(select(User).where(User.email == email))
     if user is not None and accounts.membership_of(session, show, user) is not None:
         raise Conflict(f"{email} already has a role on this show: change it in the list of members.")
-    session.execute(
-        delete(Invitation).where(
-            Invitation.show_id == show.id, Invitation.email == email, Invitation.accepted_at.is_(None)
+    pending = Invitation.show_id == show.id, Invitation.accepted_at.is_(None)
+    session.execute(delete(Invitation).where(*pending, Invitation.email == email))
+    held = session.scalar(select(func.count()).select_from(Invitation).where(*pending)) or 0
+    if held >= MAX_PENDING_INVITATIONS:
+        raise Conflict(
+            f"This show has {held} pending invitations, the most it may have ({MAX_PENDING_INVITATIONS}): "
+            "revoke those no longer needed first."
         )
-    )
-    secret, digest = _new_secret()
+    secret, digest = new_secret()
     invitation = Invitation(
         show=show,
         email=email,
@@ -106,16 +122,42 @@ def invitation_for_secret(session: Session, secret: str) -> Invitation:
         raise LinkUsed("This invitation was accepted already.")
     if found.expires_at <= utcnow():
         raise LinkExpired("This invitation expired: ask an owner of the show for a new one.")
+    _check_sender(session, found)
     return found
 
 
+def _check_sender(session: Session, invitation: Invitation) -> None:
+    """LinkWithdrawn unless whoever sent the invitation is enabled and may still add members to the show
+    (an admin: is still one); read afresh, not from objects this session may hold."""
+    sender = session.execute(
+        select(User.is_admin, User.disabled_at).where(User.id == invitation.invited_by)
+    ).one_or_none()
+    role = session.scalar(
+        select(Membership.role).where(
+            Membership.show_id == invitation.show_id, Membership.user_id == invitation.invited_by
+        )
+    )
+    may_invite = role is not None and "manage_members" in accounts.PERMISSIONS[role]
+    if sender is not None and sender.disabled_at is None and (sender.is_admin or may_invite):
+        return
+    raise LinkWithdrawn("This invitation no longer stands: whoever sent it may no longer add members.")
+
+
 def accept_invitation(session: Session, invitation: Invitation, user: User) -> None:
-    """Give `user` the invited role, once; only the invited address may accept."""
+    """Give `user` the invited role, once; only the invited address may accept, only while the sender may
+    still invite, and never over a role the user has (AlreadyMember)."""
     if user.email != invitation.email:
         raise WrongAccount(f"This invitation is for {invitation.email}, not for {user.email}.")
     if user.disabled_at is not None:
         raise Forbidden("This account is disabled.")
-    _spend(
+    # Read after the lock: a removal of the sender, or a role given meanwhile, is seen.
+    accounts.lock_members(session, invitation.show)
+    _check_sender(session, invitation)
+    if accounts.membership_of(session, invitation.show, user) is not None:
+        raise AlreadyMember(
+            f"{user.email} has a role on this show already: an owner changes it in the list of members."
+        )
+    spend(
         session,
         update(Invitation)
         .where(Invitation.id == invitation.id, Invitation.accepted_at.is_(None))
@@ -130,14 +172,20 @@ def has_account(session: Session, email: str) -> bool:
 
 def accept_with_new_account(session: Session, invitation: Invitation, password: str) -> User:
     """Create the invited address's account with `password` and accept the invitation for it."""
+    taken = Conflict(f"{invitation.email} has an account already: sign in to accept the invitation.")
     if has_account(session, invitation.email):
-        raise Conflict(f"{invitation.email} has an account already: sign in to accept the invitation.")
-    user = accounts.create_user(session, invitation.email, password)
+        raise taken
+    try:
+        user = accounts.create_user(session, invitation.email, password)
+    except IntegrityError:
+        # Another request made the account since the check (two tabs, two clicks); the caller rolls back.
+        raise taken from None
+    user.invited_through, user.invited_by = invitation.id, invitation.invited_by
     accept_invitation(session, invitation, user)
     return user
 
 
-def _spend(session: Session, mark_used: Update) -> None:
+def spend(session: Session, mark_used: Update) -> None:
     """Mark a link used, unless another request did so first (two clicks, two tabs): then LinkUsed.
 
     `mark_used` is a conditional UPDATE (… WHERE used IS NULL) rather than a read then a write, so that
@@ -165,97 +213,6 @@ def remove_member(session: Session, by: User, show: Show, email: str) -> None:
     """Take a member's role away (owners only); the last owner stays (accounts.remove_member)."""
     accounts.require(session, by, show, "manage_members")
     accounts.remove_member(session, show, email)
-
-
-# --- users, for admins ----------------------------------------------------------------------------------
-
-
-def require_admin(user: User | None) -> User:
-    """The user, if an admin of this instance; Forbidden otherwise."""
-    if user is None or not user.is_admin:
-        raise Forbidden("Only an administrator of this site may do that.")
-    return user
-
-
-def list_users(session: Session, by: User) -> list[User]:
-    require_admin(by)
-    return list(session.scalars(select(User).order_by(User.email)))
-
-
-def find_user(session: Session, by: User, user_id: int) -> User:
-    require_admin(by)
-    user = session.get(User, user_id) if 1 <= user_id <= MAX_ID else None
-    if user is None:
-        raise NotFound(f"There is no user {user_id}.")
-    return user
-
-
-def create_account(session: Session, by: User, email: str, admin: bool = False) -> tuple[User, str]:
-    """A new account without a password (admins only) and the secret of its "set your password" link."""
-    require_admin(by)
-    user = accounts.create_user(session, email, None, admin=admin)
-    return user, make_password_link(session, by, user)[1]
-
-
-def disable_user(session: Session, by: User, user: User) -> None:
-    """Stop `user` signing in and using tokens (admins only); their sessions end, shows and roles stay."""
-    require_admin(by)
-    if user.id == by.id:
-        raise Conflict("You cannot disable your own account: ask another administrator.")
-    if user.disabled_at is None:
-        user.disabled_at = utcnow()
-    accounts.end_sessions(session, user)
-
-
-def enable_user(session: Session, by: User, user: User) -> None:
-    require_admin(by)
-    user.disabled_at = None
-    session.flush()
-
-
-# --- password links -------------------------------------------------------------------------------------
-
-
-def make_password_link(session: Session, by: User, user: User) -> tuple[PasswordReset, str]:
-    """A one-time link for `user` to set a new password (admins only), and its secret, shown once.
-
-    The user's earlier unused links stop working; the current password keeps working until this is used.
-    """
-    require_admin(by)
-    session.execute(
-        delete(PasswordReset).where(PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None))
-    )
-    secret, digest = _new_secret()
-    reset = PasswordReset(user=user, token_hash=digest, expires_at=utcnow() + RESET_LIFETIME)
-    session.add(reset)
-    session.flush()
-    return reset, secret
-
-
-def reset_for_secret(session: Session, secret: str) -> PasswordReset:
-    """The password link with this secret, while it may still be used."""
-    digest = accounts.hash_secret(secret)
-    found = session.scalar(select(PasswordReset).where(PasswordReset.token_hash == digest))
-    if found is None:
-        raise LinkNotValid("This password link is not valid: it was replaced by a newer one or mistyped.")
-    if found.used_at is not None:
-        raise LinkUsed("This password link was used already.")
-    if found.expires_at <= utcnow():
-        raise LinkExpired("This password link expired: ask an administrator for a new one.")
-    return found
-
-
-def use_password_link(session: Session, reset: PasswordReset, password: str) -> User:
-    """Set the user's new password through the link, once; every session of theirs ends."""
-    accounts.check_password(password)
-    _spend(
-        session,
-        update(PasswordReset)
-        .where(PasswordReset.id == reset.id, PasswordReset.used_at.is_(None))
-        .values(used_at=utcnow()),
-    )
-    accounts.set_password(session, reset.user, password)
-    return reset.user
 
 
 # --- one's own account ----------------------------------------------------------------------------------

@@ -75,6 +75,12 @@ class User(Base):
     # A disabled user can neither sign in nor use a token; their shows and roles stay.
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set when the account was created through an invitation's link: that invitation, and who sent it.
+    # use_alter: users and invitations name each other, so neither table can be created first.
+    invited_through: Mapped[int | None] = mapped_column(
+        ForeignKey("invitations.id", ondelete="SET NULL", use_alter=True)
+    )
+    invited_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
     tokens: Mapped[list[ApiToken]] = relationship(back_populates="user", cascade="all, delete-orphan")
 
@@ -205,11 +211,14 @@ class PasswordReset(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The admin who made the link: it works only while they are an enabled admin. None: made before
+    # links named their maker, and so refused.
+    made_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    user: Mapped[User] = relationship()
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
 
 
 # Processing states of the audio job; what the API calls `status` is derived in Episode.status.

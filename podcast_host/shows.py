@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from podcast_host import accounts
 from podcast_host.artwork import ArtworkError, check_cover
 from podcast_host.db import after_commit, enqueue_after_commit
-from podcast_host.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
+from podcast_host.errors import Forbidden, Invalid, NotFound
 from podcast_host.feeds.build import podcast_guid
 from podcast_host.feeds.categories import validate_category
 from podcast_host.feeds.links import feed_url
@@ -28,8 +28,9 @@ from podcast_host.jobs import JobQueue
 from podcast_host.models import Membership, Show, ShowAlias, User
 from podcast_host.notes import clean_text, render_notes_html
 from podcast_host.services import Services
-from podcast_host.slugs import check_slug
-from podcast_host.storage import MediaStore, StorageError, delete_objects, media_key
+from podcast_host.slugs import check_slug, refuse_look_alike
+from podcast_host.storage import MediaStore, delete_objects, media_key
+from podcast_host.uploads import store_bytes
 
 # BCP 47 as Apple and RSS expect it: an ISO 639 language code, optionally with a region ("en", "pt-BR").
 LANGUAGE_PATTERN = r"^[a-z]{2,3}(-[A-Za-z]{2}|-[0-9]{3})?$"
@@ -181,7 +182,7 @@ def rename_show(session: Session, show: Show, new_slug: str) -> None:
         session.delete(alias)
         session.flush()
     else:
-        _ensure_slug_free(session, new_slug)
+        _ensure_slug_free(session, new_slug, show)
     session.add(ShowAlias(slug=show.slug, show=show))
     show.slug = new_slug
 
@@ -190,11 +191,15 @@ def rename_show(session: Session, show: Show, new_slug: str) -> None:
 RESERVED_SLUGS = frozenset({"static", "media", "api", "admin", "login", "logout", "healthz", "favicon.ico"})
 
 
-def _ensure_slug_free(session: Session, slug: str) -> None:
-    if slug in RESERVED_SLUGS:
-        raise Conflict(f"The slug {slug!r} is reserved by the app; choose another.")
-    if session.scalar(select(Show.id).where(Show.slug == slug)) or session.get(ShowAlias, slug):
-        raise Conflict(f"The slug {slug!r} is already taken.")
+def _ensure_slug_free(session: Session, slug: str, renamed: Show | None = None) -> None:
+    """Refuse (Conflict) a reserved slug, a show's slug or old slug, or one that looks like any of them
+    (slugs.skeleton); a show being `renamed` may take back a look-alike of its own old slugs."""
+    refuse_look_alike(slug, RESERVED_SLUGS, "reserved by the app")
+    # Every show's slugs, read at each new one: a few thousand short strings on the largest host.
+    own = renamed.id if renamed is not None else 0
+    slugs = session.scalars(select(Show.slug)).all()
+    aliases = session.scalars(select(ShowAlias.slug).where(ShowAlias.show_id != own)).all()
+    refuse_look_alike(slug, [*slugs, *aliases], "already taken")
 
 
 def clean_show_fields(fields: Mapping[str, object], require_title: bool) -> dict[str, Any]:
@@ -294,7 +299,8 @@ def set_cover(services: Services, session: Session, show: Show, data: bytes) -> 
     """Check the cover art, store it under a new name (apps cache by URL) and point the show at it.
 
     Returns the key of the cover it replaces (None when unchanged), which is deleted once the change is
-    committed: a rollback keeps it, as the show still names it. The feed is announced then too.
+    committed: a rollback keeps it, as the show still names it, and deletes the new one. The feed is
+    announced then too.
     """
     try:
         art = check_cover(data)
@@ -302,10 +308,9 @@ def set_cover(services: Services, session: Session, show: Show, data: bytes) -> 
         raise Invalid(str(exc), field="image") from None
     name = f"cover-{hashlib.sha256(art.data).hexdigest()[:12]}.{art.extension}"
     key = media_key(show.id, "image", name)
-    try:
-        services.store.put_bytes(key, art.data, art.mime_type)
-    except StorageError as exc:
-        raise Unavailable(f"The cover could not be stored: {exc}") from None
+    if key != show.image_key:
+        # Not when the show names that very image already: a rollback would delete its cover.
+        store_bytes(services.store, session, key, art.data, art.mime_type)
     old_key, show.image_key = show.image_key, key
     session.flush()
     replaced = old_key if old_key != key else None

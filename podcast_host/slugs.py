@@ -6,12 +6,18 @@ A slug keeps every script as written, lower-cased where the script has case, its
 ASCII, for any script. URLs carry slugs percent-encoded (feeds/links.py). Apostrophes are dropped, not made
 hyphens ("Tomorrow's" gives "tomorrows"); so are Arabic and Hebrew vowel marks and the tatweel, so that a word
 gives one slug with or without them, and invisible characters (zero-width, bidi controls), which no one types.
+
+Slugs that could pass for another are refused, after Unicode TR39 ("Unicode Security Mechanisms"): a chosen
+slug may not write a word in scripts no language mixes ("nеws" with a Cyrillic е), and no slug may look like
+one already taken or reserved ("рор" in Cyrillic beside "pop"), compared by their skeletons.
 """
 
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+
+from podcast_host.errors import Conflict, Invalid
 
 MAX_SLUG_LENGTH = 80
 
@@ -62,16 +68,52 @@ def unique_slug(base: str, taken: Callable[[str], bool]) -> str:
 
 
 def check_slug(slug: str) -> str:
-    """A producer-chosen slug must already be in slug form: the slug of itself."""
-    from podcast_host.errors import Invalid
-
+    """A producer-chosen slug must already be in slug form (the slug of itself), each word in one script
+    or in scripts a language writes together. Slugs made from titles are not checked: the title is the
+    producer's own text, kept as typed."""
     if not slug or slugify(slug) != slug:
         raise Invalid(
             f"The slug {slug!r} is not valid: use letters (lowercase where the script has case), digits "
             f"and single hyphens, at most {MAX_SLUG_LENGTH} characters.",
             field="slug",
         )
+    for word in slug.split(SEPARATOR):
+        scripts = _scripts(word)
+        if not _written_together(scripts):
+            raise Invalid(
+                f"The slug {slug!r} mixes the {' and '.join(sorted(scripts))} scripts in the word {word!r}, "
+                "which no language writes together: write each word in one script.",
+                field="slug",
+            )
     return slug
+
+
+def refuse_look_alike(slug: str, taken: Iterable[str], taken_as: str) -> None:
+    """Refuse (Conflict) a slug that is one of `taken`, or looks like one: the same skeleton.
+    `taken_as` says what they are: "already taken", "reserved by the app"."""
+    alike = look_alike(slug, taken)
+    if alike == slug:
+        raise Conflict(f"The slug {slug!r} is {taken_as}; choose another.")
+    if alike is not None:
+        raise Conflict(f"The slug {slug!r} looks like {alike!r}, which is {taken_as}; choose another.")
+
+
+def look_alike(slug: str, taken: Iterable[str]) -> str | None:
+    """The slug of `taken` that `slug` is, else the first that looks like it; None when none does."""
+    mine, alike = skeleton(slug), None
+    for other in taken:
+        if other == slug:
+            return other
+        if alike is None and skeleton(other) == mine:
+            alike = other
+    return alike
+
+
+def skeleton(slug: str) -> str:
+    """What a slug looks like: two slugs with the same skeleton pass for each other. As TR39's skeleton,
+    decomposed first, so that "ё" (Cyrillic е and a diaeresis) meets "ë"."""
+    decomposed = unicodedata.normalize("NFD", slug).translate(_LOOK_ALIKES)
+    return unicodedata.normalize("NFC", decomposed)
 
 
 def _dropped(char: str) -> bool:
@@ -116,3 +158,86 @@ def _shorten(slug: str, limit: int) -> str:
     while cut > 1 and unicodedata.category(slug[cut]).startswith("M"):
         cut -= 1
     return _final_sigma(slug[:cut])
+
+
+# --- look-alikes -------------------------------------------------------------------------------------------
+
+# Lower-case Latin, Cyrillic, Greek and Armenian letters that Unicode's confusables.txt (TR39) maps to a
+# Latin letter, with the letter they pass for. TR39 maps some (в, н, к κ, т τ) to a Latin small capital
+# (ʙ ʜ ĸ ᴛ): in a lower-case slug a small capital reads as its letter, so it is folded on to it too.
+_PASS_FOR = {
+    "a": "ɑаα",
+    "b": "вʙ",
+    "c": "сᴄ",
+    "d": "ԁ",
+    "e": "еҽ",
+    "f": "ք",
+    "g": "ɡցԍɢ",
+    "h": "һհнʜ",
+    "i": "ıɩɪіӏꙇι",
+    "j": "јϳ",
+    "k": "кκĸᴋ",
+    "n": "ոռ",
+    "o": "ᴏᴑоοσօ",
+    "p": "рρᴘ",
+    "q": "ԛգզ",
+    "r": "гᴦ",
+    "s": "ѕꜱ",
+    "t": "тτᴛ",
+    "u": "ʋᴜυս",
+    "v": "ᴠνѵ",
+    "w": "ɯᴡѡԝա",
+    "x": "х",
+    "y": "ɣʏуүγ",
+}
+_LOOK_ALIKES = {ord(alike): letter for letter, alikes in _PASS_FOR.items() for alike in alikes}
+
+# Scripts a word may mix, TR39's "highly restrictive" level: Japanese (Han, hiragana, katakana), Chinese
+# with bopomofo, Korean (Han and hangul), each with Latin too ("tシャツ", "cd盤").
+_WRITTEN_TOGETHER = (
+    frozenset({"Latin", "Han", "Hiragana", "Katakana"}),
+    frozenset({"Latin", "Han", "Bopomofo"}),
+    frozenset({"Latin", "Han", "Hangul"}),
+)
+# Python's unicodedata has no Script property (the regex package has, but is no dependency of ours): a
+# letter's script is the first word of its Unicode name ("CYRILLIC SMALL LETTER IE"), except for these names.
+# Digits are their script's ("DEVANAGARI DIGIT ONE"), European ones everyone's; other numbers (①, Ⅻ after
+# NFKC) belong to no script either.
+_SCRIPT_OF_NAME = {
+    "CJK": "Han",
+    "IDEOGRAPHIC": "Han",  # 々 〆
+    "VIETNAMESE": "Han",  # the alternate reading marks of Chữ Nôm
+    "HENTAIGANA": "Hiragana",
+    "TURNED": "Latin",  # ⅎ
+    "ARABIC-INDIC": "Arabic",
+    "EXTENDED": "Arabic",  # EXTENDED ARABIC-INDIC DIGIT, the Persian and Urdu ones
+}
+_ANY_SCRIPT = frozenset(
+    {
+        "DIGIT",
+        "COMBINING",  # accents: Inherited, they take their letter's script
+        "MODIFIER",  # ʻ in oʻzbek, ʹ
+        "CARON",
+        "KATAKANA-HIRAGANA",  # ー, in both kanas
+        "VERTICAL",  # 〱, the kana repeat marks
+        "MASU",
+        "VEDIC",
+        "MUSICAL",
+    }
+)
+
+
+def _scripts(word: str) -> set[str]:
+    """The scripts of a word's letters and digits, those every script uses left out."""
+    scripts = set()
+    for char in word:
+        if unicodedata.category(char) in ("No", "Nl"):
+            continue
+        first = unicodedata.name(char, "UNNAMED").split(" ")[0]  # Python 3.11 names no Tangut ideograph
+        if first not in _ANY_SCRIPT:
+            scripts.add(_SCRIPT_OF_NAME.get(first, first.title()))
+    return scripts
+
+
+def _written_together(scripts: set[str]) -> bool:
+    return len(scripts) <= 1 or any(scripts <= together for together in _WRITTEN_TOGETHER)

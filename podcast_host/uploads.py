@@ -1,22 +1,29 @@
 """Uploaded files: checked, probed and put in the media store under names no one can guess.
 
-Shared by creating an episode and replacing its files (episodes.py); nothing here touches the database.
+Shared by creating an episode and replacing its files (episodes.py) and a show's cover (shows.py). Nothing
+here writes to the database; each object stored for a row is deleted again when the session's transaction
+ends without a commit, as no committed row names it then (docs/architecture.md, "Transactions and what
+follows them").
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy.orm import Session
+
 from podcast_host import audio
 from podcast_host.artwork import Artwork, ArtworkError, check_cover
+from podcast_host.db import after_rollback
 from podcast_host.errors import Invalid, Unavailable, UnsupportedMedia
 from podcast_host.limits import SIDE_FILE_LIMITS, format_size
 from podcast_host.models import Episode, Show
 from podcast_host.notes import clean_text
-from podcast_host.storage import MediaStore, StorageError, media_key, unguessable_name
+from podcast_host.storage import MediaStore, StorageError, delete_objects, media_key, unguessable_name
 
 
 @dataclass(frozen=True)
@@ -67,7 +74,7 @@ def check_image(image: Upload | None) -> Artwork | None:
 
 def put_file(
     store: MediaStore,
-    stored: list[str],
+    session: Session,
     show: Show,
     episode: Episode,
     kind: str,
@@ -78,7 +85,7 @@ def put_file(
     # The server names the file from what the probe found: a name the uploader chose ("notes.html") would
     # pick how it is served. Their name is kept only as the episode's original_filename.
     key = media_key(show.id, kind, unguessable_name(kind, extension), episode.id)
-    return _stored(stored, key, lambda: store.put_file(key, upload.path, content_type))
+    return _stored(store, session, key, lambda: store.put_file(key, upload.path, content_type))
 
 
 def original_label(filename: str | None) -> str:
@@ -88,7 +95,7 @@ def original_label(filename: str | None) -> str:
 
 def put_bytes(
     store: MediaStore,
-    stored: list[str],
+    session: Session,
     show: Show,
     episode: Episode,
     kind: str,
@@ -99,7 +106,12 @@ def put_bytes(
 ) -> str:
     # A draft's transcript or image must not be found by guessing its name behind a CDN or a public bucket.
     key = media_key(show.id, kind, unguessable_name(stem, extension), episode.id)
-    return _stored(stored, key, lambda: store.put_bytes(key, data, content_type))
+    return store_bytes(store, session, key, data, content_type)
+
+
+def store_bytes(store: MediaStore, session: Session, key: str, data: bytes, content_type: str) -> str:
+    """Store `data` under `key` for a row this transaction writes; deleted again unless it commits."""
+    return _stored(store, session, key, lambda: store.put_bytes(key, data, content_type))
 
 
 def file_sha256(path: Path) -> str:
@@ -110,11 +122,12 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _stored(stored: list[str], key: str, put: Callable[[], None]) -> str:
-    """Run the store's `put` of `key`: an unreachable store is Unavailable; a stored key joins `stored`."""
+def _stored(store: MediaStore, session: Session, key: str, put: Callable[[], None]) -> str:
+    """Run the store's `put` of `key`: an unreachable store is Unavailable. A refused or failed change
+    (rolled back, or never committed) deletes the object again: no committed row names it."""
     try:
         put()
     except StorageError as exc:
         raise Unavailable(f"The media store did not take the file: {exc}") from None
-    stored.append(key)
+    after_rollback(session, functools.partial(delete_objects, store, [key]), key=("delete", key))
     return key

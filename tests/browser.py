@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from podcast_host import accounts, create_app
 from podcast_host.services import Services
@@ -74,6 +75,19 @@ def sign_in(client: FlaskClient, email: str, password: str = PASSWORD) -> str:
     response = client.post("/login", data={"email": email, "password": password, "csrf_token": token})
     assert response.status_code == 302, response.get_data(as_text=True)
     return csrf_from(client.get("/admin/").get_data(as_text=True))
+
+
+def signed_in(app: Flask, email: str, password: str = PASSWORD) -> FlaskClient:
+    """A test client of `app` signed in through the login form; its CSRF token kept as `client.csrf`."""
+    client = app.test_client()
+    client.csrf = sign_in(client, email, password)
+    return client
+
+
+def post_form(client: FlaskClient, path: str, **data: str) -> TestResponse:
+    """POST a dashboard form with the client's CSRF token (the login page's when it has none)."""
+    token = getattr(client, "csrf", None) or csrf_from(client.get("/login").get_data(as_text=True))
+    return client.post(path, data={**data, "csrf_token": token})
 
 
 # --- a live server --------------------------------------------------------------------------------------

@@ -57,6 +57,16 @@ def user_token(services: Services, email: str) -> str:
     return secret
 
 
+def accept_invitation(services: Services, accept_url: str, email: str) -> None:
+    """Accept an invitation through its link's secret as the user `email`, as the link's page does."""
+    from podcast_host import accounts, invitations
+
+    with services.db.session() as session:
+        invitation = invitations.invitation_for_secret(session, accept_url.rsplit("/", 1)[1])
+        invitations.accept_invitation(session, invitation, accounts.get_user(session, email))
+        session.commit()
+
+
 def stored_episode(services: Services, show_id: int, audio_file: Path, **fields: Any) -> int:
     """An episode created through the domain and committed, its processing not queued; its id."""
     from podcast_host import episodes

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from helpers import auth, create_show, user_token
+from helpers import accept_invitation, auth, create_show, user_token
 
 from podcast_host import episodes, shows
 from podcast_host.services import Services
@@ -40,10 +40,11 @@ def world(client: FlaskClient, admin_token: str, services: Services, sample_mp3:
     create_show(client, alice, "alpha")
     create_show(client, bob, "beta")
     for email, role in (("ed@example.com", "editor"), ("vi@example.com", "viewer")):
-        granted = client.post(
+        invited = client.post(
             "/api/v1/shows/alpha/members", headers=auth(alice), json={"email": email, "role": role}
         )
-        assert granted.status_code == 202
+        assert invited.status_code == 202
+        accept_invitation(services, invited.get_json()["accept_url"], email)
     episodes = (draft(services, "alpha", sample_mp3), draft(services, "beta", sample_mp3))
     return World(admin_token, alice, bob, ed, vi, *episodes)
 
@@ -218,14 +219,13 @@ def test_a_viewer_reads_drafts_but_writes_nothing(client: FlaskClient, world: Wo
         assert status(call(client, method, path, world, "alpha", world.vi, options)) == 403, (method, path)
 
 
-def test_the_owner_does_everything_on_the_show(client: FlaskClient, world: World) -> None:
+def test_the_owner_does_everything_on_the_show(client: FlaskClient, services: Services, world: World) -> None:
     alice = auth(world.alice)
-    assert (
-        client.post(
-            "/api/v1/shows/alpha/members", headers=alice, json={"email": "bob@example.com", "role": "owner"}
-        ).status_code
-        == 202
+    invited = client.post(
+        "/api/v1/shows/alpha/members", headers=alice, json={"email": "bob@example.com", "role": "owner"}
     )
+    assert invited.status_code == 202
+    accept_invitation(services, invited.get_json()["accept_url"], "bob@example.com")
     assert client.patch("/api/v1/shows/alpha", headers=alice, json={"slug": "alpha-2"}).status_code == 200
     assert client.delete("/api/v1/shows/alpha-2/members/bob@example.com", headers=alice).status_code == 204
     assert client.delete("/api/v1/shows/alpha-2", headers=alice).status_code == 204

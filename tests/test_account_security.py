@@ -15,7 +15,7 @@ from browser import PASSWORD, add_user, csrf_from, dashboard_app, sign_in
 from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
-from helpers import auth, create_show, user_token
+from helpers import accept_invitation, auth, create_show, user_token
 from sqlalchemy import event, select
 
 from podcast_host import accounts, episodes, shows
@@ -227,8 +227,14 @@ def test_adding_a_member_answers_alike_whether_or_not_the_email_has_an_account(
         members, headers=auth(admin_token), json={"email": "Nobody@example.com", "role": "editor"}
     )
     assert known.status_code == unknown.status_code == 202
-    assert known.get_json() == {"email": "bob@example.com", "role": "editor", "status": "invited"}
-    assert unknown.get_json() == {"email": "nobody@example.com", "role": "editor", "status": "invited"}
+    known_body, unknown_body = known.get_json(), unknown.get_json()
+    for body in (known_body, unknown_body):
+        assert body.pop("accept_url").startswith(f"{services.settings.public_url}/admin/invitations/")
+    assert known_body == {"email": "bob@example.com", "role": "editor", "status": "invited"}
+    assert unknown_body == {"email": "nobody@example.com", "role": "editor", "status": "invited"}
+    # Nor does the list of members tell: neither address has a role until it accepts.
+    listing = client.get(members, headers=auth(admin_token)).get_json()["members"]
+    assert [m["email"] for m in listing] == ["admin@example.com"]
     # Taking a role away from an address without an account or without a role reads the same too.
     for email in ("nobody@example.com", "carol@example.com"):
         removed = client.delete(f"{members}/{email}", headers=auth(admin_token))
@@ -320,7 +326,8 @@ def test_an_episode_of_a_show_you_cannot_see_is_as_missing_as_one_that_never_was
     assert publish.status_code == 404
     # Someone who may see the show but not change it still hears why: 403.
     grant = {"email": "bob@example.com", "role": "viewer"}
-    client.post("/api/v1/shows/secret-plans/members", headers=auth(alice), json=grant)
+    invited = client.post("/api/v1/shows/secret-plans/members", headers=auth(alice), json=grant)
+    accept_invitation(services, invited.get_json()["accept_url"], "bob@example.com")
     assert client.get(f"/api/v1/episodes/{episode_id}", headers=auth(bob)).status_code == 200
     assert client.delete(f"/api/v1/episodes/{episode_id}", headers=auth(bob)).status_code == 403
 

@@ -309,7 +309,7 @@ def test_viewers_and_above_may_read_the_figures_and_nobody_else(
     stranger = user_token(services, "stranger@example.com")
     with services.db.session() as session:
         show_row = session.scalars(select(Show)).one()
-        accounts.invite(session, show_row, "viewer@example.com", "viewer")
+        accounts.grant(session, show_row, accounts.get_user(session, "viewer@example.com"), "viewer")
         session.commit()
     for path in ("/api/v1/shows/daily/analytics", "/api/v1/shows/daily/analytics.csv"):
         assert client.get(path, headers=auth(viewer)).status_code == 200

@@ -9,7 +9,7 @@ from importlib import resources
 from typing import Any
 
 import pytest
-from crawlerdetect import CrawlerDetect  # type: ignore[import-untyped]
+from crawlerdetect import CrawlerDetect
 
 from podcast_host.analytics.clients import CACHE_SIZE, NO_CLIENT, Client, classify, python_pattern
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from helpers import auth, create_show, upload_episode, user_token
+from helpers import accept_invitation, auth, create_show, upload_episode, user_token
 from PIL import Image
 
 from podcast_host.models import Episode, Show
@@ -269,8 +269,15 @@ def test_members_are_added_changed_listed_and_removed(
     headers = auth(admin_token)
     added = client.post(members, headers=headers, json={"email": "Bob@example.com", "role": "editor"})
     assert added.status_code == 202
-    assert added.get_json() == {"email": "bob@example.com", "role": "editor", "status": "invited"}
-    client.post(members, headers=auth(admin_token), json={"email": "bob@example.com", "role": "viewer"})
+    invited = added.get_json()
+    assert invited.pop("accept_url").startswith(f"{services.settings.public_url}/admin/invitations/")
+    assert invited == {"email": "bob@example.com", "role": "editor", "status": "invited"}
+    # Nobody has the role before accepting; posting again replaces the invitation, whose link changes.
+    assert [m["email"] for m in client.get(members, headers=headers).get_json()["members"]] == [
+        "admin@example.com"
+    ]
+    again = client.post(members, headers=headers, json={"email": "bob@example.com", "role": "viewer"})
+    accept_invitation(services, again.get_json()["accept_url"], "bob@example.com")
     listing = client.get(members, headers=auth(admin_token)).get_json()["members"]
     assert listing == [
         {"email": "admin@example.com", "role": "owner"},

@@ -8,11 +8,12 @@ import re
 from datetime import timedelta
 
 import pytest
-from browser import PASSWORD, add_user, csrf_from, dashboard_app, grant, sign_in
+from browser import PASSWORD, add_user, csrf_from, dashboard_app, grant
+from browser import post_form as _post
+from browser import signed_in as _signed_in
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
-from werkzeug.test import TestResponse
 
 from podcast_host import accounts, shows
 from podcast_host.models import ApiToken, Invitation, Membership, PasswordReset, User, utcnow
@@ -42,17 +43,6 @@ def owner(app: Flask, services: Services) -> FlaskClient:
 def admin(app: Flask, services: Services) -> FlaskClient:
     add_user(services, "root@example.com", admin=True)
     return _signed_in(app, "root@example.com")
-
-
-def _signed_in(app: Flask, email: str, password: str = PASSWORD) -> FlaskClient:
-    client = app.test_client()
-    client.csrf = sign_in(client, email, password)
-    return client
-
-
-def _post(client: FlaskClient, path: str, **data: str) -> TestResponse:
-    token = getattr(client, "csrf", None) or csrf_from(client.get("/login").get_data(as_text=True))
-    return client.post(path, data={**data, "csrf_token": token})
 
 
 def _status(client: FlaskClient, path: str, **data: str) -> int:

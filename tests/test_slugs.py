@@ -1,5 +1,6 @@
 """Slugs in the title's own script (podcast_host/slugs.py): what titles give, what producers may choose,
-the OpenAPI pattern against the domain, and an Arabic show and episode through API, pages, feed and rename."""
+the OpenAPI pattern against the domain, an Arabic show and episode through API, pages, feed and rename, and
+look-alike slugs refused (mixed scripts in a word, a skeleton already taken)."""
 
 from __future__ import annotations
 
@@ -11,15 +12,25 @@ from urllib.parse import quote, urlsplit
 
 import feedparser
 import pytest
+from browser import add_user, dashboard_app, sign_in
+from flask.testing import FlaskClient
 from helpers import auth, create_show, stored_episode
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from podcast_host import processing, shows
+from podcast_host import episodes, processing, shows
 from podcast_host.errors import Invalid
-from podcast_host.models import READY
+from podcast_host.models import READY, Episode
 from podcast_host.services import Services
-from podcast_host.slugs import MAX_SLUG_LENGTH, check_slug, slug_from_title, slugify, unique_slug
+from podcast_host.slugs import (
+    MAX_SLUG_LENGTH,
+    check_slug,
+    look_alike,
+    skeleton,
+    slug_from_title,
+    slugify,
+    unique_slug,
+)
 from podcast_host.web.schemas import SLUG_PATTERN
 
 BUDGET = "الميزانية-والقطار-الجديد"
@@ -190,7 +201,8 @@ def test_every_letter_the_pattern_names_is_a_slug_that_combines_with_nothing() -
     assert {"a", "0", "é", "ğ", "ș", "ж", "ґ", "ש", "ع", "گ", "۴", "क", "東", "の", "한"} <= set(letters)
     halves = _second_halves()
     for letter in letters:
-        assert check_slug(f"{letter}a{letter}{letter}") and letter not in halves, hex(ord(letter))
+        word = f"{letter}a{letter}{letter}"  # nothing composes with it, not even a Latin letter
+        assert slugify(word) == word and check_slug(letter * 3) and letter not in halves, hex(ord(letter))
     for mark in (chr(c) for c in range(0x0300, 0x1000)):
         if unicodedata.category(mark).startswith("M") and pattern.match(f"क{mark}"):
             assert check_slug(f"क{mark}{mark}क") and mark not in halves, hex(ord(mark))
@@ -201,6 +213,36 @@ def test_every_letter_the_pattern_names_is_a_slug_that_combines_with_nothing() -
 def test_what_the_pattern_promises_the_domain_accepts(slug: str) -> None:
     if len(slug) <= MAX_SLUG_LENGTH:
         assert check_slug(slug) == slug
+
+
+@pytest.mark.parametrize(
+    ("slug", "one_script_a_word"),
+    [
+        ("n\u0435ws", False),  # a Cyrillic е
+        ("\u0430dmin", False),
+        ("\u03c1izza", False),  # a Greek ρ
+        ("news\u0663", False),  # an Arabic-Indic digit
+        ("東京москва", False),
+        ("aक", False),
+        ("news-\u0441\u043e\u0440\u0443", True),  # a Latin word, then a Cyrillic one
+        ("東京のニュース", True),
+        ("tシャツ", True),
+        ("大韓民國뉴스", True),
+        ("حلقة3", True),
+        ("حلقة٣", True),
+        ("नमस्ते-2024", True),
+    ],
+)
+def test_the_pattern_keeps_each_word_in_one_script_as_the_domain_does(
+    slug: str, one_script_a_word: bool
+) -> None:
+    assert bool(re.match(SLUG_PATTERN, slug)) == one_script_a_word
+    try:
+        check_slug(slug)
+    except Invalid:
+        assert not one_script_a_word
+    else:
+        assert one_script_a_word
 
 
 def test_the_pattern_needs_no_flags_and_no_unicode_classes() -> None:
@@ -260,7 +302,7 @@ def test_sync_reads_folder_names_in_decomposed_form_as_their_composed_slug(
 ) -> None:
     import shutil
 
-    from podcast_host.models import Episode, Show
+    from podcast_host.models import Show
     from podcast_host.sync import sync_directory
 
     show_name, episode_name = "café-crème", "أخبار"
@@ -275,3 +317,162 @@ def test_sync_reads_folder_names_in_decomposed_form_as_their_composed_slug(
     with services.db.session() as session:
         assert [show.slug for show in session.query(Show)] == [show_name]
         assert [e.slug for e in session.query(Episode)] == [episode_name]
+
+
+# --- look-alikes: words mixing scripts ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("slug", "word"),
+    [
+        ("nеws", "nеws"),  # Cyrillic е among Latin letters
+        ("аdmin", "аdmin"),  # Cyrillic а
+        ("ρizza-tonight", "ρizza"),  # Greek ρ
+        ("daily-nеws", "nеws"),  # the second word
+        ("news٣", "news٣"),  # an Arabic-Indic digit in a Latin word
+        ("東京москва", "東京москва"),  # Han and Cyrillic
+        ("שלוםsalam", "שלוםsalam"),  # Hebrew and Latin
+    ],
+)
+def test_a_chosen_slug_mixing_scripts_in_a_word_is_refused_naming_the_word(slug: str, word: str) -> None:
+    with pytest.raises(Invalid) as refused:
+        check_slug(slug)
+    assert refused.value.field == "slug"
+    assert f"the word {word!r}" in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "slug",
+    [
+        "東京のニュース",  # Japanese: Han, hiragana, katakana
+        "らーめん",  # the prolonged sound mark, in both kanas
+        "人々",  # the ideographic iteration mark
+        "tシャツ",  # Latin with katakana
+        "大韓民國뉴스",  # Korean: Han and hangul
+        "حلقة3",  # Arabic with European digits
+        "الحلقة-3",
+        "حلقة٣",  # and with its own
+        "قسمت۳",  # Persian digits
+        "नमस्ते-2024",
+        "oʻzbekiston",  # a modifier letter belongs to every script
+        "сло\u0301во",  # a combining stress mark on a Cyrillic letter
+        "ελληνικά",
+        "сору",  # Cyrillic only: not mixed, even if it looks Latin (see below)
+    ],
+)
+def test_words_in_one_script_or_in_scripts_a_language_mixes_are_accepted(slug: str) -> None:
+    assert check_slug(slug) == slug
+
+
+def test_a_title_with_a_mixed_word_still_gives_its_slug(services: Services, sample_mp3: Path) -> None:
+    assert slug_from_title("Nеws of the day", "episode") == "nеws-of-the-day"
+    with services.db.session() as session:
+        show = shows.create_show(session, services.settings.public_url, {"slug": "daily", "title": "Daily"})
+        session.commit()
+        show_id = show.id
+    episode_id = stored_episode(services, show_id, sample_mp3, title="Nеws of the day")
+    with services.db.session() as session:
+        episode = session.get(Episode, episode_id)
+        assert episode is not None and episode.slug == "nеws-of-the-day"
+        # The edit form sends the slug back unchanged: that is no new choice, and the edit goes through.
+        episodes.update_episode(services, session, episode, {"slug": episode.slug, "title": "Edited"})
+        assert episode.title == "Edited" and episode.slug == "nеws-of-the-day"
+
+
+def test_the_dashboard_names_the_mixed_word(services: Services) -> None:
+    client = dashboard_app(services).test_client()
+    add_user(services, "owner@example.com")
+    token = sign_in(client, "owner@example.com")
+    body = {"slug": "daily-nеws", "title": "Daily", "language": "en", "csrf_token": token}
+    response = client.post("/admin/shows", data=body)
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert "mixes the Cyrillic and Latin scripts in the word &#39;nеws&#39;" in html
+
+
+# --- look-alikes: skeletons --------------------------------------------------------------------------------
+
+
+def test_look_alikes_in_latin_cyrillic_greek_and_armenian_share_a_skeleton() -> None:
+    assert skeleton("сору") == skeleton("copy") == "copy"  # Cyrillic с о р у
+    assert skeleton("νιρ") == "vip"  # Greek ν ι ρ
+    assert skeleton("ѕтатіс") == "static"  # т: TR39's small capital ᴛ, read as t
+    assert skeleton("κιτ") == "kit"
+    assert skeleton("հօ") == "ho"  # Armenian
+    assert skeleton("lınux") == "linux"  # a dotless ı
+    assert skeleton("ёж") == skeleton("ëж")  # decomposed first: Cyrillic е and a diaeresis is ë
+    assert skeleton("news-2") == "news-2"
+
+
+def test_different_words_keep_different_skeletons() -> None:
+    for first, second in [("café", "cafe"), ("straße", "strasse"), ("москва", "moskva"), ("東京", "京東")]:
+        assert skeleton(first) != skeleton(second)
+
+
+def test_look_alike_names_the_exact_slug_first_then_the_first_look_alike() -> None:
+    assert look_alike("copy", ["сору", "copy"]) == "copy"
+    assert look_alike("сору", ["daily", "copy", "cорy"]) == "copy"
+    assert look_alike("сору", ["daily"]) is None
+
+
+def _error(response: Any, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.get_json()
+    error: dict[str, Any] = response.get_json()["error"]
+    return error
+
+
+@pytest.mark.postgres  # Cyrillic and Greek slugs in the slug columns and their aliases
+def test_a_show_slug_looking_like_a_taken_or_reserved_one_is_a_conflict(
+    client: FlaskClient, admin_token: str
+) -> None:
+    create_show(client, admin_token, slug="copy")
+    create_show(client, admin_token, slug="vip")
+
+    def new_show(slug: str) -> Any:
+        body = {"slug": slug, "title": "Look-alike", "language": "en"}
+        return client.post("/api/v1/shows", json=body, headers=auth(admin_token))
+
+    refused = _error(new_show("сору"), 409)  # Cyrillic
+    assert refused["code"] == "conflict" and "looks like 'copy'" in refused["message"]
+    assert "looks like 'vip'" in _error(new_show("νιρ"), 409)["message"]  # Greek
+    assert "reserved by the app" in _error(new_show("арі"), 409)["message"]  # Cyrillic "api"
+    assert "reserved by the app" in _error(new_show("ѕтатіс"), 409)["message"]
+    # A look-alike of "admin" needs Latin letters: it mixes scripts, refused before it is compared.
+    assert _error(new_show("аdmin"), 422)["field"] == "slug"
+    assert _error(new_show("nеws"), 422)["field"] == "slug"
+
+    renamed = client.patch("/api/v1/shows/copy", json={"slug": "copy-new"}, headers=auth(admin_token))
+    assert renamed.status_code == 200
+    assert "looks like 'copy'" in _error(new_show("сору"), 409)["message"]  # the old slug still answers
+    # The renamed show itself may take back a look-alike of its own old slug.
+    back = client.patch("/api/v1/shows/copy-new", json={"slug": "сору"}, headers=auth(admin_token))
+    assert back.status_code == 200 and back.get_json()["slug"] == "сору"
+
+
+@pytest.mark.postgres
+def test_an_episode_slug_looking_like_another_of_the_show_is_a_conflict(
+    client: FlaskClient, admin_token: str, services: Services, sample_mp3: Path
+) -> None:
+    create_show(client, admin_token, slug="daily")
+    create_show(client, admin_token, slug="weekly")
+    with services.db.session() as session:
+        daily, weekly = shows.find_show(session, "daily").id, shows.find_show(session, "weekly").id
+    stored_episode(services, daily, sample_mp3, slug="copy")
+    other = stored_episode(services, daily, sample_mp3, slug="other")
+    elsewhere = stored_episode(services, weekly, sample_mp3, slug="other")
+
+    def rename(episode_id: int, slug: str) -> Any:
+        return client.patch(f"/api/v1/episodes/{episode_id}", json={"slug": slug}, headers=auth(admin_token))
+
+    refused = _error(rename(other, "сору"), 409)
+    assert (
+        refused["code"] == "conflict"
+        and "looks like 'copy', which is already taken in this show" in (refused["message"])
+    )
+    assert rename(elsewhere, "сору").status_code == 200  # another show's episodes are not compared
+
+    # A slug made from a title steps aside from a look-alike, as from a taken one.
+    generated = stored_episode(services, daily, sample_mp3, title="Сору")
+    assert client.get(f"/api/v1/episodes/{generated}", headers=auth(admin_token)).get_json()["slug"] == (
+        "сору-2"
+    )

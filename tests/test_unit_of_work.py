@@ -1,6 +1,6 @@
 """What follows a change waits for its commit (docs/architecture.md, "Transactions and what follows them"):
 jobs are queued and replaced media deleted once the transaction commits, once each, and never after a
-rollback or a failed request."""
+rollback or a failed request; what a change stored is deleted again when it does not commit."""
 
 from __future__ import annotations
 
@@ -13,10 +13,12 @@ import pytest
 from helpers import auth, create_show
 from sqlalchemy import select
 
-from podcast_host import shows
-from podcast_host.db import after_commit, enqueue_after_commit
+from podcast_host import episodes, shows
+from podcast_host.db import after_commit, after_rollback, enqueue_after_commit
 from podcast_host.models import Show
 from podcast_host.services import Services
+from podcast_host.storage import LocalStore
+from podcast_host.transcripts import parse_transcript
 
 # Transactions: on SQLite and on PostgreSQL.
 pytestmark = pytest.mark.postgres
@@ -154,6 +156,149 @@ def test_an_action_that_fails_is_logged_and_the_others_still_run(
             session.commit()  # the change is committed: what follows it cannot undo that
     assert ran == ["next"]
     assert "the queue is down" in caplog.text
+
+
+# --- what a change that does not commit leaves behind -----------------------------------------------------
+
+
+def test_an_action_after_a_rollback_runs_once_the_transaction_rolls_back(services: Services) -> None:
+    show_id = _new_show(services)
+    seen: list[str | None] = []
+    with services.db.session() as session:
+        show = session.get(Show, show_id)
+        assert show is not None
+        show.title = "After"
+        after_rollback(session, lambda: seen.append(_committed_title(services, "daily")))
+        session.flush()
+        assert seen == [], "nothing runs before the transaction ends"
+        session.rollback()
+        assert seen == ["Before"], "it ran once the change was rolled back"
+        show.title = "Later"
+        session.rollback()
+    assert seen == ["Before"], "an action runs with one rollback only"
+
+
+def test_a_session_closed_without_a_commit_runs_what_waited_for_a_rollback_once_idle(
+    services: Services,
+) -> None:
+    seen: list[bool] = []
+    with services.db.session() as session:
+        session.execute(select(Show.id)).all()
+        after_rollback(session, lambda: seen.append(session.in_transaction()))
+    assert seen == [False]
+
+
+def test_a_commit_drops_what_waited_for_a_rollback(services: Services) -> None:
+    ran: list[str] = []
+    with services.db.session() as session:
+        after_rollback(session, lambda: ran.append("before any SQL"))
+        session.commit()
+        session.execute(select(Show.id)).all()
+        after_rollback(session, lambda: ran.append("after SQL"))
+        session.commit()
+        session.rollback()  # a later rollback of the same session must not run what the commit dropped
+    assert ran == []
+
+
+def test_each_end_of_a_transaction_runs_only_its_own_actions(services: Services) -> None:
+    ran: list[str] = []
+    with services.db.session() as session:
+        after_commit(session, lambda: ran.append("committed"))
+        after_rollback(session, lambda: ran.append("rolled back"))
+        session.commit()
+        after_commit(session, lambda: ran.append("committed"))
+        after_rollback(session, lambda: ran.append("rolled back"))
+        session.rollback()
+    assert ran == ["committed", "rolled back"]
+
+
+def test_rollback_actions_run_in_order_once_per_key_and_one_that_fails_is_logged(
+    services: Services, caplog: pytest.LogCaptureFixture
+) -> None:
+    ran: list[str] = []
+
+    def broken() -> None:
+        raise OSError("the store is down")
+
+    with services.db.session() as session:
+        after_rollback(session, lambda: ran.append("first"), key="cover")
+        after_rollback(session, broken)
+        after_rollback(session, lambda: ran.append("again"), key="cover")
+        after_rollback(session, lambda: ran.append("last"))
+        with caplog.at_level(logging.ERROR, logger="podcast_host.db"):
+            session.rollback()
+    assert ran == ["first", "last"]
+    assert "the store is down" in caplog.text
+
+
+def test_a_rolled_back_savepoint_leaves_its_rollback_actions_to_the_outer_transaction(
+    services: Services,
+) -> None:
+    ran: list[str] = []
+    with services.db.session() as session:
+        session.execute(select(Show.id)).all()
+        savepoint = session.begin_nested()
+        after_rollback(session, lambda: ran.append("ran"))
+        savepoint.rollback()
+        assert ran == []
+        session.rollback()
+    assert ran == ["ran"]
+
+
+def _stored_objects(services: Services) -> set[str]:
+    """Every object in the media store, by its path in the store's folder."""
+    assert isinstance(services.store, LocalStore)
+    root = services.store.root
+    return {path.relative_to(root).as_posix() for path in root.rglob("*") if path.is_file()}
+
+
+@pytest.mark.parametrize("ending", ["rollback", "close"])
+def test_replacements_that_do_not_commit_leave_no_object_in_the_store(
+    services: Services, sample_mp3: Path, tmp_path: Path, ending: str
+) -> None:
+    from audio_fixtures import write_jpeg
+    from helpers import stored_episode
+
+    services.queue = RecordingQueue()
+    show_id = _new_show(services)
+    episode_id = stored_episode(services, show_id, sample_mp3)
+    cover = write_jpeg(tmp_path / "cover.jpg", 1400)
+    before = _stored_objects(services)
+    with services.db.session() as session:
+        episode = episodes.get_episode(session, episode_id)
+        episodes.replace_original(services, session, episode, episodes.Upload(sample_mp3, "new.mp3"))
+        episodes.replace_image(services, session, episode, episodes.Upload(cover, "cover.jpg"))
+        transcript = parse_transcript(b"WEBVTT\n\n00:00.000 --> 00:02.000\nHello.\n", "t.vtt")
+        episodes.replace_transcript(services, session, episode, transcript)
+        shows.set_cover(services, session, episode.show, cover.read_bytes())
+        assert len(_stored_objects(services) - before) == 4, "stored before the commit"
+        if ending == "rollback":
+            session.rollback()
+    assert _stored_objects(services) == before, "what only the uncommitted change named is deleted"
+    with services.db.session() as session:
+        assert episodes.get_episode(session, episode_id).original_key in before
+
+
+def test_committed_replacements_keep_their_objects(
+    services: Services, sample_mp3: Path, tmp_path: Path
+) -> None:
+    from audio_fixtures import write_jpeg
+    from helpers import stored_episode
+
+    services.queue = RecordingQueue()
+    show_id = _new_show(services)
+    episode_id = stored_episode(services, show_id, sample_mp3)
+    with services.db.session() as session:
+        episode = episodes.get_episode(session, episode_id)
+        old_original = episode.original_key
+        cover = episodes.Upload(write_jpeg(tmp_path / "cover.jpg", 1400), "cover.jpg")
+        episodes.replace_image(services, session, episode, cover)
+        episodes.replace_original(services, session, episode, episodes.Upload(sample_mp3, "new.mp3"))
+        session.commit()
+        named = {episode.original_key, episode.image_key}
+        session.rollback()  # a later rollback of the same session deletes nothing the commit kept
+    assert named <= _stored_objects(services)
+    assert old_original not in _stored_objects(services), "the replaced original went with the commit"
 
 
 # --- through the API --------------------------------------------------------------------------------------

@@ -15,17 +15,9 @@ from podcast_host.web.context import services
 
 # Every route but the uploads takes at most this much body: forms, JSON, notes (docs/deployment.md).
 BODY_LIMIT = 1024 * 1024
-# The routes that take files; they keep the upload limit (PODCAST_HOST_MAX_UPLOAD_MB).
-UPLOAD_ENDPOINTS = frozenset(
-    {
-        "api.create_episode",
-        "api.put_show_image",
-        "dashboard.create_episode",
-        "dashboard.upload_cover",
-        "dashboard.replace_audio",
-        "dashboard.replace_side_file",
-    }
-)
+# The routes that take files; they keep the upload limit (PODCAST_HOST_MAX_UPLOAD_MB). The dashboard's are
+# those it checks the user's permission for before the files are read.
+UPLOAD_ENDPOINTS = frozenset({"api.create_episode", "api.put_show_image", *dashboard.UPLOAD_PERMISSIONS})
 
 
 # Parts of one multipart form: the upload forms send at most 4 files and about 12 fields (API) or 16

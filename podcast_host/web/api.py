@@ -13,11 +13,11 @@ from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import TooManyRequests
 
-from podcast_host import accounts, episodes, shows
+from podcast_host import accounts, episodes, invitations, shows
 from podcast_host.analytics import report
 from podcast_host.errors import Forbidden, NotAuthenticated
 from podcast_host.models import Episode, Show, User, utcnow
-from podcast_host.web import auth
+from podcast_host.web import auth, team_links
 from podcast_host.web.analytics_schemas import AnalyticsQuerySchema, AnalyticsSchema
 from podcast_host.web.api_bodies import episode_json, form_body, json_body, member_json, show_json, token_json
 from podcast_host.web.context import db, services, spooled_upload
@@ -300,16 +300,19 @@ def list_members(slug: str) -> Response:
 @bp.post("/shows/<slug>/members")
 @documented("members", status=202, body=MemberGrantSchema, response=InvitationSchema, errors=(403, 404, 409))
 def add_member(slug: str) -> tuple[Response, int]:
-    """Invite an address to a role on the show, or change a member's role (owners only).
+    """Invite an address to a role on the show (owners only); the answer's `accept_url` is the one-time link
+    to hand over, shown this once.
 
-    The answer is the same whether or not the address has an account. Today an account gets the role at
-    once and an address without one gets nothing: create the account first (`podcast-host user add`).
+    Nobody gets a role before accepting through the link, signed in with that address or creating its
+    account there; the answer is the same whether or not the address has an account. 409 when the address
+    has a role on the show already, or past 100 pending invitations.
     """
     show = _show_for(slug, "manage_members")
     body = json_body(MemberGrantSchema)
-    email = accounts.invite(db(), show, body["email"], body["role"])
+    invitation, secret = invitations.invite(db(), current_user(), show, body["email"], body["role"])
     db().commit()
-    return jsonify({"email": email, "role": body["role"], "status": "invited"}), 202
+    answer = {"email": invitation.email, "role": invitation.role, "status": "invited"}
+    return jsonify({**answer, "accept_url": team_links.link_address("team_links.invitation", secret)}), 202
 
 
 @bp.delete("/shows/<slug>/members/<email>")

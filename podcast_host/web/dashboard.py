@@ -47,6 +47,14 @@ REPORT_ROWS = (
     ("output_true_peak_dbtp", _l("Published true peak"), "dBTP"),
     ("target_lufs", _l("Target"), "LUFS"),
 )
+# The routes that take files, with what each needs on its show or episode. The user must have it before
+# anything reads the body, the CSRF check included: it spools the files to disk (web/__init__.py).
+UPLOAD_PERMISSIONS = {
+    "dashboard.create_episode": "edit_episodes",
+    "dashboard.upload_cover": "edit_show",
+    "dashboard.replace_audio": "edit_episodes",
+    "dashboard.replace_side_file": "edit_episodes",
+}
 STATUS_NAMES = {
     "processing": _l("processing"),
     "published": _l("published"),
@@ -72,14 +80,28 @@ def status_name(status: str) -> str:
 
 @bp.before_request
 def _signed_in_with_token() -> BaseResponse | None:
-    """Every dashboard request needs a signed-in user; every form and script post its CSRF token."""
+    """Every dashboard request needs a signed-in user; every form and script post its CSRF token. An upload
+    is refused to a user who may not make it before its files are read (the token may be among them)."""
     if auth.session_user() is None:
         if _wants_json():
             raise NotAuthenticated(_("Sign in to use the dashboard."))
         target = request.full_path.rstrip("?") if request.method == "GET" else None
         return redirect(url_for("auth.login", next=target))
+    permission = UPLOAD_PERMISSIONS.get(request.endpoint or "")
+    if permission is not None:
+        _may_upload(permission)
     auth.check_csrf()
     return None
+
+
+def _may_upload(permission: str) -> None:
+    """Refuse (403/404) an upload to a user without `permission`, from the show or episode its address names;
+    the view checks again with what it loads."""
+    arguments = request.view_args or {}
+    if "episode_id" in arguments:
+        _episode_for(arguments["episode_id"], permission)
+    else:
+        _show_for(arguments["slug"], permission)
 
 
 @bp.after_request

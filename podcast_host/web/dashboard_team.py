@@ -3,11 +3,12 @@ invitations, the instance's users for admins, and each user's own account. The o
 someone join a show or set a password are web/team_links.py.
 
 Its routes live on the dashboard's blueprint, which signs the visitor in and checks every form's CSRF token;
-who may do what is decided in podcast_host/invitations.py and accounts.py.
+who may do what is decided in podcast_host/invitations.py, user_admin.py and accounts.py.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
@@ -15,7 +16,7 @@ from flask.blueprints import BlueprintSetupState
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response as BaseResponse
 
-from podcast_host import accounts, invitations
+from podcast_host import accounts, invitations, user_admin
 from podcast_host.errors import Conflict, Forbidden, Invalid, NotAuthenticated, NotFound
 from podcast_host.models import ROLES, Show, User, utcnow
 from podcast_host.web import auth, team_links
@@ -23,7 +24,7 @@ from podcast_host.web.context import db, services
 from podcast_host.web.dashboard import _can, _show_for, bp
 from podcast_host.web.dashboard_forms import form_errors
 from podcast_host.web.errors import status_of
-from podcast_host.web.team_links import Page, role_name
+from podcast_host.web.team_links import Page, link_address, role_name
 
 
 @bp.record_once
@@ -42,11 +43,6 @@ def _me() -> User:
     if user is None:  # the dashboard's before_request has sent such a visitor to /login already
         raise NotAuthenticated("Sign in to use the dashboard.")
     return user
-
-
-def _link(endpoint: str, secret: str) -> str:
-    """The absolute one-time link to hand over, on PUBLIC_URL (never the request's Host header)."""
-    return f"{services().settings.public_url}{url_for(endpoint, secret=secret)}"
 
 
 def _again(message: str, endpoint: str, **values: Any) -> BaseResponse:
@@ -74,7 +70,7 @@ def invite_member(slug: str) -> Page:
         db().rollback()
         return _members_page(show, form_errors(exc, "email"), status_of(exc), values=request.form.to_dict())
     # Shown on this answer only: the secret is kept nowhere, not even in the session.
-    link = _link("team_links.invitation", secret)
+    link = link_address("team_links.invitation", secret)
     return _members_page(show, link=link, invited=invitation.email)
 
 
@@ -142,20 +138,20 @@ def users() -> str:
 def create_user() -> Page:
     email, admin = request.form.get("email", ""), request.form.get("admin") == "true"
     try:
-        user, secret = invitations.create_account(db(), _me(), email, admin=admin)
+        user, secret = user_admin.create_account(db(), _me(), email, admin=admin)
         db().commit()
     except (Invalid, Conflict) as exc:
         db().rollback()
         return _users_page(form_errors(exc, "email"), status_of(exc), values=request.form.to_dict())
-    return _users_page(link=_link("team_links.reset", secret), link_for=user.email)
+    return _users_page(link=link_address("team_links.reset", secret), link_for=user.email)
 
 
 @bp.post("/users/<int:user_id>/disable")
 def disable_user(user_id: int) -> BaseResponse | Page:
     me = _me()
-    user = invitations.find_user(db(), me, user_id)
+    user = user_admin.find_user(db(), me, user_id)
     try:
-        invitations.disable_user(db(), me, user)
+        user_admin.disable_user(db(), me, user)
         db().commit()
     except Conflict as exc:
         db().rollback()
@@ -166,8 +162,8 @@ def disable_user(user_id: int) -> BaseResponse | Page:
 @bp.post("/users/<int:user_id>/enable")
 def enable_user(user_id: int) -> BaseResponse:
     me = _me()
-    user = invitations.find_user(db(), me, user_id)
-    invitations.enable_user(db(), me, user)
+    user = user_admin.find_user(db(), me, user_id)
+    user_admin.enable_user(db(), me, user)
     db().commit()
     return _again(_("%(email)s may sign in again.", email=user.email), ".users")
 
@@ -175,16 +171,37 @@ def enable_user(user_id: int) -> BaseResponse:
 @bp.post("/users/<int:user_id>/password-link")
 def password_link(user_id: int) -> Page:
     me = _me()
-    user = invitations.find_user(db(), me, user_id)
-    secret = invitations.make_password_link(db(), me, user)[1]
+    user = user_admin.find_user(db(), me, user_id)
+    try:
+        secret = user_admin.make_password_link(db(), me, user)[1]
+        db().commit()
+    except Conflict as exc:
+        db().rollback()
+        return _users_page({"users": str(exc)}, status_of(exc))
+    return _users_page(link=link_address("team_links.reset", secret), link_for=user.email)
+
+
+@bp.post("/users/password-links/<int:reset_id>/revoke")
+def revoke_password_link(reset_id: int) -> BaseResponse:
+    user_admin.revoke_password_link(db(), _me(), reset_id)
     db().commit()
-    return _users_page(link=_link("team_links.reset", secret), link_for=user.email)
+    return _again(_("The password link is revoked: it no longer works."), ".users")
 
 
 def _users_page(errors: dict[str, str] | None = None, status: int = 200, **extra: Any) -> Page:
     """The users page; `extra`: the `values` typed in the new-user form, a new `link` and `link_for`."""
-    users = invitations.list_users(db(), _me())
-    page = render_template("admin/users.html", **{"values": {}, **extra}, users=users, errors=errors or {})
+    me = _me()
+    users = user_admin.list_users(db(), me)
+    page = render_template(
+        "admin/users.html",
+        **{"values": {}, **extra},
+        users=users,
+        # Who invited whom and who made which link are named by id: every user is on the page already.
+        users_by_id={u.id: u for u in users},
+        password_links=user_admin.pending_password_links(db(), me),
+        errors=errors or {},
+        now=utcnow(),
+    )
     return page, status
 
 
@@ -239,7 +256,8 @@ def create_token() -> Page:
     user = _me()
     name, days = request.form.get("name", ""), request.form.get("expires_in_days", "").strip()
     try:
-        if days and not days.isdigit():
+        # ASCII digits only: str.isdigit() also takes "²", which int() refuses.
+        if days and not re.fullmatch(r"[0-9]{1,4}", days):
             raise Invalid(
                 _("Give the number of days as a whole number, or leave it empty."), "expires_in_days"
             )

@@ -25,7 +25,7 @@ from podcast_host.errors import Invalid
 from podcast_host.feeds.categories import CATEGORY_CHOICES, format_category, validate_category
 from podcast_host.models import EPISODE_STATUSES, ROLES
 from podcast_host.notes import MAX_NOTES_CHARS
-from podcast_host.shows import LANGUAGE_PATTERN, LUFS_RANGE, MP3_BITRATES, SHOW_TYPES, TEXT_LIMITS
+from podcast_host.shows import LANGUAGE_PATTERN, LUFS_RANGE, MP3_BITRATES, SHOW_TYPES, TEXT_LIMITS, time_zones
 from podcast_host.slugs import MAX_SLUG_LENGTH, check_slug, slugify
 
 
@@ -34,31 +34,31 @@ def _small_letters(first: int, last: int) -> str:
     return "".join(c for c in map(chr, range(first, last + 1)) if c.isalpha() and slugify(c) == c)
 
 
-# The API checks slugs with the domain's rule (slugs.check_slug: a slug is the slug of itself). The OpenAPI
-# document states that rule as a pattern for the scripts most titles are written in: JSON Schema patterns are
-# ECMA-262 without the "u" flag, so no \p{Ll}; these are letters and digits that lower-casing and NFKC leave
-# as they are and that combine with nothing (tests/test_slugs.py checks each against the domain). Slugs in
-# other scripts are accepted too: the pattern leaves them out rather than promise what the domain refuses.
-_SLUG_LETTERS = "".join(
-    (
-        r"a-z0-9\u00df-\u00f6\u00f8-\u00ff",  # Latin-1
-        _small_letters(0x0100, 0x024F),  # Latin Extended-A and -B: ğ ı ş, ą ł ż, č ř, ș ț, ơ ư
-        r"\u03ac-\u03c2\u03c4-\u03ce",  # Greek; σ below
-        r"\u0430-\u045f",  # Cyrillic
-        _small_letters(0x0460, 0x052F),  # Cyrillic letters of other languages than Russian
-        r"\u0561-\u0586",  # Armenian
-        r"\u05d0-\u05ea",  # Hebrew
-        # Arabic, Persian and Urdu letters (no tatweel) and digits
-        r"\u0620-\u063f\u0641-\u064a\u0660-\u0669\u066e\u066f\u0671-\u0674\u0679-\u06d3\u06d5\u06ee-\u06fc\u06ff",
-        r"\u0904-\u0939\u093d\u0950\u0960\u0961\u0966-\u096f\u0971-\u097f",  # Devanagari
-        r"\u10d0-\u10fa",  # Georgian
-        r"\u3041-\u3096\u309d\u309e\u30a1-\u30fa\u30fc-\u30fe",  # kana
-        r"\u4e00-\u9fff\uac00-\ud7a3",  # CJK ideographs, Hangul syllables
-    )
+# The API checks slugs with the domain's rule (slugs.check_slug: a slug is the slug of itself, each word in
+# one script or in those Japanese and Korean write together). The OpenAPI document states that rule as a
+# pattern for the scripts most titles are written in: JSON Schema patterns are ECMA-262 without the "u" flag,
+# so no \p{Ll}; these are letters and digits that lower-casing and NFKC leave as they are and that combine
+# with nothing (tests/test_slugs.py checks each against the domain). Slugs in other scripts are accepted too:
+# the pattern leaves them out rather than promise what the domain refuses.
+_LATIN = r"a-z\u00df-\u00f6\u00f8-\u00ff" + _small_letters(0x0100, 0x024F)  # Latin-1, Extended-A and -B
+_HAN = r"\u4e00-\u9fff"  # CJK ideographs
+# A word: digits and the letters of one script, or of those a language writes together.
+_SLUG_WORDS = (
+    rf"[0-9{_LATIN}]+",
+    r"(?:[0-9\u03ac-\u03c2\u03c4-\u03ce]|\u03c3(?!-|$))+",  # Greek; σ only where the word goes on, else ς
+    rf"[0-9\u0430-\u045f{_small_letters(0x0460, 0x052F)}]+",  # Cyrillic, of Russian and other languages
+    r"[0-9\u0561-\u0586]+",  # Armenian
+    r"[0-9\u05d0-\u05ea]+",  # Hebrew
+    # Arabic, Persian and Urdu letters (no tatweel) and digits
+    r"[0-9\u0620-\u063f\u0641-\u064a\u0660-\u0669\u066e\u066f\u0671-\u0674\u0679-\u06d3\u06d5\u06ee-\u06fc\u06ff]+",
+    # Devanagari: a letter, then its marks (vowel signs, virama)
+    r"(?:[0-9\u0904-\u0939\u093d\u0950\u0960\u0961\u0966-\u096f\u0971-\u097f][\u093e-\u094f\u0962\u0963]*)+",
+    r"[0-9\u10d0-\u10fa]+",  # Georgian
+    rf"[0-9{_LATIN}\u3041-\u3096\u309d\u309e\u30a1-\u30fa\u30fc-\u30fe{_HAN}]+",  # Japanese: kana, Han, Latin
+    rf"[0-9{_LATIN}{_HAN}\uac00-\ud7a3]+",  # Korean: Hangul syllables, Han, Latin
 )
-# A letter (σ only where a word goes on: at its end it is ς), then its marks: Devanagari vowel signs, virama.
-_SLUG_LETTER = rf"(?:[{_SLUG_LETTERS}]|\u03c3(?!-|$))[\u093e-\u094f\u0962\u0963]*"
-SLUG_PATTERN = rf"^(?:{_SLUG_LETTER})+(?:-(?:{_SLUG_LETTER})+)*$"
+_SLUG_WORD = "(?:" + "|".join(_SLUG_WORDS) + ")"
+SLUG_PATTERN = rf"^{_SLUG_WORD}(?:-{_SLUG_WORD})*$"
 # Some character that survives notes.clean_text (controls dropped) and strip(); anchored for re.match.
 VISIBLE = r"^[\s\S]*[^\s\x00-\x1f\x7f-\x9f]"
 URL_PATTERN = r"^(https?://[^/\s\x00-\x1f\x7f-\x9f][^\s\x00-\x1f\x7f-\x9f]*)?$"
@@ -203,8 +203,12 @@ class ShowFieldsSchema(Schema):
         metadata={"example": "en"},
         validate=validate.Regexp(LANGUAGE_PATTERN, error="Use an ISO 639 code like en or ar."),
     )
-    time_zone = text_field(
-        TEXT_LIMITS["time_zone"], 'IANA time zone ("Africa/Cairo") the dashboard reads and shows times in.'
+    time_zone = fields.String(
+        # The domain's own list: an enum in the document, so clients see the choices.
+        validate=validate.OneOf(
+            sorted(time_zones()), error="Use an IANA time zone like UTC or Africa/Cairo."
+        ),
+        metadata={"description": 'IANA time zone ("Africa/Cairo") the dashboard reads and shows times in.'},
     )
     author = text_field(TEXT_LIMITS["author"])
     email = email_field()
@@ -433,3 +437,11 @@ class InvitationSchema(Schema):
     email = fields.String(required=True)
     role = fields.String(required=True, validate=validate.OneOf(ROLES))
     status = fields.String(required=True, validate=validate.OneOf(("invited",)))
+    accept_url = fields.String(
+        required=True,
+        metadata={
+            "format": "uri",
+            "description": "The one-time link with which the invited person accepts, valid 7 days; shown "
+            "this once, to hand over.",
+        },
+    )

@@ -57,10 +57,11 @@ def downgrade() -> None:
     op.drop_table("password_resets")
     op.drop_index("ix_invitations_show_id", "invitations")
     op.drop_table("invitations")
-    with op.batch_alter_table("shows", schema=None) as batch_op:
+    # Dropped in place (SQLite 3.35+): rebuilding these tables would cascade-delete their children's rows.
+    with op.batch_alter_table("shows", schema=None, recreate="never") as batch_op:
         batch_op.drop_column("spotify_url")
         batch_op.drop_column("apple_podcasts_url")
         batch_op.drop_column("time_zone")
-    with op.batch_alter_table("users", schema=None) as batch_op:
+    with op.batch_alter_table("users", schema=None, recreate="never") as batch_op:
         batch_op.drop_column("disabled_at")
         batch_op.drop_column("locale")
