@@ -81,7 +81,6 @@ def started(tmp_path: Path, database_url: str) -> Iterator[Any]:
             server.stop()
 
 
-@pytest.mark.postgres
 def test_a_forged_forwarded_for_is_ignored_unless_a_proxy_is_trusted(
     started: Any, database_url: str, tmp_path: Path
 ) -> None:
@@ -206,7 +205,6 @@ def test_the_audio_is_served_while_the_database_is_down_and_counted_when_it_is_b
             server.stop()
 
 
-@pytest.mark.postgres
 def test_counts_still_buffered_are_written_when_the_server_stops(
     started: Any, database_url: str, tmp_path: Path
 ) -> None:
