@@ -28,11 +28,12 @@ def opawg(name: str) -> list[dict[str, Any]]:
 def misread(name: str, is_bot: Callable[[dict[str, Any]], bool]) -> list[tuple[str, str, Client]]:
     """The examples of an OPAWG file that do not classify as their own entry, bot or not as is_bot says."""
     wrong = []
-    for entry in opawg(name):
-        for example in entry.get("examples", []):
-            client = classify(example)
-            if (client.app, client.bot) != (entry["name"], is_bot(entry)):
-                wrong.append((entry["name"], example, client))
+    examples = [(entry, example) for entry in opawg(name) for example in entry.get("examples", [])]
+    assert len(examples) > 50, f"the vendored {name}.json should carry its examples"
+    for entry, example in examples:
+        client = classify(example)
+        if (client.app, client.bot) != (entry["name"], is_bot(entry)):
+            wrong.append((entry["name"], example, client))
     return wrong
 
 

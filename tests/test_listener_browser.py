@@ -292,6 +292,10 @@ def test_an_arabic_show_speaks_arabic_everywhere_listeners_look(
                            copy.querySelectorAll('script, textarea, [lang]').forEach(e => e.remove());
                            return copy.innerText; }"""
             )
+            # The check reads interface text at all: a phrase every one of these pages shows, in Arabic.
+            # "Download the episode" in the embed, "Subscribe" on the pages.
+            expected = "تنزيل الحلقة" if path.endswith("/embed") else "اشترك"
+            assert expected in shown, f"{path} shows none of its interface in Arabic"
             leaks = [text for text in english if text in shown]
             assert not leaks, f"{path} shows English: {leaks[:5]}"
             assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"], path

@@ -5,6 +5,7 @@ and races on the link pages, and how many pending links one may pile up."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 import threading
 from datetime import timedelta
@@ -421,6 +422,7 @@ def test_token_days_other_than_ascii_digits_are_refused_next_to_the_field(
 def test_two_new_accounts_made_on_one_link_at_once_answer_409_and_log_no_secret(
     app: Flask, services: Services, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)  # everything any logger writes is searched for the secret
     app.config["PROPAGATE_EXCEPTIONS"] = (
         False  # as in production: an error is logged, not raised to the client
     )

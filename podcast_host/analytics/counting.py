@@ -36,8 +36,6 @@ log = logging.getLogger(__name__)
 LISTENER_DAYS = cast(Table, ListenerDay.__table__)
 DOWNLOAD_TALLIES = cast(Table, DownloadTally.__table__)
 
-# Answers that hand the listener the audio (or send it where the audio is); anything else never counts.
-DELIVERED = frozenset({200, 206, 302})
 # A salt lives through its own day and the next one, then is deleted with the listener rows of its day.
 KEEP_DAYS = 2
 # Listener rows read per statement (three parameters each: well inside SQLite's limit of 32,766).
@@ -198,7 +196,7 @@ def _audio_of(session: Session, keys: Iterable[str]) -> dict[int, _Audio]:
 
 def _listen_of(request: Heard, audio: dict[int, _Audio]) -> tuple[int, list[rules.Span], int] | None:
     """(episode id, spans asked for, loose bytes) of a request that may count, else None."""
-    if request.method != "GET" or request.status not in DELIVERED or not request.user_agent.strip():
+    if request.method != "GET" or request.status not in rules.DELIVERED or not request.user_agent.strip():
         return None
     try:
         where = parse_media_key(request.key)

@@ -49,6 +49,7 @@ class Ingested:
 
     @property
     def already(self) -> bool:
+        """No whole line past what an earlier ingest counted (a line still being written waits)."""
         return self.lines == 0 and self.skipped_bytes > 0
 
 

@@ -16,6 +16,8 @@ from collections.abc import Iterable
 MAX_USER_AGENT = 512
 # A single range is never this long; a longer Range header is taken as one the server ignores.
 MAX_RANGE_HEADER = 256
+# Answers that hand the listener the audio (or send it where the audio is); anything else never counts.
+DELIVERED = frozenset({200, 206, 302})
 # A Range asking for this many bytes or fewer is a probe (players ask "bytes=0-1" to learn the size).
 PROBE_BYTES = 2
 # IAB 2.2: a download is at least one minute of audio.

@@ -31,7 +31,7 @@ def analytics_ingest(lazy: LazyServices, log_file: Path, fmt: str) -> None:
 
     result = ingest(lazy.get(), log_file, fmt)
     if result.already:
-        click.echo(f"{log_file.name} was counted before: nothing new.")
+        click.echo(f"{log_file.name} was counted before: no new whole line to count.")
         return
     for problem in result.errors:
         click.echo(f"line {problem.line_number}: {problem.reason}", err=True)

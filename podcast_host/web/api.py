@@ -19,7 +19,15 @@ from podcast_host.errors import Forbidden, NotAuthenticated
 from podcast_host.models import Episode, Show, User, utcnow
 from podcast_host.web import auth, team_links
 from podcast_host.web.analytics_schemas import AnalyticsQuerySchema, AnalyticsSchema
-from podcast_host.web.api_bodies import episode_json, form_body, json_body, member_json, show_json, token_json
+from podcast_host.web.api_bodies import (
+    csv_download,
+    episode_json,
+    form_body,
+    json_body,
+    member_json,
+    show_json,
+    token_json,
+)
 from podcast_host.web.context import db, services, spooled_upload
 from podcast_host.web.openapi import build_document, documented
 from podcast_host.web.schemas import (
@@ -341,13 +349,7 @@ def show_analytics(slug: str) -> Response:
 @documented("analytics", query=AnalyticsQuerySchema, media_type="text/csv", errors=(403, 404))
 def show_analytics_csv(slug: str) -> Response:
     """The same figures as CSV: one row per figure (dimension, key, name, downloads)."""
-    figures = _analytics(slug)
-    name = f"downloads-{figures['since']}-{figures['until']}.csv"
-    return Response(
-        report.report_csv(figures),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
+    return csv_download(_analytics(slug))
 
 
 def _analytics(slug: str) -> dict[str, object]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import request
+from flask import Response, request
 from marshmallow import Schema
 from werkzeug.datastructures import FileStorage
 
@@ -133,3 +133,15 @@ def token_json(token: ApiToken) -> dict[str, Any]:
 
 def member_json(membership: Membership) -> dict[str, Any]:
     return {"email": membership.user.email, "role": membership.role}
+
+
+def csv_download(figures: dict[str, Any]) -> Response:
+    """A show's download figures as the CSV file the API and the dashboard both offer (docs/analytics.md)."""
+    from podcast_host.analytics.report import report_csv
+
+    name = f"downloads-{figures['since']}-{figures['until']}.csv"
+    return Response(
+        report_csv(figures),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )

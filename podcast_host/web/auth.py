@@ -162,6 +162,15 @@ def _account_digest(key: tuple[str, str]) -> bytes:
     return hashlib.sha256(key[0].encode("utf-8", "surrogatepass")).digest()
 
 
+@bp.after_request
+def _private_sign_in(response: BaseResponse) -> BaseResponse:
+    """The login page may carry a one-time link in its `next` (an invitation sent to someone signed out):
+    it is kept by no cache and named in no Referer, as the link pages themselves are."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
 

@@ -17,6 +17,7 @@ from markupsafe import Markup
 
 from podcast_host.analytics import charts, report
 from podcast_host.models import Show, utcnow
+from podcast_host.web.api_bodies import csv_download
 from podcast_host.web.context import db
 from podcast_host.web.dashboard import _show_for, bp
 
@@ -71,13 +72,7 @@ def analytics(slug: str) -> str:
 def analytics_csv(slug: str) -> Response:
     """The page's figures as the API's CSV (docs/analytics.md, "Reports"), for a signed-in browser."""
     show = _show_for(slug, "read")
-    figures = report.show_report(db(), show, _period(show, _chosen_range()))
-    name = f"downloads-{figures['since']}-{figures['until']}.csv"
-    return Response(
-        report.report_csv(report.api_report(figures)),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
+    return csv_download(report.show_report(db(), show, _period(show, _chosen_range())))
 
 
 def _breakdowns(figures: dict[str, Any]) -> list[tuple[str, Markup]]:

@@ -4,6 +4,7 @@ user's choice, else the browser's; dates, numbers and sizes are formatted by Bab
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from importlib import resources
 
@@ -64,6 +65,7 @@ def interface_direction() -> str:
     return "rtl" if locale is not None and locale.character_order == "right-to-left" else "ltr"
 
 
+@functools.cache
 def language_name(code: str) -> str:
     """A language's name in itself ("العربية", "français") for pickers; the code if Babel knows none."""
     try:
@@ -153,9 +155,15 @@ ZONE_AREAS = frozenset(
 )
 
 
+@functools.cache
+def _places() -> list[str]:
+    """The zones named after places, sorted once per process (the tz database does not change under it)."""
+    return sorted(zone for zone in time_zones() if zone.partition("/")[0] in ZONE_AREAS)
+
+
 def show_time_zones(current: str | None = None) -> list[str]:
     """The zones a show's time-zone picker lists: UTC, then the places by name, the show's own if another."""
-    places = sorted(zone for zone in time_zones() if zone.partition("/")[0] in ZONE_AREAS)
+    places = _places()
     extra = [current] if current and current != "UTC" and current not in places else []
     return ["UTC", *extra, *places]
 

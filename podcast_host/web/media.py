@@ -18,10 +18,11 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from podcast_host import accounts
 from podcast_host.analytics.recorder import Heard
-from podcast_host.analytics.rules import MAX_RANGE_HEADER, MAX_USER_AGENT
+from podcast_host.analytics.rules import DELIVERED, MAX_RANGE_HEADER, MAX_USER_AGENT
 from podcast_host.db import is_outage
 from podcast_host.errors import NotFound
 from podcast_host.models import Episode, Show, utcnow
+from podcast_host.services import Services
 from podcast_host.storage import MediaKey, original_download_name, parse_media_key, served_type
 from podcast_host.web.auth import session_user
 from podcast_host.web.context import db, services
@@ -76,7 +77,8 @@ def media(key: str) -> BaseResponse:
     if stale:
         # Answered from memory while the database is away: no cache may keep it (the file may be gone since).
         headers["Cache-Control"] = "no-cache"
-    store = services().store
+    app_services = services()
+    store = app_services.store
     path = store.local_path(key)
     # A LocalStore behind MEDIA_URL: public files are fetched there, team-only ones from the app.
     if path is not None and (private or store.public_url(key) is None):
@@ -102,20 +104,24 @@ def media(key: str) -> BaseResponse:
         headers = {**headers, "Cache-Control": PRIVATE_CACHING if private else "no-cache"}
         del headers["Content-Type"]
     if not private and not stale:
-        _public_keys().remember(key)  # only a file that exists, so made-up names never fill the memory
+        _public_keys(app_services).remember(
+            key
+        )  # only a file that exists, so made-up names never fill the memory
     response.headers.update(headers)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = SANDBOX
     if not private:
         # Web players on other sites may fetch what every listener may fetch anyway.
         response.headers["Access-Control-Allow-Origin"] = "*"
-        if where.kind == "audio" and services().settings.count_downloads:
-            _count(key, response.status_code)
+        # Only what may count is buffered: a flood of HEAD or 304 requests must not push listeners out.
+        counted = request.method == "GET" and response.status_code in DELIVERED
+        if where.kind == "audio" and counted and app_services.settings.count_downloads:
+            _count(app_services, key, response.status_code)
     return response
 
 
-def _count(key: str, status: int) -> None:
-    recorder = services().recorder
+def _count(app_services: Services, key: str, status: int) -> None:
+    recorder = app_services.recorder
     range_header = request.headers.get("Range")
     recorder.note(
         Heard(
@@ -135,7 +141,7 @@ def _is_private(key: str, where: MediaKey) -> tuple[bool, bool]:
     """(private, stale): _check_access, skipped for a file found public within the last minute, and answered
     from that memory (stale) while the database is out of reach: listeners keep their audio through an
     outage (docs/analytics.md). Any other database error, or a file not known public, gets no such help."""
-    public_keys = _public_keys()
+    public_keys = _public_keys(services())
     age = public_keys.age(key)
     if age is not None and age < PUBLIC_FOR_S:
         return False, False
@@ -154,11 +160,13 @@ def _is_private(key: str, where: MediaKey) -> tuple[bool, bool]:
     return private, False
 
 
-def _public_keys() -> PublicKeys:
-    found = services().caches.get("public_media")
-    if not isinstance(found, PublicKeys):
-        found = services().caches["public_media"] = PublicKeys()
-    return found
+def _public_keys(app_services: Services) -> PublicKeys:
+    found = app_services.caches.get("public_media")
+    if isinstance(found, PublicKeys):
+        return found
+    # setdefault: two threads starting at once keep the same memory.
+    kept = app_services.caches.setdefault("public_media", PublicKeys())
+    return kept if isinstance(kept, PublicKeys) else PublicKeys()
 
 
 def _check_access(where: MediaKey) -> bool:
