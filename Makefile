@@ -46,9 +46,10 @@ bench: test-deps ## Benchmarks (audio, feed, upload, server memory, analytics), 
 	$(BIN)/python scripts/bench_upload.py
 	$(BIN)/python scripts/bench_serve_memory.py
 	$(BIN)/python scripts/bench_analytics.py
+	$(BIN)/python scripts/bench_import.py
 
 catalogs: install ## Extract the interface's strings, update the catalogs (en, ar, fr) and compile them
-	$(BIN)/pybabel -q extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output \
+	$(BIN)/pybabel -q extract -F babel.cfg -k _l -k lazy_gettext -k refusal --no-location --sort-output \
 		-o podcast_host/translations/messages.pot .
 	$(BIN)/pybabel -q update -i podcast_host/translations/messages.pot -d podcast_host/translations \
 		--no-fuzzy-matching

@@ -12,7 +12,7 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from podcast_host.errors import Conflict, Forbidden, Invalid, NotAuthenticated, NotFound
+from podcast_host.errors import Conflict, Forbidden, Invalid, NotAuthenticated, NotFound, refusal
 from podcast_host.models import MAX_ID, ROLES, ApiToken, Episode, Invitation, Membership, Show, User, utcnow
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -43,23 +43,25 @@ def normalize_email(email: str) -> str:
     email = email.strip().lower()
     if len(email) > MAX_EMAIL_LENGTH or not EMAIL_RE.match(email):
         shown = email if len(email) <= MAX_EMAIL_LENGTH else email[:40] + "…"
-        raise Invalid(f"{shown!r} is not an email address.", field="email")
+        raise Invalid(refusal("%(address)r is not an email address.", address=shown), field="email")
     return email
 
 
 def check_password(password: str, field: str = "password") -> str:
     """A password that may be stored: MIN_PASSWORD_LENGTH to MAX_PASSWORD_LENGTH characters."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise Invalid(f"The password must have at least {MIN_PASSWORD_LENGTH} characters.", field=field)
+        message = refusal("The password must have at least %(least)s characters.", least=MIN_PASSWORD_LENGTH)
+        raise Invalid(message, field=field)
     if len(password) > MAX_PASSWORD_LENGTH:
-        raise Invalid(f"The password may have at most {MAX_PASSWORD_LENGTH} characters.", field=field)
+        message = refusal("The password may have at most %(most)s characters.", most=MAX_PASSWORD_LENGTH)
+        raise Invalid(message, field=field)
     return password
 
 
 def create_user(session: Session, email: str, password: str | None, admin: bool = False) -> User:
     email = normalize_email(email)
     if session.scalar(select(User).where(User.email == email)):
-        raise Conflict(f"A user with the email {email} already exists.")
+        raise Conflict(refusal("A user with the email %(email)s already exists.", email=email))
     if password is not None:
         check_password(password)
     user = User(
@@ -75,14 +77,14 @@ def create_user(session: Session, email: str, password: str | None, admin: bool 
 def get_user(session: Session, email: str) -> User:
     user = session.scalar(select(User).where(User.email == email.strip().lower()))
     if user is None:
-        raise NotFound(f"There is no user with the email {email}.")
+        raise NotFound(refusal("There is no user with the email %(email)s.", email=email))
     return user
 
 
 def authenticate(session: Session, email: str, password: str) -> User:
     """The user with this email and password; the refusal takes as long whether or not the email has an
     account, so the time of an answer does not tell which addresses have one."""
-    wrong = NotAuthenticated("The email or the password is wrong.")
+    wrong = NotAuthenticated(refusal("The email or the password is wrong."))
     if len(email) > MAX_EMAIL_LENGTH or len(password) > MAX_PASSWORD_LENGTH:
         raise wrong  # never a stored password: it cannot match, and hashing it would cost for nothing
     user = session.scalar(select(User).where(User.email == email.strip().lower()))
@@ -104,10 +106,12 @@ def change_password(session: Session, user: User, current: str, new: str) -> Non
     """A user's own change: the current password is needed, and every browser session of theirs ends."""
     if not user.password_hash:
         raise Forbidden(
-            "You have no password yet: the operator sets the first one with `podcast-host user password`."
+            refusal(
+                "You have no password yet: the operator sets the first one with `podcast-host user password`."
+            )
         )
     if len(current) > MAX_PASSWORD_LENGTH or not check_password_hash(user.password_hash, current):
-        raise Forbidden("The current password is wrong.")
+        raise Forbidden(refusal("The current password is wrong."))
     set_password(session, user, new, field="new_password")
 
 
@@ -142,14 +146,19 @@ def create_token(
     is read-only if that one is, so a short-lived or leaked token cannot mint a lasting one.
     """
     if expires_in_days is not None and not 1 <= expires_in_days <= MAX_TOKEN_DAYS:
-        raise Invalid(
-            f"A token lasts from 1 to {MAX_TOKEN_DAYS} days, not {expires_in_days}.", field="expires_in_days"
+        message = refusal(
+            "A token lasts from 1 to %(most)s days, not %(days)s.", most=MAX_TOKEN_DAYS, days=expires_in_days
         )
+        raise Invalid(message, field="expires_in_days")
     held = session.scalar(select(func.count()).select_from(ApiToken).where(ApiToken.user_id == user.id)) or 0
     if held >= MAX_TOKENS_PER_USER:
         raise Conflict(
-            f"You already have {held} API tokens, the most one account may hold ({MAX_TOKENS_PER_USER}): "
-            "revoke those you no longer use first."
+            refusal(
+                "You already have %(held)s API tokens, the most one account may hold (%(most)s): "
+                "revoke those you no longer use first.",
+                held=held,
+                most=MAX_TOKENS_PER_USER,
+            )
         )
     expires_at = utcnow() + timedelta(days=expires_in_days) if expires_in_days else None
     if made_with is not None:
@@ -198,21 +207,21 @@ def require_episode(session: Session, user: User | None, episode: Episode, permi
     """Like `require`, but an episode of a show the user has no role on is missing (NotFound), so its
     answer names no show and tells nothing a stranger could not learn from an unused id."""
     if user is None:
-        raise NotAuthenticated("Sign in or send an API token.")
+        raise NotAuthenticated(refusal("Sign in or send an API token."))
     role = role_on(session, user, episode.show)
     if role is None:
-        raise NotFound(f"There is no episode {episode.id}.")
+        raise NotFound(refusal("There is no episode %(id)s.", id=episode.id))
     if permission not in PERMISSIONS[role]:
-        raise Forbidden(f"You may not do that on the show {episode.show.slug!r}.")
+        raise Forbidden(refusal("You may not do that on the show %(slug)r.", slug=episode.show.slug))
 
 
 def require(session: Session, user: User | None, show: Show, permission: str) -> None:
     """Raise NotAuthenticated without a user, Forbidden when the user's role lacks the permission."""
     if user is None:
-        raise NotAuthenticated("Sign in or send an API token.")
+        raise NotAuthenticated(refusal("Sign in or send an API token."))
     role = role_on(session, user, show)
     if role is None or permission not in PERMISSIONS[role]:
-        raise Forbidden(f"You may not do that on the show {show.slug!r}.")
+        raise Forbidden(refusal("You may not do that on the show %(slug)r.", slug=show.slug))
 
 
 def allows(session: Session, user: User | None, show: Show, permission: str) -> bool:
@@ -226,10 +235,16 @@ def membership_of(session: Session, show: Show, user: User) -> Membership | None
     )
 
 
+def role_refusal(role: str) -> str:
+    """The refusal of a role that is none of ROLES, written out in the sentence so that each language names
+    them in its own words."""
+    return refusal("The role must be one of owner, editor, viewer, not %(role)r.", role=role)
+
+
 def grant(session: Session, show: Show, user: User, role: str) -> Membership:
     """Give `user` a role on `show`; a show never loses its last owner this way."""
     if role not in ROLES:
-        raise Invalid(f"The role must be one of {', '.join(ROLES)}, not {role!r}.", field="role")
+        raise Invalid(role_refusal(role), field="role")
     lock_members(session, show)
     membership = membership_of(session, show, user)
     if membership is not None and membership.role == "owner" and role != "owner":
@@ -250,7 +265,7 @@ def remove_member(session: Session, show: Show, email: str) -> None:
     user = session.scalar(select(User).where(User.email == email))
     membership = membership_of(session, show, user) if user is not None else None
     if user is None or membership is None:
-        raise NotFound(f"{email} has no role on {show.slug!r}.")
+        raise NotFound(refusal("%(email)s has no role on %(show)r.", email=email, show=show.slug))
     if membership.role == "owner":
         _keep_an_owner(session, show, user)
     session.delete(membership)
@@ -293,13 +308,13 @@ def _keep_an_owner(session: Session, show: Show, leaving: User) -> None:
         Membership.show_id == show.id, Membership.role == "owner", Membership.user_id != leaving.id
     )
     if session.scalar(others) is None:
-        raise Conflict(f"{show.slug!r} needs an owner: make someone else owner first.")
+        raise Conflict(refusal("%(show)r needs an owner: make someone else owner first.", show=show.slug))
 
 
 def revoke_token(session: Session, user: User, token_id: int) -> None:
     """Delete one of the user's own tokens; someone else's is as good as missing."""
     token = session.get(ApiToken, token_id) if 1 <= token_id <= MAX_ID else None
     if token is None or token.user_id != user.id:
-        raise NotFound(f"You have no token {token_id}.")
+        raise NotFound(refusal("You have no token %(id)s.", id=token_id))
     session.delete(token)
     session.flush()

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from podcast_host.errors import Unavailable
+from podcast_host.errors import Unavailable, refusal
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -50,7 +50,8 @@ _FORMATS = {"JPEG": ("image/jpeg", "jpg"), "PNG": ("image/png", "png")}
 
 
 class ArtworkError(ValueError):
-    """Cover art we refuse; the message is one sentence a producer can act on."""
+    """Cover art we refuse; the message is one sentence a producer can act on, marked with `refusal` so that
+    the dashboard shows it in the reader's language."""
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,7 @@ def _pil() -> ModuleType:
 def _decode_slot() -> Iterator[None]:
     """One of the DECODE_SLOTS, waited for at most DECODE_WAIT_S; Unavailable (503) when none comes free."""
     if not decoding.acquire(timeout=DECODE_WAIT_S):
-        raise Unavailable("The server is busy reading other cover art; try again in a moment.")
+        raise Unavailable(refusal("The server is busy reading other cover art; try again in a moment."))
     try:
         yield
     finally:
@@ -114,12 +115,23 @@ def _open(data: bytes) -> Image.Image:
         image: Image.Image = pil.open(io.BytesIO(data))
     except (pil.DecompressionBombError, pil.DecompressionBombWarning) as error:
         # Pillow's guard fires at open, before our budget check; the warning is an exception when filtered so.
-        raise ArtworkError(_too_large_message("far larger")) from error
+        message = refusal(
+            "Cover art must be at most %(most)s×%(most)s px (it is scaled down to %(side)s×%(side)s); "
+            "this one is far larger.",
+            most=MAX_SOURCE_SIDE_PX,
+            side=MAX_SIDE_PX,
+        )
+        raise ArtworkError(message) from error
     except (UnidentifiedImageError, OSError) as error:
-        raise ArtworkError("Cover art must be a JPEG or PNG image; this file is not an image.") from error
+        raise ArtworkError(
+            refusal("Cover art must be a JPEG or PNG image; this file is not an image.")
+        ) from error
     if image.format not in _FORMATS:
         image.close()
-        raise ArtworkError(f"Cover art must be a JPEG or PNG image; this one is {image.format}.")
+        message = refusal(
+            "Cover art must be a JPEG or PNG image; this one is %(format)s.", format=image.format
+        )
+        raise ArtworkError(message)
     return image
 
 
@@ -128,23 +140,31 @@ def _check_shape(image: Image.Image) -> None:
     width, height = image.size
     _check_pixel_budget(width, height)
     if width != height:
-        raise ArtworkError(f"Cover art must be square; this one is {width}×{height} px.")
-    if width < MIN_SIDE_PX:
-        raise ArtworkError(
-            f"Cover art must be at least {MIN_SIDE_PX}×{MIN_SIDE_PX} px; this one is {width}×{height} px."
+        message = refusal(
+            "Cover art must be square; this one is %(width)s×%(height)s px.", width=width, height=height
         )
+        raise ArtworkError(message)
+    if width < MIN_SIDE_PX:
+        message = refusal(
+            "Cover art must be at least %(least)s×%(least)s px; this one is %(width)s×%(height)s px.",
+            least=MIN_SIDE_PX,
+            width=width,
+            height=height,
+        )
+        raise ArtworkError(message)
 
 
 def _check_pixel_budget(width: int, height: int) -> None:
     if width * height > MAX_SOURCE_PIXELS:
-        raise ArtworkError(_too_large_message(f"{width}×{height} px"))
-
-
-def _too_large_message(actual: str) -> str:
-    return (
-        f"Cover art must be at most {MAX_SOURCE_SIDE_PX}×{MAX_SOURCE_SIDE_PX} px (it is scaled down to "
-        f"{MAX_SIDE_PX}×{MAX_SIDE_PX}); this one is {actual}."
-    )
+        message = refusal(
+            "Cover art must be at most %(most)s×%(most)s px (it is scaled down to %(side)s×%(side)s); "
+            "this one is %(width)s×%(height)s px.",
+            most=MAX_SOURCE_SIDE_PX,
+            side=MAX_SIDE_PX,
+            width=width,
+            height=height,
+        )
+        raise ArtworkError(message)
 
 
 def _decode_fully(image: Image.Image) -> None:
@@ -152,7 +172,9 @@ def _decode_fully(image: Image.Image) -> None:
     try:
         image.load()
     except (OSError, SyntaxError, ValueError) as error:
-        raise ArtworkError("Cover art could not be read: the file is truncated or corrupt.") from error
+        raise ArtworkError(
+            refusal("Cover art could not be read: the file is truncated or corrupt.")
+        ) from error
 
 
 def _reencoded(image: Image.Image, mime_type: str, extension: str) -> Artwork:
@@ -264,10 +286,11 @@ def _jpeg_layout(data: bytes) -> _Layout | None:
         if marker == 0xDA:  # SOS: entropy-coded data runs to the next marker that is not FF00 or RSTn
             scans += 1
             if scans > MAX_JPEG_SCANS:
-                raise ArtworkError(
-                    f"Cover art must be a JPEG of at most {MAX_JPEG_SCANS} progressive scans; "
-                    "this one has more."
+                message = refusal(
+                    "Cover art must be a JPEG of at most %(most)s progressive scans; this one has more.",
+                    most=MAX_JPEG_SCANS,
                 )
+                raise ArtworkError(message)
             at = _next_jpeg_marker(data, at)
     return _Layout(*size, False) if size else None
 
@@ -276,8 +299,11 @@ def _parts() -> Iterator[int]:
     """The turns of a walk over a file's chunks or segments: past MAX_PARTS the file is refused."""
     yield from range(MAX_PARTS)
     raise ArtworkError(
-        f"Cover art must be made of at most {MAX_PARTS} chunks (PNG) or segments (JPEG); this one has more. "
-        "Saving it again from an image editor fixes that."
+        refusal(
+            "Cover art must be made of at most %(most)s chunks (PNG) or segments (JPEG); this one has more. "
+            "Saving it again from an image editor fixes that.",
+            most=MAX_PARTS,
+        )
     )
 
 

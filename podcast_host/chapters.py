@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from podcast_host.errors import Invalid
+from podcast_host.errors import Invalid, refusal
 from podcast_host.notes import clean_text
 
 # https://github.com/Podcastindex-org/podcast-namespace/blob/main/docs/examples/chapters/jsonChapters.md
@@ -30,43 +30,45 @@ def parse_chapters(data: bytes) -> dict[str, Any]:
     try:
         doc = json.loads(data.decode("utf-8"), parse_constant=_refuse_constant)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise Invalid(f"The chapters file is not valid JSON: {exc}.", field="chapters") from None
+        # The reason is the JSON parser's own, in English: where in the file it stopped.
+        message = refusal("The chapters file is not valid JSON: %(reason)s.", reason=str(exc))
+        raise Invalid(message, field="chapters") from None
     except RecursionError:
         # json recurses once per nesting level; a real chapters file is four levels deep.
-        raise Invalid("The chapters file is nested too deeply to be chapters.", field="chapters") from None
+        raise Invalid(
+            refusal("The chapters file is nested too deeply to be chapters."), field="chapters"
+        ) from None
     items = doc.get("chapters") if isinstance(doc, dict) else None
     if not isinstance(items, list):
-        raise Invalid('The chapters file needs a "chapters" list.', field="chapters")
+        raise Invalid(refusal('The chapters file needs a "chapters" list.'), field="chapters")
     return {"version": CHAPTERS_VERSION, "chapters": _checked(items)}
 
 
 def _refuse_constant(name: str) -> float:
-    raise Invalid(f"The chapters file contains {name}; times must be finite numbers.", field="chapters")
+    message = refusal("The chapters file contains %(name)s; times must be finite numbers.", name=name)
+    raise Invalid(message, field="chapters")
 
 
-def _checked(items: Sequence[object]) -> list[dict[str, Any]]:
+def _checked(items: Sequence[object], in_tags: bool = False) -> list[dict[str, Any]]:
+    """The chapters, checked; `in_tags` words the refusals for chapters read from the audio file's tags."""
     if len(items) > MAX_CHAPTERS:
-        raise Invalid(f"The chapters file has more than {MAX_CHAPTERS} chapters.", field="chapters")
-    chapters = [_chapter(item, index) for index, item in enumerate(items, 1)]
+        message = refusal("The chapters file has more than %(most)s chapters.", most=MAX_CHAPTERS)
+        raise Invalid(message, field="chapters")
+    chapters = [_chapter(item, index, in_tags) for index, item in enumerate(items, 1)]
     return sorted(chapters, key=lambda c: c["startTime"])
 
 
-def _chapter(item: object, index: int) -> dict[str, Any]:
+def _chapter(item: object, index: int, in_tags: bool = False) -> dict[str, Any]:
     if not isinstance(item, dict):
-        raise Invalid(f"Chapter {index} is not an object.", field="chapters")
+        raise Invalid(refusal("Chapter %(index)s is not an object.", index=index), field="chapters")
     start = _seconds(item.get("startTime"))
     if start is None:
-        raise Invalid(
-            f"Chapter {index} needs a startTime between 0 and {MAX_CHAPTER_TIME_S} seconds.", field="chapters"
-        )
+        raise Invalid(_no_start(index, in_tags), field="chapters")
     chapter: dict[str, Any] = {"startTime": start}
     if item.get("endTime") is not None:
         end = _seconds(item["endTime"])
         if end is None:
-            raise Invalid(
-                f"Chapter {index} has an endTime that is not between 0 and {MAX_CHAPTER_TIME_S} seconds.",
-                field="chapters",
-            )
+            raise Invalid(_bad_end(index, in_tags), field="chapters")
         if end > start:
             chapter["endTime"] = end
     # Control characters and lone surrogates go: JSON escapes can carry them, and a lone surrogate breaks the
@@ -74,7 +76,7 @@ def _chapter(item: object, index: int) -> dict[str, Any]:
     title = clean_text(item["title"]).strip() if isinstance(item.get("title"), str) else ""
     if title:
         if len(title) > MAX_TITLE_CHARS:
-            raise Invalid(f"Chapter {index} has a title over {MAX_TITLE_CHARS} characters.", field="chapters")
+            raise Invalid(_long_title(index, in_tags), field="chapters")
         chapter["title"] = title
     for key in ("img", "url"):
         # Tabs and newlines inside a link are dropped, as browsers drop them.
@@ -104,14 +106,77 @@ def _seconds(value: object) -> float | None:
 def _link(url: str, key: str, index: int) -> str:
     """Only absolute http(s) links are published: a chapter link ends up in players and on our pages."""
     if len(url) > MAX_URL_CHARS:
-        raise Invalid(f"Chapter {index} has a {key} over {MAX_URL_CHARS} characters.", field="chapters")
+        if key == "img":
+            message = refusal(
+                "Chapter %(index)s has a img over %(most)s characters.", index=index, most=MAX_URL_CHARS
+            )
+        else:
+            message = refusal(
+                "Chapter %(index)s has a url over %(most)s characters.", index=index, most=MAX_URL_CHARS
+            )
+        raise Invalid(message, field="chapters")
     try:
         parts = urlsplit(url)
     except ValueError:
         parts = None
     if parts is None or parts.scheme.lower() not in LINK_SCHEMES or not parts.hostname:
-        raise Invalid(f"Chapter {index} has a {key} that is not an http(s) link.", field="chapters")
+        if key == "img":
+            message = refusal("Chapter %(index)s has a img that is not an http(s) link.", index=index)
+        else:
+            message = refusal("Chapter %(index)s has a url that is not an http(s) link.", index=index)
+        raise Invalid(message, field="chapters")
     return url
+
+
+# A refusal of chapters read from the audio file's tags names the tags, not a file the producer never sent,
+# and says how to replace them; each is one whole sentence, so that every language words all of it. Tags carry
+# only times and titles: these are the refusals they can meet.
+
+
+def _no_start(index: int, in_tags: bool) -> str:
+    if in_tags:
+        return refusal(
+            "The chapter tags in the audio file (ID3 CHAP frames or M4A chapters) cannot be used: "
+            "Chapter %(index)s needs a startTime between 0 and %(most)s seconds. "
+            "Send a chapters.json with the audio to use those chapters instead.",
+            index=index,
+            most=MAX_CHAPTER_TIME_S,
+        )
+    return refusal(
+        "Chapter %(index)s needs a startTime between 0 and %(most)s seconds.",
+        index=index,
+        most=MAX_CHAPTER_TIME_S,
+    )
+
+
+def _bad_end(index: int, in_tags: bool) -> str:
+    if in_tags:
+        return refusal(
+            "The chapter tags in the audio file (ID3 CHAP frames or M4A chapters) cannot be used: "
+            "Chapter %(index)s has an endTime that is not between 0 and %(most)s seconds. "
+            "Send a chapters.json with the audio to use those chapters instead.",
+            index=index,
+            most=MAX_CHAPTER_TIME_S,
+        )
+    return refusal(
+        "Chapter %(index)s has an endTime that is not between 0 and %(most)s seconds.",
+        index=index,
+        most=MAX_CHAPTER_TIME_S,
+    )
+
+
+def _long_title(index: int, in_tags: bool) -> str:
+    if in_tags:
+        return refusal(
+            "The chapter tags in the audio file (ID3 CHAP frames or M4A chapters) cannot be used: "
+            "Chapter %(index)s has a title over %(most)s characters. "
+            "Send a chapters.json with the audio to use those chapters instead.",
+            index=index,
+            most=MAX_TITLE_CHARS,
+        )
+    return refusal(
+        "Chapter %(index)s has a title over %(most)s characters.", index=index, most=MAX_TITLE_CHARS
+    )
 
 
 def chapters_from_list(items: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -122,18 +187,15 @@ def chapters_from_list(items: list[dict[str, Any]]) -> dict[str, Any] | None:
     """
     if not items:
         return None
-    try:
-        if len(items) > MAX_CHAPTERS:
-            raise Invalid(f"they hold more than {MAX_CHAPTERS} chapters")
-        chapters = _checked(items)
-    except Invalid as exc:
-        reason = str(exc).rstrip(".")
-        raise Invalid(
-            f"The chapter tags in the audio file (ID3 CHAP frames or M4A chapters) cannot be used: {reason}. "
+    if len(items) > MAX_CHAPTERS:
+        message = refusal(
+            "The chapter tags in the audio file (ID3 CHAP frames or M4A chapters) cannot be used: "
+            "they hold more than %(most)s chapters. "
             "Send a chapters.json with the audio to use those chapters instead.",
-            field="chapters",
-        ) from None
-    return {"version": CHAPTERS_VERSION, "chapters": chapters}
+            most=MAX_CHAPTERS,
+        )
+        raise Invalid(message, field="chapters")
+    return {"version": CHAPTERS_VERSION, "chapters": _checked(items, in_tags=True)}
 
 
 def chapters_for_tags(doc: dict[str, Any] | None) -> list[dict[str, Any]]:

@@ -55,6 +55,9 @@ class Settings:
     # The instance's name and logo in the header of public pages (docs/deployment.md, "Branding").
     instance_name: str = "podcast-host"
     instance_logo_url: str | None = None
+    # Whether URLs given to the server may reach private, loopback and link-local addresses
+    # (docs/architecture.md, "Fetching other servers"); only for a closed network where every user is trusted.
+    allow_private_urls: bool = False
     testing: bool = False
     extra: Mapping[str, object] = field(default_factory=dict)
 
@@ -72,7 +75,7 @@ _INT_FIELDS = {
     "job_stale_s",
     "analytics_flush_s",
 }
-_BOOL_FIELDS = {"count_downloads"}
+_BOOL_FIELDS = {"count_downloads", "allow_private_urls"}
 # Whole numbers for which 0 means something (none).
 _COUNT_FIELDS = {"trusted_proxies"}
 _KNOWN = {f.name for f in fields(Settings)} - {"extra", "testing"}

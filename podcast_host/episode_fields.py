@@ -8,10 +8,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from podcast_host.errors import Invalid
+from podcast_host.errors import Invalid, refusal
 from podcast_host.models import Episode
 from podcast_host.notes import MAX_NOTES_CHARS, clean_text
-from podcast_host.shows import TEXT_LIMITS, parse_bool
+from podcast_host.shows import TEXT_LIMITS, parse_bool, too_long
 from podcast_host.slugs import check_slug
 
 EPISODE_TYPES = ("full", "trailer", "bonus")
@@ -28,7 +28,7 @@ def clean_episode_fields(fields: Mapping[str, object], creating: bool) -> dict[s
     unknown = set(fields) - set(EDITABLE)
     if unknown:
         name = sorted(unknown)[0]
-        raise Invalid(f"Unknown episode field {name!r}.", field=name)
+        raise Invalid(refusal("Unknown episode field %(name)r.", name=name), field=name)
     out: dict[str, Any] = {}
     for name, value in fields.items():
         if value is None or (isinstance(value, str) and not value.strip() and name != "description"):
@@ -36,7 +36,7 @@ def clean_episode_fields(fields: Mapping[str, object], creating: bool) -> dict[s
         key, clean = _clean_episode_field(name, value)
         out[key] = clean
     if creating and not out.get("title"):
-        raise Invalid("An episode needs a title.", field="title")
+        raise Invalid(refusal("An episode needs a title."), field="title")
     return out
 
 
@@ -57,13 +57,15 @@ def _clean_episode_field(name: str, value: object) -> tuple[str, object]:
         text = clean_text(str(value)).strip()
         limit = TEXT_LIMITS["title"] if name == "title" else MAX_NOTES_CHARS
         if len(text) > limit:
-            raise Invalid(f"The {name} is longer than {limit} characters.", field=name)
+            raise Invalid(too_long(name, limit), field=name)
         return name, text
     if name in ("season", "number"):
         return name, _whole_number(value, name)
     if name == "type":
         if str(value) not in EPISODE_TYPES:
-            raise Invalid(f"The type must be full, trailer or bonus, not {value!r}.", field="type")
+            raise Invalid(
+                refusal("The type must be full, trailer or bonus, not %(value)r.", value=value), field="type"
+            )
         return "episode_type", str(value)
     if name in ("explicit", "draft"):
         return name, parse_bool(value, name)
@@ -76,10 +78,25 @@ def _whole_number(value: object, name: str) -> int:
     try:
         number = int(str(value).strip())
     except ValueError:
-        raise Invalid(f"The {name} must be a whole number, not {value!r}.", field=name) from None
+        raise Invalid(_not_a_whole_number(name, value), field=name) from None
     if not 0 <= number <= MAX_NUMBER:
-        raise Invalid(f"The {name} must be between 0 and {MAX_NUMBER}.", field=name)
+        raise Invalid(_number_out_of_range(name), field=name)
     return number
+
+
+# One whole sentence for each field, so that every language names the field in its own words.
+
+
+def _not_a_whole_number(name: str, value: object) -> str:
+    if name == "season":
+        return refusal("The season must be a whole number, not %(value)r.", value=value)
+    return refusal("The number must be a whole number, not %(value)r.", value=value)
+
+
+def _number_out_of_range(name: str) -> str:
+    if name == "season":
+        return refusal("The season must be between 0 and %(most)s.", most=MAX_NUMBER)
+    return refusal("The number must be between 0 and %(most)s.", most=MAX_NUMBER)
 
 
 def parse_datetime(value: object) -> datetime:
@@ -91,10 +108,13 @@ def parse_datetime(value: object) -> datetime:
             parsed = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
         except ValueError:
             raise Invalid(
-                f"The date {value!r} is not ISO 8601 (2026-12-01T08:00:00+01:00).", field="publish_at"
+                refusal("The date %(value)r is not ISO 8601 (2026-12-01T08:00:00+01:00).", value=value),
+                field="publish_at",
             ) from None
     if parsed.tzinfo is None:
-        raise Invalid(f"The date {value!r} needs a UTC offset, e.g. +00:00.", field="publish_at")
+        raise Invalid(
+            refusal("The date %(value)r needs a UTC offset, e.g. +00:00.", value=value), field="publish_at"
+        )
     if not 1970 <= parsed.year <= 9000:
-        raise Invalid(f"The date {value!r} is out of range.", field="publish_at")
+        raise Invalid(refusal("The date %(value)r is out of range.", value=value), field="publish_at")
     return parsed

@@ -26,7 +26,7 @@ from podcast_host.episode_fields import MAX_NUMBER as MAX_NUMBER
 from podcast_host.episode_fields import clean_episode_fields as clean_episode_fields
 from podcast_host.episode_fields import differing_fields as differing_fields
 from podcast_host.episode_fields import parse_datetime as parse_datetime
-from podcast_host.errors import Conflict, Invalid, NotFound
+from podcast_host.errors import Conflict, Invalid, NotFound, refusal
 from podcast_host.models import FAILED, MAX_ID, PENDING, PROCESSING, Episode, EpisodeAlias, Show, utcnow
 from podcast_host.notes import render_notes_html
 from podcast_host.services import Services
@@ -46,6 +46,9 @@ from podcast_host.uploads import (
 )
 from podcast_host.uploads import file_sha256 as file_sha256
 
+# The longest guid kept (the column's width); real feeds use URLs, UUIDs and numbers well under it.
+GUID_MAX = 200
+
 # --- creating -------------------------------------------------------------------------------------------
 
 
@@ -59,15 +62,25 @@ def create_episode(
     chapters: Upload | None = None,
     transcript: Upload | None = None,
     enqueue: bool = True,
+    guid: str | None = None,
+    keep_audio: bool = False,
 ) -> Episode:
     """Check everything, store the original and sidecars, commit; the processing job is queued once committed.
 
     Commits itself: the stored files are named only by a committed row, so nothing stored is left behind
     whatever the caller does next. Nothing is created when any check fails or the store does not answer.
-    With `enqueue=False` the caller runs the processing itself (sync, the embedded CLI).
+    With `enqueue=False` the caller runs the processing itself (sync, the embedded CLI). `guid` keeps the
+    identity an episode had elsewhere (an import, an exported folder); `keep_audio` publishes an MP3 as it is.
     """
     values = clean_episode_fields(fields, creating=True)
+    if guid is not None:
+        values["guid"] = check_guid(session, show, guid)
     probed = probe_upload(audio_file, services.settings.max_duration_s)
+    if keep_audio and probed.format != "mp3":
+        raise Invalid(
+            refusal("Only an MP3 can be published as it is; this file is %(format)s.", format=probed.format),
+            field="keep_audio",
+        )
     art = check_image(image)
     chapters_doc = (
         parse_chapters(chapters.read("chapters")) if chapters else chapters_from_list(probed.chapters)
@@ -80,7 +93,9 @@ def create_episode(
     if slug:
         refuse_look_alike(slug, _episode_slugs(session, show), "already taken in this show")
     slug = slug or _free_episode_slug(session, show, values["title"], values.get("number"))
-    episode = Episode(show=show, slug=slug, chapters=chapters_doc, probe=probe_json(probed), **values)
+    episode = Episode(
+        show=show, slug=slug, chapters=chapters_doc, probe=probe_json(probed), keep_audio=keep_audio, **values
+    )
     episode.notes_html = render_notes_html(values.get("description", ""))
     episode.original_filename = original_label(audio_file.filename)
     episode.original_size = audio_file.path.stat().st_size
@@ -127,6 +142,38 @@ def create_episode(
     return episode
 
 
+def check_guid(session: Session, show: Show, guid: str) -> str:
+    """An episode's guid as another feed wrote it: kept exactly (apps know the episode by it), one line of at
+    most 200 characters, and not already an episode's in this show."""
+    text = check_guid_text(guid)
+    taken = session.scalar(select(Episode.id).where(Episode.show_id == show.id, Episode.guid == text))
+    if taken is not None:
+        raise Conflict(refusal("An episode of this show already has the guid %(guid)r.", guid=text))
+    return text
+
+
+def check_guid_text(guid: str) -> str:
+    """A guid's shape alone: one line of 1 to GUID_MAX characters, without its surrounding spaces."""
+    text = guid.strip()
+    if not text or len(text) > GUID_MAX or any(ord(c) < 32 or ord(c) == 127 for c in text):
+        raise Invalid(
+            refusal(
+                "A guid is one line of 1 to %(most)s characters; %(guid)r is not.",
+                most=GUID_MAX,
+                guid=guid[:60],
+            ),
+            field="guid",
+        )
+    return text
+
+
+def set_keep_audio(episode: Episode, keep: bool) -> None:
+    """Publish the original MP3 as it is, or through the pipeline; the caller has it processed again."""
+    if keep and (episode.probe or {}).get("format") != "mp3":
+        raise Invalid(refusal("Only an MP3 can be published as it is."), field="keep_audio")
+    episode.keep_audio = keep
+
+
 def _free_episode_slug(session: Session, show: Show, title: str, number: int | None) -> str:
     fallback = f"episode-{number}" if number is not None else "episode"
     base = slug_from_title(title, fallback)
@@ -149,10 +196,10 @@ def _episode_slugs(session: Session, show: Show, renamed: Episode | None = None)
 
 def get_episode(session: Session, episode_id: int) -> Episode:
     if not 1 <= episode_id <= MAX_ID:
-        raise NotFound(f"There is no episode {episode_id}.")
+        raise NotFound(refusal("There is no episode %(id)s.", id=episode_id))
     episode = session.get(Episode, episode_id)
     if episode is None:
-        raise NotFound(f"There is no episode {episode_id}.")
+        raise NotFound(refusal("There is no episode %(id)s.", id=episode_id))
     return episode
 
 
@@ -165,7 +212,7 @@ def find_episode_by_slug(session: Session, show: Show, slug: str) -> tuple[Episo
         select(EpisodeAlias).where(EpisodeAlias.show_id == show.id, EpisodeAlias.slug == slug)
     )
     if alias is None:
-        raise NotFound(f"There is no episode {slug!r} in {show.slug!r}.")
+        raise NotFound(refusal("There is no episode %(slug)r in %(show)r.", slug=slug, show=show.slug))
     return alias.episode, True
 
 
@@ -217,7 +264,7 @@ def update_episode(
     values = clean_episode_fields(fields, creating=False)
     new_slug = values.pop("slug", None)
     if "title" in fields and not values.get("title"):
-        raise Invalid("An episode needs a title.", field="title")
+        raise Invalid(refusal("An episode needs a title."), field="title")
     for name, value in values.items():
         setattr(episode, name, value)
     if "description" in values:
@@ -255,7 +302,7 @@ def replace_original(services: Services, session: Session, episode: Episode, upl
     """
     _lock_row(session, episode)
     if _live_run(services.settings, episode):
-        raise Conflict("The episode's audio is being processed; replace it once that run has ended.")
+        raise Conflict(refusal("The episode's audio is being processed; replace it once that run has ended."))
     probed = probe_upload(upload, services.settings.max_duration_s)
     old_key = episode.original_key
     episode.original_key = put_file(
@@ -358,7 +405,7 @@ def publish_episode(
     """
     _lock_row(session, episode)
     if episode.processing_state == FAILED and episode.audio_key is None:
-        raise Conflict("The episode's audio failed to process; reprocess it before publishing.")
+        raise Conflict(refusal("The episode's audio failed to process; reprocess it before publishing."))
     announce_feed_change(services.queue, session, episode.show_id)
     episode.draft = False
     if at is not None:
@@ -417,9 +464,9 @@ def request_reprocess(
     _lock_row(session, episode)
     # A pending episode is simply queued again: the claim makes a duplicate delivery harmless.
     if _live_run(services.settings, episode):
-        raise Conflict("The episode is already being processed.")
+        raise Conflict(refusal("The episode is already being processed."))
     if not episode.original_key:
-        raise Conflict("The episode has no original audio to process.")
+        raise Conflict(refusal("The episode has no original audio to process."))
     _queue_again(episode)
     session.flush()
     if enqueue:

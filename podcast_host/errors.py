@@ -1,5 +1,29 @@
 """Typed domain errors; the web layer and the CLI map them to statuses and exit codes in one place each."""
 
+from __future__ import annotations
+
+from typing import Any
+
+
+class Refusal(str):
+    """A refusal's English sentence that also remembers its template and values, so that a page can show it in
+    the reader's language (`web/errors.message_of`) while the API, the CLI and the logs keep the English."""
+
+    template: str
+    params: dict[str, Any]
+
+    def __new__(cls, template: str, params: dict[str, Any]) -> Refusal:
+        made = super().__new__(cls, template % params if params else template)
+        made.template = template
+        made.params = params
+        return made
+
+
+def refusal(template: str, **params: Any) -> Refusal:
+    """Mark a refusal for translation (`make catalogs` extracts it): `refusal("At most %(n)s files.", n=5)`.
+    Placeholders are named, never concatenated pieces, since word order differs between languages."""
+    return Refusal(template, params)
+
 
 class PodcastHostError(Exception):
     """Base of every refusal the app explains to its user; str() is one human sentence."""

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from podcast_host import accounts
-from podcast_host.errors import Conflict, Forbidden, Invalid, NotFound
+from podcast_host.errors import Conflict, Forbidden, Invalid, NotFound, refusal
 from podcast_host.models import MAX_ID, ROLES, Invitation, Membership, Show, User, utcnow
 
 INVITATION_LIFETIME = timedelta(days=7)
@@ -57,7 +57,7 @@ def new_secret() -> tuple[str, str]:
 
 def _valid_role(role: str) -> str:
     if role not in ROLES:
-        raise Invalid(f"The role must be one of {', '.join(ROLES)}, not {role!r}.", field="role")
+        raise Invalid(accounts.role_refusal(role), field="role")
     return role
 
 
@@ -74,14 +74,22 @@ def invite(session: Session, by: User, show: Show, email: str, role: str) -> tup
     accounts.lock_members(session, show)
     user = session.scalar(select(User).where(User.email == email))
     if user is not None and accounts.membership_of(session, show, user) is not None:
-        raise Conflict(f"{email} already has a role on this show: change it in the list of members.")
+        raise Conflict(
+            refusal(
+                "%(email)s already has a role on this show: change it in the list of members.", email=email
+            )
+        )
     pending = Invitation.show_id == show.id, Invitation.accepted_at.is_(None)
     session.execute(delete(Invitation).where(*pending, Invitation.email == email))
     held = session.scalar(select(func.count()).select_from(Invitation).where(*pending)) or 0
     if held >= MAX_PENDING_INVITATIONS:
         raise Conflict(
-            f"This show has {held} pending invitations, the most it may have ({MAX_PENDING_INVITATIONS}): "
-            "revoke those no longer needed first."
+            refusal(
+                "This show has %(held)s pending invitations, the most it may have (%(most)s): "
+                "revoke those no longer needed first.",
+                held=held,
+                most=MAX_PENDING_INVITATIONS,
+            )
         )
     secret, digest = new_secret()
     invitation = Invitation(
@@ -108,7 +116,7 @@ def revoke_invitation(session: Session, by: User, show: Show, invitation_id: int
     accounts.require(session, by, show, "manage_members")
     invitation = session.get(Invitation, invitation_id) if 1 <= invitation_id <= MAX_ID else None
     if invitation is None or invitation.show_id != show.id or invitation.accepted_at is not None:
-        raise NotFound(f"There is no pending invitation {invitation_id} to this show.")
+        raise NotFound(refusal("There is no pending invitation %(id)s to this show.", id=invitation_id))
     session.delete(invitation)
     session.flush()
 
@@ -117,11 +125,13 @@ def invitation_for_secret(session: Session, secret: str) -> Invitation:
     """The invitation whose link this is, while it may still be accepted."""
     found = session.scalar(select(Invitation).where(Invitation.token_hash == accounts.hash_secret(secret)))
     if found is None:
-        raise LinkNotValid("This invitation link is not valid: it was revoked, replaced or mistyped.")
+        raise LinkNotValid(
+            refusal("This invitation link is not valid: it was revoked, replaced or mistyped.")
+        )
     if found.accepted_at is not None:
-        raise LinkUsed("This invitation was accepted already.")
+        raise LinkUsed(refusal("This invitation was accepted already."))
     if found.expires_at <= utcnow():
-        raise LinkExpired("This invitation expired: ask an owner of the show for a new one.")
+        raise LinkExpired(refusal("This invitation expired: ask an owner of the show for a new one."))
     _check_sender(session, found)
     return found
 
@@ -140,22 +150,32 @@ def _check_sender(session: Session, invitation: Invitation) -> None:
     may_invite = role is not None and "manage_members" in accounts.PERMISSIONS[role]
     if sender is not None and sender.disabled_at is None and (sender.is_admin or may_invite):
         return
-    raise LinkWithdrawn("This invitation no longer stands: whoever sent it may no longer add members.")
+    raise LinkWithdrawn(
+        refusal("This invitation no longer stands: whoever sent it may no longer add members.")
+    )
 
 
 def accept_invitation(session: Session, invitation: Invitation, user: User) -> None:
     """Give `user` the invited role, once; only the invited address may accept, only while the sender may
     still invite, and never over a role the user has (AlreadyMember)."""
     if user.email != invitation.email:
-        raise WrongAccount(f"This invitation is for {invitation.email}, not for {user.email}.")
+        message = refusal(
+            "This invitation is for %(invited)s, not for %(email)s.",
+            invited=invitation.email,
+            email=user.email,
+        )
+        raise WrongAccount(message)
     if user.disabled_at is not None:
-        raise Forbidden("This account is disabled.")
+        raise Forbidden(refusal("This account is disabled."))
     # Read after the lock: a removal of the sender, or a role given meanwhile, is seen.
     accounts.lock_members(session, invitation.show)
     _check_sender(session, invitation)
     if accounts.membership_of(session, invitation.show, user) is not None:
         raise AlreadyMember(
-            f"{user.email} has a role on this show already: an owner changes it in the list of members."
+            refusal(
+                "%(email)s has a role on this show already: an owner changes it in the list of members.",
+                email=user.email,
+            )
         )
     spend(
         session,
@@ -172,7 +192,9 @@ def has_account(session: Session, email: str) -> bool:
 
 def accept_with_new_account(session: Session, invitation: Invitation, password: str) -> User:
     """Create the invited address's account with `password` and accept the invitation for it."""
-    taken = Conflict(f"{invitation.email} has an account already: sign in to accept the invitation.")
+    taken = Conflict(
+        refusal("%(email)s has an account already: sign in to accept the invitation.", email=invitation.email)
+    )
     if has_account(session, invitation.email):
         raise taken
     try:
@@ -192,7 +214,7 @@ def spend(session: Session, mark_used: Update) -> None:
     of two requests at once only one changes the row.
     """
     if session.execute(mark_used).rowcount != 1:  # type: ignore[attr-defined]
-        raise LinkUsed("This link was used already.")
+        raise LinkUsed(refusal("This link was used already."))
 
 
 # --- members --------------------------------------------------------------------------------------------
@@ -205,7 +227,7 @@ def change_role(session: Session, by: User, show: Show, email: str, role: str) -
     user = session.scalar(select(User).where(User.email == email.strip().lower()))
     if user is None or accounts.membership_of(session, show, user) is None:
         # A role for someone new goes through an invitation, which they accept.
-        raise NotFound(f"{email} has no role on {show.slug!r}.")
+        raise NotFound(refusal("%(email)s has no role on %(show)r.", email=email, show=show.slug))
     accounts.grant(session, show, user, role)
 
 
@@ -221,6 +243,9 @@ def remove_member(session: Session, by: User, show: Show, email: str) -> None:
 def choose_language(session: Session, user: User, code: str, offered: tuple[str, ...]) -> None:
     """The dashboard's language for `user`: one of `offered`, or "" for the browser's."""
     if code and code not in offered:
-        raise Invalid(f"The language must be one of {', '.join(offered)}, not {code!r}.", field="locale")
+        message = refusal(
+            "The language must be one of %(codes)s, not %(code)r.", codes=", ".join(offered), code=code
+        )
+        raise Invalid(message, field="locale")
     user.locale = code or None
     session.flush()

@@ -14,6 +14,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -229,7 +230,12 @@ EPISODE_STATUSES = ("processing", "failed", "draft", "scheduled", "published")
 
 class Episode(Base):
     __tablename__ = "episodes"
-    __table_args__ = (UniqueConstraint("show_id", "slug"), NEVER_REUSE_IDS)
+    __table_args__ = (
+        UniqueConstraint("show_id", "slug"),
+        # Apps know an episode by its guid: two in one show would be one episode to them (docs/migrate.md).
+        Index("uq_episodes_show_guid", "show_id", "guid", unique=True),
+        NEVER_REUSE_IDS,
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     show_id: Mapped[int] = mapped_column(ForeignKey("shows.id", ondelete="CASCADE"), index=True)
@@ -276,6 +282,9 @@ class Episode(Base):
     waveform: Mapped[list[float] | None] = mapped_column(JSON)
 
     image_key: Mapped[str | None] = mapped_column(String(500))
+    # Publish the original MP3 byte for byte instead of the pipeline's output (an imported or exported
+    # episode whose audio was already produced elsewhere).
+    keep_audio: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     chapters: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     transcript_key: Mapped[str | None] = mapped_column(String(500))
     transcript_type: Mapped[str | None] = mapped_column(String(100))
@@ -414,3 +423,56 @@ def stamp_shows_of_changed_episodes(session: Session, _context: UOWTransaction, 
             show = session.get(Show, show_id)
             if show is not None and show not in session.deleted:
                 show.updated_at = utcnow()
+
+
+# --- imports from another host's feed (docs/migrate.md) ----------------------------------------------------
+
+IMPORT_STATES = ("queued", "running", "done", "failed")
+# The longest feed address an import takes.
+MAX_SOURCE_LENGTH = 2000
+# What happened to one item of the feed: imported now, already there (skipped), or failed with a reason.
+ITEM_STATES = ("imported", "skipped", "failed")
+
+
+class FeedImport(Base):
+    """One run of an import: where from, into which show, how far it got."""
+
+    __tablename__ = "feed_imports"
+    __table_args__ = (NEVER_REUSE_IDS,)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    show_id: Mapped[int | None] = mapped_column(ForeignKey("shows.id", ondelete="CASCADE"), index=True)
+    source: Mapped[str] = mapped_column(String(MAX_SOURCE_LENGTH))
+    # The show asked for by its slug, created by the run when it does not exist yet.
+    target_slug: Mapped[str | None] = mapped_column(String(200))
+    keep_audio: Mapped[bool] = mapped_column(Boolean, default=False)
+    state: Mapped[str] = mapped_column(String(20), default="queued")
+    error: Mapped[str | None] = mapped_column(Text)
+    # What the show could not take from the channel (a category that is not Apple's, a cover that failed).
+    notices: Mapped[str | None] = mapped_column(Text)
+    total_items: Mapped[int] = mapped_column(Integer, default=0)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    items: Mapped[list[ImportItem]] = relationship(
+        back_populates="feed_import", cascade="all, delete-orphan", order_by="ImportItem.position"
+    )
+
+
+class ImportItem(Base):
+    """The outcome of one item of an imported feed, in the feed's order."""
+
+    __tablename__ = "import_items"
+    __table_args__ = (NEVER_REUSE_IDS,)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    import_id: Mapped[int] = mapped_column(ForeignKey("feed_imports.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    guid: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(String(500))
+    state: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str | None] = mapped_column(Text)
+    episode_id: Mapped[int | None] = mapped_column(ForeignKey("episodes.id", ondelete="SET NULL"))
+
+    feed_import: Mapped[FeedImport] = relationship(back_populates="items")

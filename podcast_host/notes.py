@@ -15,8 +15,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from podcast_host.errors import Invalid
-from podcast_host.limits import KIB, format_size
+from podcast_host.errors import Invalid, refusal
+from podcast_host.limits import KIB, MIB
 from podcast_host.models import Episode, Show
 
 if TYPE_CHECKING:
@@ -75,12 +75,27 @@ def render_notes_html(markdown_text: str) -> str:
     html = _render(markdown_text)
     size = len(html.encode("utf-8"))
     if size > MAX_NOTES_HTML_BYTES:
-        raise Invalid(
-            f"The notes render to {format_size(size)} of HTML (each &, < and > becomes an entity); "
-            f"the limit is {format_size(MAX_NOTES_HTML_BYTES)}: shorten them.",
-            field="description",
-        )
+        raise Invalid(_too_much_html(size), field="description")
     return html
+
+
+def _too_much_html(size: int) -> str:
+    """The refusal of notes rendering past MAX_NOTES_HTML_BYTES, sizes in whole KB or MB as
+    limits.format_size writes them, the unit in the sentence so that each language writes its own."""
+    most = MAX_NOTES_HTML_BYTES // KIB
+    if size >= MIB:
+        return refusal(
+            "The notes render to %(size)s MB of HTML (each &, < and > becomes an entity); "
+            "the limit is %(most)s KB: shorten them.",
+            size=size // MIB,
+            most=most,
+        )
+    return refusal(
+        "The notes render to %(size)s KB of HTML (each &, < and > becomes an entity); "
+        "the limit is %(most)s KB: shorten them.",
+        size=size // KIB,
+        most=most,
+    )
 
 
 def _render(markdown_text: str) -> str:

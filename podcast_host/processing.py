@@ -75,6 +75,8 @@ def process_episode(
         probed = audio.ProbeResult(**{**(episode.probe or {}), "chapters": []})
         tags = _tags_for(services.store, episode, episode.show)
         settings = _encode_settings(episode.show)
+        # Only an MP3 is published as it is: audio replaced since by another format goes through the pipeline.
+        keep_as_is = episode.keep_audio and probed.format == "mp3"
         # A new name per run: a published file is never overwritten while apps may be downloading it.
         audio_key = media_key(show_id, "audio", unguessable_name(episode.slug, "mp3"), episode.id)
     max_s = services.settings.max_duration_s
@@ -88,9 +90,14 @@ def process_episode(
             src = workdir / ("original." + (probed.format or "bin"))
             dst = workdir / "episode.mp3"
             services.store.download(original_key, src)
-            result = audio.process(
-                src, dst, probed, settings, tags, report, max_duration_s=max_s, deadline=deadline
-            )
+            if keep_as_is:
+                result = audio.keep(
+                    src, dst, probed, settings, report, max_duration_s=max_s, deadline=deadline
+                )
+            else:
+                result = audio.process(
+                    src, dst, probed, settings, tags, report, max_duration_s=max_s, deadline=deadline
+                )
             length = dst.stat().st_size
             services.store.put_file(audio_key, dst, "audio/mpeg")
     except audio.AudioError as exc:

@@ -1,6 +1,6 @@
 """Upkeep of processing, at start-up and every so often: runs lost to a crash are queued again (or failed
 once they died too often), replaced MP3s are deleted after their grace period, and what dead runs left on disk
-is swept (docs/architecture.md, Processing)."""
+is swept (docs/architecture.md, Processing). Imports cut off by a restart of the embedded server run again."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from podcast_host.models import FAILED, PENDING, PROCESSING, Episode, utcnow
+from podcast_host.imports.run import imports_dir
+from podcast_host.models import FAILED, PENDING, PROCESSING, Episode, FeedImport, utcnow
 from podcast_host.processing import MAX_CLAIMS, jobs_dir, stale_before
 from podcast_host.services import Services
 from podcast_host.storage import LocalStore, delete_objects
@@ -55,7 +56,26 @@ def recover_unfinished(services: Services, include_fresh: bool) -> int:
     sweep_leftovers(services)
     for episode_id in ids:
         services.queue.enqueue("process_episode", episode_id)
+    if include_fresh:
+        _resume_imports(services)
     return len(ids)
+
+
+def _resume_imports(services: Services) -> None:
+    """Imports the in-process queue lost with its process, run again: an import is safe to run again (what
+    it made is found and skipped), so it picks up where it stopped."""
+    with services.db.session() as session:
+        lost = list(session.scalars(select(FeedImport).where(FeedImport.state.in_(("queued", "running")))))
+        for run in lost:
+            run.state = "queued"
+        session.commit()
+        ids = [run.id for run in lost]
+    # What the cut-off runs had downloaded: each starts over in a folder of its own.
+    for leftover in imports_dir(services.settings).iterdir():
+        shutil.rmtree(leftover, ignore_errors=True)
+    for import_id in ids:
+        log.info("import %s was cut off by a restart: running it again", import_id)
+        services.queue.enqueue("import_feed", import_id)
 
 
 def watch_for_stalled_runs(

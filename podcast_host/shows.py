@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
+import uuid
 import zoneinfo
 from collections.abc import Iterable, Mapping
 from datetime import UTC, tzinfo
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session
 from podcast_host import accounts
 from podcast_host.artwork import ArtworkError, check_cover
 from podcast_host.db import after_commit, enqueue_after_commit
-from podcast_host.errors import Forbidden, Invalid, NotFound
+from podcast_host.errors import Forbidden, Invalid, NotFound, refusal
 from podcast_host.feeds.build import podcast_guid
 from podcast_host.feeds.categories import validate_category
 from podcast_host.feeds.links import feed_url
@@ -84,7 +85,7 @@ NOT_A_PLACE = frozenset({"localtime", "Factory"})
 def find_show(session: Session, slug: str) -> Show:
     show = session.scalar(select(Show).where(Show.slug == slug))
     if show is None:
-        raise NotFound(f"There is no show {slug!r}.")
+        raise NotFound(refusal("There is no show %(slug)r.", slug=slug))
     return show
 
 
@@ -95,7 +96,7 @@ def find_show_or_alias(session: Session, slug: str) -> tuple[Show, bool]:
         return show, False
     alias = session.get(ShowAlias, slug)
     if alias is None:
-        raise NotFound(f"There is no show {slug!r}.")
+        raise NotFound(refusal("There is no show %(slug)r.", slug=slug))
     return alias.show, True
 
 
@@ -121,13 +122,19 @@ def delete_show(services: Services, session: Session, show: Show) -> None:
 
 
 def create_show(
-    session: Session, public_url: str, fields: Mapping[str, object], owner: User | None = None
+    session: Session,
+    public_url: str,
+    fields: Mapping[str, object],
+    owner: User | None = None,
+    guid: str | None = None,
 ) -> Show:
-    """Validate and add a show; its creator becomes its owner."""
+    """Validate and add a show; its creator becomes its owner. `guid` keeps the podcast:guid the show had
+    elsewhere (an import, an exported folder); a new show's is derived from its feed's address."""
     slug = check_slug(str(fields.get("slug") or ""))
-    _ensure_slug_free(session, slug)
+    ensure_slug_free(session, slug)
     values = clean_show_fields(fields, require_title=True)
-    show = Show(slug=slug, podcast_guid=podcast_guid(feed_url(public_url, slug)), **values)
+    kept = check_podcast_guid(guid) if guid is not None else None
+    show = Show(slug=slug, podcast_guid=kept or podcast_guid(feed_url(public_url, slug)), **values)
     show.description_html = render_notes_html(values.get("description", ""))
     session.add(show)
     session.flush()
@@ -145,7 +152,8 @@ def update_show(
     The feed is announced (`feed_changed`) once the change is committed."""
     unknown = set(fields) - set(EDITABLE) - {"slug", "moved_to_url"}
     if unknown:
-        raise Invalid(f"Unknown show field {sorted(unknown)[0]!r}.", field=sorted(unknown)[0])
+        name = sorted(unknown)[0]
+        raise Invalid(refusal("Unknown show field %(name)r.", name=name), field=name)
     if not may_move:
         _refuse_owner_only_changes(show, fields)
     values = clean_show_fields(fields, require_title=False)
@@ -182,7 +190,7 @@ def rename_show(session: Session, show: Show, new_slug: str) -> None:
         session.delete(alias)
         session.flush()
     else:
-        _ensure_slug_free(session, new_slug, show)
+        ensure_slug_free(session, new_slug, show)
     session.add(ShowAlias(slug=show.slug, show=show))
     show.slug = new_slug
 
@@ -191,7 +199,16 @@ def rename_show(session: Session, show: Show, new_slug: str) -> None:
 RESERVED_SLUGS = frozenset({"static", "media", "api", "admin", "login", "logout", "healthz", "favicon.ico"})
 
 
-def _ensure_slug_free(session: Session, slug: str, renamed: Show | None = None) -> None:
+def check_podcast_guid(value: str) -> str:
+    """A podcast:guid is a UUID (the namespace asks for a version 5 one; others are kept as they are), written
+    in lower case as the namespace does."""
+    try:
+        return str(uuid.UUID(value.strip()))
+    except ValueError:
+        raise Invalid(f"The podcast guid {value[:60]!r} is not a UUID.", field="podcast_guid") from None
+
+
+def ensure_slug_free(session: Session, slug: str, renamed: Show | None = None) -> None:
     """Refuse (Conflict) a reserved slug, a show's slug or old slug, or one that looks like any of them
     (slugs.skeleton); a show being `renamed` may take back a look-alike of its own old slugs."""
     refuse_look_alike(slug, RESERVED_SLUGS, "reserved by the app")
@@ -210,7 +227,7 @@ def clean_show_fields(fields: Mapping[str, object], require_title: bool) -> dict
             continue
         out[name] = _clean_field(name, fields[name])
     if require_title and not out.get("title"):
-        raise Invalid("A show needs a title.", field="title")
+        raise Invalid(refusal("A show needs a title."), field="title")
     return out
 
 
@@ -221,12 +238,15 @@ def _clean_field(name: str, value: object) -> object:
         return _audio_setting(name, value)
     text = clean_text(str(value)).strip()
     if name in TEXT_LIMITS and len(text) > TEXT_LIMITS[name]:
-        raise Invalid(f"The {name} is longer than {TEXT_LIMITS[name]} characters.", field=name)
+        raise Invalid(too_long(name, TEXT_LIMITS[name]), field=name)
     if name == "title" and not text:
-        raise Invalid("A show needs a title.", field="title")
+        raise Invalid(refusal("A show needs a title."), field="title")
     if name == "language":
         if not LANGUAGE_RE.match(text):
-            raise Invalid(f"The language must be an ISO 639 code like 'en' or 'ar', not {text!r}.", name)
+            raise Invalid(
+                refusal("The language must be an ISO 639 code like 'en' or 'ar', not %(value)r.", value=text),
+                name,
+            )
         return text.lower() if "-" not in text else text.split("-")[0].lower() + "-" + text.split("-")[1]
     if name == "category" and text:
         try:
@@ -237,11 +257,16 @@ def _clean_field(name: str, value: object) -> object:
     if name == "email" and text:
         return accounts.normalize_email(text)
     if name == "show_type" and text not in SHOW_TYPES:
-        raise Invalid(f"The show type must be episodic or serial, not {text!r}.", field=name)
+        raise Invalid(
+            refusal("The show type must be episodic or serial, not %(value)r.", value=text), field=name
+        )
     if name in LINK_FIELDS:
         return _check_url(text, name)
     if name == "time_zone" and text not in time_zones():
-        raise Invalid(f"The time zone must be an IANA name like 'Africa/Cairo', not {text!r}.", field=name)
+        raise Invalid(
+            refusal("The time zone must be an IANA name like 'Africa/Cairo', not %(value)r.", value=text),
+            field=name,
+        )
     return text
 
 
@@ -263,24 +288,100 @@ def _audio_setting(name: str, value: object) -> float | int | None:
     try:
         number = float(str(value).strip())
     except ValueError:
-        raise Invalid(f"The {name} must be a number, not {value!r}.", field=name) from None
+        raise Invalid(_not_a_number(name, value), field=name) from None
     if name.startswith("target_lufs_"):
         if not LUFS_RANGE[0] <= number <= LUFS_RANGE[1]:
-            raise Invalid(
-                f"The {name} must be between {LUFS_RANGE[0]:g} and {LUFS_RANGE[1]:g} LUFS.", field=name
-            )
+            raise Invalid(_loudness_out_of_range(name), field=name)
         return number
     if number not in MP3_BITRATES:
-        raise Invalid(f"The {name} must be one of {', '.join(map(str, MP3_BITRATES))} kbps.", field=name)
+        raise Invalid(_not_a_bitrate(name), field=name)
     return int(number)
+
+
+# Refusals that name a field say it in one whole sentence for each field, so that every language names the
+# field in its own words (docs/languages.md); a field without its sentence is named as the API names it.
+
+
+def too_long(name: str, limit: int) -> str:
+    """The refusal of a show's or an episode's text longer than its `limit`."""
+    sentences = {
+        "title": refusal("The title is longer than %(limit)s characters.", limit=limit),
+        "description": refusal("The description is longer than %(limit)s characters.", limit=limit),
+        "author": refusal("The author is longer than %(limit)s characters.", limit=limit),
+        "copyright": refusal("The copyright is longer than %(limit)s characters.", limit=limit),
+        "email": refusal("The email is longer than %(limit)s characters.", limit=limit),
+        "category": refusal("The category is longer than %(limit)s characters.", limit=limit),
+        "time_zone": refusal("The time_zone is longer than %(limit)s characters.", limit=limit),
+        "funding_url": refusal("The funding_url is longer than %(limit)s characters.", limit=limit),
+        "funding_text": refusal("The funding_text is longer than %(limit)s characters.", limit=limit),
+        "apple_podcasts_url": refusal(
+            "The apple_podcasts_url is longer than %(limit)s characters.", limit=limit
+        ),
+        "spotify_url": refusal("The spotify_url is longer than %(limit)s characters.", limit=limit),
+        "moved_to_url": refusal("The moved_to_url is longer than %(limit)s characters.", limit=limit),
+    }
+    return sentences.get(name) or f"The {name} is longer than {limit} characters."
+
+
+def _not_a_link(name: str) -> str:
+    sentences = {
+        "funding_url": refusal("The funding_url must be an http(s) URL."),
+        "apple_podcasts_url": refusal("The apple_podcasts_url must be an http(s) URL."),
+        "spotify_url": refusal("The spotify_url must be an http(s) URL."),
+        "moved_to_url": refusal("The moved_to_url must be an http(s) URL."),
+    }
+    return sentences.get(name) or f"The {name} must be an http(s) URL."
+
+
+def _not_a_number(name: str, value: object) -> str:
+    sentences = {
+        "target_lufs_stereo": refusal("The target_lufs_stereo must be a number, not %(value)r.", value=value),
+        "target_lufs_mono": refusal("The target_lufs_mono must be a number, not %(value)r.", value=value),
+        "bitrate_stereo_kbps": refusal(
+            "The bitrate_stereo_kbps must be a number, not %(value)r.", value=value
+        ),
+        "bitrate_mono_kbps": refusal("The bitrate_mono_kbps must be a number, not %(value)r.", value=value),
+    }
+    return sentences.get(name) or f"The {name} must be a number, not {value!r}."
+
+
+def _loudness_out_of_range(name: str) -> str:
+    low, high = LUFS_RANGE
+    sentences = {
+        "target_lufs_stereo": refusal(
+            "The target_lufs_stereo must be between %(low)g and %(high)g LUFS.", low=low, high=high
+        ),
+        "target_lufs_mono": refusal(
+            "The target_lufs_mono must be between %(low)g and %(high)g LUFS.", low=low, high=high
+        ),
+    }
+    return sentences.get(name) or f"The {name} must be between {low:g} and {high:g} LUFS."
+
+
+def _not_a_bitrate(name: str) -> str:
+    rates = ", ".join(map(str, MP3_BITRATES))
+    sentences = {
+        "bitrate_stereo_kbps": refusal("The bitrate_stereo_kbps must be one of %(rates)s kbps.", rates=rates),
+        "bitrate_mono_kbps": refusal("The bitrate_mono_kbps must be one of %(rates)s kbps.", rates=rates),
+    }
+    return sentences.get(name) or f"The {name} must be one of {rates} kbps."
+
+
+def _not_a_flag(name: str, value: object) -> str:
+    sentences = {
+        "explicit": refusal("The explicit must be true or false, not %(value)r.", value=value),
+        "locked": refusal("The locked must be true or false, not %(value)r.", value=value),
+        "draft": refusal("The draft must be true or false, not %(value)r.", value=value),
+    }
+    return sentences.get(name) or f"The {name} must be true or false, not {value!r}."
 
 
 def _check_url(value: object, name: str) -> str:
     text = str(value or "").strip()
     if len(text) > TEXT_LIMITS[name]:
-        raise Invalid(f"The {name} is longer than {TEXT_LIMITS[name]} characters.", field=name)
+        raise Invalid(too_long(name, TEXT_LIMITS[name]), field=name)
     if text and not re.match(r"^https?://[^\s/]+", text):
-        raise Invalid(f"The {name} must be an http(s) URL.", field=name)
+        raise Invalid(_not_a_link(name), field=name)
     return text
 
 
@@ -292,7 +393,7 @@ def parse_bool(value: object, name: str) -> bool:
         return True
     if text in ("false", "0", "no", "off", ""):
         return False
-    raise Invalid(f"The {name} must be true or false, not {value!r}.", field=name)
+    raise Invalid(_not_a_flag(name, value), field=name)
 
 
 def set_cover(services: Services, session: Session, show: Show, data: bytes) -> str | None:
@@ -305,7 +406,7 @@ def set_cover(services: Services, session: Session, show: Show, data: bytes) -> 
     try:
         art = check_cover(data)
     except ArtworkError as exc:
-        raise Invalid(str(exc), field="image") from None
+        raise Invalid(exc.args[0], field="image") from None  # the refusal itself, to be shown translated
     name = f"cover-{hashlib.sha256(art.data).hexdigest()[:12]}.{art.extension}"
     key = media_key(show.id, "image", name)
     if key != show.image_key:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Callable, Iterable
 
-from podcast_host.errors import Conflict, Invalid
+from podcast_host.errors import Conflict, Invalid, refusal
 
 MAX_SLUG_LENGTH = 80
 
@@ -73,16 +73,27 @@ def check_slug(slug: str) -> str:
     producer's own text, kept as typed."""
     if not slug or slugify(slug) != slug:
         raise Invalid(
-            f"The slug {slug!r} is not valid: use letters (lowercase where the script has case), digits "
-            f"and single hyphens, at most {MAX_SLUG_LENGTH} characters.",
+            refusal(
+                "The slug %(slug)r is not valid: use letters (lowercase where the script has case), digits "
+                "and single hyphens, at most %(most)s characters.",
+                slug=slug,
+                most=MAX_SLUG_LENGTH,
+            ),
             field="slug",
         )
     for word in slug.split(SEPARATOR):
         scripts = _scripts(word)
         if not _written_together(scripts):
+            # The scripts go by their Unicode names, which are English: the translations leave them out, the
+            # word itself shows where the mix is.
             raise Invalid(
-                f"The slug {slug!r} mixes the {' and '.join(sorted(scripts))} scripts in the word {word!r}, "
-                "which no language writes together: write each word in one script.",
+                refusal(
+                    "The slug %(slug)r mixes the %(scripts)s scripts in the word %(word)r, which no language "
+                    "writes together: write each word in one script.",
+                    slug=slug,
+                    scripts=" and ".join(sorted(scripts)),
+                    word=word,
+                ),
                 field="slug",
             )
     return slug
@@ -90,12 +101,47 @@ def check_slug(slug: str) -> str:
 
 def refuse_look_alike(slug: str, taken: Iterable[str], taken_as: str) -> None:
     """Refuse (Conflict) a slug that is one of `taken`, or looks like one: the same skeleton.
-    `taken_as` says what they are: "already taken", "reserved by the app"."""
+    `taken_as` says what they are: "already taken", "already taken in this show", "reserved by the app"."""
     alike = look_alike(slug, taken)
-    if alike == slug:
-        raise Conflict(f"The slug {slug!r} is {taken_as}; choose another.")
     if alike is not None:
-        raise Conflict(f"The slug {slug!r} looks like {alike!r}, which is {taken_as}; choose another.")
+        raise Conflict(_taken(slug, alike, taken_as))
+
+
+def _taken(slug: str, alike: str, taken_as: str) -> str:
+    """The refusal as one whole sentence for each way a slug can be taken, so that every language words all
+    of it; another `taken_as` is written into the English sentence as it is."""
+    if alike == slug:
+        sentences = {
+            "already taken": refusal("The slug %(slug)r is already taken; choose another.", slug=slug),
+            "already taken in this show": refusal(
+                "The slug %(slug)r is already taken in this show; choose another.", slug=slug
+            ),
+            "reserved by the app": refusal(
+                "The slug %(slug)r is reserved by the app; choose another.", slug=slug
+            ),
+        }
+        return sentences.get(taken_as) or f"The slug {slug!r} is {taken_as}; choose another."
+    sentences = {
+        "already taken": refusal(
+            "The slug %(slug)r looks like %(alike)r, which is already taken; choose another.",
+            slug=slug,
+            alike=alike,
+        ),
+        "already taken in this show": refusal(
+            "The slug %(slug)r looks like %(alike)r, which is already taken in this show; choose another.",
+            slug=slug,
+            alike=alike,
+        ),
+        "reserved by the app": refusal(
+            "The slug %(slug)r looks like %(alike)r, which is reserved by the app; choose another.",
+            slug=slug,
+            alike=alike,
+        ),
+    }
+    return (
+        sentences.get(taken_as)
+        or f"The slug {slug!r} looks like {alike!r}, which is {taken_as}; choose another."
+    )
 
 
 def look_alike(slug: str, taken: Iterable[str]) -> str | None:

@@ -27,8 +27,10 @@ from podcast_host.transcripts import parse_transcript
 
 AUDIO_SUFFIXES = {".mp3", ".m4a", ".aac", ".wav", ".flac", ".ogg", ".oga", ".opus", ".aiff", ".aif"}
 COVER_NAMES = ("cover.jpg", "cover.jpeg", "cover.png")
-SHOW_KEYS = set(shows.EDITABLE) | {"image"}
-EPISODE_KEYS = set(episodes.EDITABLE) - {"slug"} | {"image"}
+# Besides the editable fields: the cover's file name, and the identity a show or episode had elsewhere
+# (`podcast_guid`, `guid`, kept when created, never changed), and `keep_audio` (publish the MP3 as it is).
+SHOW_KEYS = set(shows.EDITABLE) | {"image", "podcast_guid"}
+EPISODE_KEYS = set(episodes.EDITABLE) - {"slug"} | {"image", "guid", "keep_audio"}
 # UTF-8 takes at most four bytes a character.
 NOTES_LIMIT = MAX_NOTES_CHARS * 4
 # A show.toml or episode.toml may carry the notes as its description, and little else.
@@ -170,15 +172,20 @@ def _read_toml(path: Path, allowed: set[str]) -> dict[str, Any]:
 def _sync_show(services: Services, session: Session, folder: _Folder, report: SyncReport) -> Show:
     """The show made to match its folder."""
     values, cover = dict(folder.values), folder.cover()
+    guid = _text_or_none(folder.path / "show.toml", "podcast_guid", values.pop("podcast_guid", None))
     slug = _slug_of(folder.path)
     try:
         show = shows.find_show(session, slug)
     except NotFound:
-        show = shows.create_show(session, services.settings.public_url, {"slug": slug, **values})
+        show = shows.create_show(session, services.settings.public_url, {"slug": slug, **values}, guid=guid)
         if cover:
             shows.set_cover(services, session, show, _read(cover, SIDE_FILE_LIMITS["image"]))
         report.created.append(slug)
         return show
+    if guid is not None and shows.check_podcast_guid(guid) != show.podcast_guid:
+        raise Invalid(
+            f"{folder.path}: podcast_guid differs from the show's {show.podcast_guid}; it never changes."
+        )
     wanted = shows.clean_show_fields(values, require_title=True)
     changed = {k: v for k, v in wanted.items() if getattr(show, k) != v}
     if changed:
@@ -213,6 +220,11 @@ def _sync_episode(
     services: Services, show_id: int, planned: _Folder, report: SyncReport, echo: Callable[[str], None]
 ) -> None:
     folder, values = planned.path, dict(planned.values)
+    toml_path = folder / "episode.toml"
+    guid = _text_or_none(toml_path, "guid", values.pop("guid", None))
+    keep_audio = values.pop("keep_audio", None)
+    if keep_audio is not None and not isinstance(keep_audio, bool):
+        raise Invalid(f"{toml_path}: keep_audio must be true or false.")
     notes = _first(folder, "notes.md")
     if notes:
         try:
@@ -237,20 +249,35 @@ def _sync_episode(
                 chapters=_optional(_first(folder, "chapters.json")),
                 transcript=_optional(_first(folder, "transcript.vtt", "transcript.srt")),
                 enqueue=False,
+                guid=guid,
+                keep_audio=bool(keep_audio),
             )
             episode_id = created.id
             report.created.append(label)
         else:
             episode_id = existing.id
-            changed = _update_episode(services, session, existing, values, folder, audio_path)
+            if guid is not None and guid.strip() != existing.guid:
+                raise Invalid(
+                    f"{toml_path}: guid differs from the episode's {existing.guid!r}; it never changes."
+                )
+            changed = _update_episode(services, session, existing, values, folder, audio_path, keep_audio)
             (report.updated if changed else report.unchanged).append(label)
             if changed:
                 echo(f"{label}: updated ({', '.join(changed)})")
             # An earlier run may have left it pending (the store was down): process it now. A change that
             # needs no new audio was announced with its commit; processing announces new audio itself.
-            if not {"audio", "chapters"} & set(changed) and existing.processing_state != PENDING:
+            if (
+                not {"audio", "chapters", "keep_audio"} & set(changed)
+                and existing.processing_state != PENDING
+            ):
                 return
     processing.process_episode(services, episode_id)
+
+
+def _text_or_none(path: Path, key: str, value: object) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise Invalid(f"{path}: {key} must be text.")
+    return value
 
 
 def _slug_of(folder: Path) -> str:
@@ -273,12 +300,16 @@ def _update_episode(
     values: dict[str, Any],
     folder: Path,
     audio_path: Path,
+    keep_audio: bool | None,
 ) -> list[str]:
     """Apply what differs; return the names of what changed ("audio" or "chapters": processed again)."""
     differing = episodes.differing_fields(episode, values)
     changed = list(differing)
     if differing:
         episodes.update_episode(services, session, episode, differing)
+    if keep_audio is not None and keep_audio != episode.keep_audio:
+        episodes.set_keep_audio(episode, keep_audio)
+        changed.append("keep_audio")
     chapters_file = _first(folder, "chapters.json")
     if chapters_file:
         doc = parse_chapters(_read(chapters_file, SIDE_FILE_LIMITS["chapters"]))
@@ -290,7 +321,11 @@ def _update_episode(
         upload = episodes.Upload(audio_path, audio_path.name)
         episodes.replace_original(services, session, episode, upload)
         changed.append("audio")
-    if "chapters" in changed and "audio" not in changed and episode.processing_state != PENDING:
+    if (
+        {"chapters", "keep_audio"} & set(changed)
+        and "audio" not in changed
+        and episode.processing_state != PENDING
+    ):
         # The published MP3 carries the chapters as CHAP frames, which only a new run writes (the GUID
         # stays); that run is sync's own, after the commit. Asked before any file is stored: refused while
         # a run works, it leaves nothing behind.

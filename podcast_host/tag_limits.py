@@ -14,9 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from podcast_host.errors import refusal
+from podcast_host.limits import MIB
+
 # The largest tag accepted, frames decompressed: room for one big cover (the cover limit is 20 MB of file,
 # but an embedded one over 16 MB is not something a podcast app downloads with every episode).
-MAX_TAG_BYTES = 16 * 1024 * 1024
+MAX_TAG_BYTES = 16 * MIB
 # Frames in the whole tag, sub-frames of chapters and tables of contents included: our own 500 chapters
 # make about 1,000, a music tagger a few dozen.
 MAX_FRAMES = 5_000
@@ -35,7 +38,7 @@ _V24_COMPRESSED, _V24_ENCRYPTED, _V24_UNSYNCHRONISED, _V24_DATA_LENGTH = 0x0008,
 
 class TagTooLarge(ValueError):
     """An ID3 tag too large or too fragmented to read in reasonable time; audio.probe refuses the file for it
-    (422, as other refused audio)."""
+    (422, as other refused audio). Its message is marked with `refusal`, to be shown translated."""
 
 
 def check_id3(path: Path) -> None:
@@ -72,7 +75,12 @@ def _check_tag_at(fh: BinaryIO, offset: int) -> None:
     version, flags = header[3], header[5]
     size = _syncsafe(header[6:10])
     if size > MAX_TAG_BYTES:
-        raise TagTooLarge(f"The file's ID3 tag takes {_mb(size)}; we accept tags up to {_mb(MAX_TAG_BYTES)}.")
+        message = refusal(
+            "The file's ID3 tag takes %(size).1f MB; we accept tags up to %(most).1f MB.",
+            size=size / MIB,
+            most=MAX_TAG_BYTES / MIB,
+        )
+        raise TagTooLarge(message)
     # The size excludes the header and an ID3v2.4 footer, so the frames are exactly these bytes.
     data = fh.read(size)
     if version < 4 and flags & 0x80:
@@ -179,7 +187,10 @@ class _Tag:
         if name not in _NESTED_FRAMES:
             return cost
         if depth >= MAX_NESTING:
-            raise TagTooLarge(f"The file's ID3 tag nests chapter frames more than {MAX_NESTING} levels deep.")
+            message = refusal(
+                "The file's ID3 tag nests chapter frames more than %(most)s levels deep.", most=MAX_NESTING
+            )
+            raise TagTooLarge(message)
         return cost + self.frames_in(_sub_frames(name, body), depth + 1, spent + cost)
 
 
@@ -193,18 +204,31 @@ def _inflate(body: bytes, prefix: bytes, room: int) -> bytes | None:
         except zlib.error:
             continue
         if len(out) > room:
-            raise TagTooLarge(f"The file's ID3 tag inflates past {_mb(MAX_TAG_BYTES)}, the most we accept.")
+            message = refusal(
+                "The file's ID3 tag inflates past %(most).1f MB, the most we accept.",
+                most=MAX_TAG_BYTES / MIB,
+            )
+            raise TagTooLarge(message)
         return out
     return None
 
 
 def _check(count: _Count) -> None:
     if count.frames > MAX_FRAMES:
-        raise TagTooLarge(f"The file's ID3 tag has more than {MAX_FRAMES:,} frames; remove the extra tags.")
+        # The thousands apart, so that each language groups the digits its own way ("5,000", "5 000").
+        thousands, units = divmod(MAX_FRAMES, 1000)
+        message = refusal(
+            "The file's ID3 tag has more than %(thousands)s,%(units)03d frames; remove the extra tags.",
+            thousands=thousands,
+            units=units,
+        )
+        raise TagTooLarge(message)
     if count.copied > MAX_COPY_BYTES:
         raise TagTooLarge(
-            "The file's ID3 tag has too many frames for its size to be read quickly; "
-            "remove the extra tags or put the cover image first in the tag."
+            refusal(
+                "The file's ID3 tag has too many frames for its size to be read quickly; "
+                "remove the extra tags or put the cover image first in the tag."
+            )
         )
 
 
@@ -231,7 +255,3 @@ def _syncsafe(raw: bytes) -> int:
     for byte in raw:
         value = (value << 7) | (byte & 0x7F)
     return value
-
-
-def _mb(size: int) -> str:
-    return f"{size / (1024 * 1024):.1f} MB"

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from podcast_host.feeds.websub import feed_changed, websub_ping
+from podcast_host.imports.run import import_feed_job
 from podcast_host.jobs import RetryLater, Runner
 from podcast_host.processing import process_episode_job
 from podcast_host.services import Services, build_services
@@ -20,6 +21,7 @@ JOBS: dict[str, Callable[..., None]] = {
     "process_episode": process_episode_job,  # (episode_id): the audio pipeline, once
     "feed_changed": feed_changed,  # (show_id): one websub_ping per configured hub
     "websub_ping": websub_ping,  # (show_id, hub)
+    "import_feed": import_feed_job,  # (import_id): another host's feed made into a show (docs/migrate.md)
 }
 
 

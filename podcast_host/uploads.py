@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 from podcast_host import audio
 from podcast_host.artwork import Artwork, ArtworkError, check_cover
 from podcast_host.db import after_rollback
-from podcast_host.errors import Invalid, Unavailable, UnsupportedMedia
-from podcast_host.limits import SIDE_FILE_LIMITS, format_size
+from podcast_host.errors import Invalid, Unavailable, UnsupportedMedia, refusal
+from podcast_host.limits import MIB, SIDE_FILE_LIMITS, format_size
 from podcast_host.models import Episode, Show
 from podcast_host.notes import clean_text
 from podcast_host.storage import MediaStore, StorageError, delete_objects, media_key, unguessable_name
@@ -37,19 +37,34 @@ class Upload:
         """The whole file; with `field`, refused (422) when over that side file's size limit."""
         limit = SIDE_FILE_LIMITS.get(field or "")
         if limit is not None and self.path.stat().st_size > limit:
-            raise Invalid(f"The {field} file is larger than {format_size(limit)}.", field=field)
+            raise Invalid(_too_large(field or "", limit), field=field)
         return self.path.read_bytes()
+
+
+def _too_large(field: str, limit: int) -> str:
+    """One whole sentence for each side file, so that every language names the file in its own words; the
+    limits are whole MiB, written in MB as limits.format_size writes them."""
+    size = limit // MIB
+    if limit % MIB:
+        return f"The {field} file is larger than {format_size(limit)}."
+    sentences = {
+        "image": refusal("The image file is larger than %(size)s MB.", size=size),
+        "chapters": refusal("The chapters file is larger than %(size)s MB.", size=size),
+        "transcript": refusal("The transcript file is larger than %(size)s MB.", size=size),
+    }
+    return sentences.get(field) or f"The {field} file is larger than {format_size(limit)}."
 
 
 def probe_upload(upload: Upload, max_duration_s: float) -> audio.ProbeResult:
     if upload.path.stat().st_size == 0:
-        raise Invalid("The audio file is empty (0 bytes).", field="audio")
+        raise Invalid(refusal("The audio file is empty (0 bytes)."), field="audio")
+    # The refusals themselves are handed on (not str(exc)), so that the dashboard can show them translated.
     try:
         return audio.probe(upload.path, max_duration_s)
     except audio.UnsupportedAudio as exc:
-        raise UnsupportedMedia(str(exc)) from None
+        raise UnsupportedMedia(exc.args[0]) from None
     except audio.InvalidAudio as exc:
-        raise Invalid(str(exc), field="audio") from None
+        raise Invalid(exc.args[0], field="audio") from None
 
 
 def probe_json(probed: audio.ProbeResult) -> dict[str, str | float | None]:
@@ -69,7 +84,7 @@ def check_image(image: Upload | None) -> Artwork | None:
     try:
         return check_cover(image.read("image"))
     except ArtworkError as exc:
-        raise Invalid(str(exc), field="image") from None
+        raise Invalid(exc.args[0], field="image") from None
 
 
 def put_file(
@@ -128,6 +143,9 @@ def _stored(store: MediaStore, session: Session, key: str, put: Callable[[], Non
     try:
         put()
     except StorageError as exc:
-        raise Unavailable(f"The media store did not take the file: {exc}") from None
+        # The reason is the store's own, in English (a connection refused, a full disk).
+        raise Unavailable(
+            refusal("The media store did not take the file: %(reason)s", reason=str(exc))
+        ) from None
     after_rollback(session, functools.partial(delete_objects, store, [key]), key=("delete", key))
     return key

@@ -11,7 +11,7 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from podcast_host import accounts
-from podcast_host.errors import Conflict, Forbidden, NotFound
+from podcast_host.errors import Conflict, Forbidden, NotFound, refusal
 from podcast_host.invitations import LinkExpired, LinkNotValid, LinkUsed, LinkWithdrawn, new_secret, spend
 from podcast_host.models import MAX_ID, Invitation, PasswordReset, User, utcnow
 
@@ -24,7 +24,7 @@ MAX_PENDING_PASSWORD_LINKS = 20
 def require_admin(user: User | None) -> User:
     """The user, if an admin of this instance; Forbidden otherwise."""
     if user is None or not user.is_admin:
-        raise Forbidden("Only an administrator of this site may do that.")
+        raise Forbidden(refusal("Only an administrator of this site may do that."))
     return user
 
 
@@ -37,7 +37,7 @@ def find_user(session: Session, by: User, user_id: int) -> User:
     require_admin(by)
     user = session.get(User, user_id) if 1 <= user_id <= MAX_ID else None
     if user is None:
-        raise NotFound(f"There is no user {user_id}.")
+        raise NotFound(refusal("There is no user %(id)s.", id=user_id))
     return user
 
 
@@ -52,11 +52,13 @@ def disable_user(session: Session, by: User, user: User) -> None:
     """Stop `user` signing in and using tokens (admins only); their sessions end, shows and roles stay."""
     require_admin(by)
     if user.id == by.id:
-        raise Conflict("You cannot disable your own account: ask another administrator.")
+        raise Conflict(refusal("You cannot disable your own account: ask another administrator."))
     _lock_admins(session)
     others = select(User.id).where(User.is_admin, User.disabled_at.is_(None), User.id != user.id)
     if user.is_admin and session.scalar(others.limit(1)) is None:
-        raise Conflict(f"{user.email} is the last enabled administrator: this site needs one.")
+        raise Conflict(
+            refusal("%(email)s is the last enabled administrator: this site needs one.", email=user.email)
+        )
     if user.disabled_at is None:
         user.disabled_at = utcnow()
     # What they sent or were given stops working with them.
@@ -104,8 +106,12 @@ def make_password_link(session: Session, by: User, user: User) -> tuple[Password
     held = session.scalar(made.where(PasswordReset.made_by == by.id, PasswordReset.used_at.is_(None))) or 0
     if held >= MAX_PENDING_PASSWORD_LINKS:
         raise Conflict(
-            f"You have {held} password links not used yet, the most one administrator may have "
-            f"({MAX_PENDING_PASSWORD_LINKS}): revoke those no longer needed first."
+            refusal(
+                "You have %(held)s password links not used yet, the most one administrator may have "
+                "(%(most)s): revoke those no longer needed first.",
+                held=held,
+                most=MAX_PENDING_PASSWORD_LINKS,
+            )
         )
     secret, digest = new_secret()
     reset = PasswordReset(user=user, made_by=by.id, token_hash=digest, expires_at=utcnow() + RESET_LIFETIME)
@@ -126,7 +132,7 @@ def revoke_password_link(session: Session, by: User, reset_id: int) -> None:
     require_admin(by)
     reset = session.get(PasswordReset, reset_id) if 1 <= reset_id <= MAX_ID else None
     if reset is None or reset.used_at is not None:
-        raise NotFound(f"There is no pending password link {reset_id}.")
+        raise NotFound(refusal("There is no pending password link %(id)s.", id=reset_id))
     session.delete(reset)
     session.flush()
 
@@ -136,11 +142,13 @@ def reset_for_secret(session: Session, secret: str) -> PasswordReset:
     digest = accounts.hash_secret(secret)
     found = session.scalar(select(PasswordReset).where(PasswordReset.token_hash == digest))
     if found is None:
-        raise LinkNotValid("This password link is not valid: it was replaced by a newer one or mistyped.")
+        raise LinkNotValid(
+            refusal("This password link is not valid: it was replaced by a newer one or mistyped.")
+        )
     if found.used_at is not None:
-        raise LinkUsed("This password link was used already.")
+        raise LinkUsed(refusal("This password link was used already."))
     if found.expires_at <= utcnow():
-        raise LinkExpired("This password link expired: ask an administrator for a new one.")
+        raise LinkExpired(refusal("This password link expired: ask an administrator for a new one."))
     _check_maker(session, found)
     return found
 
@@ -149,7 +157,9 @@ def _check_maker(session: Session, reset: PasswordReset) -> None:
     """LinkWithdrawn unless the admin who made the link is still an enabled admin, read afresh."""
     maker = select(User.id).where(User.id == reset.made_by, User.is_admin, User.disabled_at.is_(None))
     if reset.made_by is None or session.scalar(maker) is None:
-        raise LinkWithdrawn("This password link no longer works: whoever made it is no administrator now.")
+        raise LinkWithdrawn(
+            refusal("This password link no longer works: whoever made it is no administrator now.")
+        )
 
 
 def use_password_link(session: Session, reset: PasswordReset, password: str) -> User:

@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from helpers import share_compiled_templates
+from werkzeug.security import generate_password_hash
 from werkzeug.test import TestResponse
 
 from podcast_host import accounts, create_app
@@ -34,22 +36,31 @@ def dashboard_app(services: Services) -> Flask:
         auth.init_app(app)
     if "dashboard" not in app.blueprints:
         dashboard.init_app(app)
-    return app
+    return share_compiled_templates(app)
 
 
-# The hash of PASSWORD made for the first user of this process, given to the next ones: hashing takes about
-# 0.15 s by design, and the browser tests sign in dozens of users.
-_password_hash: list[str] = []
+# PASSWORD hashed with the app's method (scrypt) at a low cost. The app reads method and cost from the stored
+# hash, so signing in with it runs the same code as with a hash the app made, in about a millisecond: a
+# check at the app's own cost takes a tenth of a second or more by design (docs/dashboard.md, "Accounts and
+# sessions"), and the tests sign in hundreds of times.
+QUICK_PASSWORD_HASH = generate_password_hash(PASSWORD, method="scrypt:256:8:1")
+
+# The hash of PASSWORD that the app made for the first user of this process who needed one at its own cost,
+# given to the next ones.
+_real_password_hash: list[str] = []
 
 
-def add_user(services: Services, email: str, admin: bool = False) -> int:
+def add_user(services: Services, email: str, admin: bool = False, real_hash: bool = False) -> int:
+    """A user whose password is PASSWORD; their id. The stored hash is QUICK_PASSWORD_HASH, or with
+    `real_hash` one the app made at its own cost: for the tests about checking passwords (wrong ones
+    refused, the throttle, the time a refusal takes)."""
     with services.db.session() as session:
-        if _password_hash:
-            user = accounts.create_user(session, email, None, admin=admin)
-            user.password_hash = _password_hash[0]
-        else:
+        if real_hash and not _real_password_hash:
             user = accounts.create_user(session, email, PASSWORD, admin=admin)
-            _password_hash.append(user.password_hash or "")
+            _real_password_hash.append(user.password_hash or "")
+        else:
+            user = accounts.create_user(session, email, None, admin=admin)
+            user.password_hash = _real_password_hash[0] if real_hash else QUICK_PASSWORD_HASH
         session.commit()
         return user.id
 

@@ -238,7 +238,9 @@ def sqlite_services(tmp_path: Path) -> Iterator[Services]:
 
 @pytest.fixture
 def app(services: Services) -> Flask:
-    return create_app(services=services)
+    from helpers import share_compiled_templates
+
+    return share_compiled_templates(create_app(services=services))
 
 
 @pytest.fixture
@@ -246,24 +248,17 @@ def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
-# The hash the app made for the first admin of this worker, given to the next ones: hashing takes about
-# 0.15 s by design, and nearly 200 tests begin with an admin.
-_admin_password_hash: list[str] = []
-
-
 @pytest.fixture
 def admin_token(services: Services) -> str:
-    """An admin (password "correct horse battery") and an API token for them."""
+    """An admin (password "correct horse battery", its hash a quick one: browser.add_user) and an API token
+    for them."""
+    from browser import add_user
+
     from podcast_host import accounts
 
+    add_user(services, "admin@example.com", admin=True)
     with services.db.session() as session:
-        if _admin_password_hash:
-            user = accounts.create_user(session, "admin@example.com", None, admin=True)
-            user.password_hash = _admin_password_hash[0]
-        else:
-            user = accounts.create_user(session, "admin@example.com", "correct horse battery", admin=True)
-            _admin_password_hash.append(user.password_hash or "")
-        _, secret = accounts.create_token(session, user, "tests")
+        _, secret = accounts.create_token(session, accounts.get_user(session, "admin@example.com"), "tests")
         session.commit()
     return secret
 

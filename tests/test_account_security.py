@@ -38,6 +38,14 @@ def app(services: Services) -> Flask:
 
 @pytest.fixture
 def producer(services: Services) -> str:
+    """A producer whose password the app hashed at its own cost: for the tests that check passwords."""
+    add_user(services, "producer@example.com", real_hash=True)
+    return "producer@example.com"
+
+
+@pytest.fixture
+def quick_producer(services: Services) -> str:
+    """A producer whose password hash is quick to check, for the tests about what follows signing in."""
     add_user(services, "producer@example.com")
     return "producer@example.com"
 
@@ -62,16 +70,16 @@ def signed_in(client: FlaskClient) -> bool:
 
 
 def test_an_overlong_email_or_password_is_refused_and_nothing_is_kept(
-    app: Flask, client: FlaskClient, producer: str
+    app: Flask, client: FlaskClient, quick_producer: str
 ) -> None:
     throttle: LoginThrottle = app.extensions["login_throttle"]
-    for email, password in (("a" * 10_000 + "@example.com", "guess"), (producer, "p" * 5_000)):
+    for email, password in (("a" * 10_000 + "@example.com", "guess"), (quick_producer, "p" * 5_000)):
         response = login(client, email, password)
         assert response.status_code == 422
         page = response.get_data(as_text=True)
         assert "at most 320 characters" in page and "a" * 400 not in page
     assert len(throttle._failures) == 0
-    assert login(client, producer, PASSWORD).status_code == 302
+    assert login(client, quick_producer, PASSWORD).status_code == 302
 
 
 def test_the_throttle_keeps_a_bounded_number_of_fixed_size_keys() -> None:
@@ -113,9 +121,9 @@ def test_an_unknown_email_takes_as_long_to_refuse_as_a_wrong_password(
 # --- sessions -------------------------------------------------------------------------------------------
 
 
-def test_a_copied_session_cookie_is_refused_after_logout(app: Flask, producer: str) -> None:
+def test_a_copied_session_cookie_is_refused_after_logout(app: Flask, quick_producer: str) -> None:
     browser = app.test_client()
-    csrf = sign_in(browser, producer)
+    csrf = sign_in(browser, quick_producer)
     copied = browser.get_cookie("session")
     assert copied is not None
     thief = app.test_client()
@@ -125,29 +133,29 @@ def test_a_copied_session_cookie_is_refused_after_logout(app: Flask, producer: s
     assert browser.post("/logout", data={"csrf_token": csrf}).status_code == 302
     assert not signed_in(thief)
     assert not signed_in(browser)
-    assert login(browser, producer, PASSWORD).status_code == 302  # signing in again works
+    assert login(browser, quick_producer, PASSWORD).status_code == 302  # signing in again works
     assert signed_in(browser)
 
 
-def test_logout_ends_every_session_of_the_user(app: Flask, producer: str) -> None:
+def test_logout_ends_every_session_of_the_user(app: Flask, quick_producer: str) -> None:
     laptop, phone = app.test_client(), app.test_client()
-    csrf = sign_in(laptop, producer)
-    sign_in(phone, producer)
+    csrf = sign_in(laptop, quick_producer)
+    sign_in(phone, quick_producer)
     laptop.post("/logout", data={"csrf_token": csrf})
     assert not signed_in(phone)
 
 
-def test_a_password_change_ends_every_session(app: Flask, services: Services, producer: str) -> None:
+def test_a_password_change_ends_every_session(app: Flask, services: Services, quick_producer: str) -> None:
     laptop, phone = app.test_client(), app.test_client()
-    sign_in(laptop, producer)
-    sign_in(phone, producer)
-    token = token_for(services, producer)
+    sign_in(laptop, quick_producer)
+    sign_in(phone, quick_producer)
+    token = token_for(services, quick_producer)
     body = {"current_password": PASSWORD, "new_password": NEW_PASSWORD}
     changed = app.test_client().post("/api/v1/me/password", headers=auth(token), json=body)
     assert changed.status_code == 204, changed.get_json()
     assert not signed_in(laptop) and not signed_in(phone)
-    assert login(laptop, producer, PASSWORD).status_code == 401
-    assert login(laptop, producer, NEW_PASSWORD).status_code == 302
+    assert login(laptop, quick_producer, PASSWORD).status_code == 401
+    assert login(laptop, quick_producer, NEW_PASSWORD).status_code == 302
     # The API token keeps working: it is revoked on its own (DELETE /api/v1/tokens/<id>).
     assert app.test_client().get("/api/v1/tokens", headers=auth(token)).status_code == 200
 
@@ -192,17 +200,17 @@ def runner(
 
 
 def test_the_operator_sets_a_password_and_every_session_ends(
-    app: Flask, runner: CliRunner, producer: str
+    app: Flask, runner: CliRunner, quick_producer: str
 ) -> None:
     browser = app.test_client()
-    sign_in(browser, producer)
+    sign_in(browser, quick_producer)
     result = runner.invoke(
-        main, ["user", "password", producer, "--password-stdin"], input=NEW_PASSWORD + "\n"
+        main, ["user", "password", quick_producer, "--password-stdin"], input=NEW_PASSWORD + "\n"
     )
     assert result.exit_code == 0, result.output
     assert not signed_in(browser)
-    assert login(browser, producer, NEW_PASSWORD).status_code == 302
-    short = runner.invoke(main, ["user", "password", producer, "--password-stdin"], input="short\n")
+    assert login(browser, quick_producer, NEW_PASSWORD).status_code == 302
+    short = runner.invoke(main, ["user", "password", quick_producer, "--password-stdin"], input="short\n")
     assert short.exit_code != 0 and "at least 8 characters" in short.stderr
     unknown = runner.invoke(
         main, ["user", "password", "nobody@example.com", "--password-stdin"], input="x" * 9

@@ -27,6 +27,14 @@ def app(services: Services) -> Flask:
 
 @pytest.fixture
 def producer(services: Services) -> str:
+    """A producer whose password the app hashed at its own cost: these tests check passwords."""
+    add_user(services, "producer@example.com", real_hash=True)
+    return "producer@example.com"
+
+
+@pytest.fixture
+def quick_producer(services: Services) -> str:
+    """A producer whose password hash is quick to check, for the tests about what follows signing in."""
     add_user(services, "producer@example.com")
     return "producer@example.com"
 
@@ -53,9 +61,11 @@ def test_a_producer_signs_in_and_lands_on_the_page_asked_for(client: FlaskClient
     assert "producer@example.com" in client.get("/admin/").get_data(as_text=True)
 
 
-def test_the_session_cookie_is_http_only_and_same_site(client: FlaskClient, producer: str) -> None:
+def test_the_session_cookie_is_http_only_and_same_site(client: FlaskClient, quick_producer: str) -> None:
     token = _login_token(client)
-    response = client.post("/login", data={"email": producer, "password": PASSWORD, "csrf_token": token})
+    response = client.post(
+        "/login", data={"email": quick_producer, "password": PASSWORD, "csrf_token": token}
+    )
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie
     assert "SameSite=Lax" in cookie
@@ -69,32 +79,33 @@ def test_a_wrong_password_is_refused_with_the_form_again(client: FlaskClient, pr
     assert client.get("/admin/").status_code == 302
 
 
-def test_after_login_only_local_addresses_are_followed(client: FlaskClient, producer: str) -> None:
+def test_after_login_only_local_addresses_are_followed(client: FlaskClient, quick_producer: str) -> None:
     hostile = ("https://evil.example/", "//evil.example/", "/\\evil.example", "/\t/evil.example", "/\n/evil")
     for target in hostile:
         token = _login_token(client)
         response = client.post(
-            "/login", data={"email": producer, "password": PASSWORD, "csrf_token": token, "next": target}
+            "/login",
+            data={"email": quick_producer, "password": PASSWORD, "csrf_token": token, "next": target},
         )
         assert response.headers["Location"] == "/admin/"
         client.post("/logout", data={"csrf_token": csrf_from(client.get("/admin/").get_data(as_text=True))})
 
 
-def test_a_login_form_without_its_token_is_refused(client: FlaskClient, producer: str) -> None:
+def test_a_login_form_without_its_token_is_refused(client: FlaskClient, quick_producer: str) -> None:
     client.get("/login")
     response = client.post(
-        "/login", data={"email": producer, "password": PASSWORD}, headers={"Accept": "text/html"}
+        "/login", data={"email": quick_producer, "password": PASSWORD}, headers={"Accept": "text/html"}
     )
     assert response.status_code == 400
     assert "security token" in response.get_data(as_text=True)
     assert client.get("/admin/").status_code == 302
 
 
-def test_a_token_from_another_session_is_refused(app: Flask, producer: str) -> None:
+def test_a_token_from_another_session_is_refused(app: Flask, quick_producer: str) -> None:
     theirs = _login_token(app.test_client())
     mine = app.test_client()
     _login_token(mine)
-    response = mine.post("/login", data={"email": producer, "password": PASSWORD, "csrf_token": theirs})
+    response = mine.post("/login", data={"email": quick_producer, "password": PASSWORD, "csrf_token": theirs})
     assert response.status_code == 400
 
 
@@ -137,8 +148,8 @@ def test_the_throttle_forgets_failures_after_its_window() -> None:
 
 
 @pytest.mark.postgres
-def test_logout_clears_the_session(client: FlaskClient, producer: str) -> None:
-    token = sign_in(client, producer)
+def test_logout_clears_the_session(client: FlaskClient, quick_producer: str) -> None:
+    token = sign_in(client, quick_producer)
     response = client.post("/logout", data={"csrf_token": token})
     assert response.status_code == 302
     assert response.headers["Location"] == "/login"
@@ -146,28 +157,30 @@ def test_logout_clears_the_session(client: FlaskClient, producer: str) -> None:
     assert client.get("/admin/").status_code == 302
 
 
-def test_logout_is_post_only_and_needs_the_token(client: FlaskClient, producer: str) -> None:
-    sign_in(client, producer)
+def test_logout_is_post_only_and_needs_the_token(client: FlaskClient, quick_producer: str) -> None:
+    sign_in(client, quick_producer)
     assert client.get("/logout").status_code != 200  # a link or an image cannot sign anyone out
     assert client.post("/logout").status_code == 400
     assert client.get("/admin/").status_code == 200
 
 
 @pytest.mark.postgres
-def test_a_new_password_ends_older_sessions(client: FlaskClient, services: Services, producer: str) -> None:
+def test_a_new_password_ends_older_sessions(
+    client: FlaskClient, services: Services, quick_producer: str
+) -> None:
     from podcast_host import accounts
 
-    sign_in(client, producer)
+    sign_in(client, quick_producer)
     with services.db.session() as session:
-        accounts.set_password(session, accounts.get_user(session, producer), "another long password")
+        accounts.set_password(session, accounts.get_user(session, quick_producer), "another long password")
         session.commit()
     assert client.get("/admin/").status_code == 302
 
 
 def test_a_signed_in_visit_to_the_login_page_goes_to_the_dashboard(
-    client: FlaskClient, producer: str
+    client: FlaskClient, quick_producer: str
 ) -> None:
-    sign_in(client, producer)
+    sign_in(client, quick_producer)
     response = client.get("/login")
     assert response.status_code == 302
     assert response.headers["Location"] == "/admin/"

@@ -90,12 +90,12 @@ def _error_next_to(html: str, field: str) -> str:
 
 @pytest.mark.postgres
 def test_the_dashboard_lists_the_users_shows_with_their_role(
-    client: FlaskClient, services: Services, owner: str
+    app: Flask, client: FlaskClient, services: Services, owner: str
 ) -> None:
     _create_show(client, owner, slug="other", title="Another Show")
     add_user(services, "guest@example.com")
     grant(services, "daily", "guest@example.com", "viewer")
-    guest = dashboard_app(services).test_client()
+    guest = app.test_client()
     sign_in(guest, "guest@example.com")
     html = _page(guest, "/admin/")
     assert "The Daily Test" in html
@@ -104,9 +104,9 @@ def test_the_dashboard_lists_the_users_shows_with_their_role(
 
 
 @pytest.mark.postgres
-def test_an_admin_sees_every_show(client: FlaskClient, services: Services, owner: str) -> None:
+def test_an_admin_sees_every_show(app: Flask, client: FlaskClient, services: Services, owner: str) -> None:
     add_user(services, "admin@example.com", admin=True)
-    admin = dashboard_app(services).test_client()
+    admin = app.test_client()
     sign_in(admin, "admin@example.com")
     html = _page(admin, "/admin/")
     assert "The Daily Test" in html
@@ -115,11 +115,11 @@ def test_an_admin_sees_every_show(client: FlaskClient, services: Services, owner
 
 @pytest.mark.postgres
 def test_a_user_without_a_role_gets_403_on_the_show_and_404_on_its_episodes(
-    client: FlaskClient, services: Services, owner: str, sample_mp3: Path
+    app: Flask, client: FlaskClient, services: Services, owner: str, sample_mp3: Path
 ) -> None:
     episode_id = _api_episode(services, sample_mp3)
     add_user(services, "stranger@example.com")
-    stranger = dashboard_app(services).test_client()
+    stranger = app.test_client()
     token = sign_in(stranger, "stranger@example.com")
     for path in ("/admin/shows/daily/", "/admin/shows/daily/settings", "/admin/shows/daily/episodes/new"):
         assert stranger.get(path, headers=HTML).status_code == 403, path
@@ -136,12 +136,12 @@ def test_a_user_without_a_role_gets_403_on_the_show_and_404_on_its_episodes(
 
 @pytest.mark.postgres
 def test_a_viewer_reads_drafts_and_reports_but_may_not_edit(
-    client: FlaskClient, services: Services, owner: str, sample_mp3: Path
+    app: Flask, client: FlaskClient, services: Services, owner: str, sample_mp3: Path
 ) -> None:
     episode_id = _api_episode(services, sample_mp3, draft=True)
     add_user(services, "viewer@example.com")
     grant(services, "daily", "viewer@example.com", "viewer")
-    viewer = dashboard_app(services).test_client()
+    viewer = app.test_client()
     token = sign_in(viewer, "viewer@example.com")
     assert "Episode one" in _page(viewer, "/admin/shows/daily/")
     html = _page(viewer, f"/admin/episodes/{episode_id}/")
@@ -225,14 +225,14 @@ def test_the_settings_form_updates_the_show(client: FlaskClient, owner: str) -> 
 
 @pytest.mark.postgres
 def test_an_editors_settings_form_leaves_the_ownership_fields_alone(
-    client: FlaskClient, services: Services, owner: str
+    app: Flask, client: FlaskClient, services: Services, owner: str
 ) -> None:
     base = {"title": "The Daily Test", "language": "en", "category": "News/Politics", "csrf_token": owner}
     saved = client.post("/admin/shows/daily/settings", data={**base, "email": "o@example.com", "locked": "y"})
     assert saved.status_code == 303
     add_user(services, "editor@example.com")
     grant(services, "daily", "editor@example.com", "editor")
-    editor = dashboard_app(services).test_client()
+    editor = app.test_client()
     token = sign_in(editor, "editor@example.com")
     editor_form = _page(editor, "/admin/shows/daily/settings")
     assert 'name="locked"' not in editor_form and 'name="email"' not in editor_form

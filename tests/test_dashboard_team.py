@@ -14,8 +14,9 @@ from browser import signed_in as _signed_in
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
+from team_helpers import invite, link_secret, password_link, role_of
 
-from podcast_host import accounts, shows
+from podcast_host import accounts
 from podcast_host.models import ApiToken, Invitation, Membership, PasswordReset, User, utcnow
 from podcast_host.services import Services
 
@@ -49,26 +50,6 @@ def _status(client: FlaskClient, path: str, **data: str) -> int:
     return _post(client, path, **data).status_code
 
 
-def _secret(page: str, kind: str) -> str:
-    """The secret of the one-time link a page shows, in a read-only field to copy."""
-    match = re.search(rf'value="https?://[^"]*/admin/{kind}/([A-Za-z0-9_-]+)"', page)
-    assert match, f"the page shows no {kind} link"
-    return match.group(1)
-
-
-def _invite(owner: FlaskClient, email: str, role: str) -> str:
-    response = _post(owner, MEMBERS, email=email, role=role)
-    assert response.status_code == 200, response.get_data(as_text=True)
-    return _secret(response.get_data(as_text=True), "invitations")
-
-
-def _role(services: Services, email: str) -> str | None:
-    with services.db.session() as session:
-        user = accounts.get_user(session, email)
-        membership = accounts.membership_of(session, shows.find_show(session, "daily"), user)
-        return membership.role if membership else None
-
-
 def _may_upload(client: FlaskClient) -> int:
     """The upload page of `daily` answers 200 to those who may add episodes, 403 to the others."""
     return client.get("/admin/shows/daily/episodes/new").status_code
@@ -83,14 +64,14 @@ def test_an_invited_user_signs_in_through_the_link_accepts_and_gets_the_role(
     app: Flask, services: Services, owner: FlaskClient, role: str, upload_status: int
 ) -> None:
     add_user(services, "ed@example.com")
-    secret = _invite(owner, "ed@example.com", role)
+    secret = invite(owner, "daily", "ed@example.com", role)
     with services.db.session() as session:
         stored = session.scalars(select(Invitation)).one()
         assert stored.token_hash == hashlib.sha256(secret.encode()).hexdigest()
         assert (stored.email, stored.role, stored.accepted_at) == ("ed@example.com", role, None)
         assert timedelta(days=6, hours=23) < stored.expires_at - utcnow() <= timedelta(days=7)
     assert "ed@example.com" in owner.get(MEMBERS).get_data(as_text=True)
-    assert _role(services, "ed@example.com") is None
+    assert role_of(services, "ed@example.com", "daily") is None
 
     ed = app.test_client()
     link = f"/admin/invitations/{secret}"
@@ -109,7 +90,7 @@ def test_an_invited_user_signs_in_through_the_link_accepts_and_gets_the_role(
     ed.csrf = csrf_from(page.get_data(as_text=True))
     accepted = _post(ed, link)
     assert accepted.status_code == 303 and accepted.headers["Location"] == "/admin/shows/daily/"
-    assert _role(services, "ed@example.com") == role
+    assert role_of(services, "ed@example.com", "daily") == role
     assert _may_upload(ed) == upload_status
     assert "ed@example.com" not in owner.get(MEMBERS).get_data(as_text=True).split("Pending invitations")[1]
 
@@ -117,7 +98,7 @@ def test_an_invited_user_signs_in_through_the_link_accepts_and_gets_the_role(
 def test_a_new_address_creates_its_account_through_the_link(
     app: Flask, services: Services, owner: FlaskClient
 ) -> None:
-    secret = _invite(owner, "new@example.com", "viewer")
+    secret = invite(owner, "daily", "new@example.com", "viewer")
     newcomer = app.test_client()
     link = f"/admin/invitations/{secret}"
     page = newcomer.get(link)
@@ -132,7 +113,7 @@ def test_a_new_address_creates_its_account_through_the_link(
 
     created = _post(newcomer, link, password=NEW_PASSWORD, password_again=NEW_PASSWORD)
     assert created.status_code == 303 and created.headers["Location"] == "/admin/shows/daily/"
-    assert _role(services, "new@example.com") == "viewer"
+    assert role_of(services, "new@example.com", "daily") == "viewer"
     assert newcomer.get("/admin/shows/daily/").status_code == 200  # signed in
     assert _may_upload(newcomer) == 403
     _signed_in(app, "new@example.com", NEW_PASSWORD)  # the password works on the sign-in form too
@@ -145,13 +126,13 @@ def test_used_expired_unknown_and_other_users_links_are_refused_and_change_nothi
     for email in ("ed@example.com", "other@example.com"):
         add_user(services, email)
     ed, other = _signed_in(app, "ed@example.com"), _signed_in(app, "other@example.com")
-    secret = _invite(owner, "ed@example.com", "editor")
+    secret = invite(owner, "daily", "ed@example.com", "editor")
     link = f"/admin/invitations/{secret}"
 
     wrong = other.get(link)
     assert wrong.status_code == 403 and "other@example.com" in wrong.get_data(as_text=True)
     assert _status(other, link) == 403
-    assert _role(services, "other@example.com") is None
+    assert role_of(services, "other@example.com", "daily") is None
 
     assert ed.get("/admin/invitations/not-a-secret").status_code == 404
     with services.db.session() as session:
@@ -160,9 +141,9 @@ def test_used_expired_unknown_and_other_users_links_are_refused_and_change_nothi
     expired = ed.get(link)
     assert expired.status_code == 409 and "expired" in expired.get_data(as_text=True)
     assert _status(ed, link) == 409
-    assert _role(services, "ed@example.com") is None
+    assert role_of(services, "ed@example.com", "daily") is None
 
-    secret = _invite(owner, "ed@example.com", "editor")
+    secret = invite(owner, "daily", "ed@example.com", "editor")
     link = f"/admin/invitations/{secret}"
     assert _status(ed, link) == 303
     used = _post(ed, link)
@@ -171,9 +152,9 @@ def test_used_expired_unknown_and_other_users_links_are_refused_and_change_nothi
 
 
 def test_an_owner_revokes_a_pending_invitation(app: Flask, owner: FlaskClient, services: Services) -> None:
-    secret = _invite(owner, "later@example.com", "editor")
-    replaced = _invite(owner, "gone@example.com", "viewer")
-    newer = _invite(owner, "gone@example.com", "editor")  # replaces the one before
+    secret = invite(owner, "daily", "later@example.com", "editor")
+    replaced = invite(owner, "daily", "gone@example.com", "viewer")
+    newer = invite(owner, "daily", "gone@example.com", "editor")  # replaces the one before
     assert app.test_client().get(f"/admin/invitations/{replaced}").status_code == 404
     with services.db.session() as session:
         pending = {i.email: i.id for i in session.scalars(select(Invitation))}
@@ -207,19 +188,19 @@ def test_owners_change_and_remove_roles_but_the_last_owner_stays(
     assert "ed@example.com" in page and "owner@example.com" in page
 
     assert _status(owner, f"{MEMBERS}/role", email="ed@example.com", role="viewer") == 303
-    assert _role(services, "ed@example.com") == "viewer"
+    assert role_of(services, "ed@example.com", "daily") == "viewer"
     refused = _post(owner, f"{MEMBERS}/role", email="owner@example.com", role="editor")
     assert refused.status_code == 409 and "needs an owner" in refused.get_data(as_text=True)
     assert _status(owner, f"{MEMBERS}/remove", email="owner@example.com") == 409
-    assert _role(services, "owner@example.com") == "owner"
+    assert role_of(services, "owner@example.com", "daily") == "owner"
     # A role for someone who has none goes through an invitation.
     add_user(services, "stranger@example.com")
     stranger = _post(owner, f"{MEMBERS}/role", email="stranger@example.com", role="owner")
-    assert stranger.status_code == 404 and _role(services, "stranger@example.com") is None
+    assert stranger.status_code == 404 and role_of(services, "stranger@example.com", "daily") is None
     assert _status(owner, f"{MEMBERS}/role", email="ed@example.com", role="boss") == 422
 
     assert _status(owner, f"{MEMBERS}/remove", email="ed@example.com") == 303
-    assert _role(services, "ed@example.com") is None
+    assert role_of(services, "ed@example.com", "daily") is None
     assert '<span class="title" dir="ltr">ed@example.com</span>' not in owner.get(MEMBERS).get_data(
         as_text=True
     )
@@ -230,7 +211,7 @@ def test_only_owners_manage_members(app: Flask, owner: FlaskClient, services: Se
         add_user(services, email)
         grant(services, "daily", email, role)
     add_user(services, "stranger@example.com")
-    _invite(owner, "pending@example.com", "viewer")
+    invite(owner, "daily", "pending@example.com", "viewer")
     for email in ("ed@example.com", "vi@example.com"):
         member = _signed_in(app, email)
         page = member.get(MEMBERS).get_data(as_text=True)
@@ -242,7 +223,8 @@ def test_only_owners_manage_members(app: Flask, owner: FlaskClient, services: Se
     assert _signed_in(app, "stranger@example.com").get(MEMBERS).status_code == 403
     with services.db.session() as session:
         assert [i.email for i in session.scalars(select(Invitation))] == ["pending@example.com"]
-    assert (_role(services, "ed@example.com"), _role(services, "owner@example.com")) == ("editor", "owner")
+    assert role_of(services, "ed@example.com", "daily") == "editor"
+    assert role_of(services, "owner@example.com", "daily") == "owner"
 
 
 def test_the_settings_page_links_to_the_members(owner: FlaskClient) -> None:
@@ -257,7 +239,7 @@ def test_an_admin_creates_a_user_who_sets_a_password_and_signs_in(app: Flask, ad
     assert 'href="/admin/users"' in admin.get("/admin/").get_data(as_text=True)
     created = _post(admin, "/admin/users", email="New@Example.com", admin="true")
     assert created.status_code == 200
-    secret = _secret(created.get_data(as_text=True), "reset")
+    secret = link_secret(created.get_data(as_text=True), "reset")
     assert _status(admin, "/admin/users", email="new@example.com") == 409
     assert "new@example.com" in admin.get("/admin/users").get_data(as_text=True)
 
@@ -320,8 +302,8 @@ def test_a_password_link_works_once_and_ends_the_users_sessions(
 ) -> None:
     user_id = add_user(services, "producer@example.com")
     elsewhere = _signed_in(app, "producer@example.com")
-    first = _secret(_post(admin, f"/admin/users/{user_id}/password-link").get_data(as_text=True), "reset")
-    secret = _secret(_post(admin, f"/admin/users/{user_id}/password-link").get_data(as_text=True), "reset")
+    first = password_link(admin, user_id)
+    secret = password_link(admin, user_id)
     assert app.test_client().get(f"/admin/reset/{first}").status_code == 404  # replaced by the newer one
     assert elsewhere.get("/admin/").status_code == 200  # the old password works until the link is used
 
@@ -348,7 +330,7 @@ def test_a_password_link_works_once_and_ends_the_users_sessions(
 
 def test_an_expired_password_link_is_refused(app: Flask, services: Services, admin: FlaskClient) -> None:
     user_id = add_user(services, "producer@example.com")
-    secret = _secret(_post(admin, f"/admin/users/{user_id}/password-link").get_data(as_text=True), "reset")
+    secret = password_link(admin, user_id)
     with services.db.session() as session:
         reset = session.scalars(select(PasswordReset)).one()
         assert timedelta(hours=23) < reset.expires_at - utcnow() <= timedelta(hours=24)
@@ -362,7 +344,7 @@ def test_an_expired_password_link_is_refused(app: Flask, services: Services, adm
 
 
 def test_the_account_page_changes_the_password_with_the_current_one(app: Flask, services: Services) -> None:
-    add_user(services, "producer@example.com")
+    add_user(services, "producer@example.com", real_hash=True)  # a wrong current password is checked
     laptop, phone = _signed_in(app, "producer@example.com"), _signed_in(app, "producer@example.com")
     assert 'href="/admin/account"' in laptop.get("/admin/").get_data(as_text=True)
     wrong = _post(laptop, "/admin/account/password", current_password="not it", new_password=NEW_PASSWORD)
@@ -440,9 +422,9 @@ def test_every_post_without_the_csrf_token_is_refused(
 ) -> None:
     add_user(services, "ed@example.com")
     grant(services, "daily", "ed@example.com", "editor")
-    secret = _invite(owner, "new@example.com", "viewer")
+    secret = invite(owner, "daily", "new@example.com", "viewer")
     user_id = add_user(services, "producer@example.com")
-    reset = _secret(_post(admin, f"/admin/users/{user_id}/password-link").get_data(as_text=True), "reset")
+    reset = password_link(admin, user_id)
     with services.db.session() as session:
         invitation_id = session.scalars(select(Invitation.id)).one()
     posts = [

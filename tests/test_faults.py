@@ -22,6 +22,18 @@ from podcast_host.models import FAILED, READY
 from podcast_host.services import Services
 
 
+@pytest.fixture(autouse=True)
+def _ffmpeg_work_done_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The store's outages are the subject here, not the audio. As for the `episode` fixture, each
+    processing run is whole but its ffmpeg work is done once per worker for each input, settings and tags,
+    and its real output reused (the pipeline has its own tests)."""
+    from conftest import _remembering_process
+
+    from podcast_host import audio
+
+    monkeypatch.setattr(audio, "process", _remembering_process(audio.process))
+
+
 @pytest.fixture
 def proxy(seaweedfs: Any) -> Iterator[SwitchableProxy]:
     target = urlsplit(seaweedfs.endpoint_url)

@@ -26,6 +26,18 @@ from podcast_host.services import Services
 FEED = "/daily/feed.xml"
 
 
+@pytest.fixture(autouse=True)
+def _ffmpeg_work_done_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests on both databases upload the same episodes. As for the `episode` fixture, each processing run
+    is whole but its ffmpeg work is done once per worker for each input, settings and tags, and its real
+    output reused (the pipeline has its own tests)."""
+    from conftest import _remembering_process
+
+    from podcast_host import audio
+
+    monkeypatch.setattr(audio, "process", _remembering_process(audio.process))
+
+
 def backdate_everything(services: Services, hours: int = 1) -> datetime:
     """Move every stored stamp an hour back, so that a change made now is seconds apart from them."""
     past = utcnow() - timedelta(hours=hours)

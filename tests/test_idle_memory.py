@@ -37,6 +37,8 @@ ON_FIRST_USE = (
     "crawlerdetect",
     "ua_parser",
     "yaml",
+    "httpx",
+    "defusedxml",
 )
 ROOT = Path(__file__).resolve().parent.parent
 

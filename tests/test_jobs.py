@@ -19,7 +19,7 @@ from redis import Redis
 
 from podcast_host import accounts, episodes, processing, recovery, shows
 from podcast_host.jobs import RedisQueue, ThreadQueue
-from podcast_host.models import PROCESSING, READY, Episode
+from podcast_host.models import PROCESSING, READY, Episode, utcnow
 from podcast_host.services import Services
 
 # Runs claimed, crashed and resumed across processes: on PostgreSQL too.
@@ -78,6 +78,19 @@ def _episode(services: Services, episode_id: int) -> Episode:
         return episodes.get_episode(session, episode_id)
 
 
+def _wait_until_stale(services: Services, episode_id: int) -> None:
+    """Wait until the dead run's last heartbeat is older than job_stale_s, when the next worker may take the
+    episode over, and no longer: the last beat came up to a beat's interval before the kill."""
+    deadline = time.monotonic() + 30
+    while True:
+        beat = _episode(services, episode_id).heartbeat_at
+        assert beat is not None
+        if beat < processing.stale_before(services.settings, utcnow()):
+            return
+        assert time.monotonic() < deadline, "the heartbeat never went stale: is the worker still alive?"
+        time.sleep(0.05)
+
+
 def _upload(services: Services, audio: Path) -> int:
     with services.db.session() as session:
         show = shows.create_show(session, services.settings.public_url, {"slug": "jobs", "title": "Jobs"})
@@ -121,7 +134,7 @@ def test_a_worker_killed_mid_job_leaves_an_episode_that_still_finishes_once(
     worker.wait(timeout=10)
     assert _episode(redis_services, episode_id).processing_state == PROCESSING
 
-    time.sleep(2.5)  # longer than job_stale_s: the dead job's heartbeat is now stale
+    _wait_until_stale(redis_services, episode_id)
     second = _start_worker(redis_services, "--burst")
     assert second.wait(timeout=180) == 0, _log(redis_services)
     done = _episode(redis_services, episode_id)

@@ -27,6 +27,8 @@ OWNERS = {
     "ua_parser": {"analytics/clients.py"},
     "maxminddb": {"analytics/geo.py"},
     "apispec": {"web/openapi.py"},
+    "httpx": {"fetching.py"},
+    "defusedxml": {"imports/reader.py"},
     # Outside programs (ffmpeg) are run by the audio pipeline alone.
     "subprocess": {"audio/"},
 }
@@ -50,6 +52,8 @@ ON_FIRST_USE = {
     "pydub": set(),
     "crawlerdetect": set(),
     "ua_parser": set(),
+    "httpx": set(),
+    "defusedxml": set(),
 }
 
 

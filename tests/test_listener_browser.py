@@ -5,6 +5,7 @@ marked, the copy button copies the embed code, and the embed player fits 480×12
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -325,5 +326,13 @@ def test_the_dashboard_in_arabic_reads_right_to_left_on_a_phone(
             assert width <= PHONE["width"], f"{path} scrolls sideways: {width} px"
         page.goto("/admin/shows/sabah/")
         screenshots.take(page, "arabic-dashboard-phone")
+        # What the scripts write while an upload runs and an episode is processed speaks Arabic too.
+        written = page.evaluate(
+            """[statusBadge("published").textContent, statusBadge("processing").textContent, say("starting"),
+                say("upload_failed", {status: 502}), say("upload_progress", {percent: "40 %", done: "2.0",
+                total: "5.0"})]"""
+        )
+        assert all(not re.search("[A-Za-z]", line.replace("HTTP", "")) for line in written), written
+        assert "502" in written[3] and "2.0" in written[4] and "5.0" in written[4]
     finally:
         context.close()

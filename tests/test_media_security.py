@@ -33,6 +33,16 @@ SCRIPT = b"<html><script>fetch('/api/v1/tokens',{method:'POST'})</script></html>
 PRIVATE = "private, no-store"
 
 
+@pytest.fixture(autouse=True)
+def _ffmpeg_work_done_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Most tests upload the same sample under the same tags, and each upload is processed. As for the
+    `episode` fixture, each run is whole but its ffmpeg work is done once per worker for each input, settings
+    and tags, and its real output reused (the pipeline has its own tests)."""
+    from conftest import _remembering_process
+
+    monkeypatch.setattr(audio, "process", _remembering_process(audio.process))
+
+
 def _local(url: str) -> str:
     return url.removeprefix("http://127.0.0.1:8000")
 

@@ -14,7 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from conftest import prepare_database
+
+from podcast_host.cli import main
 
 
 def _free_port() -> int:
@@ -26,8 +29,13 @@ def _free_port() -> int:
 class Server:
     def __init__(self, data_dir: Path, database_url: str, **env: str) -> None:
         self.port = _free_port()
+        # Only the settings given here: a server shared by a module is made before the per-test fixture
+        # that clears a developer's PODCAST_HOST_* variables has run.
+        inherited = {
+            name: value for name, value in os.environ.items() if not name.startswith("PODCAST_HOST_")
+        }
         self.env = {
-            **os.environ,
+            **inherited,
             "PODCAST_HOST_DATA_DIR": str(data_dir),
             "PODCAST_HOST_DATABASE_URL": database_url,
             "PODCAST_HOST_PUBLIC_URL": f"http://127.0.0.1:{self.port}",
@@ -36,15 +44,11 @@ class Server:
         self.log = data_dir / "serve.log"
 
     def cli(self, *args: str, stdin: str | None = None) -> str:
-        result = subprocess.run(
-            [sys.executable, "-m", "podcast_host.cli", *args],
-            env=self.env,
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert result.returncode == 0, result.stderr
+        """A `podcast-host` command on this server's instance, as an operator types it beside the running
+        server. The command runs in this process with the server's environment: the same code and settings
+        as a new `podcast-host` process, without a second of interpreter start-up per command."""
+        result = CliRunner().invoke(main, list(args), input=stdin, env=self.env)
+        assert result.exit_code == 0, (result.output, result.exception)
         return result.stdout
 
     def start(self, **run_server_options: float) -> None:
@@ -87,10 +91,27 @@ class Server:
             conn.close()
 
 
+SERVE_ENV = {"PODCAST_HOST_MAX_UPLOAD_MB": "5"}
+
+
 @pytest.fixture
 def server(tmp_path: Path, database_url: str) -> Iterator[Server]:
-    running = Server(tmp_path / "instance", database_url, PODCAST_HOST_MAX_UPLOAD_MB="5")
+    """A server of its own, on this test's database (SQLite, and PostgreSQL for tests marked `postgres`)."""
+    running = Server(tmp_path / "instance", database_url, **SERVE_ENV)
     prepare_database(database_url)
+    running.start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One server on SQLite for the tests that only send requests and leave nothing another one reads:
+    starting a server costs seconds, far more than these tests themselves."""
+    folder = tmp_path_factory.mktemp("serve")
+    url = f"sqlite:///{folder / 'serve.sqlite3'}"
+    running = Server(folder / "instance", url, **SERVE_ENV)
+    prepare_database(url)
     running.start()
     yield running
     running.stop()
@@ -145,10 +166,10 @@ def test_serve_processes_uploads_in_worker_threads(server: Server, sample_mp3: P
     assert status == 200 and int(headers["Content-Length"]) == episode["enclosure"]["length"]
 
 
-def test_an_oversize_upload_gets_a_json_413_before_its_body_is_read(server: Server) -> None:
-    server.cli("user", "add", "big@example.com", "--admin")
-    token = server.cli("token", "add", "big@example.com").strip().splitlines()[-1]
-    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+def test_an_oversize_upload_gets_a_json_413_before_its_body_is_read(shared_server: Server) -> None:
+    shared_server.cli("user", "add", "big@example.com", "--admin")
+    token = shared_server.cli("token", "add", "big@example.com").strip().splitlines()[-1]
+    conn = http.client.HTTPConnection("127.0.0.1", shared_server.port, timeout=30)
     # Announce 500 MB but send only the headers: the answer must come without waiting for the body.
     conn.putrequest("POST", "/api/v1/shows/any/episodes")
     conn.putheader("Authorization", f"Bearer {token}")
@@ -162,10 +183,10 @@ def test_an_oversize_upload_gets_a_json_413_before_its_body_is_read(server: Serv
 
 
 @pytest.mark.parametrize("audio_kb", [200, 3000])
-def test_a_refused_upload_leaves_its_connection_usable(server: Server, audio_kb: int) -> None:
+def test_a_refused_upload_leaves_its_connection_usable(shared_server: Server, audio_kb: int) -> None:
     """A pooled client (one connection, like requests.Session or a browser) goes on after a 401 upload."""
     body, content_type = _multipart({"title": "No token"}, b"\xff" * (audio_kb * 1024), "x.mp3")
-    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    conn = http.client.HTTPConnection("127.0.0.1", shared_server.port, timeout=30)
     try:
         conn.request("POST", "/api/v1/shows/any/episodes", body, {"Content-Type": content_type})
         refused = conn.getresponse()
@@ -183,9 +204,9 @@ def test_a_refused_upload_leaves_its_connection_usable(server: Server, audio_kb:
         conn.close()
 
 
-def test_a_large_unread_body_closes_its_connection_with_the_answer(server: Server) -> None:
+def test_a_large_unread_body_closes_its_connection_with_the_answer(shared_server: Server) -> None:
     """Reading 400 MB only to drop them costs more than a new connection; the answer says so."""
-    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    conn = http.client.HTTPConnection("127.0.0.1", shared_server.port, timeout=30)
     conn.putrequest("POST", "/api/v1/shows/any/episodes")
     conn.putheader("Content-Type", "multipart/form-data; boundary=x")
     conn.putheader("Content-Length", str(400 * 1024 * 1024))
@@ -197,7 +218,10 @@ def test_a_large_unread_body_closes_its_connection_with_the_answer(server: Serve
 
 
 @pytest.mark.parametrize("path", ["/alpha", "/alpha/episode-one", "/admin/shows/alpha"])
-def test_redirects_name_the_public_url_whatever_host_the_request_names(server: Server, path: str) -> None:
+def test_redirects_name_the_public_url_whatever_host_the_request_names(
+    shared_server: Server, path: str
+) -> None:
+    server = shared_server
     status, headers, _ = server.request("GET", path, headers={"Host": "evil.example"})
     assert status in (301, 302, 303, 307, 308)
     location = headers["Location"]

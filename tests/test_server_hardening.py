@@ -4,6 +4,7 @@ framing and head sizes. Real sockets against a real server process (docs/deploym
 from __future__ import annotations
 
 import http.client
+import itertools
 import json
 import os
 import socket
@@ -22,29 +23,34 @@ from test_serve import Server
 
 MB = 1024 * 1024
 # A show's image is public: a plain file in the local store of the first show is enough.
-PUBLIC_FILE = "/media/shows/1/image/cover-large.jpg"
+PUBLIC_FOLDER = "/media/shows/1/image/"
+_file_numbers = itertools.count(1)
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    url = f"sqlite:///{tmp_path / 'serve.sqlite3'}"
-    running = Server(tmp_path / "instance", url)
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One server for the module, with the show whose images the tests serve. Each test attacks it and then
+    checks that it still answers; starting a server per test would cost more than the tests themselves."""
+    folder = tmp_path_factory.mktemp("hardening")
+    url = f"sqlite:///{folder / 'serve.sqlite3'}"
+    running = Server(folder / "instance", url)
     prepare_database(url)
     running.start()
+    running.cli("show", "add", "large", "--title", "Large files")
     yield running
     running.stop()
 
 
-def _public_file(server: Server, size: int) -> bytes:
-    """Write a file of `size` bytes where PUBLIC_FILE is served from; returns its first megabyte."""
-    server.cli("show", "add", "large", "--title", "Large files")
-    path = Path(server.env["PODCAST_HOST_DATA_DIR"]) / "media" / PUBLIC_FILE.removeprefix("/media/")
+def _public_file(server: Server, size: int) -> tuple[str, bytes]:
+    """A public file of `size` bytes, under a name no other test uses; its path and its first megabyte."""
+    public = f"{PUBLIC_FOLDER}cover-large-{next(_file_numbers)}.jpg"
+    path = Path(server.env["PODCAST_HOST_DATA_DIR"]) / "media" / public.removeprefix("/media/")
     path.parent.mkdir(parents=True, exist_ok=True)
     block = os.urandom(MB)
     with path.open("wb") as sink:
         for _ in range(size // MB):
             sink.write(block)
-    return block
+    return public, block
 
 
 def _raw(server: Server, data: bytes, within_s: float = 5.0) -> bytes:
@@ -142,35 +148,35 @@ def test_a_form_of_a_thousand_file_parts_opens_no_files(server: Server) -> None:
 
 
 def test_media_downloads_keep_their_bytes_ranges_and_head(server: Server) -> None:
-    block = _public_file(server, 3 * MB)
-    status, headers, data = server.request("GET", PUBLIC_FILE)
+    public_file, block = _public_file(server, 3 * MB)
+    status, headers, data = server.request("GET", public_file)
     assert status == 200 and data == block * 3
     assert int(headers["Content-Length"]) == 3 * MB
-    status, headers, data = server.request("GET", PUBLIC_FILE, headers={"Range": f"bytes={MB - 5}-{MB + 4}"})
+    status, headers, data = server.request("GET", public_file, headers={"Range": f"bytes={MB - 5}-{MB + 4}"})
     assert status == 206 and data == block[-5:] + block[:5]
     assert headers["Content-Range"] == f"bytes {MB - 5}-{MB + 4}/{3 * MB}"
-    status, headers, data = server.request("GET", PUBLIC_FILE, headers={"Range": f"bytes=-{MB + 1}"})
+    status, headers, data = server.request("GET", public_file, headers={"Range": f"bytes=-{MB + 1}"})
     assert status == 206 and data == block[-1:] + block
-    status, headers, data = server.request("HEAD", PUBLIC_FILE)
+    status, headers, data = server.request("HEAD", public_file)
     assert status == 200 and data == b"" and int(headers["Content-Length"]) == 3 * MB
 
 
-def _stalled_download(server: Server, extra: str = "") -> socket.socket:
-    """A GET of the public file whose answer is never read, with a small receive buffer."""
+def _stalled_download(server: Server, public_file: str, extra: str = "") -> socket.socket:
+    """A GET of a public file whose answer is never read, with a small receive buffer."""
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     sock.connect(("127.0.0.1", server.port))
-    sock.sendall(f"GET {PUBLIC_FILE} HTTP/1.1\r\nHost: 127.0.0.1\r\n{extra}\r\n".encode())
+    sock.sendall(f"GET {public_file} HTTP/1.1\r\nHost: 127.0.0.1\r\n{extra}\r\n".encode())
     return sock
 
 
 def test_stalled_downloads_keep_no_thread(server: Server) -> None:
     """More stalled readers than the app has threads, full answers and byte ranges alike."""
-    _public_file(server, 8 * MB)
+    public_file, _ = _public_file(server, 8 * MB)
     with ExitStack() as held:
         for index in range(10):
             extra = "Range: bytes=100-\r\n" if index % 2 else ""
-            held.callback(_stalled_download(server, extra).close)
+            held.callback(_stalled_download(server, public_file, extra).close)
         time.sleep(1)
         waits = [_timed_get(server, path) for path in ("/healthz", "/api/v1/openapi.json", "/healthz")]
     assert max(waits) < 2.0, waits
@@ -178,11 +184,11 @@ def test_stalled_downloads_keep_no_thread(server: Server) -> None:
 
 @pytest.mark.slow
 def test_an_abandoned_download_stops_reading_the_file(server: Server) -> None:
-    _public_file(server, 128 * MB)
+    public_file, _ = _public_file(server, 128 * MB)
     pid = server.process.pid
     before = _cpu_seconds(pid)
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
-    conn.request("GET", PUBLIC_FILE)
+    conn.request("GET", public_file)
     response = conn.getresponse()
     while response.read(MB):
         pass
@@ -192,7 +198,7 @@ def test_an_abandoned_download_stops_reading_the_file(server: Server) -> None:
     before = _cpu_seconds(pid)
     for _ in range(4):
         with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
-            sock.sendall(f"GET {PUBLIC_FILE} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+            sock.sendall(f"GET {public_file} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
             assert sock.recv(100).startswith(b"HTTP/1.1 200")
     time.sleep(3)
     abandoned = _cpu_seconds(pid) - before
@@ -244,8 +250,8 @@ def test_oversized_request_heads_are_refused(server: Server, head: str, status: 
 
 
 def test_every_answer_carries_one_date(server: Server) -> None:
-    _public_file(server, MB)
-    for path in ("/healthz", PUBLIC_FILE):
+    public_file, _ = _public_file(server, MB)
+    for path in ("/healthz", public_file):
         answer = _raw(server, f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
         dates = [line for line in _head_lines(answer) if line.lower().startswith("date:")]
         assert len(dates) == 1, (path, dates)

@@ -28,18 +28,22 @@ def _sqlite_server(tmp_path: Path, **run_server_options: float) -> Server:
     return running
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
+# Each server below is shared by the module's tests: every test leaves it with its connections closed and
+# checks that it still answers, and starting a server costs more than most of these tests.
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """The server exactly as `podcast-host serve` runs it."""
-    running = _sqlite_server(tmp_path)
+    running = _sqlite_server(tmp_path_factory.mktemp("serve"))
     yield running
     running.stop()
 
 
-@pytest.fixture
-def impatient_server(tmp_path: Path) -> Iterator[Server]:
+@pytest.fixture(scope="module")
+def impatient_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """The same server with time-outs of one second, so that a test sees them expire."""
-    running = _sqlite_server(tmp_path, header_timeout=1.0, body_timeout=1.0)
+    running = _sqlite_server(tmp_path_factory.mktemp("impatient"), header_timeout=1.0, body_timeout=1.0)
     yield running
     running.stop()
 

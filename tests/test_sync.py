@@ -18,6 +18,18 @@ pytestmark = pytest.mark.postgres
 SAMPLE = Path(__file__).resolve().parent.parent / "episodes"
 
 
+@pytest.fixture(autouse=True)
+def _ffmpeg_work_done_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test syncs the sample folder, whose three episodes go through the audio pipeline each time. As
+    for the `episode` fixture, each run is whole but its ffmpeg work is done once per worker for each input,
+    settings and tags, and its real output reused: changed audio or chapters still make a new MP3."""
+    from conftest import _remembering_process
+
+    from podcast_host import audio
+
+    monkeypatch.setattr(audio, "process", _remembering_process(audio.process))
+
+
 def _snapshot(services: Services) -> dict[str, tuple]:
     with services.db.session() as session:
         out = {}

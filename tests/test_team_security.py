@@ -20,6 +20,7 @@ from flask.testing import FlaskClient
 from helpers import auth, create_show, user_token
 from sqlalchemy import event, inspect, select, text, update
 from sqlalchemy.orm import Session, UOWTransaction
+from team_helpers import invite, password_link, role_of
 from werkzeug.test import TestResponse
 
 from podcast_host import accounts, invitations, shows, user_admin
@@ -47,28 +48,6 @@ def _owner_of(app: Flask, services: Services, email: str, slug: str) -> FlaskCli
     return client
 
 
-def _invite(client: FlaskClient, slug: str, email: str, role: str) -> str:
-    """Invite through the members page; the secret of the link it shows."""
-    response = _post(client, f"/admin/shows/{slug}/members", email=email, role=role)
-    assert response.status_code == 200, response.get_data(as_text=True)
-    return _secret(response.get_data(as_text=True), "invitations")
-
-
-def _secret(page: str, kind: str) -> str:
-    marker = f"/admin/{kind}/"
-    assert marker in page, f"the page shows no {kind} link"
-    return page.split(marker, 1)[1].split('"', 1)[0]
-
-
-def _role(services: Services, email: str, slug: str) -> str | None:
-    with services.db.session() as session:
-        return session.scalar(
-            select(Membership.role)
-            .join(User)
-            .where(User.email == email, Membership.show_id == shows.find_show(session, slug).id)
-        )
-
-
 def _user_id(services: Services, email: str) -> int:
     with services.db.session() as session:
         return accounts.get_user(session, email).id
@@ -82,7 +61,7 @@ def test_an_address_taken_through_ones_own_show_gets_no_role_from_a_real_owner_w
     app: Flask, services: Services
 ) -> None:
     squatter = _owner_of(app, services, "m@example.com", "mine")
-    secret = _invite(squatter, "mine", "chief@example.org", "viewer")
+    secret = invite(squatter, "mine", "chief@example.org", "viewer")
     taker = app.test_client()
     link = f"/admin/invitations/{secret}"
     taker.csrf = csrf_from(taker.get(link).get_data(as_text=True))
@@ -97,7 +76,7 @@ def test_an_address_taken_through_ones_own_show_gets_no_role_from_a_real_owner_w
     assert added.status_code == 202
     accept_url = added.get_json()["accept_url"]
     assert accept_url.startswith(f"{services.settings.public_url}/admin/invitations/")
-    assert _role(services, "chief@example.org", "daily") is None
+    assert role_of(services, "chief@example.org", "daily") is None
     listing = api.get(members, headers=auth(owner_token)).get_json()["members"]
     assert [m["email"] for m in listing] == ["owner@example.com"]
     # Whoever holds the account sees the show only through the link the owner hands to the real person.
@@ -128,21 +107,15 @@ def test_an_existing_account_accepts_the_apis_invitation_through_its_link(
     path = "/admin/invitations/" + added.get_json()["accept_url"].rsplit("/", 1)[1]
     ed = _signed_in(app, "ed@example.com")
     ed.csrf = csrf_from(ed.get(path).get_data(as_text=True))
-    assert _role(services, "ed@example.com", "daily") is None
+    assert role_of(services, "ed@example.com", "daily") is None
     assert _post(ed, path).status_code == 303
-    assert _role(services, "ed@example.com", "daily") == "editor"
+    assert role_of(services, "ed@example.com", "daily") == "editor"
     # A member is not invited again: 409, as in the dashboard.
     again = api.post("/api/v1/shows/daily/members", headers=auth(owner_token), json=body)
     assert again.status_code == 409 and again.get_json()["error"]["code"] == "conflict"
 
 
 # --- password links and their maker --------------------------------------------------------------------
-
-
-def _password_link(admin: FlaskClient, user_id: int) -> str:
-    response = _post(admin, f"/admin/users/{user_id}/password-link")
-    assert response.status_code == 200, response.get_data(as_text=True)
-    return _secret(response.get_data(as_text=True), "reset")
 
 
 def _set_password_through(app: Flask, secret: str) -> TestResponse:
@@ -158,7 +131,7 @@ def test_a_password_link_stops_working_when_its_maker_is_no_admin_any_more(
     for email in ("root@example.com", "deputy@example.com"):
         add_user(services, email, admin=True)
     producer = add_user(services, "producer@example.com")
-    secret = _password_link(_signed_in(app, "deputy@example.com"), producer)
+    secret = password_link(_signed_in(app, "deputy@example.com"), producer)
     with services.db.session() as session:
         session.execute(update(User).where(User.email == "deputy@example.com").values(is_admin=False))
         session.commit()
@@ -175,12 +148,12 @@ def test_disabling_a_user_deletes_the_links_made_by_them_and_for_them(app: Flask
         add_user(services, email, admin=True)
     producer, editor = add_user(services, "producer@example.com"), add_user(services, "editor@example.com")
     root, deputy = _signed_in(app, "root@example.com"), _signed_in(app, "deputy@example.com")
-    by_deputy = _password_link(deputy, producer)
-    for_deputy = _password_link(root, _user_id(services, "deputy@example.com"))
-    unrelated = _password_link(root, editor)
+    by_deputy = password_link(deputy, producer)
+    for_deputy = password_link(root, _user_id(services, "deputy@example.com"))
+    unrelated = password_link(root, editor)
     owner = _owner_of(app, services, "owner@example.com", "daily")
-    sent_by_deputy = _invite(deputy, "daily", "guest@example.com", "viewer")  # an admin may invite anywhere
-    sent_by_owner = _invite(owner, "daily", "other@example.com", "viewer")
+    sent_by_deputy = invite(deputy, "daily", "guest@example.com", "viewer")  # an admin may invite anywhere
+    sent_by_owner = invite(owner, "daily", "other@example.com", "viewer")
 
     assert _post(root, f"/admin/users/{_user_id(services, 'deputy@example.com')}/disable").status_code == 303
     links = app.test_client()
@@ -196,8 +169,8 @@ def test_admins_see_the_pending_password_links_and_revoke_them(app: Flask, servi
         add_user(services, email, admin=True)
     producer, editor = add_user(services, "producer@example.com"), add_user(services, "editor@example.com")
     root, deputy = _signed_in(app, "root@example.com"), _signed_in(app, "deputy@example.com")
-    for_producer = _password_link(root, producer)
-    _password_link(deputy, editor)
+    for_producer = password_link(root, producer)
+    password_link(deputy, editor)
     with services.db.session() as session:
         expired = session.scalar(select(PasswordReset).where(PasswordReset.user_id == editor))
         assert expired is not None and expired.made_by == _user_id(services, "deputy@example.com")
@@ -232,8 +205,8 @@ def test_invitations_an_owner_sent_are_withdrawn_when_they_lose_the_role(
     owner = _owner_of(app, services, "owner@example.com", "daily")
     add_user(services, "co@example.com")
     grant(services, "daily", "co@example.com", "owner")
-    sent_by_co = _invite(_signed_in(app, "co@example.com"), "daily", "x@example.com", "editor")
-    sent_by_owner = _invite(owner, "daily", "y@example.com", "viewer")
+    sent_by_co = invite(_signed_in(app, "co@example.com"), "daily", "x@example.com", "editor")
+    sent_by_owner = invite(owner, "daily", "y@example.com", "viewer")
 
     members = "/admin/shows/daily/members"
     if change == "demote":
@@ -265,7 +238,7 @@ def test_an_invitation_whose_sender_may_no_longer_invite_is_refused(
     add_user(services, sender, admin=lost == "admin no more")
     if lost != "admin no more":
         grant(services, "daily", sender, "owner")
-    secret = _invite(_signed_in(app, sender), "daily", "ed@example.com", "editor")
+    secret = invite(_signed_in(app, sender), "daily", "ed@example.com", "editor")
     add_user(services, "ed@example.com")
     ed = _signed_in(app, "ed@example.com")
     ed.csrf = csrf_from(ed.get(f"/admin/invitations/{secret}").get_data(as_text=True))
@@ -282,7 +255,7 @@ def test_an_invitation_whose_sender_may_no_longer_invite_is_refused(
     opened = ed.get(f"/admin/invitations/{secret}")
     assert opened.status_code == 403 and "no longer stands" in opened.get_data(as_text=True)
     assert _post(ed, f"/admin/invitations/{secret}").status_code == 403
-    assert _role(services, "ed@example.com", "daily") is None
+    assert role_of(services, "ed@example.com", "daily") is None
 
 
 # --- stale invitations ---------------------------------------------------------------------------------
@@ -311,14 +284,14 @@ def test_a_role_given_or_taken_meanwhile_withdraws_the_pending_invitation(
 ) -> None:
     owner = _owner_of(app, services, "owner@example.com", "daily")
     add_user(services, "ed@example.com")
-    promotion = _invite(owner, "daily", "ed@example.com", "owner")
+    promotion = invite(owner, "daily", "ed@example.com", "owner")
     grant(services, "daily", "ed@example.com", "viewer")  # as `podcast-host show grant` does
     assert app.test_client().get(f"/admin/invitations/{promotion}").status_code == 404
 
     _old_invitation(services, "ed@example.com", "owner", "an-old-invitation-secret")
     assert _post(owner, "/admin/shows/daily/members/remove", email="ed@example.com").status_code == 303
     assert app.test_client().get("/admin/invitations/an-old-invitation-secret").status_code == 404
-    assert _role(services, "ed@example.com", "daily") is None
+    assert role_of(services, "ed@example.com", "daily") is None
 
 
 @pytest.mark.postgres
@@ -334,7 +307,7 @@ def test_accepting_over_a_role_one_has_is_refused_and_changes_nothing(app: Flask
     refused = _post(ed, link)
     assert refused.status_code == 409
     assert "You have a role on this show already" in refused.get_data(as_text=True)
-    assert _role(services, "ed@example.com", "daily") == "viewer"
+    assert role_of(services, "ed@example.com", "daily") == "viewer"
     with services.db.session() as session:
         assert session.scalars(select(Invitation.accepted_at)).one() is None
 
@@ -427,7 +400,7 @@ def test_two_new_accounts_made_on_one_link_at_once_answer_409_and_log_no_secret(
         False  # as in production: an error is logged, not raised to the client
     )
     owner = _owner_of(app, services, "owner@example.com", "daily")
-    secret = _invite(owner, "daily", "new@example.com", "editor")
+    secret = invite(owner, "daily", "new@example.com", "editor")
     link = f"/admin/invitations/{secret}"
     newcomer = app.test_client()
     newcomer.csrf = csrf_from(newcomer.get(link).get_data(as_text=True))
@@ -450,7 +423,7 @@ def test_two_new_accounts_made_on_one_link_at_once_answer_409_and_log_no_secret(
         event.remove(services.db.sessions, "before_flush", make_it_first)
     assert other_request == ["done"]
     assert raced.status_code == 409 and "has an account already" in raced.get_data(as_text=True)
-    assert _role(services, "new@example.com", "daily") is None
+    assert role_of(services, "new@example.com", "daily") is None
     assert secret not in caplog.text
 
 
@@ -466,12 +439,12 @@ def test_an_unexpected_error_on_a_link_page_is_logged_without_the_link(
     add_user(services, "root@example.com", admin=True)
     producer = add_user(services, "producer@example.com")
     if page == "invitations":
-        secret = _invite(
+        secret = invite(
             _owner_of(app, services, "owner@example.com", "daily"), "daily", "x@example.com", "viewer"
         )
         target = (invitations, "accept_with_new_account")
     else:
-        secret = _password_link(_signed_in(app, "root@example.com"), producer)
+        secret = password_link(_signed_in(app, "root@example.com"), producer)
         target = (user_admin, "use_password_link")
 
     def fail(*_: Any) -> None:
@@ -544,7 +517,7 @@ def test_an_admin_holds_at_most_20_pending_password_links(app: Flask, services: 
         _post(root_client, f"/admin/users/{_user_id(services, 'u0@example.com')}/password-link").status_code
         == 200
     )
-    _password_link(_signed_in(app, "deputy@example.com"), producer)
+    password_link(_signed_in(app, "deputy@example.com"), producer)
 
 
 # --- the migration -------------------------------------------------------------------------------------

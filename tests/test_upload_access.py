@@ -10,7 +10,8 @@ from typing import IO, Any
 
 import pytest
 from audio_fixtures import write_jpeg
-from browser import add_user, dashboard_app, grant, sign_in
+from browser import add_user, grant, sign_in
+from flask import Flask
 from flask.testing import FlaskClient
 from helpers import create_show, stored_episode
 from werkzeug.datastructures import FileStorage
@@ -55,11 +56,13 @@ def spooled(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str | None]]:
     yield names
 
 
-def _signed_in(services: Services, email: str, role: str | None = None) -> tuple[FlaskClient, str]:
+def _signed_in(app: Flask, email: str, role: str | None = None) -> tuple[FlaskClient, str]:
+    """A new client of `app`, signed in as a new user `email` with `role` on `daily`; its CSRF token."""
+    services: Services = app.extensions["podcast_host"]
     add_user(services, email)
     if role is not None:
         grant(services, "daily", email, role)
-    client = dashboard_app(services).test_client()
+    client = app.test_client()
     return client, sign_in(client, email)
 
 
@@ -110,9 +113,9 @@ def _stored_keys(services: Services, episode_id: int) -> tuple[object, ...]:
 
 @pytest.mark.postgres
 def test_a_user_without_a_role_is_refused_every_upload_with_nothing_spooled(
-    services: Services, episode_id: int, spooled: list[str | None]
+    app: Flask, services: Services, episode_id: int, spooled: list[str | None]
 ) -> None:
-    stranger, token = _signed_in(services, "stranger@example.com")
+    stranger, token = _signed_in(app, "stranger@example.com")
     before = _stored_keys(services, episode_id)
     for path, field in _upload_routes(episode_id):
         response, read = _post_upload(stranger, path, token, field)
@@ -125,9 +128,9 @@ def test_a_user_without_a_role_is_refused_every_upload_with_nothing_spooled(
 
 
 def test_a_viewer_may_not_upload_either(
-    services: Services, episode_id: int, spooled: list[str | None]
+    app: Flask, services: Services, episode_id: int, spooled: list[str | None]
 ) -> None:
-    viewer, token = _signed_in(services, "viewer@example.com", role="viewer")
+    viewer, token = _signed_in(app, "viewer@example.com", role="viewer")
     for path, field in _upload_routes(episode_id):
         response, read = _post_upload(viewer, path, token, field)
         assert response.status_code == 403, (path, response.status_code)
@@ -135,9 +138,9 @@ def test_a_viewer_may_not_upload_either(
 
 
 def test_an_episode_or_show_that_does_not_exist_is_404_with_nothing_spooled(
-    services: Services, episode_id: int, spooled: list[str | None]
+    app: Flask, services: Services, episode_id: int, spooled: list[str | None]
 ) -> None:
-    stranger, token = _signed_in(services, "stranger@example.com")
+    stranger, token = _signed_in(app, "stranger@example.com")
     for path, field in [
         ("/admin/shows/nowhere/episodes", "audio"),
         ("/admin/shows/nowhere/cover", "image"),
@@ -164,9 +167,9 @@ def test_every_dashboard_upload_route_has_its_permission_checked_first() -> None
 
 
 def test_an_editor_with_a_wrong_token_is_still_refused(
-    services: Services, episode_id: int, spooled: list[str | None]
+    app: Flask, services: Services, episode_id: int, spooled: list[str | None]
 ) -> None:
-    editor, _ = _signed_in(services, "editor@example.com", role="editor")
+    editor, _ = _signed_in(app, "editor@example.com", role="editor")
     before = _stored_keys(services, episode_id)
     path = f"/admin/episodes/{episode_id}/files/transcript"
     response, _ = _post_upload(editor, path, "forged", "transcript")
@@ -175,9 +178,9 @@ def test_an_editor_with_a_wrong_token_is_still_refused(
 
 
 def test_an_editor_uploads_with_the_token_in_the_form_or_in_the_header(
-    services: Services, episode_id: int, tmp_path: Path, spooled: list[str | None]
+    app: Flask, services: Services, episode_id: int, tmp_path: Path, spooled: list[str | None]
 ) -> None:
-    editor, token = _signed_in(services, "editor@example.com", role="editor")
+    editor, token = _signed_in(app, "editor@example.com", role="editor")
     before = _stored_keys(services, episode_id)
 
     # A plain form post: the token is a field of the form.

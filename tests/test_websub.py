@@ -84,8 +84,16 @@ def flaky_hub() -> Iterator[StubHub]:
         yield stub
 
 
-def services_with(tmp_path: Path, database_url: str, *hubs: StubHub) -> Services:
-    services = make_services(tmp_path, database_url=database_url, websub_hubs=",".join(h.url for h in hubs))
+def services_with(
+    tmp_path: Path, database_url: str, *hubs: StubHub, allow_private_urls: bool = True
+) -> Services:
+    # The stub hubs listen on loopback, which the server reaches only when private addresses are allowed.
+    services = make_services(
+        tmp_path,
+        database_url=database_url,
+        websub_hubs=",".join(h.url for h in hubs),
+        allow_private_urls=allow_private_urls,
+    )
     # The in-process queue's back-off, made short enough for a test.
     assert isinstance(services.queue, ThreadQueue)
     services.queue.retry = Retry(attempts=4, first_delay_s=0.05)
@@ -214,6 +222,17 @@ def test_a_hub_that_refuses_the_ping_is_not_hammered(tmp_path: Path, database_ur
         services.queue.enqueue("feed_changed", _show_id(services))
         services.close()
     assert refusing.attempts == 1
+
+
+def test_a_hub_on_a_private_address_is_refused_without_allow_private_urls(
+    tmp_path: Path, database_url: str, hub: StubHub, caplog: pytest.LogCaptureFixture
+) -> None:
+    services = services_with(tmp_path, database_url, hub, allow_private_urls=False)
+    services.queue.enqueue("feed_changed", _show_id(services))
+    services.close()
+    # Refused before any connection, and not retried: asking again would get the same answer.
+    assert hub.attempts == 0
+    assert "127.0.0.1 is a loopback address; refused." in caplog.text
 
 
 def test_pings_go_through_worker_threads_when_the_queue_runs(

@@ -12,7 +12,7 @@ package for every request. docs/audio-pipeline.md explains the passes and the nu
 - encode.py: passes 2 and 3, decoder -> pydub's gain -> LAME, then the MP3 measured.
 - progress.py: each pass's progress mapped onto the job's.
 - tags.py: the ID3v2 tag and its chapter frames.
-- pipeline.py: `process`, which runs the passes in order.
+- pipeline.py: `process`, which runs the passes in order; `keep`, which publishes an MP3 as it is.
 
 Callers use `from podcast_host import audio` and the names below.
 """
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from podcast_host.audio.errors import AudioError, DecodeFailed, InvalidAudio, TimedOut, UnsupportedAudio
 from podcast_host.audio.ffmpeg import ffmpeg_binary, measure_loudness
-from podcast_host.audio.pipeline import DEFAULT_MAX_DURATION_S, EncodeSettings, ProcessResult, process
+from podcast_host.audio.pipeline import DEFAULT_MAX_DURATION_S, EncodeSettings, ProcessResult, keep, process
 from podcast_host.audio.probing import READABLE, ProbeResult, probe, source_kinds
 from podcast_host.audio.tags import EpisodeTags, write_tags
 from podcast_host.audio.waveform import WAVEFORM_POINTS
@@ -40,6 +40,7 @@ __all__ = [
     "TimedOut",
     "UnsupportedAudio",
     "ffmpeg_binary",
+    "keep",
     "measure_loudness",
     "probe",
     "process",

@@ -4,6 +4,7 @@ and the run's deadline (docs/audio-pipeline.md, "The passes" and "Settings")."""
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,7 +12,13 @@ from pathlib import Path
 
 from podcast_host.audio.encode import _encode
 from podcast_host.audio.ffmpeg import _deadline
-from podcast_host.audio.loudness import LoudnessReport, _corrected_plan, _first_plan, _loudness_report
+from podcast_host.audio.loudness import (
+    LoudnessReport,
+    _corrected_plan,
+    _first_plan,
+    _GainPlan,
+    _loudness_report,
+)
 from podcast_host.audio.measure import _DecodeAllowance, _measure_input
 from podcast_host.audio.probing import ProbeResult
 from podcast_host.audio.progress import _ProgressScale
@@ -97,6 +104,40 @@ def _process(
         partial.unlink(missing_ok=True)
     report_progress(1.0)
     report = _loudness_report(measured.loudness, output, target, plan, settings.true_peak_ceiling_dbtp)
+    return ProcessResult(
+        duration_s=round(measured.decoded_s, 3),
+        channels=channels,
+        loudness_report=report,
+        waveform=measured.waveform,
+    )
+
+
+def keep(
+    src: Path,
+    dst: Path,
+    probed: ProbeResult,
+    settings: EncodeSettings,
+    progress: Callable[[float], None] | None = None,
+    max_duration_s: float = DEFAULT_MAX_DURATION_S,
+    deadline: float | None = None,
+) -> ProcessResult:
+    """Publish the MP3 `src` byte for byte as `dst` (an episode imported or exported with its audio as it
+    was): one decode measures it, for the loudness report and the waveform, and checks it plays to its end."""
+    reset = _deadline.set(deadline)
+    try:
+        report_progress = _ProgressScale(progress)
+        allowed = _DecodeAllowance.of(Path(src), probed.duration_s, max_duration_s)
+        measured = _measure_input(Path(src), probed, allowed, report_progress.span(0.0, 0.95))
+        shutil.copyfile(src, dst)
+        report_progress(1.0)
+    finally:
+        _deadline.reset(reset)
+    channels = measured.channels
+    target = settings.target_lufs_mono if channels == 1 else settings.target_lufs_stereo
+    untouched = _GainPlan(0.0, False, settings.true_peak_ceiling_dbtp)
+    report = _loudness_report(
+        measured.loudness, measured.loudness, target, untouched, settings.true_peak_ceiling_dbtp
+    )
     return ProcessResult(
         duration_s=round(measured.decoded_s, 3),
         channels=channels,

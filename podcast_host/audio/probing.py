@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from podcast_host.audio.errors import InvalidAudio, UnsupportedAudio
+from podcast_host.errors import refusal
 from podcast_host.tag_limits import TagTooLarge, check_id3
 
 if TYPE_CHECKING:
@@ -61,12 +62,12 @@ def probe(path: Path, max_duration_s: float) -> ProbeResult:
     """Read format, length and layout with mutagen alone; refuse what the pipeline cannot take."""
     path = Path(path)
     if path.stat().st_size == 0:
-        raise InvalidAudio("The file is empty (0 bytes).")
+        raise InvalidAudio(refusal("The file is empty (0 bytes)."))
     # mutagen's ID3 reader is quadratic in a tag's frames: refuse hostile tags first.
     try:
         check_id3(path)
     except TagTooLarge as exc:
-        raise InvalidAudio(str(exc)) from None
+        raise InvalidAudio(exc.args[0]) from None  # the refusal itself, to be shown translated
     from mutagen.oggopus import OggOpus
 
     source = _open_with_mutagen(path)
@@ -95,21 +96,76 @@ def _open_with_mutagen(path: Path) -> Any:
     except mutagen.MutagenError:
         source = None
     if source is None or source.info is None:
-        raise UnsupportedAudio(f"The file is not audio we can read (tried {READABLE}).")
+        # READABLE written out, so that each language writes the list its own way.
+        raise UnsupportedAudio(
+            refusal(
+                "The file is not audio we can read "
+                "(tried MP3, M4A/AAC, WAV, FLAC, Ogg Vorbis, Opus and AIFF)."
+            )
+        )
     return source
 
 
 def _check_playable(probed: ProbeResult, max_duration_s: float) -> None:
     if probed.duration_s < MIN_DURATION_S:
-        raise InvalidAudio(f"The audio has no length ({probed.duration_s:.2f} s); nothing to publish.")
-    if probed.duration_s > max_duration_s:
-        raise InvalidAudio(
-            f"The audio is {_clock(probed.duration_s)} long; the limit is {_clock(max_duration_s)}."
+        message = refusal(
+            "The audio has no length (%(seconds).2f s); nothing to publish.", seconds=probed.duration_s
         )
+        raise InvalidAudio(message)
+    if probed.duration_s > max_duration_s:
+        raise InvalidAudio(_too_long(probed.duration_s, max_duration_s))
     if probed.channels < 1:
-        raise InvalidAudio("The file has no audio channels.")
+        raise InvalidAudio(refusal("The file has no audio channels."))
     if not MIN_SAMPLE_RATE <= probed.sample_rate <= MAX_SAMPLE_RATE:
-        raise InvalidAudio(f"The audio's sample rate is {probed.sample_rate} Hz; we accept 8 kHz to 96 kHz.")
+        message = refusal(
+            "The audio's sample rate is %(rate)s Hz; we accept 8 kHz to 96 kHz.", rate=probed.sample_rate
+        )
+        raise InvalidAudio(message)
+
+
+def _too_long(length_s: float, most_s: float) -> str:
+    """The refusal of audio past the limit, both lengths written as `_clock` writes them: one sentence for
+    each pair of ways, so that every language writes hours, minutes and seconds its own way."""
+    length, most = _clock_parts(length_s), _clock_parts(most_s)
+    values = {
+        "hours": length[1],
+        "minutes": length[2],
+        "seconds": length[3],
+        "most_hours": most[1],
+        "most_minutes": most[2],
+        "most_seconds": most[3],
+    }
+    sentences = {
+        ("h", "h"): refusal(
+            "The audio is %(hours)sh %(minutes)sm long; the limit is %(most_hours)sh %(most_minutes)sm.",
+            **values,
+        ),
+        ("h", "m"): refusal(
+            "The audio is %(hours)sh %(minutes)sm long; the limit is %(most_minutes)sm %(most_seconds)ss.",
+            **values,
+        ),
+        ("h", "s"): refusal(
+            "The audio is %(hours)sh %(minutes)sm long; the limit is %(most_seconds)s s.", **values
+        ),
+        ("m", "m"): refusal(
+            "The audio is %(minutes)sm %(seconds)ss long; the limit is %(most_minutes)sm %(most_seconds)ss.",
+            **values,
+        ),
+        ("m", "s"): refusal(
+            "The audio is %(minutes)sm %(seconds)ss long; the limit is %(most_seconds)s s.", **values
+        ),
+        ("s", "s"): refusal("The audio is %(seconds)s s long; the limit is %(most_seconds)s s.", **values),
+    }
+    sentence = sentences.get((length[0], most[0]))
+    return sentence or f"The audio is {_clock(length_s)} long; the limit is {_clock(most_s)}."
+
+
+def _clock_parts(seconds: float) -> tuple[str, int, int, int]:
+    """How `_clock` writes a length ("h" for "7h 0m", "m" for "12m 5s", "s" for "42 s") and its hours,
+    minutes and seconds, each below the unit above it."""
+    hours, rest = divmod(int(round(seconds)), 3600)
+    minutes, secs = divmod(rest, 60)
+    return ("h" if hours else "m" if minutes else "s"), hours, minutes, secs
 
 
 def _clock(seconds: float) -> str:

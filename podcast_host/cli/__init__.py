@@ -1,8 +1,8 @@
 """The `podcast-host` command line (README.md, "Command line").
 
 User mistakes print one line on stderr and exit non-zero. The commands live in one module per group:
-serving.py (serve, worker, db), users.py (user, token), shows.py (show, episode, feed, sync), analytics.py
-(analytics).
+serving.py (serve, worker, db), users.py (user, token), shows.py (show, episode, feed, sync, export),
+analytics.py (analytics), imports.py (import).
 """
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ import click
 
 from podcast_host.cli.analytics import analytics
 from podcast_host.cli.common import LazyServices, friendly_errors, pass_services
+from podcast_host.cli.imports import import_feed
 from podcast_host.cli.serving import db, serve, worker
-from podcast_host.cli.shows import episode, feed, show, sync
+from podcast_host.cli.shows import episode, export, feed, show, sync
 from podcast_host.cli.users import token, user
 
 __all__ = ["LazyServices", "friendly_errors", "main", "pass_services"]
@@ -33,5 +34,5 @@ def main(ctx: click.Context, acting_as: str | None) -> None:
         ctx.invoke(serve)
 
 
-for command in (serve, worker, db, user, token, show, episode, feed, sync, analytics):
+for command in (serve, worker, db, user, token, show, episode, feed, sync, export, import_feed, analytics):
     main.add_command(command)

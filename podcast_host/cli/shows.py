@@ -1,4 +1,4 @@
-"""Shows and their episodes: `show …`, `episode …`, `feed` and `sync`."""
+"""Shows and their episodes: `show …`, `episode …`, `feed`, `sync` and `export`."""
 
 from __future__ import annotations
 
@@ -252,4 +252,21 @@ def sync(lazy: LazyServices, directory: Path) -> None:
 
     lazy.as_operator("sync")
     report = sync_directory(lazy.get(), directory, echo=lambda line: click.echo(line, err=True))
+    click.echo(report.summary())
+
+
+@click.command("export")
+@click.argument("show_slug")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@pass_services
+@friendly_errors
+def export(lazy: LazyServices, show_slug: str, directory: Path) -> None:
+    """Write a show out as a folder that `sync` reads back, on this instance or another (README.md,
+    "Podcast as code")."""
+    from podcast_host.export import export_show
+
+    lazy.as_operator("export")
+    report = export_show(lazy.get(), show_slug, directory)
+    for note in report.notes:
+        click.echo(note, err=True)
     click.echo(report.summary())

@@ -7,17 +7,17 @@ schedule while the others are told once.
 from __future__ import annotations
 
 import logging
-import urllib.error
-import urllib.parse
-import urllib.request
 
+from podcast_host import fetching
+from podcast_host.config import Settings
 from podcast_host.feeds.links import Links
 from podcast_host.jobs import RetryLater
 from podcast_host.models import Show
 from podcast_host.services import Services
 
 log = logging.getLogger(__name__)
-HUB_TIMEOUT_S = 10
+# A ping is small: a hub that takes longer than this is failing, and the ping is retried later.
+HUB_TIMEOUTS = fetching.Timeouts(connect_s=10, read_s=10, total_s=30)
 # A hub that refuses the request itself (4xx) will refuse it again; only these are worth another try.
 RETRYABLE_CLIENT_ERRORS = frozenset({408, 425, 429})
 
@@ -41,26 +41,25 @@ def websub_ping(services: Services, show_id: int, hub: str) -> None:
             return
         topic = Links(services.settings).feed(show)
     try:
-        ping_hub(hub, topic)
+        ping_hub(hub, topic, services.settings)
     except HubRefused as exc:
-        log.error("WebSub hub %s refused the ping for %s: %s", hub, topic, exc)
+        log.error("WebSub ping to %s for %s given up: %s", hub, topic, exc)
     except OSError as exc:
         raise RetryLater(f"WebSub hub {hub} did not take the ping: {exc}") from None
 
 
-def ping_hub(hub: str, topic_url: str) -> None:
-    """POST hub.mode=publish with hub.url, the form hubs accept (W3C WebSub leaves the ping to each hub).
+def ping_hub(hub: str, topic_url: str, settings: Settings) -> None:
+    """POST hub.mode=publish with hub.url, the form hubs accept (W3C WebSub leaves the ping to each hub),
+    through the one client for other servers (a hub on a private address needs `allow_private_urls`).
 
-    Returns on 2xx; raises HubRefused on a final 4xx and OSError on anything that may pass."""
-    body = urllib.parse.urlencode({"hub.mode": "publish", "hub.url": topic_url}).encode()
-    request = urllib.request.Request(
-        hub, data=body, headers={"Content-Type": "application/x-www-form-urlencoded"}, method="POST"
-    )
+    Returns on 2xx; raises HubRefused on a final 4xx or a hub the server may not reach, and OSError on
+    anything that may pass."""
+    form = {"hub.mode": "publish", "hub.url": topic_url}
     try:
-        with urllib.request.urlopen(request, timeout=HUB_TIMEOUT_S):
-            return
-    except urllib.error.HTTPError as exc:
-        exc.close()
-        if 400 <= exc.code < 500 and exc.code not in RETRYABLE_CLIENT_ERRORS:
-            raise HubRefused(f"HTTP {exc.code}") from None
-        raise OSError(f"HTTP {exc.code}") from None
+        fetching.post_form(hub, form, settings=settings, timeouts=HUB_TIMEOUTS)
+    except fetching.FetchRefused as exc:
+        raise HubRefused(str(exc)) from None
+    except fetching.FetchFailed as exc:
+        if exc.status is not None and 400 <= exc.status < 500 and exc.status not in RETRYABLE_CLIENT_ERRORS:
+            raise HubRefused(f"HTTP {exc.status}") from None
+        raise OSError(str(exc)) from None

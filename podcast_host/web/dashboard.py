@@ -32,7 +32,7 @@ from podcast_host.web.dashboard_forms import (
     show_fields,
     show_values,
 )
-from podcast_host.web.errors import error_response, status_of
+from podcast_host.web.errors import error_response, message_of, status_of
 from podcast_host.web.i18n import in_show_zone
 
 bp = Blueprint("dashboard", __name__, url_prefix="/admin")
@@ -66,7 +66,12 @@ STATUS_NAMES = {
 
 def init_app(app: Flask) -> None:
     # These add their routes to bp; imported here, as they import this module.
-    from podcast_host.web import dashboard_analytics, dashboard_corrections, dashboard_team  # noqa: F401
+    from podcast_host.web import (  # noqa: F401
+        dashboard_analytics,
+        dashboard_corrections,
+        dashboard_imports,
+        dashboard_team,
+    )
 
     app.register_blueprint(bp)
     # A global, not a context processor: the status badge is an imported macro's, which sees no context.
@@ -245,7 +250,7 @@ def create_episode(slug: str) -> BaseResponse | tuple[BaseResponse | str, int]:
         db().rollback()
         if _wants_json():
             field = getattr(exc, "field", None) or "audio"
-            return error_response(status_of(exc), exc.code, str(exc), field)
+            return error_response(status_of(exc), exc.code, message_of(exc), field)
         page = render_template(
             "admin/upload.html", show=show, values=request.form.to_dict(), errors=form_errors(exc, "audio")
         )
@@ -287,7 +292,7 @@ def publish(episode_id: int) -> BaseResponse | tuple[str, int]:
         db().commit()
     except Conflict as exc:
         db().rollback()
-        return _episode_page(episode, episode_values(episode), {"publish": str(exc)}, status_of(exc))
+        return _episode_page(episode, episode_values(episode), {"publish": message_of(exc)}, status_of(exc))
     return _changed(
         episode,
         _("The episode is published.")

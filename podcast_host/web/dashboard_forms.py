@@ -12,10 +12,11 @@ from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
 from podcast_host import episodes, shows
-from podcast_host.errors import Invalid, PodcastHostError
+from podcast_host.errors import Invalid, PodcastHostError, refusal
 from podcast_host.models import Episode, Show
 from podcast_host.notes import MAX_NOTES_CHARS, render_notes_html, stored_notes_html
 from podcast_host.web.context import spooled_upload
+from podcast_host.web.errors import message_of
 
 SHOW_FLAGS = ("explicit", "locked")
 SHOW_TEXT_FIELDS = tuple(name for name in shows.EDITABLE if name not in SHOW_FLAGS)
@@ -107,7 +108,7 @@ def newsroom_instant(local: datetime, show: Show) -> datetime:
 def required_upload(name: str) -> episodes.Upload:
     upload = optional_upload(name)
     if upload is None:
-        raise Invalid("Choose the episode's audio file.", field=name)
+        raise Invalid(refusal("Choose the episode's audio file."), field=name)
     return upload
 
 
@@ -120,7 +121,7 @@ def optional_upload(name: str) -> episodes.Upload | None:
 
 def form_errors(exc: PodcastHostError, default_field: str) -> dict[str, str]:
     """Domain refusal -> {form field: message}, shown next to the field it names."""
-    return {getattr(exc, "field", None) or default_field: str(exc)}
+    return {getattr(exc, "field", None) or default_field: message_of(exc)}
 
 
 def notes_preview(markdown_text: str, episode: Episode | None = None) -> str:

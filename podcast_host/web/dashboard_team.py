@@ -17,13 +17,13 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response as BaseResponse
 
 from podcast_host import accounts, invitations, user_admin
-from podcast_host.errors import Conflict, Forbidden, Invalid, NotAuthenticated, NotFound
+from podcast_host.errors import Conflict, Forbidden, Invalid, NotAuthenticated, NotFound, refusal
 from podcast_host.models import ROLES, Show, User, utcnow
 from podcast_host.web import auth, team_links
 from podcast_host.web.context import db, services
 from podcast_host.web.dashboard import _can, _show_for, bp
 from podcast_host.web.dashboard_forms import form_errors
-from podcast_host.web.errors import status_of
+from podcast_host.web.errors import message_of, status_of
 from podcast_host.web.team_links import Page, link_address, role_name
 
 
@@ -41,7 +41,7 @@ def _template_helpers() -> dict[str, object]:
 def _me() -> User:
     user = auth.session_user()
     if user is None:  # the dashboard's before_request has sent such a visitor to /login already
-        raise NotAuthenticated("Sign in to use the dashboard.")
+        raise NotAuthenticated(refusal("Sign in to use the dashboard."))
     return user
 
 
@@ -83,7 +83,7 @@ def change_role(slug: str) -> BaseResponse | Page:
         db().commit()
     except (Invalid, Conflict, NotFound) as exc:
         db().rollback()
-        return _members_page(show, {"members": str(exc)}, status_of(exc))
+        return _members_page(show, {"members": message_of(exc)}, status_of(exc))
     message = _("%(email)s is now %(role)s.", email=email, role=role_name(role))
     return _again(message, ".members", slug=show.slug)
 
@@ -97,7 +97,7 @@ def remove_member(slug: str) -> BaseResponse | Page:
         db().commit()
     except (Conflict, NotFound) as exc:
         db().rollback()
-        return _members_page(show, {"members": str(exc)}, status_of(exc))
+        return _members_page(show, {"members": message_of(exc)}, status_of(exc))
     return _again(_("%(email)s has no role on this show any more.", email=email), ".members", slug=show.slug)
 
 
@@ -155,7 +155,7 @@ def disable_user(user_id: int) -> BaseResponse | Page:
         db().commit()
     except Conflict as exc:
         db().rollback()
-        return _users_page({"users": str(exc)}, status_of(exc))
+        return _users_page({"users": message_of(exc)}, status_of(exc))
     return _again(_("%(email)s can no longer sign in.", email=user.email), ".users")
 
 
@@ -177,7 +177,7 @@ def password_link(user_id: int) -> Page:
         db().commit()
     except Conflict as exc:
         db().rollback()
-        return _users_page({"users": str(exc)}, status_of(exc))
+        return _users_page({"users": message_of(exc)}, status_of(exc))
     return _users_page(link=link_address("team_links.reset", secret), link_for=user.email)
 
 
@@ -229,7 +229,7 @@ def change_password() -> BaseResponse | Page:
         db().rollback()
         if user.password_hash:  # a wrong guess; having no password yet is none
             throttle.fail(key)
-        return _account_page({"current_password": str(exc)}, status_of(exc))
+        return _account_page({"current_password": message_of(exc)}, status_of(exc))
     except Invalid as exc:
         db().rollback()
         return _account_page(form_errors(exc, "new_password"), status_of(exc))

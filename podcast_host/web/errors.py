@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Response, jsonify, render_template, request
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
@@ -58,6 +59,15 @@ def _wants_json() -> bool:
     return request.accept_mimetypes.best_match(["application/json", "text/html"]) == "application/json"
 
 
+def message_of(exc: BaseException) -> str:
+    """A refusal as the reader should see it: in the interface's language when the domain marked it with
+    `errors.refusal`, else as raised. The API keeps the English that its clients and documentation know."""
+    text = exc.args[0] if exc.args else str(exc)
+    if not isinstance(text, errors.Refusal) or request.path.startswith("/api/"):
+        return str(exc)
+    return str(gettext(text.template, **text.params))
+
+
 def status_of(exc: errors.PodcastHostError) -> int:
     """The HTTP status of a domain error; 400 for one without its own."""
     return next((code for cls, code in STATUS.items() if isinstance(exc, cls)), 400)
@@ -67,8 +77,8 @@ def _domain_error(exc: errors.PodcastHostError) -> Response | tuple[str, int]:
     status = status_of(exc)
     field = getattr(exc, "field", None)
     if _wants_json():
-        return error_response(status, exc.code, str(exc), field)
-    return render_template("error.html", status=status, message=str(exc)), status
+        return error_response(status, exc.code, message_of(exc), field)
+    return render_template("error.html", status=status, message=message_of(exc)), status
 
 
 def _database_error(exc: SQLAlchemyError) -> Response | tuple[str, int]:

@@ -5,6 +5,15 @@
 const FINAL = ["published", "draft", "scheduled", "failed"];
 const POLL_MS = 1000;
 
+// The sentences below in the interface's language: the layout writes them, translated, into #interface-text.
+const TEXT = JSON.parse(document.getElementById("interface-text")?.textContent || "{}");
+
+function say(key, values = {}) {
+  let sentence = TEXT[key] || key;
+  for (const [name, value] of Object.entries(values)) sentence = sentence.replaceAll(`%(${name})s`, value);
+  return sentence;
+}
+
 function csrfToken() {
   return document.querySelector('meta[name="csrf-token"]').content;
 }
@@ -42,7 +51,7 @@ function setUpScheduleChoice(root) {
 function statusBadge(status) {
   const badge = document.createElement("span");
   badge.className = `badge status-${status}`;
-  badge.textContent = status;
+  badge.textContent = TEXT.statuses?.[status] || status;
   return badge;
 }
 
@@ -66,7 +75,7 @@ function pollStatus(url, output, done) {
         }
       } else if (response.status < 500) {
         // Signed out, no longer allowed, or deleted: asking again will not help.
-        output.textContent = `The status could not be read (HTTP ${response.status}); reload the page.`;
+        output.textContent = say("status_unreadable", { status: response.status });
         return;
       }
     } catch (error) {
@@ -105,7 +114,8 @@ function showFieldErrors(form, error) {
 }
 
 function uploadFailed(form, xhr, button) {
-  let error = { field: "audio", message: `The upload failed (HTTP ${xhr.status || "no answer"}).` };
+  const message = xhr.status ? say("upload_failed", { status: xhr.status }) : say("upload_unanswered");
+  let error = { field: "audio", message };
   try {
     error = JSON.parse(xhr.responseText).error || error;
   } catch (ignored) {
@@ -113,7 +123,7 @@ function uploadFailed(form, xhr, button) {
   }
   showFieldErrors(form, error);
   button.disabled = false;
-  form.querySelector("#upload-text").textContent = "Not uploaded.";
+  form.querySelector("#upload-text").textContent = say("not_uploaded");
 }
 
 function uploaded(form, state) {
@@ -121,10 +131,10 @@ function uploaded(form, state) {
   showStatus(output, state);
   pollStatus(state.status_url, output, (last) => {
     const links = form.querySelector("#processing-links");
-    const edit = Object.assign(document.createElement("a"), { href: last.edit_url, textContent: "Open the episode" });
+    const edit = Object.assign(document.createElement("a"), { href: last.edit_url, textContent: say("open_episode") });
     links.replaceChildren(edit);
     if (last.page_url) {
-      const page = Object.assign(document.createElement("a"), { href: last.page_url, textContent: "Public page" });
+      const page = Object.assign(document.createElement("a"), { href: last.page_url, textContent: say("public_page") });
       links.append(" · ", page);
     }
     links.hidden = false;
@@ -146,15 +156,19 @@ function setUpUpload(form) {
       if (!progress.lengthComputable) return;
       bar.value = (progress.loaded / progress.total) * 100;
       bar.textContent = `${Math.floor(bar.value)} %`;
-      text.textContent = `${Math.floor(bar.value)} % · ${megabytes(progress.loaded)} of ${megabytes(progress.total)} MB`;
+      text.textContent = say("upload_progress", {
+        percent: `${Math.floor(bar.value)} %`,
+        done: megabytes(progress.loaded),
+        total: megabytes(progress.total),
+      });
     });
     xhr.upload.addEventListener("load", () => {
       bar.value = 100;
-      text.textContent = "Uploaded; checking the audio…";
+      text.textContent = say("checking");
     });
     xhr.addEventListener("load", () => {
       if (xhr.status === 202) {
-        text.textContent = "Uploaded.";
+        text.textContent = say("uploaded");
         uploaded(form, JSON.parse(xhr.responseText));
       } else {
         uploadFailed(form, xhr, button);
@@ -164,7 +178,7 @@ function setUpUpload(form) {
     panel.hidden = false;
     button.disabled = true;
     bar.value = 0;
-    text.textContent = "Starting the upload…";
+    text.textContent = say("starting");
     xhr.send(new FormData(form));
   });
 }

@@ -1,0 +1,587 @@
+"""Every request the server makes to another server on a user's behalf: feeds, enclosures, images, chapters
+and transcripts read from URLs someone gave, and the pings to WebSub hubs
+(docs/architecture.md, "Fetching other servers").
+
+A URL from outside may name anything this machine can reach: its own admin ports, the database, a cloud's
+metadata service. So every hop of a fetch (the first request and each redirect):
+
+- is http or https, without a user name or password in the URL;
+- has its host resolved here, once, and is refused if any answer is not a public address (unless the
+  `allow_private_urls` setting says otherwise); the request then goes to that checked address, with the Host
+  header and, for https, the TLS server name and certificate check on the original host name, so a DNS answer
+  that changes between the check and the connection (DNS rebinding) changes nothing;
+- is bounded: a time-out for connecting and for each pause between bytes, a deadline for the whole fetch, and
+  a byte count the caller chooses.
+
+httpx is imported on first use, like every library only some jobs need (docs/architecture.md, "Memory").
+"""
+
+from __future__ import annotations
+
+import http.cookiejar
+import ipaddress
+import os
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from functools import cache
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+from podcast_host.config import Settings
+from podcast_host.errors import Invalid
+
+if TYPE_CHECKING:
+    import urllib.request
+
+    import httpx
+
+# A host name and port -> the addresses to connect to; `resolve_host` is the real one, tests pass their own.
+Resolver = Callable[[str, int], list[str]]
+MAX_REDIRECTS = 5
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+SCHEMES = ("http", "https")
+DEFAULT_PORTS = {"http": 80, "https": 443}
+# Carrier-grade NAT (RFC 6598): inside a provider's network, never on the internet.
+SHARED_ADDRESS_SPACE = ipaddress.ip_network("100.64.0.0/10")
+# Ranges some Python versions still call global: IPv6 site-local (deprecated, still routed inside some
+# networks) and the IETF protocol assignments, whose only public addresses are .9 and .10.
+UNROUTED = tuple(
+    ipaddress.ip_network(n)
+    for n in (
+        "fec0::/10",
+        "192.0.0.0/29",
+        "192.0.0.8/32",
+        "192.0.0.11/32",
+        "192.0.0.12/30",
+        "192.0.0.16/28",
+        "192.0.0.32/27",
+        "192.0.0.64/26",
+        "192.0.0.128/25",
+    )
+)
+# NAT64's well-known prefix (RFC 6052) carries an IPv4 address in its last 32 bits.
+NAT64_PREFIX = ipaddress.ip_network("64:ff9b::/96")
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """How long a fetch may take, in seconds: to connect, between two bytes, and in all (redirects
+    included)."""
+
+    connect_s: float = 10.0
+    read_s: float = 30.0
+    total_s: float = 120.0
+
+
+FETCH_TIMEOUTS = Timeouts()
+# An enclosure may be hundreds of megabytes from a slow host.
+DOWNLOAD_TIMEOUTS = Timeouts(total_s=1800.0)
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A 2xx answer, after redirects: where it came from, its status and type, and its body (empty when it
+    went to a file)."""
+
+    final_url: str
+    status: int
+    content_type: str
+    body: bytes
+
+
+class FetchRefused(Invalid):
+    """The URL names something the server will not fetch (a private address, another scheme, credentials);
+    asking again gets the same answer."""
+
+
+class FetchFailed(Invalid):
+    """The fetch went wrong: no connection, a time-out, a broken answer, or a status other than 2xx (`status`,
+    None when no answer came)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class FetchTooLarge(FetchFailed):
+    """The answer is larger than the caller's limit; reading stopped there."""
+
+
+# --- what may be fetched ---------------------------------------------------------------------------------
+
+
+def resolve_host(host: str, port: int) -> list[str]:
+    """The addresses the system's resolver gives for host, in its order of preference, each once (without an
+    IPv6 zone, which a URL cannot carry)."""
+    answers = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(sockaddr[0]).split("%")[0] for *_, sockaddr in answers))
+
+
+def address_refusal(address: Address) -> str | None:
+    """Why the server must not connect to address ("a loopback address"), or None for a public one."""
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = _embedded_ipv4(address)
+        if address.ipv4_mapped is not None or address in NAT64_PREFIX:
+            # Only the IPv4 address inside counts: that is where the packets go.
+            return address_refusal(embedded) if embedded is not None else None
+        if embedded is not None and (reason := address_refusal(embedded)):
+            return reason
+    return _kind_refused(address)
+
+
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address in NAT64_PREFIX:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return address.sixtofour
+
+
+def _kind_refused(address: Address) -> str | None:
+    # Most specific first: 127.0.0.1 is also private, 169.254.169.254 also private.
+    checks: list[tuple[bool, str]] = [
+        (address.is_unspecified, "an unspecified address"),
+        (address.is_loopback, "a loopback address"),
+        (address.is_link_local, "a link-local address"),
+        (address.is_multicast, "a multicast address"),
+        (address in SHARED_ADDRESS_SPACE, "a carrier-grade NAT address"),
+        (any(address in network for network in UNROUTED), "a reserved address"),
+        (address.is_reserved, "a reserved address"),
+        (address.is_private, "a private address"),
+        (not address.is_global, "not a public address"),
+    ]
+    return next((reason for refused, reason in checks if refused), None)
+
+
+@dataclass(frozen=True)
+class _Target:
+    """One hop: its URL, the host as people read it, and the checked addresses to connect to."""
+
+    url: httpx.URL
+    host: str
+    addresses: list[str]
+
+
+def _checked_target(url: httpx.URL, settings: Settings, resolve: Resolver) -> _Target:
+    if url.scheme not in SCHEMES:
+        shown = f"{url.scheme}:" if url.scheme else "a relative URL"
+        raise FetchRefused(f"Only http and https URLs can be fetched, not {shown}.")
+    try:
+        # A host IDNA cannot decode ("xn--") raises here, outside httpx's own error classes.
+        host = url.host
+        url.raw_host.decode("ascii")
+    except (UnicodeError, ValueError):
+        raise FetchRefused("The URL's host name is not a valid name.") from None
+    if not host:
+        raise FetchRefused("The URL names no host.")
+    if url.userinfo:
+        raise FetchRefused(f"The URL for {host} carries a user name or password; refused.")
+    port = url.port or DEFAULT_PORTS[url.scheme]
+    if not 0 < port < 65536:
+        raise FetchRefused(f"The URL for {host} names port {port}, which does not exist.")
+    ascii_host = url.raw_host.decode("ascii")
+    addresses = _addresses(ascii_host, port, host, resolve)
+    if not settings.allow_private_urls:
+        _refuse_private(host, ascii_host, addresses)
+    return _Target(url=url, host=host, addresses=addresses)
+
+
+def _addresses(ascii_host: str, port: int, host: str, resolve: Resolver) -> list[str]:
+    with suppress(ValueError):
+        ipaddress.ip_address(ascii_host)
+        return [ascii_host]  # an address in the URL itself: nothing to resolve
+    try:
+        addresses = resolve(ascii_host, port)
+    except (OSError, UnicodeError):
+        addresses = []
+    if not addresses:
+        raise FetchFailed(f"{host} could not be found (no DNS answer).")
+    return addresses
+
+
+def _refuse_private(host: str, ascii_host: str, addresses: list[str]) -> None:
+    """Refuse when ANY answer is not public: a host that resolves to one public and one private address
+    could otherwise be reached on the private one."""
+    for text in addresses:
+        try:
+            reason = address_refusal(ipaddress.ip_address(text))
+        except ValueError:
+            reason = "not an address"
+        if reason is None:
+            continue
+        if text == ascii_host:
+            raise FetchRefused(f"{host} is {reason}; refused.")
+        raise FetchRefused(f"{host} resolves to {text}, {reason}; refused.")
+
+
+# --- the deadline ----------------------------------------------------------------------------------------
+
+
+class _Deadline:
+    """The whole fetch's time limit. httpx bounds each connect and each read, not their sum (a server could
+    send a byte every 29 seconds for ever), so at the limit a timer shuts the fetch's connections down, which
+    ends a read that is waiting at once. It learns each connection through httpx's `trace` extension and keeps
+    its own handle of the socket, so it never touches one that httpx has closed."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._ends = time.monotonic() + seconds
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self.expired = False
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> _Deadline:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
+        with self._lock:
+            for sock in self._sockets:
+                sock.close()
+            self._sockets.clear()
+
+    def remaining(self) -> float:
+        return max(0.0, self._ends - time.monotonic())
+
+    def trace(self, event: str, info: Mapping[str, Any]) -> None:
+        """httpx's `trace` callback: watch every connection this fetch opens."""
+        if event != "connection.connect_tcp.complete":
+            return
+        sock = info["return_value"].get_extra_info("socket")
+        if not isinstance(sock, socket.socket):
+            return
+        # A second handle of the same connection: shutting it down ends the connection for httpx too.
+        watched = socket.socket(fileno=os.dup(sock.fileno()))
+        with self._lock:
+            self._sockets.append(watched)
+            if self.expired:
+                _shut_down(watched)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            for sock in self._sockets:
+                _shut_down(sock)
+
+
+def _shut_down(sock: socket.socket) -> None:
+    with suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+# --- one fetch -------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Request:
+    """What a fetch sends; a redirect may turn a POST into a GET without its body."""
+
+    method: str
+    url: httpx.URL
+    headers: dict[str, str]
+    body: bytes | None = None
+
+
+@dataclass
+class _Exchange:
+    """A fetch under way: where it is and what bounds it, for the error that ends it."""
+
+    timeouts: Timeouts
+    deadline: _Deadline
+    host: str = ""
+    url: str = ""
+
+
+@cache
+def _version() -> str:
+    try:
+        return metadata.version("podcast-host")
+    except metadata.PackageNotFoundError:
+        return "0"
+
+
+@cache
+def _tls_context() -> ssl.SSLContext:
+    """One TLS client context per process (certificates and host names checked): making one reads the whole
+    CA bundle, a tenth of a second."""
+    import httpx
+
+    return httpx.create_ssl_context()
+
+
+def _headers(settings: Settings, accept: str | None) -> dict[str, str]:
+    return {
+        "User-Agent": f"podcast-host/{_version()} (+{settings.public_url})",
+        "Accept": accept or "*/*",
+        # Bodies are counted as they arrive; compressed ones could grow a thousandfold past the count.
+        "Accept-Encoding": "identity",
+    }
+
+
+class _NoCookies(http.cookiejar.DefaultCookiePolicy):
+    """A fetch keeps no cookies: the connection goes to an address that other hosts may share."""
+
+    def set_ok(self, cookie: http.cookiejar.Cookie, request: urllib.request.Request) -> bool:
+        return False
+
+
+@contextmanager
+def _answer(
+    request: _Request,
+    *,
+    settings: Settings,
+    timeouts: Timeouts,
+    resolve: Resolver,
+    transport: httpx.BaseTransport | None,
+) -> Iterator[tuple[httpx.Response, _Exchange]]:
+    """The 2xx answer to request after redirects, its body not read yet; every failure as FetchFailed."""
+    import httpx
+
+    with _Deadline(timeouts.total_s) as deadline:
+        exchange = _Exchange(timeouts=timeouts, deadline=deadline)
+        client = httpx.Client(
+            transport=transport or httpx.HTTPTransport(verify=_tls_context(), retries=0),
+            follow_redirects=False,
+            # No proxy from the environment: the request must go to the address checked here.
+            trust_env=False,
+            cookies=http.cookiejar.CookieJar(policy=_NoCookies()),
+        )
+        try:
+            with client, _followed(client, request, exchange, settings, resolve) as response:
+                if not 200 <= response.status_code < 300:
+                    status = f"{response.status_code} {response.reason_phrase}".strip()
+                    raise FetchFailed(f"{exchange.host} answered {status}.", status=response.status_code)
+                yield response, exchange
+        except httpx.HTTPError as exc:
+            raise _failure(exc, exchange) from None
+        except (UnicodeError, ValueError):
+            # A Location whose host httpx cannot encode, or a header it cannot read.
+            raise FetchFailed(
+                f"{exchange.host or 'The server'} answered with an address or header that is not valid."
+            ) from None
+
+
+@contextmanager
+def _followed(
+    client: httpx.Client, request: _Request, exchange: _Exchange, settings: Settings, resolve: Resolver
+) -> Iterator[httpx.Response]:
+    """Send request and follow its redirects ourselves, checking every hop as the first."""
+    for _ in range(MAX_REDIRECTS + 1):
+        target = _checked_target(request.url, settings, resolve)
+        exchange.host, exchange.url = target.host, str(target.url)
+        response = _send(client, request, target, exchange)
+        location = response.headers.get("location")
+        if response.status_code not in REDIRECT_STATUSES or not location:
+            try:
+                yield response
+            finally:
+                response.close()
+            return
+        response.close()
+        request = _redirected(request, target.url.join(location), response.status_code)
+    raise FetchFailed(f"{exchange.host} redirected more than {MAX_REDIRECTS} times; gave up.")
+
+
+def _redirected(request: _Request, url: httpx.URL, status: int) -> _Request:
+    """The next hop's request: 307 and 308 repeat it; 301, 302 and 303 turn it into a GET, as browsers do."""
+    if status in (307, 308) or request.method in ("GET", "HEAD"):
+        return _Request(request.method, url, request.headers, request.body)
+    headers = {name: value for name, value in request.headers.items() if name != "Content-Type"}
+    return _Request("GET", url, headers)
+
+
+def _send(client: httpx.Client, request: _Request, target: _Target, exchange: _Exchange) -> httpx.Response:
+    """Send to the checked addresses in turn until one takes the connection."""
+    import httpx
+
+    for index, address in enumerate(target.addresses):
+        try:
+            return client.send(_pinned(client, request, target, address, exchange), stream=True)
+        except (httpx.ConnectError, httpx.ConnectTimeout):
+            if index == len(target.addresses) - 1 or exchange.deadline.remaining() <= 0:
+                raise
+    raise AssertionError("a target always has an address")
+
+
+def _pinned(
+    client: httpx.Client, request: _Request, target: _Target, address: str, exchange: _Exchange
+) -> httpx.Request:
+    """The request sent to address itself, carrying the host name for the server (Host) and for TLS."""
+    import httpx
+
+    _check_deadline(exchange)
+    left = exchange.deadline.remaining()
+    timeout = httpx.Timeout(
+        min(exchange.timeouts.read_s, left), connect=min(exchange.timeouts.connect_s, left)
+    )
+    extensions: dict[str, Any] = {"trace": exchange.deadline.trace}
+    if target.url.scheme == "https":
+        extensions["sni_hostname"] = target.url.raw_host.decode("ascii")
+    return client.build_request(
+        request.method,
+        target.url.copy_with(host=address),
+        headers={**request.headers, "Host": target.url.netloc.decode("ascii")},
+        content=request.body,
+        timeout=timeout,
+        extensions=extensions,
+    )
+
+
+def _check_deadline(exchange: _Exchange) -> None:
+    if exchange.deadline.expired or exchange.deadline.remaining() <= 0:
+        raise _too_slow(exchange)
+
+
+def _too_slow(exchange: _Exchange) -> FetchFailed:
+    return FetchFailed(
+        f"{exchange.host} did not finish answering within {exchange.deadline.seconds:g} s; gave up."
+    )
+
+
+def _failure(exc: httpx.HTTPError, exchange: _Exchange) -> FetchFailed:
+    import httpx
+
+    host, timeouts = exchange.host, exchange.timeouts
+    if exchange.deadline.expired:
+        return _too_slow(exchange)
+    if isinstance(exc, httpx.ConnectTimeout):
+        return FetchFailed(f"{host} did not take the connection within {timeouts.connect_s:g} s.")
+    if isinstance(exc, httpx.TimeoutException):
+        return FetchFailed(f"{host} stopped answering for more than {timeouts.read_s:g} s; gave up.")
+    if _caused_by(exc, ssl.SSLCertVerificationError):
+        return FetchFailed(f"{host} has a TLS certificate that could not be verified; refused.")
+    if isinstance(exc, httpx.ConnectError):
+        return FetchFailed(f"{host} could not be reached.")
+    return FetchFailed(f"The connection to {host} broke off or its answer was not valid HTTP.")
+
+
+def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, kind):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _chunks(response: httpx.Response, exchange: _Exchange, max_bytes: int) -> Iterator[bytes]:
+    """The body as it arrives, refused as soon as it is announced or found larger than max_bytes."""
+    encoding = response.headers.get("content-encoding", "identity").strip().lower()
+    if encoding not in ("", "identity"):
+        # Asked for identity; a compressed body would be counted after it had grown, a thousandfold or more.
+        raise FetchFailed(f"{exchange.host} sent a compressed body ({encoding[:40]}) although asked not to.")
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise FetchTooLarge(f"{exchange.host} announced {declared} bytes, more than the {max_bytes} allowed.")
+    received = 0
+    # Raw bytes: httpx would otherwise decode whatever Content-Encoding a server claims, before the count.
+    for chunk in response.iter_raw():
+        received += len(chunk)
+        if received > max_bytes:
+            raise FetchTooLarge(f"{exchange.host} sent more than the {max_bytes} bytes allowed; stopped.")
+        yield chunk
+    # A body that ends with the connection would look complete when the deadline cut it short.
+    if exchange.deadline.expired:
+        raise _too_slow(exchange)
+
+
+def _fetched(response: httpx.Response, exchange: _Exchange, body: bytes) -> Fetched:
+    """The answer as the caller sees it: the last hop's URL with its host name, not the address used."""
+    return Fetched(
+        final_url=exchange.url,
+        status=response.status_code,
+        content_type=response.headers.get("content-type", ""),
+        body=body,
+    )
+
+
+# --- the API ---------------------------------------------------------------------------------------------
+
+
+def fetch_bytes(
+    url: str,
+    *,
+    settings: Settings,
+    max_bytes: int,
+    accept: str | None = None,
+    timeouts: Timeouts = FETCH_TIMEOUTS,
+    resolve: Resolver = resolve_host,
+    transport: httpx.BaseTransport | None = None,
+) -> Fetched:
+    """GET url into memory, at most max_bytes of body. Raises FetchRefused or FetchFailed (FetchTooLarge)."""
+    request = _Request("GET", _parsed(url), _headers(settings, accept))
+    with _answer(request, settings=settings, timeouts=timeouts, resolve=resolve, transport=transport) as (
+        response,
+        exchange,
+    ):
+        body = b"".join(_chunks(response, exchange, max_bytes))
+        return _fetched(response, exchange, body)
+
+
+def download(
+    url: str,
+    dest: Path,
+    *,
+    settings: Settings,
+    max_bytes: int,
+    accept: str | None = None,
+    timeouts: Timeouts = DOWNLOAD_TIMEOUTS,
+    resolve: Resolver = resolve_host,
+    transport: httpx.BaseTransport | None = None,
+) -> Fetched:
+    """GET url into the file dest, streamed, at most max_bytes; the Fetched body is empty. A failed download
+    leaves no file at dest."""
+    request = _Request("GET", _parsed(url), _headers(settings, accept))
+    try:
+        with (
+            _answer(request, settings=settings, timeouts=timeouts, resolve=resolve, transport=transport) as (
+                response,
+                exchange,
+            ),
+            dest.open("wb") as out,
+        ):
+            for chunk in _chunks(response, exchange, max_bytes):
+                out.write(chunk)
+            return _fetched(response, exchange, b"")
+    except BaseException:
+        dest.unlink(missing_ok=True)
+        raise
+
+
+def post_form(
+    url: str,
+    data: Mapping[str, str],
+    *,
+    settings: Settings,
+    timeouts: Timeouts = FETCH_TIMEOUTS,
+    resolve: Resolver = resolve_host,
+    transport: httpx.BaseTransport | None = None,
+) -> int:
+    """POST data as an HTML form to url; the 2xx status. The answer's body is not read."""
+    headers = {**_headers(settings, None), "Content-Type": "application/x-www-form-urlencoded"}
+    request = _Request("POST", _parsed(url), headers, urlencode(data).encode("ascii"))
+    with _answer(request, settings=settings, timeouts=timeouts, resolve=resolve, transport=transport) as (
+        response,
+        _,
+    ):
+        return response.status_code
+
+
+def _parsed(url: str) -> httpx.URL:
+    import httpx
+
+    try:
+        return httpx.URL(url)
+    except (httpx.InvalidURL, UnicodeError, ValueError):
+        raise FetchRefused("This is not a URL that can be fetched.") from None
