@@ -138,6 +138,9 @@ class Show(Base):
     bitrate_mono_kbps: Mapped[int | None] = mapped_column(Integer)
     # IANA time zone the dashboard shows and reads scheduled times in (times are stored in UTC).
     time_zone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
+    # "public", or "private": no public feed, pages or embed; each subscriber has a feed of their own
+    # (docs/private-feeds.md).
+    access: Mapped[str] = mapped_column(String(10), default="public", server_default="public")
     # The show's pages in the big directories, for the subscribe buttons of its pages; "" when it has none.
     apple_podcasts_url: Mapped[str] = mapped_column(String(2000), default="", server_default="")
     spotify_url: Mapped[str] = mapped_column(String(2000), default="", server_default="")
@@ -476,3 +479,25 @@ class ImportItem(Base):
     episode_id: Mapped[int | None] = mapped_column(ForeignKey("episodes.id", ondelete="SET NULL"))
 
     feed_import: Mapped[FeedImport] = relationship(back_populates="items")
+
+
+# --- private shows' subscribers (docs/private-feeds.md) -----------------------------------------------------
+
+ACCESS_LEVELS = ("public", "private")
+
+
+class Subscriber(Base):
+    """Someone a private show's feed is made for: their feed URL carries a token, kept here only hashed."""
+
+    __tablename__ = "subscribers"
+    __table_args__ = (NEVER_REUSE_IDS,)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    show_id: Mapped[int] = mapped_column(ForeignKey("shows.id", ondelete="CASCADE"), index=True)
+    email: Mapped[str] = mapped_column(String(320))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    # sha256 of the feed token; the token is shown when it is made and never stored.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    token_issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

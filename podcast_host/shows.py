@@ -26,7 +26,7 @@ from podcast_host.feeds.build import podcast_guid
 from podcast_host.feeds.categories import validate_category
 from podcast_host.feeds.links import feed_url
 from podcast_host.jobs import JobQueue
-from podcast_host.models import Membership, Show, ShowAlias, User
+from podcast_host.models import ACCESS_LEVELS, Membership, Show, ShowAlias, User
 from podcast_host.notes import clean_text, render_notes_html
 from podcast_host.services import Services
 from podcast_host.slugs import check_slug, refuse_look_alike
@@ -63,6 +63,7 @@ EDITABLE = (
     "copyright",
     "show_type",
     "locked",
+    "access",
     "funding_url",
     "funding_text",
     "apple_podcasts_url",
@@ -256,6 +257,8 @@ def _clean_field(name: str, value: object) -> object:
         return f"{main}/{sub}" if sub else main
     if name == "email" and text:
         return accounts.normalize_email(text)
+    if name == "access" and text not in ACCESS_LEVELS:
+        raise Invalid(refusal("The access must be public or private, not %(value)r.", value=text), field=name)
     if name == "show_type" and text not in SHOW_TYPES:
         raise Invalid(
             refusal("The show type must be episodic or serial, not %(value)r.", value=text), field=name

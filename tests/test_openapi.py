@@ -35,6 +35,10 @@ ROUTES = {
     "/api/v1/shows/{slug}/analytics": {"get"},
     "/api/v1/shows/{slug}/analytics.csv": {"get"},
     "/api/v1/shows/{slug}/members/{email}": {"delete"},
+    "/api/v1/shows/{slug}/subscribers": {"get", "post"},
+    "/api/v1/shows/{slug}/subscribers.csv": {"post"},
+    "/api/v1/shows/{slug}/subscribers/{subscriber_id}/token": {"post"},
+    "/api/v1/shows/{slug}/subscribers/{subscriber_id}": {"delete"},
     "/api/v1/imports": {"post"},
     "/api/v1/imports/{import_id}": {"get"},
     "/api/v1/openapi.json": {"get"},
@@ -115,8 +119,9 @@ def test_the_document_follows_the_public_url(tmp_path: Any) -> None:
 # --- the app against its document (schemathesis) -------------------------------------------------------
 
 # Rules JSON Schema cannot state (dates from 1970 to 9000, audio mutagen can read, square covers of 1400 to
-# 3000 px, a report's first day not after its last and at most 3,660 days): schema-valid bodies may still get
-# 422/415 here. test_api.py and test_analytics.py cover what these routes accept.
+# 3000 px, a report's first day not after its last and at most 3,660 days, a CSV file of UTF-8 text):
+# schema-valid bodies may still get 422/415 here. test_api.py, test_analytics.py and test_subscribers.py
+# cover what these routes accept.
 BEYOND_THE_SCHEMA = {
     "GET /api/v1/shows/{slug}/analytics",
     "GET /api/v1/shows/{slug}/analytics.csv",
@@ -124,6 +129,7 @@ BEYOND_THE_SCHEMA = {
     "POST /api/v1/episodes/{episode_id}/publish",
     "POST /api/v1/shows/{slug}/episodes",
     "PUT /api/v1/shows/{slug}/image",
+    "POST /api/v1/shows/{slug}/subscribers.csv",
 }
 
 

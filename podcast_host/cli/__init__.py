@@ -2,7 +2,7 @@
 
 User mistakes print one line on stderr and exit non-zero. The commands live in one module per group:
 serving.py (serve, worker, db), users.py (user, token), shows.py (show, episode, feed, sync, export),
-analytics.py (analytics), imports.py (import).
+analytics.py (analytics), imports.py (import), subscribers.py (subscriber).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from podcast_host.cli.common import LazyServices, friendly_errors, pass_services
 from podcast_host.cli.imports import import_feed
 from podcast_host.cli.serving import db, serve, worker
 from podcast_host.cli.shows import episode, export, feed, show, sync
+from podcast_host.cli.subscribers import subscriber
 from podcast_host.cli.users import token, user
 
 __all__ = ["LazyServices", "friendly_errors", "main", "pass_services"]
@@ -36,3 +37,4 @@ def main(ctx: click.Context, acting_as: str | None) -> None:
 
 for command in (serve, worker, db, user, token, show, episode, feed, sync, export, import_feed, analytics):
     main.add_command(command)
+main.add_command(subscriber)

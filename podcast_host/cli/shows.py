@@ -11,6 +11,7 @@ import click
 
 from podcast_host import accounts, episodes, processing, shows
 from podcast_host.cli.common import LazyServices, friendly_errors, pass_services
+from podcast_host.errors import Invalid
 from podcast_host.feeds.links import feed_url
 from podcast_host.models import FAILED, READY, ROLES
 from podcast_host.services import Services
@@ -34,10 +35,15 @@ def show() -> None:
 )
 @click.option("--description", default="")
 @click.option("--owner", default=None, help="Email of the user who owns the show.")
+@click.option("--private", is_flag=True, help="No public feed or pages; subscribers get feeds of their own.")
 @pass_services
 @friendly_errors
-def show_add(lazy: LazyServices, slug: str, image: Path | None, owner: str | None, **fields: Any) -> None:
+def show_add(
+    lazy: LazyServices, slug: str, image: Path | None, owner: str | None, private: bool, **fields: Any
+) -> None:
     services = lazy.get()
+    if private:
+        fields["access"] = "private"
     with services.db.session() as session:
         owner_user = accounts.get_user(session, owner) if owner else lazy.user(session)
         created = shows.create_show(
@@ -239,7 +245,13 @@ def feed(lazy: LazyServices, show_slug: str) -> None:
 
     services = lazy.get()
     with services.db.session() as session:
-        sys.stdout.buffer.write(render_feed(services, session, shows.find_show(session, show_slug)).body)
+        show = shows.find_show(session, show_slug)
+        if show.access == "private":
+            raise Invalid(
+                f"{show.slug} is private: each subscriber has a feed of their own "
+                "(podcast-host subscriber add|reissue prints its address)."
+            )
+        sys.stdout.buffer.write(render_feed(services, session, show).body)
 
 
 @click.command()

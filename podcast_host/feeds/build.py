@@ -55,12 +55,15 @@ class FeedLinks:
     feed_url: str  # this feed (atom:link rel=self)
     show_page_url: str
     image_url: Callable[[str], str]  # image key -> absolute URL
-    episode_page_url: Callable[[Episode], str]
+    episode_page_url: Callable[[Episode], str | None]  # None: the item has no <link>
     enclosure_url: Callable[[Episode], str]
     chapters_url: Callable[[Episode], str]  # used only when episode.chapters
     transcript_url: Callable[[Episode], str]  # used only when episode.transcript_key
     hubs: tuple[str, ...] = ()  # WebSub hubs -> atom:link rel="hub"
     new_feed_url: str | None = None  # itunes:new-feed-url after a move
+    # A private show's feed, made for its subscribers alone: it asks directories to keep it out
+    # (itunes:block, podcast:block) and carries no podcast:locked, whose owner= would give away the e-mail.
+    private: bool = False
 
 
 def podcast_guid(feed_url: str) -> str:
@@ -166,7 +169,8 @@ def _itunes_channel(fg: FeedGenerator, show: Show, links: FeedLinks) -> None:
     author = clean_text(show.author or "")
     if author:
         fg.podcast.itunes_author(author)
-    if author and show.email:
+    # A private feed goes to every subscriber: it keeps the owner's address to itself, as podcast:locked's.
+    if author and show.email and not links.private:
         fg.podcast.itunes_owner(name=author, email=clean_text(show.email))
     category = _category(show)
     if category:
@@ -194,9 +198,13 @@ def _podcast_channel(ext: PodcastChannelExtension, show: Show, links: FeedLinks)
     ext.itunes_explicit = bool(show.explicit)
     ext.hubs = tuple(links.hubs)
     # Stored once and kept when the feed moves; computing it is the fallback for a show not yet saved.
-    ext.guid = show.podcast_guid or podcast_guid(links.feed_url)
-    ext.locked = bool(show.locked)
-    ext.locked_owner = clean_text(show.email or "")
+    # (A subscriber's feed URL carries their token; the show's guid is that of the URL without it.)
+    ext.guid = show.podcast_guid or podcast_guid(links.feed_url.partition("?")[0])
+    if links.private:
+        ext.block = True
+    else:
+        ext.locked = bool(show.locked)
+        ext.locked_owner = clean_text(show.email or "")
     if show.funding_url:
         from podcast_host.feeds.podcast_ns import Funding
 
@@ -207,7 +215,9 @@ def _podcast_channel(ext: PodcastChannelExtension, show: Show, links: FeedLinks)
 def _fill_item(entry: FeedEntry, episode: Episode, notes: str, links: FeedLinks, language: str) -> None:
     entry.title(clean_text(episode.title))
     entry.guid(episode.guid, permalink=False)
-    entry.link(href=links.episode_page_url(episode))
+    page = links.episode_page_url(episode)
+    if page:
+        entry.link(href=page)
     entry.pubDate(episode.publish_at)
     entry.enclosure(
         url=links.enclosure_url(episode),

@@ -51,6 +51,10 @@ class Links:
         if self.settings.media_url:
             # Built like the store's own redirects, key prefix included, so both name the stored object.
             return media_url_for(self.settings.media_url, key_prefix(self.settings.storage_url), key)
+        return self.app_media(key)
+
+    def app_media(self, key: str) -> str:
+        """A stored object served by the app, never through MEDIA_URL: the app checks who may fetch it."""
         return f"{self.base}/media/{quote(key)}"
 
     def enclosure(self, episode: Episode) -> str:

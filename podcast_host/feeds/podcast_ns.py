@@ -68,6 +68,8 @@ class PodcastChannelExtension(BaseExtension):
         self.locked_owner: str = ""
         self.funding: Funding | None = None
         self.medium: str | None = None
+        # Keep the feed out of directories: itunes:block (Apple's "Yes") and podcast:block ("yes").
+        self.block = False
 
     def extend_ns(self) -> dict[str, str]:
         return {"podcast": PODCAST_NS, "itunes": ITUNES_NS}
@@ -86,10 +88,14 @@ class PodcastChannelExtension(BaseExtension):
             _sub(channel, ITUNES_NS, "image", href=self.itunes_image)
         if self.itunes_explicit is not None:
             _sub(channel, ITUNES_NS, "explicit", _true_false(self.itunes_explicit))
+        if self.block:
+            _sub(channel, ITUNES_NS, "block", "Yes")
 
     def _podcast(self, channel: _Element) -> None:
         if self.guid:
             _sub(channel, PODCAST_NS, "guid", self.guid)
+        if self.block:
+            _sub(channel, PODCAST_NS, "block", "yes")
         if self.locked is not None:
             owner = {"owner": self.locked_owner} if self.locked_owner else {}
             _sub(channel, PODCAST_NS, "locked", _yes_no(self.locked), **owner)

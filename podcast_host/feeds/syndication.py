@@ -6,18 +6,23 @@ episode due yet and a full check less than RECHECK_S ago prove the cached bytes 
 over the episodes decides. Processes agree without talking: the ETag is a hash of the bytes, and bytes and
 Last-Modified follow from the database. The cache is bounded (FeedCache): past its caps the feed requested
 least recently is dropped, and rendered again when it is next asked for.
+
+A private show's feed is rendered the same way, once per version, with a placeholder where each subscriber's
+token goes (every media, chapters and feed URL); the request puts its own token there (docs/private-feeds.md).
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import secrets
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import quote
 
 from sqlalchemy import Connection, bindparam, func, select
 from sqlalchemy.orm import Session
@@ -30,6 +35,7 @@ from podcast_host.models import Episode, Show, UTCDateTime, utcnow
 from podcast_host.services import Services
 
 GZIP_LEVEL = 6
+PRIVATE = "private"  # Show.access of a show delivered to its subscribers alone
 # Bounds of each process's feed cache. A 1,000-episode feed with full notes takes 1.8 MB with its gzipped
 # copy, so the byte cap holds some 18 of those or a thousand small shows; the entry cap bounds bookkeeping.
 MAX_CACHED_FEEDS = 1000
@@ -42,6 +48,9 @@ class RenderedFeed:
     gzipped: bytes
     etag: str
     last_modified: datetime
+    # A private show's feed: the text in `body` each subscriber's token replaces; None for a public feed,
+    # whose bytes are served as they are.
+    token_placeholder: str | None = None
 
 
 # What the feed depends on: when it is unchanged, so are the bytes.
@@ -56,6 +65,7 @@ class FeedState:
 
     show_id: int
     moved_to_url: str | None
+    access: str
     # Show.updated_at, which every ORM change of the show or of an episode with audio moves
     # (models.stamp_shows_of_changed_episodes).
     stamp: datetime
@@ -90,7 +100,9 @@ class CachedFeed:
 
 
 # Built once: these run on every feed request, and SQLAlchemy reuses their compiled form.
-_STATE_QUERY = select(Show.id, Show.moved_to_url, Show.updated_at).where(Show.slug == bindparam("slug"))
+_STATE_QUERY = select(Show.id, Show.moved_to_url, Show.access, Show.updated_at).where(
+    Show.slug == bindparam("slug")
+)
 _NOW = bindparam("now", type_=UTCDateTime())
 # The same rule as Episode.is_public_at, in SQL; only episodes with audio are joined.
 _VISIBLE = Episode.draft.is_(False) & (Episode.publish_at <= _NOW)
@@ -244,13 +256,46 @@ def went_live_since(old: FeedVersion, new: FeedVersion) -> bool:
 
 def _render(services: Services, session: Session, show: Show, now: datetime) -> RenderedFeed:
     candidates = feed_candidates(session, show)
-    body = build_feed(show, candidates, feed_links(Links(services.settings), show), now)
+    links = Links(services.settings)
+    if show.access == PRIVATE:
+        return _render_private(show, candidates, links, now)
+    body = build_feed(show, candidates, feed_links(links, show), now)
     return RenderedFeed(
         body=body,
         gzipped=gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0),
-        etag=hashlib.sha256(body).hexdigest()[:40],
+        etag=feed_etag(body),
         last_modified=last_modified(show, candidates, now),
     )
+
+
+def _render_private(show: Show, candidates: Sequence[Episode], links: Links, now: datetime) -> RenderedFeed:
+    """A private show's feed with a placeholder for the token: 128 random bits drawn for this render, so no
+    text of the show can hold it (nobody ever sees it: every answer carries a token in its place). Drawn
+    again should it ever turn up anywhere but after "?token=" all the same."""
+    while True:
+        placeholder = secrets.token_hex(16)
+        body = build_feed(show, candidates, subscriber_links(links, show, placeholder), now)
+        mark = placeholder.encode()
+        if body.count(mark) == body.count(b"?token=" + mark):
+            break
+    return RenderedFeed(
+        body=body,
+        gzipped=b"",  # never served as it is: each answer is compressed with its token in place
+        etag=feed_etag(body),
+        last_modified=last_modified(show, candidates, now),
+        token_placeholder=placeholder,
+    )
+
+
+def for_subscriber(rendered: RenderedFeed, token: str) -> bytes:
+    """A private show's feed as one subscriber gets it: their token wherever the feed was made to carry it."""
+    if rendered.token_placeholder is None:
+        raise ValueError("Only a private show's feed carries a place for a token.")
+    return rendered.body.replace(rendered.token_placeholder.encode(), quote(token, safe="").encode())
+
+
+def feed_etag(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()[:40]
 
 
 def feed_candidates(session: Session, show: Show) -> list[Episode]:
@@ -282,4 +327,31 @@ def feed_links(links: Links, show: Show) -> FeedLinks:
         hubs=tuple(links.settings.websub_hubs),
         # After a rename the old URL redirects here; saying so in the feed makes apps update for good.
         new_feed_url=show.moved_to_url or (links.feed(show) if show.aliases else None),
+    )
+
+
+def subscriber_links(links: Links, show: Show, placeholder: str) -> FeedLinks:
+    """A private show's feed links: every URL an app fetches carries the subscriber's token and goes to the
+    app itself, never to MEDIA_URL, so that each request is checked. The show's pages answer nobody: the
+    channel links to the home page and items link nowhere."""
+
+    def tokened(url: str) -> str:
+        return f"{url}?token={placeholder}"
+
+    def media(key: str) -> str:
+        return tokened(links.app_media(key))
+
+    feed = tokened(links.feed(show))
+    return FeedLinks(
+        feed_url=feed,
+        show_page_url=links.home(),
+        image_url=media,
+        episode_page_url=lambda _episode: None,
+        enclosure_url=lambda episode: tokened(links.enclosure(episode)),
+        chapters_url=lambda episode: tokened(links.chapters(episode)),
+        transcript_url=lambda episode: media(episode.transcript_key or ""),
+        # A hub could not fetch the feed without a token, and would only learn the show exists.
+        hubs=(),
+        new_feed_url=show.moved_to_url or (feed if show.aliases else None),
+        private=True,
     )

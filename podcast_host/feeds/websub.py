@@ -37,7 +37,8 @@ def websub_ping(services: Services, show_id: int, hub: str) -> None:
     or failing."""
     with services.db.session() as session:
         show = session.get(Show, show_id)
-        if show is None:
+        # A private show's feed is for its subscribers: a hub could not fetch it, and is not told it exists.
+        if show is None or show.access == "private":
             return
         topic = Links(services.settings).feed(show)
     try:

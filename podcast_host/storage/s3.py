@@ -30,6 +30,9 @@ _RESPONSE_OVERRIDES = {
     "Content-Disposition": "ResponseContentDisposition",
 }
 PRESIGNED_URL_EXPIRY_S = 3600
+# A file no shared cache may keep (its Cache-Control says "private"): a URL that outlives the request it
+# answers by no more than this, so that revoking access stops the downloads it allowed within a minute.
+PRIVATE_URL_EXPIRY_S = 60
 DEFAULT_MULTIPART_THRESHOLD = 16 * MIB
 # S3 refuses multipart parts under 5 MiB (except the last one).
 _MIN_PART_SIZE = 5 * MIB
@@ -114,16 +117,21 @@ class S3Store:
 
         SigV4 signs the HTTP method, so answer a HEAD request with a URL presigned for method="HEAD".
         `headers` (Content-Type, Cache-Control, Content-Disposition) are signed into a presigned URL, so the
-        store answers with them whatever was stored with the object; a CDN URL cannot carry them."""
+        store answers with them whatever was stored with the object; a CDN URL cannot carry them. A file
+        whose Cache-Control is private always gets a presigned URL, valid for PRIVATE_URL_EXPIRY_S: a CDN
+        would share it with anyone."""
         operation = presign_operation(method)
-        if self.media_url:
+        private = (headers or {}).get("Cache-Control", "").startswith("private")
+        if self.media_url and not private:
             return media_url_for(self.media_url, self.prefix, key)
         params: dict[str, str] = {"Bucket": self.bucket, "Key": self._key(key)}
         for header, value in (headers or {}).items():
             params[_RESPONSE_OVERRIDES[header]] = value
         with self._errors("sign a URL for", key):
             return self._client.generate_presigned_url(
-                operation, Params=params, ExpiresIn=PRESIGNED_URL_EXPIRY_S
+                operation,
+                Params=params,
+                ExpiresIn=PRIVATE_URL_EXPIRY_S if private else PRESIGNED_URL_EXPIRY_S,
             )
 
     def local_path(self, key: str) -> Path | None:

@@ -69,8 +69,8 @@ def init_app(app: Flask) -> None:
     # The server receives bodies up to this size whole before the app runs (podcast_host/server/bridge.py).
     errors.init_app(app)
     i18n.init_app(app)
-    # Adds its routes to api.bp; imported here, as it imports that module.
-    from podcast_host.web import api_imports  # noqa: F401
+    # These add their routes to api.bp; imported here, as they import that module.
+    from podcast_host.web import api_imports, api_subscribers  # noqa: F401
 
     for blueprint in (api.bp, media.bp, feeds.bp, pages.bp):
         app.register_blueprint(blueprint)

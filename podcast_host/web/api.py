@@ -107,7 +107,7 @@ def get_show(slug: str) -> Response:
 @bp.patch("/shows/<slug>")
 @documented("shows", body=ShowPatchSchema, response=ShowSchema, errors=(403, 404, 409))
 def patch_show(slug: str) -> Response:
-    """Change show fields; changing the slug, moved_to_url, email or locked needs an owner.
+    """Change show fields; changing the slug, moved_to_url, email, locked or access needs an owner.
 
     Owner-only fields sent with the values they already have (a GET's answer sent back) are no change.
     """

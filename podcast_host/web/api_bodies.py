@@ -69,6 +69,7 @@ def show_json(show: Show) -> dict[str, Any]:
         "copyright": show.copyright,
         "show_type": show.show_type,
         "locked": show.locked,
+        "access": show.access,
         "funding_url": show.funding_url,
         "funding_text": show.funding_text,
         "apple_podcasts_url": show.apple_podcasts_url,

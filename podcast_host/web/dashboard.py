@@ -70,6 +70,7 @@ def init_app(app: Flask) -> None:
         dashboard_analytics,
         dashboard_corrections,
         dashboard_imports,
+        dashboard_subscribers,
         dashboard_team,
     )
 

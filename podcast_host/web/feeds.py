@@ -1,20 +1,41 @@
-"""GET /<show>/feed.xml: cached bytes with strong ETag, Last-Modified, 304, gzip and moves (301)."""
+"""GET /<show>/feed.xml: cached bytes with strong ETag, Last-Modified, 304, gzip and moves (301).
+
+A private show's feed answers only with a subscriber's token (docs/private-feeds.md, "Delivery"): each request
+checks it against the database, so a revoked subscriber gets 410 from the next request on, in every process.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, redirect, request
+import gzip
+from urllib.parse import quote
+
+from flask import Blueprint, Response, abort, redirect, request
 from werkzeug.http import http_date, quote_etag
 from werkzeug.wrappers import Response as BaseResponse
 
+from podcast_host import subscribers
+from podcast_host.errors import NotFound, refusal
 from podcast_host.feeds.links import Links
-from podcast_host.feeds.syndication import RenderedFeed, cached_feed, current_feed_state, fresh_feed
-from podcast_host.models import utcnow
+from podcast_host.feeds.syndication import (
+    GZIP_LEVEL,
+    PRIVATE,
+    FeedState,
+    RenderedFeed,
+    cached_feed,
+    current_feed_state,
+    feed_etag,
+    for_subscriber,
+    fresh_feed,
+)
+from podcast_host.models import Show, utcnow
 from podcast_host.shows import find_show_or_alias
 from podcast_host.web.context import db, services
 
 bp = Blueprint("feeds", __name__)
 
 FEED_TYPE = "application/rss+xml; charset=utf-8"
+# A subscriber's feed is theirs alone: no shared cache may keep it, and their app asks again every time.
+PRIVATE_FEED_CACHING = "private, no-cache"
 
 
 @bp.route("/<show_slug>/feed.xml", methods=["GET", "HEAD"])
@@ -23,21 +44,71 @@ def feed(show_slug: str) -> BaseResponse:
     state = current_feed_state(services().db, show_slug)
     if state is None:
         return moved_feed(show_slug)
+    if state.access == PRIVATE:
+        return subscriber_feed(state, show_slug)
     if state.moved_to_url:
         # A move to another host is for good: apps that follow it update their subscription.
         return redirect(state.moved_to_url, code=301)
-    now = utcnow()
-    rendered = fresh_feed(services(), state, now) or cached_feed(services(), db(), state, now)
+    rendered = _rendered(state)
+    if rendered.token_placeholder is not None:
+        # The show was made private between the two reads: its feed is not for everyone any more.
+        raise NotFound(refusal("There is no show %(slug)r.", slug=show_slug))
     return feed_response(rendered, gzip_ok=request.accept_encodings["gzip"] > 0)
 
 
 def moved_feed(old_slug: str) -> BaseResponse:
     """301 from an old slug to the show's feed (or straight to its new host); 404 when no show had it."""
     show, _ = find_show_or_alias(db(), old_slug)
+    if show.access == PRIVATE:
+        # Only a subscriber learns where a private show went, and keeps their token on the way.
+        token = _subscriber_token(show, old_slug)
+        return redirect(show.moved_to_url or _tokened(Links(services().settings).feed(show), token), code=301)
     return redirect(show.moved_to_url or Links(services().settings).feed(show), code=301)
 
 
-def feed_response(rendered: RenderedFeed, gzip_ok: bool) -> BaseResponse:
+def subscriber_feed(state: FeedState, slug: str) -> BaseResponse:
+    """A private show's feed with the request's token in every URL; 404 without a token of this show's, 410
+    for a revoked subscriber's."""
+    show = db().get(Show, state.show_id)
+    if show is None:
+        raise NotFound(refusal("There is no show %(slug)r.", slug=slug))
+    token = _subscriber_token(show, slug)
+    if state.moved_to_url:
+        return redirect(state.moved_to_url, code=301)
+    rendered = _rendered(state)
+    if rendered.token_placeholder is None:
+        # Made public between the two reads: the subscriber's app gets the feed everyone gets.
+        return feed_response(rendered, gzip_ok=request.accept_encodings["gzip"] > 0)
+    body = for_subscriber(rendered, token)
+    return feed_response(
+        RenderedFeed(body, b"", feed_etag(body), rendered.last_modified),
+        gzip_ok=request.accept_encodings["gzip"] > 0,
+        caching=PRIVATE_FEED_CACHING,
+    )
+
+
+def _subscriber_token(show: Show, asked_for: str) -> str:
+    """The request's token when it is a current subscriber's of this show. A token of nobody here (none,
+    made up, another show's) is told the show does not exist; a revoked subscriber's, that it is gone."""
+    token = request.args.get("token", "")
+    subscriber = subscribers.subscriber_for_token(db(), show, token)
+    if subscriber is None:
+        raise NotFound(refusal("There is no show %(slug)r.", slug=asked_for))
+    if subscriber.revoked_at is not None:
+        abort(410)
+    return token
+
+
+def _tokened(url: str, token: str) -> str:
+    return f"{url}?token={quote(token, safe='')}"
+
+
+def _rendered(state: FeedState) -> RenderedFeed:
+    now = utcnow()
+    return fresh_feed(services(), state, now) or cached_feed(services(), db(), state, now)
+
+
+def feed_response(rendered: RenderedFeed, gzip_ok: bool, caching: str | None = None) -> BaseResponse:
     """The feed with its validators; 304 when the request's If-None-Match or If-Modified-Since still holds."""
     headers = {
         "Content-Type": FEED_TYPE,
@@ -45,9 +116,12 @@ def feed_response(rendered: RenderedFeed, gzip_ok: bool) -> BaseResponse:
         # The gzip body is another representation, so it gets its own strong validator (RFC 9110 §8.8.3.3).
         "ETag": quote_etag(rendered.etag + ("-gz" if gzip_ok else "")),
         "Last-Modified": http_date(rendered.last_modified),
-        "Cache-Control": f"public, max-age={services().settings.feed_max_age_s}",
+        "Cache-Control": caching or f"public, max-age={services().settings.feed_max_age_s}",
     }
     if gzip_ok:
         headers["Content-Encoding"] = "gzip"
-    response = Response(rendered.gzipped if gzip_ok else rendered.body, headers=headers)
+    body = rendered.body
+    if gzip_ok:
+        body = rendered.gzipped or gzip.compress(rendered.body, compresslevel=GZIP_LEVEL, mtime=0)
+    response = Response(body, headers=headers)
     return response.make_conditional(request)

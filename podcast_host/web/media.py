@@ -4,6 +4,10 @@ Every answer carries the type we chose, `nosniff` and a sandboxing CSP, so no st
 page of the app's origin; files only the show's team may fetch are never kept by shared caches
 (docs/architecture.md, Media access). Requests for published audio are handed to the download counter
 (docs/analytics.md), which never delays the answer.
+
+A private show's files answer only to a current subscriber's token of that show or to a member of the show
+(docs/private-feeds.md, "Delivery"); they are never sent to MEDIA_URL, and a presigned URL to them lasts a
+minute at most.
 """
 
 from __future__ import annotations
@@ -11,16 +15,17 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
+from enum import Enum
 
 from flask import Blueprint, redirect, request, send_file
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response as BaseResponse
 
-from podcast_host import accounts
+from podcast_host import accounts, subscribers
 from podcast_host.analytics.recorder import Heard
 from podcast_host.analytics.rules import DELIVERED, MAX_RANGE_HEADER, MAX_USER_AGENT
 from podcast_host.db import is_outage
-from podcast_host.errors import NotFound
+from podcast_host.errors import Forbidden, NotFound
 from podcast_host.models import Episode, Show, utcnow
 from podcast_host.services import Services
 from podcast_host.storage import MediaKey, original_download_name, parse_media_key, served_type
@@ -38,6 +43,15 @@ SANDBOX = "sandbox; frame-ancestors 'none'"
 PUBLIC_FOR_S = 60.0
 STALE_S = 86400.0
 PUBLIC_KEYS_KEPT = 20_000
+PRIVATE_SHOW = "private"  # Show.access of a show delivered to its subscribers alone
+
+
+class Access(Enum):
+    """Who a file was served to, which decides its caching, CORS and whether it counts as a download."""
+
+    PUBLIC = "public"  # anyone: shared caches and web players on other sites welcome
+    LISTENERS = "listeners"  # a private show's subscriber (or team member): counted, kept by nobody else
+    TEAM = "team"  # originals and unpublished files: the show's team only, never counted
 
 
 class PublicKeys:
@@ -72,7 +86,8 @@ def media(key: str) -> BaseResponse:
         where = parse_media_key(key)
     except ValueError:
         raise NotFound("There is no such media file.") from None
-    private, stale = _is_private(key, where)
+    access, stale = _access(key, where)
+    private = access is not Access.PUBLIC
     headers = _served_headers(key, where, private)
     if stale:
         # Answered from memory while the database is away: no cache may keep it (the file may be gone since).
@@ -80,7 +95,7 @@ def media(key: str) -> BaseResponse:
     app_services = services()
     store = app_services.store
     path = store.local_path(key)
-    # A LocalStore behind MEDIA_URL: public files are fetched there, team-only ones from the app.
+    # A LocalStore behind MEDIA_URL: public files are fetched there, the others from the app.
     if path is not None and (private or store.public_url(key) is None):
         if not path.is_file():
             raise NotFound("There is no such media file.")
@@ -97,7 +112,8 @@ def media(key: str) -> BaseResponse:
         if not store.exists(key):
             raise NotFound("There is no such media file.")
         # S3: a short-lived presigned URL, signed for this very method (a GET signature is refused for HEAD)
-        # and for our headers; the object store answers HEAD and Range itself.
+        # and for our headers; the object store answers HEAD and Range itself. A private file's headers say
+        # so, and the store then signs for a minute and never hands out its MEDIA_URL.
         target = store.public_url(key, method=request.method, headers=headers)
         response = redirect(target or "", code=302)
         # A public redirect may be stored but not reused unchecked: its presigned target expires.
@@ -113,6 +129,7 @@ def media(key: str) -> BaseResponse:
     if not private:
         # Web players on other sites may fetch what every listener may fetch anyway.
         response.headers["Access-Control-Allow-Origin"] = "*"
+    if access is not Access.TEAM:
         # Only what may count is buffered: a flood of HEAD or 304 requests must not push listeners out.
         counted = request.method == "GET" and response.status_code in DELIVERED
         if where.kind == "audio" and counted and app_services.settings.count_downloads:
@@ -137,27 +154,27 @@ def _count(app_services: Services, key: str, status: int) -> None:
     )
 
 
-def _is_private(key: str, where: MediaKey) -> tuple[bool, bool]:
-    """(private, stale): _check_access, skipped for a file found public within the last minute, and answered
+def _access(key: str, where: MediaKey) -> tuple[Access, bool]:
+    """(access, stale): _check_access, skipped for a file found public within the last minute, and answered
     from that memory (stale) while the database is out of reach: listeners keep their audio through an
     outage (docs/analytics.md). Any other database error, or a file not known public, gets no such help."""
     public_keys = _public_keys(services())
     age = public_keys.age(key)
     if age is not None and age < PUBLIC_FOR_S:
-        return False, False
+        return Access.PUBLIC, False
     try:
-        private = _check_access(where)
-    except NotFound:
+        access = _check_access(where)
+    except (NotFound, Forbidden):
         public_keys.forget(key)
         raise
     except SQLAlchemyError as exc:
         db().rollback()
         if is_outage(exc) and age is not None and age < STALE_S:
-            return False, True
+            return Access.PUBLIC, True
         raise
-    if private:
+    if access is not Access.PUBLIC:
         public_keys.forget(key)
-    return private, False
+    return access, False
 
 
 def _public_keys(app_services: Services) -> PublicKeys:
@@ -169,25 +186,49 @@ def _public_keys(app_services: Services) -> PublicKeys:
     return kept if isinstance(kept, PublicKeys) else PublicKeys()
 
 
-def _check_access(where: MediaKey) -> bool:
-    """Originals, and the files of episodes listeners cannot see yet, are for the show's team only.
-
-    Returns whether the file is such a private one (the caller already checked the user may read it)."""
+def _check_access(where: MediaKey) -> Access:
+    """Originals, and the files of episodes listeners cannot see yet, are for the show's team only; a private
+    show's other files are for its subscribers and its team. Raises NotFound or Forbidden for anyone else."""
+    show = db().get(Show, where.show_id)
+    if show is None:
+        # A deleted show's files are gone.
+        raise NotFound("There is no such media file.")
     if where.episode_id is None:
-        # Show files (covers) are public, but only those of a show that exists: a deleted show's are gone.
-        if db().get(Show, where.show_id) is None:
-            raise NotFound("There is no such media file.")
-        return False
+        # Show files (covers) go wherever the show's feed goes.
+        return check_listener(show)
     if where.kind != "original":
         episode = db().get(Episode, where.episode_id)
         if episode is not None and episode.show_id == where.show_id and episode.is_public_at(utcnow()):
-            return False
-    show = db().get(Show, where.show_id)
-    user = session_user()
-    # A stranger learns nothing: no show named, the same answer as for a file that does not exist.
-    if show is None or user is None or accounts.role_on(db(), user, show) is None:
+            return check_listener(show)
+    if not is_member(show):
+        # A stranger learns nothing: no show named, the same answer as for a file that does not exist.
         raise NotFound("There is no such media file.")
-    return True
+    return Access.TEAM
+
+
+def check_listener(show: Show) -> Access:
+    """PUBLIC for a public show's listener. A private show's files are for the holder of a current token of
+    this show (`?token=`, checked against the database on every request, so a revoked one stops at once)
+    and for the show's team: 404 without a token, as for a file that does not exist, 403 with a revoked,
+    unknown or other show's one."""
+    if show.access != PRIVATE_SHOW:
+        return Access.PUBLIC
+    token = request.args.get("token", "")
+    if token:
+        subscriber = subscribers.subscriber_for_token(db(), show, token)
+        if subscriber is not None and subscriber.revoked_at is None:
+            return Access.LISTENERS
+    if is_member(show):
+        return Access.LISTENERS
+    if token:
+        raise Forbidden("This link does not open this file any more.")
+    raise NotFound("There is no such media file.")
+
+
+def is_member(show: Show) -> bool:
+    """Whether the dashboard session's user has a role on the show."""
+    user = session_user()
+    return user is not None and accounts.role_on(db(), user, show) is not None
 
 
 def _drop_ranges_served_whole() -> None:

@@ -1,5 +1,9 @@
 """Listeners' pages: home, show, episode, embed player, chapters JSON, health; and the links that take a show
-or an episode elsewhere (podcast apps to subscribe with, places to share, the embed code)."""
+or an episode elsewhere (podcast apps to subscribe with, places to share, the embed code).
+
+A private show has no pages: they answer 404 as for a show that does not exist, and the home page does not
+list it. Only its chapters, which its subscribers' feeds link to, answer a subscriber's token
+(docs/private-feeds.md, "Delivery")."""
 
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from podcast_host.chapters import CHAPTERS_MIME
 from podcast_host.db import DatabaseUnavailable
 from podcast_host.episodes import count_public_episodes, find_episode_by_slug, public_episodes
-from podcast_host.errors import NotFound
+from podcast_host.errors import NotFound, refusal
 from podcast_host.feeds.links import Links
 from podcast_host.models import Episode, Show, utcnow
 from podcast_host.notes import stored_notes_html
@@ -25,6 +29,7 @@ from podcast_host.shows import find_show_or_alias, list_shows
 from podcast_host.storage import StorageError
 from podcast_host.web.context import db, services
 from podcast_host.web.i18n import speak_like
+from podcast_host.web.media import PRIVATE_CACHING, PRIVATE_SHOW, Access, check_listener
 
 bp = Blueprint("pages", __name__)
 
@@ -64,7 +69,8 @@ def clock(seconds: float | int | None) -> str:
 
 @bp.route("/")
 def home() -> str:
-    return render_template("index.html", shows=list_shows(db()))
+    listed = [show for show in list_shows(db()) if show.access != PRIVATE_SHOW]
+    return render_template("index.html", shows=listed)
 
 
 @bp.route("/healthz")
@@ -141,13 +147,19 @@ def embed(show_slug: str, episode_slug: str) -> BaseResponse | str:
 
 @bp.route("/<show_slug>/<episode_slug>/chapters.json")
 def chapters(show_slug: str, episode_slug: str) -> BaseResponse:
-    found = _public_episode(show_slug, episode_slug, "pages.chapters")
+    # A private show's chapters answer like its media (a current subscriber's token, or its team), checked
+    # before anything, a redirect from an old slug included, says more about the show.
+    access = check_listener(find_show_or_alias(db(), show_slug)[0])
+    found = _public_episode(show_slug, episode_slug, "pages.chapters", listeners=True)
     if isinstance(found, BaseResponse):
         return found
     if not found.chapters:
         raise NotFound("This episode has no chapters.")
     response = Response(json.dumps(found.chapters, ensure_ascii=False), content_type=CHAPTERS_MIME)
-    response.headers["Access-Control-Allow-Origin"] = "*"
+    if access is Access.PUBLIC:
+        response.headers["Access-Control-Allow-Origin"] = "*"
+    else:
+        response.headers["Cache-Control"] = PRIVATE_CACHING
     return response
 
 
@@ -202,19 +214,35 @@ def _param(value: str) -> str:
 
 def _show_or_redirect(show_slug: str, endpoint: str) -> Show | BaseResponse:
     show, is_alias = find_show_or_alias(db(), show_slug)
+    _refuse_private(show, show_slug)
     if is_alias:
         return redirect(url_for(endpoint, show_slug=show.slug), code=301)
     return show
 
 
-def _public_episode(show_slug: str, episode_slug: str, endpoint: str) -> Episode | BaseResponse:
+def _public_episode(
+    show_slug: str, episode_slug: str, endpoint: str, listeners: bool = False
+) -> Episode | BaseResponse:
+    """A public episode by its slugs (301 from old ones). A private show's only to `listeners` routes, which
+    check the request's token themselves; the others answer 404."""
     show, show_alias = find_show_or_alias(db(), show_slug)
+    if not listeners:
+        _refuse_private(show, show_slug)
     episode, episode_alias = find_episode_by_slug(db(), show, episode_slug)
     if not episode.is_public_at(utcnow()):
         raise NotFound(f"There is no episode {episode_slug!r} in {show.slug!r}.")
     if show_alias or episode_alias:
-        return redirect(url_for(endpoint, show_slug=show.slug, episode_slug=episode.slug), code=301)
+        target = url_for(endpoint, show_slug=show.slug, episode_slug=episode.slug)
+        # A subscriber's token goes along (it is all a private show's route answers to).
+        token = request.args.get("token")
+        return redirect(f"{target}?token={_param(token)}" if token else target, code=301)
     return episode
+
+
+def _refuse_private(show: Show, asked_for: str) -> None:
+    """A private show has no pages: the same 404 as for a slug nobody has."""
+    if show.access == PRIVATE_SHOW:
+        raise NotFound(refusal("There is no show %(slug)r.", slug=asked_for))
 
 
 def _json_ld(episode: Episode) -> str:

@@ -23,7 +23,7 @@ from podcast_host.audio import EncodeSettings
 from podcast_host.episodes import EPISODE_TYPES, MAX_NUMBER
 from podcast_host.errors import Invalid
 from podcast_host.feeds.categories import CATEGORY_CHOICES, format_category, validate_category
-from podcast_host.models import EPISODE_STATUSES, ROLES
+from podcast_host.models import ACCESS_LEVELS, EPISODE_STATUSES, ROLES
 from podcast_host.notes import MAX_NOTES_CHARS
 from podcast_host.shows import LANGUAGE_PATTERN, LUFS_RANGE, MP3_BITRATES, SHOW_TYPES, TEXT_LIMITS, time_zones
 from podcast_host.slugs import MAX_SLUG_LENGTH, check_slug, slugify
@@ -217,6 +217,10 @@ class ShowFieldsSchema(Schema):
     copyright = text_field(TEXT_LIMITS["copyright"])
     show_type = fields.String(validate=validate.OneOf(SHOW_TYPES))
     locked = Flag()
+    access = fields.String(
+        validate=validate.OneOf(ACCESS_LEVELS),
+        metadata={"description": "private: no public feed or pages, a feed per subscriber (owners only)."},
+    )
     funding_url = url_field("funding_url")
     funding_text = text_field(TEXT_LIMITS["funding_text"])
     apple_podcasts_url = url_field("apple_podcasts_url", description='The show on Apple Podcasts; "": none.')
@@ -337,6 +341,7 @@ class ShowSchema(Schema):
     copyright = fields.String(required=True)
     show_type = fields.String(required=True)
     locked = fields.Boolean(required=True)
+    access = fields.String(required=True, validate=validate.OneOf(ACCESS_LEVELS))
     funding_url = fields.String(required=True)
     funding_text = fields.String(required=True)
     apple_podcasts_url = fields.String(required=True)
