@@ -254,8 +254,9 @@ def test_a_reissued_token_replaces_the_old_one(
         (subscriber,) = subscribers.list_subscribers(session, shows.find_show(session, "daily"))
         new = subscribers.reissue(session, subscriber)
         session.commit()
+    # The old token is no one's any more: as unknown as a made-up one, for the feed and the media.
     assert client.get(f"/daily/feed.xml?token={daily['token']}").status_code == 404
-    assert client.get(f"/media/{daily['audio']}?token={daily['token']}").status_code == 403
+    assert client.get(f"/media/{daily['audio']}?token={daily['token']}").status_code == 404
     assert client.get(f"/daily/feed.xml?token={new}").status_code == 200
     assert status(client, f"/media/{daily['audio']}?token={new}") == 200
 
@@ -265,9 +266,14 @@ def test_a_token_of_one_show_opens_nothing_of_another(
 ) -> None:
     other = private_show(services, client, admin_token, "other")
     assert client.get(f"/other/feed.xml?token={daily['token']}").status_code == 404
+    # Another show's token is as good as none: 404, so that a made-up token tells nothing about the show.
     for kind in ("audio", "image", "transcript"):
-        assert client.get(f"/media/{other[kind]}?token={daily['token']}").status_code == 403, kind
-    assert client.get(f"/other/{other['episode']}/chapters.json?token={daily['token']}").status_code == 403
+        assert client.get(f"/media/{other[kind]}?token={daily['token']}").status_code == 404, kind
+    chapters = client.get(f"/other/{other['episode']}/chapters.json?token={daily['token']}")
+    assert chapters.status_code == 404
+    nobody = client.get(f"/nobody/{other['episode']}/chapters.json")
+    assert chapters.get_json()["error"]["message"] == "There is no show 'other'."
+    assert nobody.get_json()["error"]["message"] == "There is no show 'nobody'."
 
 
 def test_a_renamed_private_show_redirects_only_its_subscribers(

@@ -460,3 +460,20 @@ def test_the_subscribers_page_speaks_the_readers_language(owner: FlaskClient) ->
     assert "<h1>المشتركون</h1>" in arabic and "إبطال" in arabic
     french = owner.get(PAGE, headers={"Accept-Language": "fr"}).get_data(as_text=True)
     assert "<h1>Abonnés</h1>" in french and "Nouvelle adresse de flux" in french
+
+
+def test_a_name_is_one_line_and_a_csv_checks_each_row_against_the_rows_before_it(services: Services) -> None:
+    from podcast_host.errors import Invalid
+
+    with services.db.session() as session:
+        show = shows.create_show(session, services.settings.public_url, {"slug": "club", "title": "Club"})
+        with pytest.raises(Invalid, match="one line"):
+            subscribers.add_subscriber(session, show, "a@example.com", "a\tactive\nforged\tline")
+        first = "".join(f"s{n}@example.com,S {n}\n" for n in range(300)).encode()
+        assert len(subscribers.import_csv(session, show, first).added) == 300
+        second = b"n1@example.com,N\ns1@example.com,again\nn1@example.com,twice in this file\n"
+        report = subscribers.import_csv(session, show, second)
+        session.commit()
+        assert [s.email for s, _ in report.added] == ["n1@example.com"]
+        assert [line for line, _ in report.refused] == [2, 3]
+        assert len(subscribers.list_subscribers(session, show)) == 301

@@ -209,18 +209,18 @@ def _check_access(where: MediaKey) -> Access:
 def check_listener(show: Show) -> Access:
     """PUBLIC for a public show's listener. A private show's files are for the holder of a current token of
     this show (`?token=`, checked against the database on every request, so a revoked one stops at once)
-    and for the show's team: 404 without a token, as for a file that does not exist, 403 with a revoked,
-    unknown or other show's one."""
+    and for the show's team: 404 without a token or with one that is not this show's, as for a file that does
+    not exist; 403 with a revoked token of this show."""
     if show.access != PRIVATE_SHOW:
         return Access.PUBLIC
     token = request.args.get("token", "")
-    if token:
-        subscriber = subscribers.subscriber_for_token(db(), show, token)
-        if subscriber is not None and subscriber.revoked_at is None:
-            return Access.LISTENERS
+    subscriber = subscribers.subscriber_for_token(db(), show, token) if token else None
+    if subscriber is not None and subscriber.revoked_at is None:
+        return Access.LISTENERS
     if is_member(show):
         return Access.LISTENERS
-    if token:
+    if subscriber is not None:
+        # Only to whoever holds a revoked token of this show: any other token learns nothing (404).
         raise Forbidden("This link does not open this file any more.")
     raise NotFound("There is no such media file.")
 

@@ -149,7 +149,11 @@ def embed(show_slug: str, episode_slug: str) -> BaseResponse | str:
 def chapters(show_slug: str, episode_slug: str) -> BaseResponse:
     # A private show's chapters answer like its media (a current subscriber's token, or its team), checked
     # before anything, a redirect from an old slug included, says more about the show.
-    access = check_listener(find_show_or_alias(db(), show_slug)[0])
+    try:
+        access = check_listener(find_show_or_alias(db(), show_slug)[0])
+    except NotFound:
+        # Word for word what a slug nobody has answers: a stranger cannot tell a private show is there.
+        raise NotFound(refusal("There is no show %(slug)r.", slug=show_slug)) from None
     found = _public_episode(show_slug, episode_slug, "pages.chapters", listeners=True)
     if isinstance(found, BaseResponse):
         return found
