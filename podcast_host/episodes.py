@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
+from podcast_host.artwork import Artwork
 from podcast_host.chapters import chapters_from_list, parse_chapters
 from podcast_host.config import Settings
 from podcast_host.db import enqueue_after_commit
@@ -108,30 +109,9 @@ def create_episode(
             services.store, session, show, episode, "original", audio_file, probed.mime_type, probed.format
         )
         if art:
-            episode.image_key = put_bytes(
-                services.store,
-                session,
-                show,
-                episode,
-                "image",
-                "cover",
-                art.extension,
-                art.data,
-                art.mime_type,
-            )
+            _store_cover(services, session, show, episode, art)
         if transcript_doc:
-            episode.transcript_key = put_bytes(
-                services.store,
-                session,
-                show,
-                episode,
-                "transcript",
-                "transcript",
-                transcript_doc.extension,
-                transcript_doc.data,
-                transcript_doc.mime_type,
-            )
-            episode.transcript_type = transcript_doc.mime_type
+            _store_transcript(services, session, show, episode, transcript_doc)
         if enqueue:
             enqueue_after_commit(session, services.queue, "process_episode", episode.id)
         session.commit()
@@ -324,18 +304,7 @@ def replace_transcript(
     """Store a new transcript; returns the old one's key, deleted once this is committed, when the feed
     (which links the transcript) is announced too."""
     old_key = episode.transcript_key
-    episode.transcript_key = put_bytes(
-        services.store,
-        session,
-        episode.show,
-        episode,
-        "transcript",
-        "transcript",
-        transcript.extension,
-        transcript.data,
-        transcript.mime_type,
-    )
-    episode.transcript_type = transcript.mime_type
+    _store_transcript(services, session, episode.show, episode, transcript)
     replaced = old_key if old_key != episode.transcript_key else None
     delete_after_commit(services.store, session, [replaced])
     announce_feed_change(services.queue, session, episode.show_id)
@@ -348,20 +317,34 @@ def replace_image(services: Services, session: Session, episode: Episode, image:
     art = check_image(image)
     assert art is not None  # an upload always gives artwork or a refusal
     old_key = episode.image_key
-    episode.image_key = put_bytes(
-        services.store,
-        session,
-        episode.show,
-        episode,
-        "image",
-        "cover",
-        art.extension,
-        art.data,
-        art.mime_type,
-    )
+    _store_cover(services, session, episode.show, episode, art)
     delete_after_commit(services.store, session, [old_key])
     announce_feed_change(services.queue, session, episode.show_id)
     return old_key
+
+
+def _store_cover(services: Services, session: Session, show: Show, episode: Episode, art: Artwork) -> None:
+    """Store a checked cover under a new name and point the episode at it (deleted again on a rollback)."""
+    episode.image_key = put_bytes(
+        services.store, session, show, episode, "image", "cover", art.extension, art.data, art.mime_type
+    )
+
+
+def _store_transcript(
+    services: Services, session: Session, show: Show, episode: Episode, transcript: Transcript
+) -> None:
+    episode.transcript_key = put_bytes(
+        services.store,
+        session,
+        show,
+        episode,
+        "transcript",
+        "transcript",
+        transcript.extension,
+        transcript.data,
+        transcript.mime_type,
+    )
+    episode.transcript_type = transcript.mime_type
 
 
 def replace_chapters(

@@ -63,16 +63,24 @@ def recover_unfinished(services: Services, include_fresh: bool) -> int:
 
 def _resume_imports(services: Services) -> None:
     """Imports the in-process queue lost with its process, run again: an import is safe to run again (what
-    it made is found and skipped), so it picks up where it stopped."""
+    it made is found and skipped), so it picks up where it stopped. Only those a producer queued (through the
+    API or the dashboard): a command-line import runs in its own process, which may still be at work."""
     with services.db.session() as session:
-        lost = list(session.scalars(select(FeedImport).where(FeedImport.state.in_(("queued", "running")))))
+        lost = list(
+            session.scalars(
+                select(FeedImport).where(
+                    FeedImport.state.in_(("queued", "running")), FeedImport.created_by.is_not(None)
+                )
+            )
+        )
         for run in lost:
             run.state = "queued"
         session.commit()
         ids = [run.id for run in lost]
     # What the cut-off runs had downloaded: each starts over in a folder of its own.
-    for leftover in imports_dir(services.settings).iterdir():
-        shutil.rmtree(leftover, ignore_errors=True)
+    for import_id in ids:
+        for leftover in imports_dir(services.settings).glob(f"import-{import_id}-*"):
+            shutil.rmtree(leftover, ignore_errors=True)
     for import_id in ids:
         log.info("import %s was cut off by a restart: running it again", import_id)
         services.queue.enqueue("import_feed", import_id)

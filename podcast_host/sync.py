@@ -307,9 +307,6 @@ def _update_episode(
     changed = list(differing)
     if differing:
         episodes.update_episode(services, session, episode, differing)
-    if keep_audio is not None and keep_audio != episode.keep_audio:
-        episodes.set_keep_audio(episode, keep_audio)
-        changed.append("keep_audio")
     chapters_file = _first(folder, "chapters.json")
     if chapters_file:
         doc = parse_chapters(_read(chapters_file, SIDE_FILE_LIMITS["chapters"]))
@@ -321,6 +318,10 @@ def _update_episode(
         upload = episodes.Upload(audio_path, audio_path.name)
         episodes.replace_original(services, session, episode, upload)
         changed.append("audio")
+    # After the audio: whether it may be kept as it is depends on the file the episode now has.
+    if keep_audio is not None and keep_audio != episode.keep_audio:
+        episodes.set_keep_audio(episode, keep_audio)
+        changed.append("keep_audio")
     if (
         {"chapters", "keep_audio"} & set(changed)
         and "audio" not in changed

@@ -385,7 +385,7 @@ def test_allow_private_urls_lets_loopback_through(site: Site, routing: Routing) 
     )
     assert fetched.body == f"GET 127.0.0.1:{site.port}".encode()
     # Schemes and credentials stay refused.
-    with pytest.raises(FetchRefused):
+    with pytest.raises(FetchRefused, match="carries a user name or password"):
         fetching.fetch_bytes(
             f"http://a:b@127.0.0.1:{site.port}/", settings=PRIVATE_ALLOWED, max_bytes=1000, transport=routing
         )
@@ -558,7 +558,7 @@ def test_a_form_is_posted_and_its_status_returned(site: Site, routing: Routing, 
             "http://public.example/status/429", form, settings=PUBLIC, resolve=dns, transport=routing
         )
     assert failed.value.status == 429
-    with pytest.raises(FetchRefused):
+    with pytest.raises(FetchRefused, match=r"^inside\.example resolves to 127\.0\.0\.1"):
         fetching.post_form(
             "http://inside.example/echo", form, settings=PUBLIC, resolve=dns, transport=routing
         )

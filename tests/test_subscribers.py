@@ -477,3 +477,13 @@ def test_a_name_is_one_line_and_a_csv_checks_each_row_against_the_rows_before_it
         assert [s.email for s, _ in report.added] == ["n1@example.com"]
         assert [line for line, _ in report.refused] == [2, 3]
         assert len(subscribers.list_subscribers(session, show)) == 301
+
+
+def test_a_csv_field_over_the_reader_s_limit_is_refused_in_one_sentence(services: Services) -> None:
+    from podcast_host.errors import Invalid
+
+    with services.db.session() as session:
+        show = shows.create_show(session, services.settings.public_url, {"slug": "club", "title": "Club"})
+        with pytest.raises(Invalid, match=r"^The CSV file cannot be read \(field larger than field limit"):
+            subscribers.import_csv(session, show, b"a@example.com," + b"x" * 200_000 + b"\n")
+        assert subscribers.list_subscribers(session, show) == []

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from podcast_host import shows, subscribers
 from podcast_host.cli.common import LazyServices, friendly_errors, pass_services
-from podcast_host.feeds.links import feed_url
+from podcast_host.feeds.links import Links
 from podcast_host.models import Show
 from podcast_host.services import Services
 
@@ -118,4 +118,4 @@ def _show(lazy: LazyServices, session: Session, slug: str) -> Show:
 
 def _feed(services: Services, show: Show, token: str) -> str:
     """The subscriber's own feed: the show's feed with their token."""
-    return f"{feed_url(services.settings.public_url, show.slug)}?token={token}"
+    return Links(services.settings).subscriber_feed(show, token)

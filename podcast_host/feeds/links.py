@@ -37,6 +37,10 @@ class Links:
     def feed(self, show: Show) -> str:
         return feed_url(self.base, show.slug)
 
+    def subscriber_feed(self, show: Show, token: str) -> str:
+        """A private show's feed as one subscriber's app reads it (docs/private-feeds.md)."""
+        return f"{self.feed(show)}?token={quote(token, safe='')}"
+
     def episode_page(self, episode: Episode) -> str:
         return f"{self.show_page(episode.show)}{quote(episode.slug)}/"
 

@@ -96,7 +96,8 @@ def start_import(
                 accounts.require(session, user, show, "edit_episodes")
             run.show_id = show.id
         else:
-            check_slug(show_slug)
+            # Refused now, not in the background: a reserved, taken or look-alike slug.
+            shows.ensure_slug_free(session, check_slug(show_slug))
     session.add(run)
     session.flush()
     if queued:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Response, jsonify, url_for
 
@@ -61,7 +62,7 @@ def import_json(run: FeedImport, viewer: User) -> dict[str, Any]:
     """The run as the API and the dashboard show it. The feed's query string (a private feed's token at the
     old host, often) is shown to whoever started the import only."""
     show = db().get(Show, run.show_id) if run.show_id else None
-    url = run.source if run.created_by == viewer.id else run.source.split("?")[0].split("#")[0]
+    url = run.source if run.created_by == viewer.id else _host_only(run.source)
     items = [
         {"guid": i.guid, "title": i.title, "state": i.state, "reason": i.reason, "episode_id": i.episode_id}
         for i in run.items
@@ -84,3 +85,9 @@ def import_json(run: FeedImport, viewer: User) -> dict[str, Any]:
         "finished_at": run.finished_at.isoformat() if run.finished_at else None,
         "items": items,
     }
+
+
+def _host_only(url: str) -> str:
+    """The old host alone: a private feed's token may sit in its path as well as in its query."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}/" if parts.netloc else ""

@@ -108,7 +108,7 @@ def _csv_bytes() -> bytes:
 
 def feed_url_for(show: Show, token: str) -> str:
     """The subscriber's own feed: the show's feed with their token."""
-    return f"{Links(services().settings).feed(show)}?token={token}"
+    return Links(services().settings).subscriber_feed(show, token)
 
 
 def subscriber_json(subscriber: Subscriber, feed_url: str | None = None) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from flask import Response as FlaskResponse
 from flask import redirect, render_template, request, send_file, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
-from podcast_host.errors import Forbidden, Invalid, NotAuthenticated, NotFound, refusal
+from podcast_host.errors import Conflict, Forbidden, Invalid, NotAuthenticated, NotFound, refusal
 from podcast_host.export import export_show
 from podcast_host.feeds.links import Links
 from podcast_host.imports.run import start_import
@@ -52,7 +52,7 @@ def create_import() -> BaseResponse | Page:
         run = start_import(services(), db(), url, show, keep_audio, _me())
         import_id = run.id
         db().commit()
-    except (Invalid, Forbidden, NotFound) as exc:
+    except (Invalid, Forbidden, NotFound, Conflict) as exc:
         db().rollback()
         return _form_page(form_errors(exc, "url"), status_of(exc))
     return redirect(url_for("dashboard.import_progress", import_id=import_id), code=303)

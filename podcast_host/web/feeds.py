@@ -7,7 +7,6 @@ checks it against the database, so a revoked subscriber gets 410 from the next r
 from __future__ import annotations
 
 import gzip
-from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, redirect, request
 from werkzeug.http import http_date, quote_etag
@@ -62,7 +61,9 @@ def moved_feed(old_slug: str) -> BaseResponse:
     if show.access == PRIVATE:
         # Only a subscriber learns where a private show went, and keeps their token on the way.
         token = _subscriber_token(show, old_slug)
-        return redirect(show.moved_to_url or _tokened(Links(services().settings).feed(show), token), code=301)
+        return redirect(
+            show.moved_to_url or Links(services().settings).subscriber_feed(show, token), code=301
+        )
     return redirect(show.moved_to_url or Links(services().settings).feed(show), code=301)
 
 
@@ -97,10 +98,6 @@ def _subscriber_token(show: Show, asked_for: str) -> str:
     if subscriber.revoked_at is not None:
         abort(410)
     return token
-
-
-def _tokened(url: str, token: str) -> str:
-    return f"{url}?token={quote(token, safe='')}"
 
 
 def _rendered(state: FeedState) -> RenderedFeed:
