@@ -30,7 +30,16 @@ MAX_TOKENS_PER_USER = 100
 
 # What each role may do on a show (docs/api.md, "Members and roles"); admins may do everything everywhere.
 PERMISSIONS = {
-    "owner": {"read", "edit_episodes", "edit_show", "move_show", "manage_members", "delete_show"},
+    "owner": {
+        "read",
+        "edit_episodes",
+        "edit_show",
+        "move_show",
+        "manage_members",
+        "delete_show",
+        # A private show's downloads per subscriber (docs/private-feeds.md, "Downloads per subscriber").
+        "subscriber_downloads",
+    },
     "editor": {"read", "edit_episodes", "edit_show"},
     "viewer": {"read"},
 }
@@ -217,10 +226,13 @@ def require_episode(session: Session, user: User | None, episode: Episode, permi
 
 
 def require(session: Session, user: User | None, show: Show, permission: str) -> None:
-    """Raise NotAuthenticated without a user, Forbidden when the user's role lacks the permission."""
+    """Raise NotAuthenticated without a user, Forbidden when the user's role lacks the permission; a private
+    show is unknown (NotFound) to whoever has no role on it, as it is to the public."""
     if user is None:
         raise NotAuthenticated(refusal("Sign in or send an API token."))
     role = role_on(session, user, show)
+    if role is None and show.is_private:
+        raise NotFound(refusal("There is no show %(slug)r.", slug=show.slug))
     if role is None or permission not in PERMISSIONS[role]:
         raise Forbidden(refusal("You may not do that on the show %(slug)r.", slug=show.slug))
 

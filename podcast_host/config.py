@@ -50,6 +50,8 @@ class Settings:
     analytics_flush_s: int = 5
     # Whether the media route counts downloads (off: only `analytics ingest` counts).
     count_downloads: bool = True
+    # A subscriber's token used from more networks (/24, /48) than this in one UTC day is flagged as shared.
+    share_alert: int = 10
     # Interface languages offered (the dashboard's choice, and the public pages' when a show's is among them).
     languages: tuple[str, ...] = ("en", "ar", "fr")
     # The instance's name and logo in the header of public pages (docs/deployment.md, "Branding").
@@ -74,6 +76,7 @@ _INT_FIELDS = {
     "episodes_per_page",
     "job_stale_s",
     "analytics_flush_s",
+    "share_alert",
 }
 _BOOL_FIELDS = {"count_downloads", "allow_private_urls"}
 # Whole numbers for which 0 means something (none).

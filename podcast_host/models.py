@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, UOWTransaction, mapped_column, relationship
@@ -148,6 +149,12 @@ class Show(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     episodes: Mapped[list[Episode]] = relationship(back_populates="show", cascade="all, delete-orphan")
+
+    @property
+    def is_private(self) -> bool:
+        """Delivered to its subscribers alone (docs/private-feeds.md)."""
+        return self.access == PRIVATE
+
     aliases: Mapped[list[ShowAlias]] = relationship(back_populates="show", cascade="all, delete-orphan")
     members: Mapped[list[Membership]] = relationship(back_populates="show", cascade="all, delete-orphan")
 
@@ -483,14 +490,28 @@ class ImportItem(Base):
 
 # --- private shows' subscribers (docs/private-feeds.md) -----------------------------------------------------
 
-ACCESS_LEVELS = ("public", "private")
+# Show.access: everyone's feed, or a feed per subscriber.
+PUBLIC = "public"
+PRIVATE = "private"
+ACCESS_LEVELS = (PUBLIC, PRIVATE)
 
 
 class Subscriber(Base):
     """Someone a private show's feed is made for: their feed URL carries a token, kept here only hashed."""
 
     __tablename__ = "subscribers"
-    __table_args__ = (NEVER_REUSE_IDS,)
+    __table_args__ = (
+        # One live subscription per address and show, even when two editors add it at once.
+        Index(
+            "uq_subscribers_live_email",
+            "show_id",
+            "email",
+            unique=True,
+            sqlite_where=text("revoked_at IS NULL"),
+            postgresql_where=text("revoked_at IS NULL"),
+        ),
+        NEVER_REUSE_IDS,
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     show_id: Mapped[int] = mapped_column(ForeignKey("shows.id", ondelete="CASCADE"), index=True)
@@ -501,3 +522,21 @@ class Subscriber(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     token_issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the current token was first seen from more networks in one UTC day than PODCAST_HOST_SHARE_ALERT
+    # allows (a shared feed address), and the most networks it was seen from on such a day; both cleared when
+    # the token is re-issued.
+    shared_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    shared_networks: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class SubscriberNetwork(Base):
+    """One network (an IPv4 /24 or IPv6 /48) a subscriber's token was used from on one UTC day, as a keyed
+    hash under that day's analytics salt: deleted with the salt, so the network cannot be read back."""
+
+    __tablename__ = "subscriber_networks"
+
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    network: Mapped[str] = mapped_column(String(64), primary_key=True)

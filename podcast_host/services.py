@@ -10,6 +10,7 @@ from podcast_host.analytics.recorder import Recorder
 from podcast_host.config import ConfigError, Settings, ensure_secret_key, load_settings
 from podcast_host.db import Database
 from podcast_host.jobs import JobQueue, make_queue
+from podcast_host.sharing import SharingWatch
 from podcast_host.storage import MediaStore, store_from_url
 
 
@@ -21,6 +22,8 @@ class Services:
     queue: JobQueue
     # Download counting of the media route (analytics/recorder.py); its thread starts with the first request.
     recorder: Recorder
+    # Which networks subscribers' tokens are used from (sharing.py): flags shared feed addresses.
+    sharing: SharingWatch
     # In-memory caches, each bounded by its owner: "feeds" is feeds.syndication.FeedCache.
     caches: dict[str, object] = field(default_factory=dict)
 
@@ -57,5 +60,6 @@ def build_services(settings: Settings | None = None) -> Services:
         store=store,
         queue=make_queue(settings, run_job),
         recorder=Recorder(db, geo, settings.analytics_flush_s),
+        sharing=SharingWatch(settings.share_alert),
     )
     return services

@@ -15,8 +15,10 @@ import secrets
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from podcast_host import sharing
 from podcast_host.accounts import hash_secret, normalize_email
 from podcast_host.errors import Conflict, Invalid, NotFound, refusal
 from podcast_host.models import MAX_ID, Show, Subscriber, utcnow
@@ -53,11 +55,16 @@ def add_subscriber(
         raise Conflict(refusal("%(email)s already subscribes to this show.", email=address))
     token = new_token()
     subscriber = Subscriber(show_id=show.id, email=address, name=clean_name, token_hash=hash_secret(token))
-    session.add(subscriber)
     if active is not None:
+        session.add(subscriber)
         active.add(address)
-    else:
-        session.flush()
+        return subscriber, token
+    try:
+        # The unique index on live addresses decides when another request added the same one meanwhile.
+        with session.begin_nested():
+            session.add(subscriber)
+    except IntegrityError:
+        raise Conflict(refusal("%(email)s already subscribes to this show.", email=address)) from None
     return subscriber, token
 
 
@@ -87,6 +94,8 @@ def reissue(session: Session, subscriber: Subscriber) -> str:
     token = new_token()
     subscriber.token_hash = hash_secret(token)
     subscriber.token_issued_at = utcnow()
+    # The networks the old token was used from say nothing about the new one: its count starts afresh.
+    sharing.clear(session, subscriber)
     return token
 
 
@@ -151,5 +160,12 @@ def import_csv(session: Session, show: Show, data: bytes) -> CsvReport:
         except (Invalid, Conflict) as exc:
             # The refusal itself (not str()): it carries its template, for the reader's language.
             report.refused.append((line, exc.args[0] if exc.args else str(exc)))
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        # Another request added one of these addresses meanwhile: nothing of this file is kept.
+        raise Conflict(
+            refusal("Some addresses were added meanwhile; nothing was imported. Send the file again.")
+        ) from None
     return report

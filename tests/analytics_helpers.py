@@ -44,6 +44,20 @@ def published_audio(
         return episode.id, key
 
 
+def every_value(services: Services) -> str:
+    """Every value of every table, as text: what a reader of the database would find."""
+    from sqlalchemy import text
+
+    from podcast_host.models import Base
+
+    found = []
+    with services.db.engine.connect() as conn:
+        for table in Base.metadata.sorted_tables:
+            for row in conn.execute(text(f'SELECT * FROM "{table.name}"')):
+                found.append(" ".join(str(value) for value in row))
+    return "\n".join(found)
+
+
 def request_log() -> list[dict[str, Any]]:
     lines = (DATA / "analytics_requests.jsonl").read_text(encoding="utf-8").splitlines()
     return [json.loads(line) for line in lines if line.strip()]

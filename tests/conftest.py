@@ -10,6 +10,8 @@ Which database a test runs on:
   sessions, tokens, slugs, aliases and moves), ids never reused, locks, migrations and the schema check,
   queries that the two dialects could answer differently (ordering, paging, time stamps, feed stamps).
   When in doubt, mark it.
+- A test marked `pytest.mark.postgres_only` runs on PostgreSQL alone: a race between concurrent transactions
+  that SQLite, with its one writer at a time, cannot have.
 
 The schema is migrated once per worker process (prepare_database, which make_services calls): an empty
 database gets a copy of a SQLite file that Alembic migrated, or, on PostgreSQL, the statements that Alembic's
@@ -49,7 +51,11 @@ POSTGRES_URL = os.environ.get(
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """SQLite for every test that uses a database; PostgreSQL too for the tests marked `postgres`."""
     if "database_url" in metafunc.fixturenames:
-        kinds = ["sqlite", "postgresql"] if metafunc.definition.get_closest_marker("postgres") else ["sqlite"]
+        kinds = ["sqlite"]
+        if metafunc.definition.get_closest_marker("postgres_only"):
+            kinds = ["postgresql"]
+        elif metafunc.definition.get_closest_marker("postgres"):
+            kinds = ["sqlite", "postgresql"]
         metafunc.parametrize("database_url", kinds, indirect=True)
 
 

@@ -12,16 +12,24 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from analytics_helpers import GOOGLEBOT, IPHONE, OVERCAST, expected_downloads, published_audio, request_log
+from analytics_helpers import (
+    GOOGLEBOT,
+    IPHONE,
+    OVERCAST,
+    every_value,
+    expected_downloads,
+    published_audio,
+    request_log,
+)
 from flask import Flask
 from flask.testing import FlaskClient
 from helpers import auth, create_show, user_token
-from sqlalchemy import select, text
+from sqlalchemy import select
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.serving import make_server
 
 from podcast_host import accounts, create_app
-from podcast_host.analytics import counting, recorder
+from podcast_host.analytics import counting, recorder, salts
 from podcast_host.analytics.geo import CountryLookup
 from podcast_host.analytics.recorder import Heard, Recorder
 from podcast_host.db import Database
@@ -343,7 +351,7 @@ def test_no_raw_address_is_stored_and_salts_are_forgotten_after_two_days(
     for address in addresses:
         assert listen(client, key, address=address) == 200
     assert services.recorder.flush()
-    stored = _every_value(services)
+    stored = every_value(services)
     for address in [*addresses, "2001:db8:77:88::", "2001:db8:77:88::/64"]:
         assert address not in stored
     with services.db.session() as session:
@@ -365,26 +373,14 @@ def test_no_raw_address_is_stored_and_salts_are_forgotten_after_two_days(
     assert tallies  # the figures stay
 
 
-def _every_value(services: Services) -> str:
-    """Every value of every table, as text."""
-    found = []
-    with services.db.engine.connect() as conn:
-        from podcast_host.models import Base
-
-        for table in Base.metadata.sorted_tables:
-            for row in conn.execute(text(f'SELECT * FROM "{table.name}"')):
-                found.append(" ".join(str(value) for value in row))
-    return "\n".join(found)
-
-
 def test_a_salt_is_shared_by_every_process_for_its_day(services: Services) -> None:
     today = date(2026, 11, 2)
     with services.db.session() as session:
-        first = counting.SaltBook(session, today).salt(today)
+        first = salts.SaltBook(session, today).salt(today)
         session.commit()
     with services.db.session() as session:
-        again = counting.SaltBook(session, today).salt(today)
-        old = counting.SaltBook(session, today).salt(today - timedelta(days=5))
+        again = salts.SaltBook(session, today).salt(today)
+        old = salts.SaltBook(session, today).salt(today - timedelta(days=5))
         session.commit()
         stored = session.scalars(select(AnalyticsSalt.day)).all()
     assert first == again
@@ -469,7 +465,7 @@ def test_a_range_no_number_type_holds_costs_no_other_listener_their_count(
         Heard(now, "203.0.113.61", IPHONE, "GET", key, 302, None),
     ]
     with services.db.session() as session:
-        counted = counting.count(session, batch, CountryLookup(None), counting.SaltBook(session, now.date()))
+        counted = counting.count(session, batch, CountryLookup(None), salts.SaltBook(session, now.date()))
         session.commit()
     # The first is malformed (the whole file, as a server sends), the second is too long to be one range.
     assert counted == 3

@@ -34,6 +34,7 @@ ROUTES = {
     "/api/v1/shows/{slug}/members": {"get", "post"},
     "/api/v1/shows/{slug}/analytics": {"get"},
     "/api/v1/shows/{slug}/analytics.csv": {"get"},
+    "/api/v1/shows/{slug}/analytics/subscribers": {"get"},
     "/api/v1/shows/{slug}/members/{email}": {"delete"},
     "/api/v1/shows/{slug}/subscribers": {"get", "post"},
     "/api/v1/shows/{slug}/subscribers.csv": {"post"},
@@ -125,6 +126,7 @@ def test_the_document_follows_the_public_url(tmp_path: Any) -> None:
 BEYOND_THE_SCHEMA = {
     "GET /api/v1/shows/{slug}/analytics",
     "GET /api/v1/shows/{slug}/analytics.csv",
+    "GET /api/v1/shows/{slug}/analytics/subscribers",
     "PATCH /api/v1/episodes/{episode_id}",
     "POST /api/v1/episodes/{episode_id}/publish",
     "POST /api/v1/shows/{slug}/episodes",

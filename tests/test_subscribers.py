@@ -75,11 +75,12 @@ def test_editors_and_owners_manage_subscribers_viewers_and_strangers_may_not(
     made = client.post(BASE, json={"email": "Ann@Example.com", "name": "Ann"}, headers=auth(editor))
     assert made.status_code == 201, made.get_json()
     body = made.get_json()
-    assert {k: body[k] for k in ("email", "name", "revoked", "suspected_shared")} == {
+    assert {k: body[k] for k in ("email", "name", "revoked", "suspected_shared", "shared_networks")} == {
         "email": "ann@example.com",
         "name": "Ann",
         "revoked": False,
         "suspected_shared": False,
+        "shared_networks": 0,
     }
     assert body["feed_url"].startswith("http://127.0.0.1:8000/daily/feed.xml?token=")
     assert len(_token_of(body["feed_url"])) == 32  # 192 random bits
@@ -90,11 +91,12 @@ def test_editors_and_owners_manage_subscribers_viewers_and_strangers_may_not(
         assert [(s["email"], s["feed_url"]) for s in listed.get_json()["subscribers"]] == [
             ("ann@example.com", None)
         ]
-    for secret in (viewer, stranger):
-        assert client.get(BASE, headers=auth(secret)).status_code == 403
-        assert client.post(BASE, json={"email": "x@example.com"}, headers=auth(secret)).status_code == 403
-        assert client.delete(f"{BASE}/{body['id']}", headers=auth(secret)).status_code == 403
-        assert client.post(f"{BASE}/{body['id']}/token", headers=auth(secret)).status_code == 403
+    # A viewer is refused; to a stranger the private show does not exist.
+    for secret, refused in ((viewer, 403), (stranger, 404)):
+        assert client.get(BASE, headers=auth(secret)).status_code == refused
+        assert client.post(BASE, json={"email": "x@example.com"}, headers=auth(secret)).status_code == refused
+        assert client.delete(f"{BASE}/{body['id']}", headers=auth(secret)).status_code == refused
+        assert client.post(f"{BASE}/{body['id']}/token", headers=auth(secret)).status_code == refused
     assert client.get("/api/v1/shows/nowhere/subscribers", headers=auth(owner_token)).status_code == 404
     assert client.get(BASE).status_code == 401
 

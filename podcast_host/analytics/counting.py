@@ -12,23 +12,22 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import secrets
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, select, tuple_
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Table, select, tuple_
 from sqlalchemy.orm import Session
 
 from podcast_host.analytics import rules
 from podcast_host.analytics.clients import classify
 from podcast_host.analytics.geo import CountryLookup
 from podcast_host.analytics.recorder import Heard
-from podcast_host.models import AnalyticsSalt, DownloadTally, Episode, ListenerDay
+from podcast_host.analytics.salts import SaltBook, upsert
+from podcast_host.models import DownloadTally, Episode, ListenerDay
 from podcast_host.storage import parse_media_key
 
 log = logging.getLogger(__name__)
@@ -36,8 +35,6 @@ log = logging.getLogger(__name__)
 LISTENER_DAYS = cast(Table, ListenerDay.__table__)
 DOWNLOAD_TALLIES = cast(Table, DownloadTally.__table__)
 
-# A salt lives through its own day and the next one, then is deleted with the listener rows of its day.
-KEEP_DAYS = 2
 # Listener rows read per statement (three parameters each: well inside SQLite's limit of 32,766).
 ROWS_PER_STATEMENT = 1000
 # Requests gathered between two pauses of the writing thread (see _let_requests_run).
@@ -57,6 +54,7 @@ class Listen:
     device: str
     os: str
     country: str
+    subscriber_id: int | None = None
     spans: list[rules.Span] = field(default_factory=list)
     loose_bytes: int = 0
 
@@ -68,37 +66,12 @@ class _Audio:
     threshold: int
 
 
-class SaltBook:
-    """The salts of the days a batch touches: stored for today and yesterday, made up and kept in memory only
-    for older days (an old log), so that no salt of a closed day is ever written."""
-
-    def __init__(self, session: Session, today: date, made_up: dict[date, bytes] | None = None) -> None:
-        self.session = session
-        self.today = today
-        self._salts: dict[date, bytes] = {}
-        # Salts of closed days, in memory only; a caller that writes several batches passes the same dict.
-        self._made_up = {} if made_up is None else made_up
-
-    def salt(self, day: date) -> bytes:
-        if day not in self._salts:
-            if self.today - timedelta(days=KEEP_DAYS - 1) <= day <= self.today:
-                self._salts[day] = self._stored(day)
-            else:
-                self._salts[day] = self._made_up.setdefault(day, secrets.token_bytes(32))
-        return self._salts[day]
-
-    def _stored(self, day: date) -> bytes:
-        fresh = secrets.token_hex(32)
-        self.session.execute(
-            _insert(self.session, AnalyticsSalt).values(day=day, salt=fresh).on_conflict_do_nothing()
-        )
-        stored = self.session.scalar(select(AnalyticsSalt.salt).where(AnalyticsSalt.day == day))
-        return bytes.fromhex(stored or fresh)
-
-
-def listener_key(salt: bytes, address: str, user_agent: str) -> str:
-    """The listener as stored: a keyed hash of address group and User-Agent, unreadable without the salt."""
+def listener_key(salt: bytes, address: str, user_agent: str, subscriber_id: int | None = None) -> str:
+    """The listener as stored: a keyed hash of address group and User-Agent (and a private show's
+    subscriber: two subscribers behind one address stay two listeners), unreadable without the salt."""
     message = f"{rules.address_group(address)}\n{user_agent}".encode("utf-8", "surrogatepass")
+    if subscriber_id is not None:
+        message += f"\nsubscriber {subscriber_id}".encode()
     return hmac.new(salt, message, hashlib.sha256).hexdigest()
 
 
@@ -122,6 +95,8 @@ def count(session: Session, heard: Sequence[Heard], geo: CountryLookup, salts: S
             tallies[(listen.show_id, day, "episode", str(episode_id))] += 1
             for kind in DIMENSIONS:
                 tallies[(listen.show_id, day, kind, str(getattr(listen, kind))[:100])] += 1
+            if listen.subscriber_id is not None:
+                tallies[(listen.show_id, day, rules.SUBSCRIBER_TALLY, str(listen.subscriber_id))] += 1
     _add_tallies(session, tallies)
     return sum(n for (_, _, kind, _), n in tallies.items() if kind == "episode")
 
@@ -150,23 +125,20 @@ def _gather(
     if client.bot:
         return
     day = request.time.date()
-    listener = listener_key(salts.salt(day), request.address, user_agent)
+    listener = listener_key(salts.salt(day), request.address, user_agent, request.subscriber_id)
     listen = listens.get((day, listener, episode_id))
     if listen is None:
         where = audio[episode_id]
         listen = listens[(day, listener, episode_id)] = Listen(
-            where.show_id, client.app, client.device, client.os, geo.country(request.address)
+            where.show_id,
+            client.app,
+            client.device,
+            client.os,
+            geo.country(request.address),
+            request.subscriber_id,
         )
     listen.spans = rules.add_spans(listen.spans, spans)
     listen.loose_bytes += loose
-
-
-def forget_closed_days(session: Session, today: date) -> None:
-    """Delete the salts and listener rows of days over two days old: their listeners can never be linked
-    again, by anyone. The caller commits."""
-    cut = today - timedelta(days=KEEP_DAYS - 1)
-    session.execute(delete(AnalyticsSalt).where(AnalyticsSalt.day < cut))
-    session.execute(delete(ListenerDay).where(ListenerDay.day < cut))
 
 
 def _audio_of(session: Session, keys: Iterable[str]) -> dict[int, _Audio]:
@@ -237,7 +209,7 @@ def _apply(
     table = LISTENER_DAYS
     keys = sorted(listens)
     rows = {key: _row(key, listens[key]) for key in keys}
-    session.execute(_insert(session, table).on_conflict_do_nothing(), list(rows.values()))
+    session.execute(upsert(session, table).on_conflict_do_nothing(), list(rows.values()))
     stored = session.execute(
         select(table.c.day, table.c.listener, table.c.episode_id, table.c.ranges, table.c.loose_bytes)
         .where(
@@ -259,7 +231,7 @@ def _apply(
         if counted:
             downloads.append(key)
     if merged:
-        write = _insert(session, table)
+        write = upsert(session, table)
         merge = write.on_conflict_do_update(
             index_elements=["day", "listener", "episode_id"],
             set_={name: write.excluded[name] for name in ("ranges", "loose_bytes", "counted")},
@@ -288,7 +260,7 @@ def _row(key: tuple[date, str, int], listen: Listen) -> dict[str, Any]:
 def _add_tallies(session: Session, tallies: Counter[tuple[int, date, str, str]]) -> None:
     if not tallies:
         return
-    write = _insert(session, DOWNLOAD_TALLIES)
+    write = upsert(session, DOWNLOAD_TALLIES)
     add = write.on_conflict_do_update(
         index_elements=["show_id", "day", "kind", "name"],
         set_={"downloads": DOWNLOAD_TALLIES.c.downloads + write.excluded.downloads},
@@ -298,10 +270,3 @@ def _add_tallies(session: Session, tallies: Counter[tuple[int, date, str, str]])
         for (show_id, day, kind, name), downloads in sorted(tallies.items())
     ]
     session.execute(add, rows)
-
-
-def _insert(session: Session, model: type[Any] | Table) -> Any:
-    """INSERT with ON CONFLICT for the session's database (both dialects spell it the same way)."""
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(model)
-    return sqlite.insert(model)

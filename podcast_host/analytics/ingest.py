@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from podcast_host.analytics import counting
+from podcast_host.analytics import counting, salts
 from podcast_host.analytics.logs import FORMATS, LoggedRequest, LogLineError, read_log
 from podcast_host.analytics.recorder import Heard
 from podcast_host.errors import Invalid
@@ -69,7 +69,7 @@ def ingest(services: Services, path: Path, fmt: str) -> Ingested:
         if result.skipped_bytes == size and size > 0:
             return result
         today = utcnow().date()
-        salts = counting.SaltBook(session, today)
+        book = salts.SaltBook(session, today)
         batch: list[Heard] = []
         for item in read_log(_lines(path, size, result), fmt):
             if isinstance(item, LogLineError):
@@ -80,23 +80,23 @@ def ingest(services: Services, path: Path, fmt: str) -> Ingested:
                 continue
             batch.append(heard)
             if len(batch) >= BATCH:
-                _count(session, batch, services, salts, result)
+                _count(session, batch, services, book, result)
                 batch = []
-        _count(session, batch, services, salts, result)
+        _count(session, batch, services, book, result)
         if result.lines and result.error_count == result.lines:
             raise Invalid(f"No line of {path.name} reads as a {fmt} log.", field="format")
         if result.through > result.skipped_bytes:
             whole = _digest(path, result.through, key)
             session.add(IngestedLog(head_sha256=_head(path, key), sha256=whole, length=result.through))
-        counting.forget_closed_days(session, today)
+        salts.forget_closed_days(session, today)
         session.commit()
     return result
 
 
 def _count(
-    session: Session, batch: list[Heard], services: Services, salts: counting.SaltBook, result: Ingested
+    session: Session, batch: list[Heard], services: Services, book: salts.SaltBook, result: Ingested
 ) -> None:
-    result.downloads += counting.count(session, batch, services.recorder.geo, salts)
+    result.downloads += counting.count(session, batch, services.recorder.geo, book)
     result.counted_lines += len(batch)
 
 

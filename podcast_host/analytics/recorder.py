@@ -45,6 +45,8 @@ class Heard:
     # Access logs say what was sent, not what was asked: the bytes, and the first byte's offset when known.
     sent: int | None = None
     sent_from: int | None = None
+    # A private show's subscriber whose token opened the file: their downloads are counted apart too.
+    subscriber_id: int | None = None
 
 
 class Recorder:
@@ -107,13 +109,13 @@ class Recorder:
 
     def forget_closed_days(self) -> None:
         """Delete closed days' salts and listener rows, once a day per process."""
-        from podcast_host.analytics import counting
+        from podcast_host.analytics import salts
 
         today = self.clock().date()
         if self._forgotten_on == today:
             return
         with self.db.session() as session:
-            counting.forget_closed_days(session, today)
+            salts.forget_closed_days(session, today)
             session.commit()
         self._forgotten_on = today
         self._made_up = {day: salt for day, salt in self._made_up.items() if day >= today - timedelta(days=7)}
@@ -139,11 +141,11 @@ class Recorder:
 
     def _write(self, batch: list[Heard]) -> None:
         # Loaded with the first batch: the User-Agent data is for processes that count, not every process.
-        from podcast_host.analytics import counting
+        from podcast_host.analytics import counting, salts
 
         today = self.clock().date()
         with self.db.session() as session:
-            counting.count(session, batch, self.geo, counting.SaltBook(session, today, self._made_up))
+            counting.count(session, batch, self.geo, salts.SaltBook(session, today, self._made_up))
             session.commit()
 
     def _loop(self) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from podcast_host.analytics.rules import SUBSCRIBER_TALLY
 from podcast_host.errors import Invalid
 from podcast_host.models import DownloadTally, Episode, Show
 
@@ -169,7 +170,11 @@ def _top(ranked: list[tuple[str, int]]) -> list[tuple[str, int]]:
 def _by_kind(session: Session, show_id: int, within: Period) -> dict[str, list[tuple[str, int]]]:
     rows = session.execute(
         select(DownloadTally.kind, DownloadTally.name, func.sum(DownloadTally.downloads).label("n"))
-        .where(DownloadTally.show_id == show_id, DownloadTally.day.between(within.since, within.until))
+        .where(
+            DownloadTally.show_id == show_id,
+            DownloadTally.day.between(within.since, within.until),
+            DownloadTally.kind != SUBSCRIBER_TALLY,
+        )
         .group_by(DownloadTally.kind, DownloadTally.name)
         .order_by(DownloadTally.kind, func.sum(DownloadTally.downloads).desc(), DownloadTally.name)
     )
@@ -177,6 +182,20 @@ def _by_kind(session: Session, show_id: int, within: Period) -> dict[str, list[t
     for kind, name, downloads in rows:
         found.setdefault(kind, []).append((name, int(downloads)))
     return found
+
+
+def subscriber_downloads(session: Session, show: Show, within: Period) -> dict[int, int]:
+    """A private show's downloads per subscriber id over the period, for its owners alone."""
+    rows = session.execute(
+        select(DownloadTally.name, func.sum(DownloadTally.downloads))
+        .where(
+            DownloadTally.show_id == show.id,
+            DownloadTally.kind == SUBSCRIBER_TALLY,
+            DownloadTally.day.between(within.since, within.until),
+        )
+        .group_by(DownloadTally.name)
+    )
+    return {int(name): int(downloads) for name, downloads in rows}
 
 
 def _daily(session: Session, show_id: int, within: Period) -> dict[date, int]:

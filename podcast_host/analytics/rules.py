@@ -25,6 +25,9 @@ MINUTE_S = 60
 # Stored ranges of one listener-day: past this many separate pieces, further pieces are not kept (a client
 # asking for thousands of scattered bytes must not grow a row without bound).
 MAX_PIECES = 100
+# The daily tally of a private show's downloads per subscriber (its name is the subscriber's id); the show's
+# owners alone read it, and the show's report leaves it out.
+SUBSCRIBER_TALLY = "subscriber"
 
 Span = tuple[int, int]  # [start, end) in bytes
 

@@ -13,7 +13,7 @@ from podcast_host import accounts, episodes, processing, shows
 from podcast_host.cli.common import LazyServices, friendly_errors, pass_services
 from podcast_host.errors import Invalid
 from podcast_host.feeds.links import feed_url
-from podcast_host.models import FAILED, READY, ROLES
+from podcast_host.models import FAILED, PRIVATE, READY, ROLES
 from podcast_host.services import Services
 
 
@@ -43,7 +43,7 @@ def show_add(
 ) -> None:
     services = lazy.get()
     if private:
-        fields["access"] = "private"
+        fields["access"] = PRIVATE
     with services.db.session() as session:
         owner_user = accounts.get_user(session, owner) if owner else lazy.user(session)
         created = shows.create_show(
@@ -246,7 +246,7 @@ def feed(lazy: LazyServices, show_slug: str) -> None:
     services = lazy.get()
     with services.db.session() as session:
         show = shows.find_show(session, show_slug)
-        if show.access == "private":
+        if show.is_private:
             raise Invalid(
                 f"{show.slug} is private: each subscriber has a feed of their own "
                 "(podcast-host subscriber add|reissue prints its address)."

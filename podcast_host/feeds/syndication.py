@@ -35,7 +35,6 @@ from podcast_host.models import Episode, Show, UTCDateTime, utcnow
 from podcast_host.services import Services
 
 GZIP_LEVEL = 6
-PRIVATE = "private"  # Show.access of a show delivered to its subscribers alone
 # Bounds of each process's feed cache. A 1,000-episode feed with full notes takes 1.8 MB with its gzipped
 # copy, so the byte cap holds some 18 of those or a thousand small shows; the entry cap bounds bookkeeping.
 MAX_CACHED_FEEDS = 1000
@@ -257,7 +256,7 @@ def went_live_since(old: FeedVersion, new: FeedVersion) -> bool:
 def _render(services: Services, session: Session, show: Show, now: datetime) -> RenderedFeed:
     candidates = feed_candidates(session, show)
     links = Links(services.settings)
-    if show.access == PRIVATE:
+    if show.is_private:
         return _render_private(show, candidates, links, now)
     body = build_feed(show, candidates, feed_links(links, show), now)
     return RenderedFeed(

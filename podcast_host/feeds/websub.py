@@ -38,7 +38,7 @@ def websub_ping(services: Services, show_id: int, hub: str) -> None:
     with services.db.session() as session:
         show = session.get(Show, show_id)
         # A private show's feed is for its subscribers: a hub could not fetch it, and is not told it exists.
-        if show is None or show.access == "private":
+        if show is None or show.is_private:
             return
         topic = Links(services.settings).feed(show)
     try:

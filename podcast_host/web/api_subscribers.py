@@ -11,14 +11,17 @@ from typing import Any
 from flask import Response, jsonify, request
 
 from podcast_host import subscribers
+from podcast_host.analytics import report
 from podcast_host.errors import UnsupportedMedia
 from podcast_host.feeds.links import Links
-from podcast_host.models import Show, Subscriber
+from podcast_host.models import Show, Subscriber, utcnow
+from podcast_host.web.analytics_schemas import AnalyticsQuerySchema
 from podcast_host.web.api import _show_for, bp
 from podcast_host.web.api_bodies import form_body, json_body
 from podcast_host.web.context import db, services
 from podcast_host.web.openapi import documented
 from podcast_host.web.subscriber_schemas import (
+    SubscriberAnalyticsSchema,
     SubscriberCreateSchema,
     SubscriberCsvSchema,
     SubscriberImportSchema,
@@ -95,6 +98,29 @@ def revoke_subscriber(slug: str, subscriber_id: int) -> tuple[str, int]:
     return "", 204
 
 
+@bp.get("/shows/<slug>/analytics/subscribers")
+@documented("subscribers", response=SubscriberAnalyticsSchema, query=AnalyticsQuerySchema, errors=(403, 404))
+def subscriber_analytics(slug: str) -> Response:
+    """A private show's downloads per subscriber (owners only), counted as the show's downloads are; every
+    subscriber is listed, revoked ones and those with no download included, most downloads first."""
+    show = _show_for(slug, "subscriber_downloads")
+    within = report.period(request.args.get("since"), request.args.get("until"), utcnow().date())
+    return jsonify(subscriber_downloads(show, within))
+
+
+def subscriber_downloads(show: Show, within: report.Period) -> dict[str, Any]:
+    """The owners' view of downloads per subscriber, for the API and the dashboard."""
+    counts = report.subscriber_downloads(db(), show, within)
+    listed = sorted(subscribers.list_subscribers(db(), show), key=lambda s: (-counts.get(s.id, 0), s.id))
+    rows = [{"id": s.id, "email": s.email, "name": s.name, "downloads": counts.get(s.id, 0)} for s in listed]
+    return {
+        "show": show.slug,
+        "since": within.since.isoformat(),
+        "until": within.until.isoformat(),
+        "subscribers": rows,
+    }
+
+
 def _csv_bytes() -> bytes:
     """The CSV, sent as the body itself (text/csv) or as a multipart file."""
     if request.mimetype == "text/csv":
@@ -120,5 +146,6 @@ def subscriber_json(subscriber: Subscriber, feed_url: str | None = None) -> dict
         "feed_url": feed_url,
         "created_at": subscriber.created_at.isoformat(),
         "revoked": subscriber.revoked_at is not None,
-        "suspected_shared": False,
+        "suspected_shared": subscriber.shared_at is not None,
+        "shared_networks": subscriber.shared_networks,
     }

@@ -14,11 +14,12 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response as BaseResponse
 
 from podcast_host import subscribers
+from podcast_host.analytics import report
 from podcast_host.errors import Conflict, Invalid, PodcastHostError, Refusal
-from podcast_host.models import Show
+from podcast_host.models import Show, utcnow
 from podcast_host.web.api_subscribers import feed_url_for
 from podcast_host.web.context import db
-from podcast_host.web.dashboard import _show_for, bp
+from podcast_host.web.dashboard import _can, _show_for, bp
 from podcast_host.web.dashboard_forms import form_errors
 from podcast_host.web.errors import message_of, status_of
 
@@ -55,7 +56,7 @@ def import_subscribers(slug: str) -> Page:
             raise Invalid(_("Choose a CSV file."), field="file")
         report = subscribers.import_csv(db(), show, file.read())
         db().commit()
-    except Invalid as exc:
+    except (Invalid, Conflict) as exc:
         db().rollback()
         return _page(show, form_errors(exc, "file"), status_of(exc))
     new_feeds = [(added.email, feed_url_for(show, token)) for added, token in report.added]
@@ -103,10 +104,16 @@ def _page(
     refused: list[tuple[int, str]] | None = None,
     reissued: bool = False,
 ) -> Page:
+    downloads = None
+    if _can(show, "subscriber_downloads"):
+        # Owners see each subscriber's downloads of the last 30 days.
+        within = report.period(None, None, utcnow().date())
+        downloads = report.subscriber_downloads(db(), show, within)
     page = render_template(
         "admin/subscribers.html",
         show=show,
         subscribers=subscribers.list_subscribers(db(), show),
+        downloads=downloads,
         errors=errors or {},
         values=values or {},
         new_feeds=new_feeds or [],

@@ -17,7 +17,6 @@ from podcast_host.errors import NotFound, refusal
 from podcast_host.feeds.links import Links
 from podcast_host.feeds.syndication import (
     GZIP_LEVEL,
-    PRIVATE,
     FeedState,
     RenderedFeed,
     cached_feed,
@@ -26,7 +25,7 @@ from podcast_host.feeds.syndication import (
     for_subscriber,
     fresh_feed,
 )
-from podcast_host.models import Show, utcnow
+from podcast_host.models import PRIVATE, Show, utcnow
 from podcast_host.shows import find_show_or_alias
 from podcast_host.web.context import db, services
 
@@ -58,7 +57,7 @@ def feed(show_slug: str) -> BaseResponse:
 def moved_feed(old_slug: str) -> BaseResponse:
     """301 from an old slug to the show's feed (or straight to its new host); 404 when no show had it."""
     show, _ = find_show_or_alias(db(), old_slug)
-    if show.access == PRIVATE:
+    if show.is_private:
         # Only a subscriber learns where a private show went, and keeps their token on the way.
         token = _subscriber_token(show, old_slug)
         return redirect(
@@ -97,6 +96,7 @@ def _subscriber_token(show: Show, asked_for: str) -> str:
         raise NotFound(refusal("There is no show %(slug)r.", slug=asked_for))
     if subscriber.revoked_at is not None:
         abort(410)
+    services().sharing.note(db(), subscriber, request.remote_addr or "", utcnow())
     return token
 
 

@@ -17,7 +17,7 @@ import time
 from collections import OrderedDict
 from enum import Enum
 
-from flask import Blueprint, redirect, request, send_file
+from flask import Blueprint, current_app, g, redirect, request, send_file
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -43,7 +43,6 @@ SANDBOX = "sandbox; frame-ancestors 'none'"
 PUBLIC_FOR_S = 60.0
 STALE_S = 86400.0
 PUBLIC_KEYS_KEPT = 20_000
-PRIVATE_SHOW = "private"  # Show.access of a show delivered to its subscribers alone
 
 
 class Access(Enum):
@@ -80,13 +79,22 @@ class PublicKeys:
                 self._seen.popitem(last=False)
 
 
+@bp.after_request
+def vary_on_session_cookie(response: BaseResponse) -> BaseResponse:
+    """Every answer to a request that carries the session cookie varies by it, whether or not the session was
+    read: a private show's file and a file of no show then answer alike, to a stranger with a cookie too."""
+    if current_app.config["SESSION_COOKIE_NAME"] in request.cookies:
+        response.vary.add("Cookie")
+    return response
+
+
 @bp.route("/media/<path:key>", methods=["GET", "HEAD"])
 def media(key: str) -> BaseResponse:
     try:
         where = parse_media_key(key)
     except ValueError:
         raise NotFound("There is no such media file.") from None
-    access, stale = _access(key, where)
+    access, stale, checked = _access(key, where)
     private = access is not Access.PUBLIC
     headers = _served_headers(key, where, private)
     if stale:
@@ -119,7 +127,9 @@ def media(key: str) -> BaseResponse:
         # A public redirect may be stored but not reused unchecked: its presigned target expires.
         headers = {**headers, "Cache-Control": PRIVATE_CACHING if private else "no-cache"}
         del headers["Content-Type"]
-    if not private and not stale:
+    if not private and checked:
+        # Only after the database said so: an answer from memory never extends the memory, or polling a file
+        # would keep it public for good after its show went private or its episode was taken down.
         _public_keys(app_services).remember(
             key
         )  # only a file that exists, so made-up names never fill the memory
@@ -150,18 +160,20 @@ def _count(app_services: Services, key: str, status: int) -> None:
             key=key,
             status=status,
             range_header=None if range_header is None else range_header[: MAX_RANGE_HEADER + 1],
+            subscriber_id=g.get("subscriber_id"),
         )
     )
 
 
-def _access(key: str, where: MediaKey) -> tuple[Access, bool]:
-    """(access, stale): _check_access, skipped for a file found public within the last minute, and answered
-    from that memory (stale) while the database is out of reach: listeners keep their audio through an
-    outage (docs/analytics.md). Any other database error, or a file not known public, gets no such help."""
+def _access(key: str, where: MediaKey) -> tuple[Access, bool, bool]:
+    """(access, stale, checked): _check_access (checked), skipped for a file found public within the last
+    minute, and answered from that memory (stale) while the database is out of reach: listeners keep their
+    audio through an outage (docs/analytics.md). Any other database error, or a file not known public, gets
+    no such help."""
     public_keys = _public_keys(services())
     age = public_keys.age(key)
     if age is not None and age < PUBLIC_FOR_S:
-        return Access.PUBLIC, False
+        return Access.PUBLIC, False, False
     try:
         access = _check_access(where)
     except (NotFound, Forbidden):
@@ -170,11 +182,11 @@ def _access(key: str, where: MediaKey) -> tuple[Access, bool]:
     except SQLAlchemyError as exc:
         db().rollback()
         if is_outage(exc) and age is not None and age < STALE_S:
-            return Access.PUBLIC, True
+            return Access.PUBLIC, True, False
         raise
     if access is not Access.PUBLIC:
         public_keys.forget(key)
-    return access, False
+    return access, False, True
 
 
 def _public_keys(app_services: Services) -> PublicKeys:
@@ -211,11 +223,14 @@ def check_listener(show: Show) -> Access:
     this show (`?token=`, checked against the database on every request, so a revoked one stops at once)
     and for the show's team: 404 without a token or with one that is not this show's, as for a file that does
     not exist; 403 with a revoked token of this show."""
-    if show.access != PRIVATE_SHOW:
+    if not show.is_private:
         return Access.PUBLIC
     token = request.args.get("token", "")
     subscriber = subscribers.subscriber_for_token(db(), show, token) if token else None
     if subscriber is not None and subscriber.revoked_at is None:
+        # Counted per subscriber in the analytics, and its network noted for shared addresses.
+        g.subscriber_id = subscriber.id
+        services().sharing.note(db(), subscriber, request.remote_addr or "", utcnow())
         return Access.LISTENERS
     if is_member(show):
         return Access.LISTENERS
@@ -226,7 +241,11 @@ def check_listener(show: Show) -> Access:
 
 
 def is_member(show: Show) -> bool:
-    """Whether the dashboard session's user has a role on the show."""
+    """Whether the dashboard session's user has a role on the show. Without a session cookie the session is
+    not read at all: reading it adds `Vary: Cookie` to the answer, which would tell a stranger's 404 from a
+    private show apart from a 404 from no show (see vary_on_session_cookie)."""
+    if current_app.config["SESSION_COOKIE_NAME"] not in request.cookies:
+        return False
     user = session_user()
     return user is not None and accounts.role_on(db(), user, show) is not None
 

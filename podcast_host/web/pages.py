@@ -29,9 +29,11 @@ from podcast_host.shows import find_show_or_alias, list_shows
 from podcast_host.storage import StorageError
 from podcast_host.web.context import db, services
 from podcast_host.web.i18n import speak_like
-from podcast_host.web.media import PRIVATE_CACHING, PRIVATE_SHOW, Access, check_listener
+from podcast_host.web.media import PRIVATE_CACHING, Access, check_listener, vary_on_session_cookie
 
 bp = Blueprint("pages", __name__)
+# chapters.json checks a private show's team as the media route does: its answers vary alike.
+bp.after_request(vary_on_session_cookie)
 
 
 # What the embed code asks of the page it goes into; embed.html is laid out for exactly this size.
@@ -69,7 +71,7 @@ def clock(seconds: float | int | None) -> str:
 
 @bp.route("/")
 def home() -> str:
-    listed = [show for show in list_shows(db()) if show.access != PRIVATE_SHOW]
+    listed = [show for show in list_shows(db()) if not show.is_private]
     return render_template("index.html", shows=listed)
 
 
@@ -245,7 +247,7 @@ def _public_episode(
 
 def _refuse_private(show: Show, asked_for: str) -> None:
     """A private show has no pages: the same 404 as for a slug nobody has."""
-    if show.access == PRIVATE_SHOW:
+    if show.is_private:
         raise NotFound(refusal("There is no show %(slug)r.", slug=asked_for))
 
 

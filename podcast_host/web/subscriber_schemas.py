@@ -38,7 +38,19 @@ class SubscriberSchema(Schema):
     created_at = fields.DateTime(required=True)
     revoked = fields.Boolean(required=True)
     suspected_shared = fields.Boolean(
-        required=True, metadata={"description": "Always false for now: sharing is not detected yet."}
+        required=True,
+        metadata={
+            "description": "The current feed URL was used from more networks (IPv4 /24, IPv6 /48) in one "
+            "UTC day than PODCAST_HOST_SHARE_ALERT allows: it was probably passed on. Re-issuing the token "
+            "clears it."
+        },
+    )
+    shared_networks = fields.Integer(
+        required=True,
+        metadata={
+            "description": "The most networks the current feed URL was seen from in one day once "
+            "flagged; 0 while not flagged."
+        },
     )
 
 
@@ -49,6 +61,22 @@ class SubscriberListSchema(Schema):
 class CsvRefusalSchema(Schema):
     line = fields.Integer(required=True, metadata={"description": "The row's line in the file, from 1."})
     message = fields.String(required=True, metadata={"description": "Why the row was left out."})
+
+
+class SubscriberDownloadsSchema(Schema):
+    id = fields.Integer(required=True)
+    email = fields.String(required=True)
+    name = fields.String(required=True)
+    downloads = fields.Integer(required=True)
+
+
+class SubscriberAnalyticsSchema(Schema):
+    """A private show's downloads per subscriber over a period (owners only)."""
+
+    show = fields.String(required=True)
+    since = fields.Date(required=True)
+    until = fields.Date(required=True)
+    subscribers = fields.List(fields.Nested(SubscriberDownloadsSchema), required=True)
 
 
 class SubscriberImportSchema(Schema):
