@@ -24,6 +24,8 @@ from podcast_host.errors import Conflict, Invalid, NotFound, refusal
 from podcast_host.models import MAX_ID, Show, Subscriber, utcnow
 from podcast_host.notes import clean_text
 
+# Who may see and change a show's subscribers (addresses are personal data): its editors and owners.
+PERMISSION = "edit_show"
 # The token's length in random bytes: 192 bits, as URL-safe base64 (32 characters).
 TOKEN_BYTES = 24
 MAX_NAME_CHARS = 200
@@ -40,7 +42,9 @@ def add_subscriber(
     session: Session, show: Show, email: str, name: str = "", active: set[str] | None = None
 ) -> tuple[Subscriber, str]:
     """A new subscriber of the show and their token (returned once). `active`: the show's subscribed
-    addresses, when the caller adds many at once and has read them already (kept up to date here)."""
+    addresses, when the caller adds many at once and has read them already (kept up to date here; the
+    caller flushes). A conflict the database finds (the same address added meanwhile) rolls the session
+    back and raises Conflict."""
     address = normalize_email(email)
     clean_name = clean_text(name).strip()
     if len(clean_name) > MAX_NAME_CHARS:
@@ -59,11 +63,13 @@ def add_subscriber(
         session.add(subscriber)
         active.add(address)
         return subscriber, token
+    session.add(subscriber)
     try:
         # The unique index on live addresses decides when another request added the same one meanwhile.
-        with session.begin_nested():
-            session.add(subscriber)
+        # No savepoint (SQLite's driver would commit it for good): the conflict rolls the session back.
+        session.flush()
     except IntegrityError:
+        session.rollback()
         raise Conflict(refusal("%(email)s already subscribes to this show.", email=address)) from None
     return subscriber, token
 
@@ -161,10 +167,10 @@ def import_csv(session: Session, show: Show, data: bytes) -> CsvReport:
             # The refusal itself (not str()): it carries its template, for the reader's language.
             report.refused.append((line, exc.args[0] if exc.args else str(exc)))
     try:
-        with session.begin_nested():
-            session.flush()
+        session.flush()
     except IntegrityError:
         # Another request added one of these addresses meanwhile: nothing of this file is kept.
+        session.rollback()
         raise Conflict(
             refusal("Some addresses were added meanwhile; nothing was imported. Send the file again.")
         ) from None

@@ -14,8 +14,8 @@ from podcast_host.feeds.links import Links
 from podcast_host.models import Show
 from podcast_host.services import Services
 
-# Who may manage a show's subscribers when the command runs with --as: its editors and owners.
-PERMISSION = "edit_show"
+# Checked when the command runs with --as.
+PERMISSION = subscribers.PERMISSION
 
 
 @click.group()

@@ -29,8 +29,7 @@ from podcast_host.web.subscriber_schemas import (
     SubscriberSchema,
 )
 
-# Who may see and change a show's subscribers: its editors and owners.
-PERMISSION = "edit_show"
+PERMISSION = subscribers.PERMISSION
 
 
 @bp.get("/shows/<slug>/subscribers")

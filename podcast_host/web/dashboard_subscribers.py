@@ -24,8 +24,7 @@ from podcast_host.web.dashboard_forms import form_errors
 from podcast_host.web.errors import message_of, status_of
 
 Page = tuple[str, int]
-# Editors and owners; viewers may not see who subscribes.
-PERMISSION = "edit_show"
+PERMISSION = subscribers.PERMISSION
 
 
 @bp.get("/shows/<slug>/subscribers")
