@@ -37,8 +37,10 @@ test-deps: install
 # Every test runs; PYTEST_ARGS='-m "not slow"' leaves out the long ones while working on something else.
 PYTEST_WORKERS ?= 2
 
+# Compiled modules are cached (even where the environment says PYTHONDONTWRITEBYTECODE): pytest's rewritten
+# test modules alone take each worker about 5 s to build, which a second run then skips.
 test: test-deps ## Run the whole test suite (starts PostgreSQL and Redis when they are down)
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --durations=15 $(PYTEST_ARGS)
+	PYTHONDONTWRITEBYTECODE= $(BIN)/pytest -n $(PYTEST_WORKERS) --durations=15 $(PYTEST_ARGS)
 
 bench: test-deps ## Benchmarks (audio, feed, upload, server memory, analytics), printed as tables
 	$(BIN)/python scripts/bench_audio.py

@@ -63,6 +63,16 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 _ONE_WORKER_MODULES = {"tests/test_browser.py", "tests/test_listener_browser.py"}
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The long tests first (marked `slow`, and the modules one worker takes whole), each group in file order:
+    the workers then finish on short tests together, instead of one running a long test alone at the end."""
+    items.sort(key=lambda item: not _long(item))
+
+
+def _long(item: pytest.Item) -> bool:
+    return item.get_closest_marker("slow") is not None or item.nodeid.split("::", 1)[0] in _ONE_WORKER_MODULES
+
+
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """xdist's `--dist load`, test by test, except that each of _ONE_WORKER_MODULES goes to one worker."""

@@ -17,8 +17,7 @@ from helpers import accept_invitation, auth, create_show, user_token
 from podcast_host import episodes, shows
 from podcast_host.services import Services
 
-# Roles are read through queries over memberships and tokens: on PostgreSQL too.
-pytestmark = pytest.mark.postgres
+# Roles are read through queries over memberships and tokens: these run on PostgreSQL too.
 
 
 @dataclass(frozen=True)
@@ -121,6 +120,7 @@ def status(response: Any) -> int:
     return response.status_code
 
 
+@pytest.mark.postgres
 def test_every_route_refuses_without_a_valid_token(client: FlaskClient, world: World) -> None:
     for method, path, options in SHOW_WRITES + SHOW_READS + OWN_ROUTES:
         for token in (None, "ph_mistyped", "   "):
@@ -136,6 +136,7 @@ def test_every_route_refuses_without_a_valid_token(client: FlaskClient, world: W
         assert status(basic) == 401, (method, path)
 
 
+@pytest.mark.postgres
 def test_an_owner_of_one_show_gets_403_on_another_and_404_on_its_episodes(
     client: FlaskClient, world: World
 ) -> None:
@@ -231,6 +232,7 @@ def test_the_owner_does_everything_on_the_show(client: FlaskClient, services: Se
     assert client.delete("/api/v1/shows/alpha-2", headers=alice).status_code == 204
 
 
+@pytest.mark.postgres
 def test_each_user_lists_only_their_shows(client: FlaskClient, world: World) -> None:
     def slugs(token: str) -> list[str]:
         return [s["slug"] for s in client.get("/api/v1/shows", headers=auth(token)).get_json()["shows"]]
@@ -264,6 +266,7 @@ def test_nobody_sees_or_revokes_anyone_elses_tokens(client: FlaskClient, world: 
     assert {t["id"] for t in alices}.isdisjoint({t["id"] for t in bobs})
 
 
+@pytest.mark.postgres
 def test_an_admin_may_do_everything(client: FlaskClient, world: World) -> None:
     for method, path, options in SHOW_READS + SHOW_WRITES:  # deleting the show comes last
         response = call(client, method, path, world, "beta", world.admin, options)

@@ -25,8 +25,7 @@ from podcast_host.models import ApiToken, Membership, Show
 from podcast_host.services import Services
 from podcast_host.web.auth import LoginThrottle
 
-# Sessions, tokens, roles changed at once and length limits: on PostgreSQL too.
-pytestmark = pytest.mark.postgres
+# Sessions ended, tokens' expiry and limits, roles changed at once: on PostgreSQL too.
 
 NEW_PASSWORD = "a brand new passphrase"
 
@@ -121,6 +120,7 @@ def test_an_unknown_email_takes_as_long_to_refuse_as_a_wrong_password(
 # --- sessions -------------------------------------------------------------------------------------------
 
 
+@pytest.mark.postgres
 def test_a_copied_session_cookie_is_refused_after_logout(app: Flask, quick_producer: str) -> None:
     browser = app.test_client()
     csrf = sign_in(browser, quick_producer)
@@ -137,6 +137,7 @@ def test_a_copied_session_cookie_is_refused_after_logout(app: Flask, quick_produ
     assert signed_in(browser)
 
 
+@pytest.mark.postgres
 def test_logout_ends_every_session_of_the_user(app: Flask, quick_producer: str) -> None:
     laptop, phone = app.test_client(), app.test_client()
     csrf = sign_in(laptop, quick_producer)
@@ -145,6 +146,7 @@ def test_logout_ends_every_session_of_the_user(app: Flask, quick_producer: str) 
     assert not signed_in(phone)
 
 
+@pytest.mark.postgres
 def test_a_password_change_ends_every_session(app: Flask, services: Services, quick_producer: str) -> None:
     laptop, phone = app.test_client(), app.test_client()
     sign_in(laptop, quick_producer)
@@ -199,6 +201,7 @@ def runner(
     return CliRunner()
 
 
+@pytest.mark.postgres
 def test_the_operator_sets_a_password_and_every_session_ends(
     app: Flask, runner: CliRunner, quick_producer: str
 ) -> None:
@@ -250,6 +253,7 @@ def test_adding_a_member_answers_alike_whether_or_not_the_email_has_an_account(
         assert removed.get_json()["error"]["message"] == f"{email} has no role on 'daily'."
 
 
+@pytest.mark.postgres
 @pytest.mark.parametrize("change", ["remove", "demote"])
 def test_two_owners_taking_each_others_role_at_once_leave_one_owner(services: Services, change: str) -> None:
     """Each of two owners takes the other's ownership away at the same moment: one of them is refused."""
@@ -343,6 +347,7 @@ def test_an_episode_of_a_show_you_cannot_see_is_as_missing_as_one_that_never_was
 # --- API tokens -----------------------------------------------------------------------------------------
 
 
+@pytest.mark.postgres
 def test_a_token_may_expire(client: FlaskClient, services: Services, admin_token: str) -> None:
     created = client.post(
         "/api/v1/tokens", headers=auth(admin_token), json={"name": "ci", "expires_in_days": 7}
@@ -418,6 +423,7 @@ def test_the_cli_makes_expiring_and_read_only_tokens(client: FlaskClient, runner
     assert refused.exit_code != 0
 
 
+@pytest.mark.postgres
 def test_a_token_made_with_an_expiring_token_expires_no_later(client: FlaskClient, admin_token: str) -> None:
     weekly = client.post("/api/v1/tokens", headers=auth(admin_token), json={"expires_in_days": 7})
     parent = weekly.get_json()
@@ -443,6 +449,7 @@ def test_a_token_made_with_a_read_only_token_is_read_only(services: Services) ->
         assert child.read_only is True
 
 
+@pytest.mark.postgres
 def test_a_user_has_a_bounded_number_of_tokens(
     client: FlaskClient, services: Services, admin_token: str
 ) -> None:

@@ -36,7 +36,7 @@ from podcast_host.db import Database
 from podcast_host.models import AnalyticsSalt, DownloadTally, ListenerDay, Show
 from podcast_host.services import Services
 
-pytestmark = pytest.mark.postgres
+# Counting's upserts, locks and salts, and the report's sums: on PostgreSQL too.
 
 LONG_SIZE, LONG_DURATION = 4_800_000, 600.0  # 8,000 bytes a second: one minute is 480,000 bytes
 
@@ -116,6 +116,7 @@ def live_app(app: Flask) -> Iterator[int]:
     thread.join()
 
 
+@pytest.mark.postgres
 def test_the_replayed_request_log_gives_the_expected_downloads(
     services: Services, show: str, clock: Clock, client: FlaskClient, admin_token: str, live_app: int
 ) -> None:
@@ -172,6 +173,7 @@ def test_the_replayed_request_log_gives_the_expected_downloads(
 # --- each rule through the media route ------------------------------------------------------------------
 
 
+@pytest.mark.postgres
 def test_a_download_counts_once_per_listener_and_day(
     services: Services, show: str, clock: Clock, client: FlaskClient, admin_token: str
 ) -> None:
@@ -204,6 +206,7 @@ def test_probes_heads_bots_and_requests_without_a_user_agent_never_count(
         assert session.scalars(select(ListenerDay)).all() == []
 
 
+@pytest.mark.postgres
 def test_ranges_add_up_to_one_minute_of_audio(
     services: Services, show: str, clock: Clock, client: FlaskClient, admin_token: str
 ) -> None:
@@ -217,6 +220,7 @@ def test_ranges_add_up_to_one_minute_of_audio(
     assert report(client, admin_token)["downloads"] == 1
 
 
+@pytest.mark.postgres
 def test_a_short_file_counts_only_once_whole(
     services: Services, show: str, clock: Clock, client: FlaskClient, admin_token: str
 ) -> None:
@@ -229,6 +233,7 @@ def test_a_short_file_counts_only_once_whole(
     assert report(client, admin_token)["downloads"] == 1
 
 
+@pytest.mark.postgres
 def test_ipv6_listeners_count_by_their_64(
     services: Services, show: str, clock: Clock, client: FlaskClient, admin_token: str
 ) -> None:
@@ -275,6 +280,7 @@ def test_with_media_url_the_feed_points_at_the_app_which_counts_and_redirects(
 # --- the reports ----------------------------------------------------------------------------------------
 
 
+@pytest.mark.postgres
 def test_the_report_and_its_csv(
     services: Services, show: str, clock: Clock, client: FlaskClient, admin_token: str
 ) -> None:
@@ -343,6 +349,7 @@ def test_viewers_and_above_may_read_the_figures_and_nobody_else(
 # --- privacy --------------------------------------------------------------------------------------------
 
 
+@pytest.mark.postgres
 def test_no_raw_address_is_stored_and_salts_are_forgotten_after_two_days(
     services: Services, show: str, clock: Clock, client: FlaskClient, database_url: str
 ) -> None:
@@ -373,6 +380,7 @@ def test_no_raw_address_is_stored_and_salts_are_forgotten_after_two_days(
     assert tallies  # the figures stay
 
 
+@pytest.mark.postgres
 def test_a_salt_is_shared_by_every_process_for_its_day(services: Services) -> None:
     today = date(2026, 11, 2)
     with services.db.session() as session:
@@ -392,6 +400,7 @@ def test_a_salt_is_shared_by_every_process_for_its_day(services: Services) -> No
 # --- counting never holds up or breaks the audio --------------------------------------------------------
 
 
+@pytest.mark.postgres
 def test_an_unreachable_database_keeps_the_requests_for_later(
     tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -453,6 +462,7 @@ def test_a_huge_user_agent_is_cut_before_it_is_kept_or_matched(
     assert report(client, admin_token)["downloads"] == 1
 
 
+@pytest.mark.postgres
 def test_a_range_no_number_type_holds_costs_no_other_listener_their_count(
     services: Services, show: str
 ) -> None:
@@ -471,6 +481,7 @@ def test_a_range_no_number_type_holds_costs_no_other_listener_their_count(
     assert counted == 3
 
 
+@pytest.mark.postgres
 def test_names_an_app_makes_up_are_listed_fifty_at_most(
     services: Services, show: str, clock: Clock, client: FlaskClient, admin_token: str
 ) -> None:
@@ -519,6 +530,7 @@ def test_a_file_taken_down_is_forgotten_and_made_up_names_are_never_remembered(
     assert public.age(key) is None
 
 
+@pytest.mark.postgres
 def test_only_an_unreachable_database_is_a_503() -> None:
     import sqlite3
 
@@ -536,6 +548,7 @@ def test_only_an_unreachable_database_is_a_503() -> None:
     assert not is_outage(ProgrammingError("SELECT x", {}, Exception("syntax error")))
 
 
+@pytest.mark.postgres
 def test_the_salts_of_closed_days_go_without_any_traffic(services: Services) -> None:
     long_ago = datetime.now(UTC).date() - timedelta(days=3)
     with services.db.session() as session:

@@ -81,6 +81,7 @@ def started(tmp_path: Path, database_url: str) -> Iterator[Any]:
             server.stop()
 
 
+@pytest.mark.slow
 def test_a_forged_forwarded_for_is_ignored_unless_a_proxy_is_trusted(
     started: Any, database_url: str, tmp_path: Path
 ) -> None:
@@ -101,6 +102,7 @@ def test_a_forged_forwarded_for_is_ignored_unless_a_proxy_is_trusted(
     assert _downloads(proxied, token, wait_for=3) == 3
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 def test_no_raw_address_reaches_the_database_the_logs_or_the_queue_and_counts_show_within_a_minute(
     started: Any, database_url: str, tmp_path: Path
@@ -169,6 +171,7 @@ def postgres_url() -> Iterator[str]:
         yield url
 
 
+@pytest.mark.slow
 def test_the_audio_is_served_while_the_database_is_down_and_counted_when_it_is_back(
     postgres_url: str, tmp_path: Path
 ) -> None:

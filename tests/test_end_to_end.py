@@ -93,6 +93,7 @@ def test_pages_show_the_published_episode(client: FlaskClient, admin_token: str,
     assert embed.status_code == 200 and "X-Frame-Options" not in embed.headers
 
 
+@pytest.mark.slow
 @pytest.mark.s3
 def test_end_to_end_on_seaweedfs(s3_services: Services, sample_mp3: Path) -> None:
     """The same path with media on a real S3 server: the enclosure redirects to a presigned URL."""

@@ -311,6 +311,7 @@ def test_an_episode_still_processing_goes_out_with_its_original_and_is_processed
     assert {e.guid for e in synced.values()} == kept
 
 
+@pytest.mark.slow
 @pytest.mark.s3
 def test_export_reads_the_media_from_an_s3_store(
     s3_services: Services, sample_mp3: Path, tmp_path: Path

@@ -450,6 +450,7 @@ def test_a_guid_twice_in_one_feed_keeps_the_first_episode(importer: Services, ol
     assert episode.title == "First" and episode.duration_s == pytest.approx(3, abs=0.2)
 
 
+@pytest.mark.slow
 def test_a_named_show_is_a_new_show_even_when_the_feed_was_imported_before(
     importer: Services, old_host: OldHost
 ) -> None:

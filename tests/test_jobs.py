@@ -100,6 +100,7 @@ def _upload(services: Services, audio: Path) -> int:
         return created.id
 
 
+@pytest.mark.slow
 def test_uploads_are_queued_in_redis_not_run_in_the_web_process(
     redis_services: Services, sample_mp3: Path
 ) -> None:

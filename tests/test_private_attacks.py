@@ -102,6 +102,7 @@ def _held_commit(session: Any, reached: threading.Event, released: threading.Eve
     session.commit = commit
 
 
+@pytest.mark.slow
 @pytest.mark.postgres_only
 def test_networks_noted_at_once_still_flag_a_shared_address(
     services: Services, client: FlaskClient, admin_token: str

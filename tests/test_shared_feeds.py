@@ -24,8 +24,7 @@ from podcast_host.analytics import salts
 from podcast_host.models import Subscriber, SubscriberNetwork, utcnow
 from podcast_host.services import Services
 
-# Upserts, counts and cascades of the network rows: on PostgreSQL too.
-pytestmark = pytest.mark.postgres
+# Upserts, counts and cascades of the network rows, and the tallies per subscriber: on PostgreSQL too.
 
 SUBSCRIBERS = "/api/v1/shows/daily/subscribers"
 
@@ -75,6 +74,7 @@ def test_network_of_groups_ipv4_by_24_and_ipv6_by_48() -> None:
     assert sharing.network_of("unknown") == sharing.network_of("garbage:1") == sharing.UNKNOWN
 
 
+@pytest.mark.postgres
 def test_eleven_networks_in_a_day_flag_a_shared_address_and_a_new_token_clears_it(
     proxied: tuple[Services, FlaskClient, str],
 ) -> None:
@@ -146,6 +146,7 @@ def test_the_limit_is_a_setting(tmp_path: Path, database_url: str) -> None:
         built.close()
 
 
+@pytest.mark.postgres
 def test_networks_are_stored_only_as_salted_hashes_and_forgotten_with_their_day(
     proxied: tuple[Services, FlaskClient, str],
 ) -> None:
@@ -197,6 +198,7 @@ def test_the_dashboard_shows_a_badge_and_a_new_address_in_one_click(
 # --- downloads per subscriber ---------------------------------------------------------------------------
 
 
+@pytest.mark.postgres
 def test_private_downloads_count_per_subscriber_for_owners_alone(
     proxied: tuple[Services, FlaskClient, str],
 ) -> None:

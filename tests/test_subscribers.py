@@ -25,8 +25,8 @@ from podcast_host.models import Show, Subscriber
 from podcast_host.services import Services
 from podcast_host.sync import sync_directory
 
-# Hashing, unique token hashes and savepoints per CSV row: on PostgreSQL too.
-pytestmark = pytest.mark.postgres
+# Tests of what the database decides (unique token hashes and addresses, the CSV's one flush, roles read
+# through queries) run on PostgreSQL too; the others are about pages, the CLI and refusals.
 
 BASE = "/api/v1/shows/daily/subscribers"
 
@@ -65,6 +65,7 @@ def _member(services: Services, email: str, role: str) -> str:
 # --- the API ----------------------------------------------------------------------------------------------
 
 
+@pytest.mark.postgres
 def test_editors_and_owners_manage_subscribers_viewers_and_strangers_may_not(
     services: Services, client: FlaskClient, owner_token: str
 ) -> None:
@@ -101,6 +102,7 @@ def test_editors_and_owners_manage_subscribers_viewers_and_strangers_may_not(
     assert client.get(BASE).status_code == 401
 
 
+@pytest.mark.postgres
 def test_a_subscriber_twice_or_with_a_bad_address_is_refused(client: FlaskClient, owner_token: str) -> None:
     assert client.post(BASE, json={"email": "ann@example.com"}, headers=auth(owner_token)).status_code == 201
     again = client.post(BASE, json={"email": " ANN@example.com"}, headers=auth(owner_token))
@@ -113,6 +115,7 @@ def test_a_subscriber_twice_or_with_a_bad_address_is_refused(client: FlaskClient
     assert long_name.status_code == 422 and long_name.get_json()["error"]["field"] == "name"
 
 
+@pytest.mark.postgres
 def test_tokens_are_stored_only_as_their_hash(
     services: Services, client: FlaskClient, owner_token: str
 ) -> None:
@@ -138,6 +141,7 @@ def test_a_token_of_one_show_opens_nothing_of_another(
     assert _lookup(services, "daily", "") is None
 
 
+@pytest.mark.postgres
 def test_a_new_token_replaces_the_old_one_at_once(
     services: Services, client: FlaskClient, owner_token: str
 ) -> None:
@@ -202,6 +206,7 @@ def _check_csv_answer(answer: dict[str, Any]) -> None:
     assert "200 characters" in messages[2]
 
 
+@pytest.mark.postgres
 @pytest.mark.parametrize("sent_as", ["text/csv", "multipart"])
 def test_a_csv_import_keeps_the_good_rows_and_names_the_bad_lines(
     services: Services, client: FlaskClient, owner_token: str, sent_as: str
@@ -464,6 +469,7 @@ def test_the_subscribers_page_speaks_the_readers_language(owner: FlaskClient) ->
     assert "<h1>Abonnés</h1>" in french and "Nouvelle adresse de flux" in french
 
 
+@pytest.mark.postgres
 def test_a_name_is_one_line_and_a_csv_checks_each_row_against_the_rows_before_it(services: Services) -> None:
     from podcast_host.errors import Invalid
 
