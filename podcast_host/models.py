@@ -287,6 +287,14 @@ class Episode(Base):
     retired_audio: Mapped[list[list[str]] | None] = mapped_column(JSON(none_as_null=True))
     enclosure_length: Mapped[int | None] = mapped_column(BigInteger)
     enclosure_type: Mapped[str] = mapped_column(String(100), default="audio/mpeg")
+    # The published MP3's SHA-256 (base64, as Subresource Integrity writes it), for podcast:integrity.
+    audio_sha256: Mapped[str | None] = mapped_column(String(64))
+    # The low-data Opus version of the published audio (docs/audio-pipeline.md, "The low-data file"); a
+    # replaced one is retired with its MP3 (retired_audio).
+    low_data_key: Mapped[str | None] = mapped_column(String(500))
+    low_data_length: Mapped[int | None] = mapped_column(BigInteger)
+    low_data_sha256: Mapped[str | None] = mapped_column(String(64))
+    low_data_kbps: Mapped[int | None] = mapped_column(Integer)
     duration_s: Mapped[float | None] = mapped_column(Float)
     loudness_report: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     waveform: Mapped[list[float] | None] = mapped_column(JSON)
@@ -333,7 +341,7 @@ class Episode(Base):
 
     def media_keys(self) -> list[str]:
         """Every stored object the episode names, replaced MP3s still in their grace period included."""
-        keys = [self.original_key, self.audio_key, self.image_key, self.transcript_key]
+        keys = [self.original_key, self.audio_key, self.low_data_key, self.image_key, self.transcript_key]
         return [key for key in keys if key] + [key for key, _ in self.retired_audio or []]
 
 

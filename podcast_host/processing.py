@@ -9,6 +9,8 @@ period, because apps download enclosures long after they read the feed (docs/arc
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
 import os
 import secrets
@@ -18,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -36,6 +39,7 @@ from podcast_host.storage import (
     StorageError,
     delete_objects,
     media_key,
+    served_type,
     unguessable_name,
 )
 
@@ -79,6 +83,7 @@ def process_episode(
         keep_as_is = episode.keep_audio and probed.format == "mp3"
         # A new name per run: a published file is never overwritten while apps may be downloading it.
         audio_key = media_key(show_id, "audio", unguessable_name(episode.slug, "mp3"), episode.id)
+        low_data_key = media_key(show_id, "audio", unguessable_name(episode.slug, "opus"), episode.id)
     max_s = services.settings.max_duration_s
 
     workdir = Path(tempfile.mkdtemp(prefix=f"episode-{episode_id}-", dir=jobs_dir(services.settings)))
@@ -89,6 +94,7 @@ def process_episode(
         with _heartbeat(services, episode_id, claim, progress, workdir) as report:
             src = workdir / ("original." + (probed.format or "bin"))
             dst = workdir / "episode.mp3"
+            low_data_dst = workdir / "episode.opus"
             services.store.download(original_key, src)
             if keep_as_is:
                 result = audio.keep(
@@ -96,10 +102,23 @@ def process_episode(
                 )
             else:
                 result = audio.process(
-                    src, dst, probed, settings, tags, report, max_duration_s=max_s, deadline=deadline
+                    src,
+                    dst,
+                    probed,
+                    settings,
+                    tags,
+                    report,
+                    max_duration_s=max_s,
+                    deadline=deadline,
+                    low_data_dst=low_data_dst,
                 )
-            length = dst.stat().st_size
+            published = Published(audio_key, dst.stat().st_size, _sri_sha256(dst))
             services.store.put_file(audio_key, dst, "audio/mpeg")
+            if result.low_data is not None:
+                published.low_data = Published(
+                    low_data_key, low_data_dst.stat().st_size, _sri_sha256(low_data_dst), result.low_data.kbps
+                )
+                services.store.put_file(low_data_key, low_data_dst, served_type(low_data_key))
     except audio.AudioError as exc:
         return _fail(services, episode_id, claim, str(exc))
     except (StorageError, FileNotFoundError) as exc:
@@ -109,7 +128,7 @@ def process_episode(
         return _fail(services, episode_id, claim, f"Processing stopped unexpectedly ({exc}); reprocess it.")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    return _finish(services, episode_id, claim, audio_key, length, result, show_id, original_key=original_key)
+    return _finish(services, episode_id, claim, published, result, show_id, original_key=original_key)
 
 
 def run_deadline_s(duration_s: float) -> float:
@@ -121,8 +140,7 @@ def _finish(
     services: Services,
     episode_id: int,
     claim: str,
-    audio_key: str,
-    length: int,
+    published: Published,
     result: audio.ProcessResult,
     show_id: int,
     *,
@@ -138,16 +156,24 @@ def _finish(
         # The original check is a second line of defence: replacing the original already resets the claim.
         if episode is None or not _owns(episode, claim) or episode.original_key != original_key:
             session.rollback()
-            delete_objects(services.store, [audio_key])
+            delete_objects(services.store, published.stored())
             return episode.processing_state if episode else "missing"
-        if episode.audio_key and episode.audio_key != audio_key:
-            episode.retired_audio = [
-                *(episode.retired_audio or []),
-                [episode.audio_key, utcnow().isoformat()],
-            ]
-        episode.audio_key = audio_key
-        episode.enclosure_length = length
+        # Replaced files stay downloadable for a grace period: apps may be fetching them right now.
+        retired = [
+            key for key in (episode.audio_key, episode.low_data_key) if key and key not in published.stored()
+        ]
+        if retired:
+            when = utcnow().isoformat()
+            episode.retired_audio = [*(episode.retired_audio or []), *([key, when] for key in retired)]
+        episode.audio_key = published.key
+        episode.enclosure_length = published.length
         episode.enclosure_type = "audio/mpeg"
+        episode.audio_sha256 = published.sha256
+        low_data = published.low_data
+        episode.low_data_key = low_data.key if low_data else None
+        episode.low_data_length = low_data.length if low_data else None
+        episode.low_data_sha256 = low_data.sha256 if low_data else None
+        episode.low_data_kbps = low_data.kbps if low_data else None
         episode.duration_s = result.duration_s
         episode.loudness_report = result.loudness_report
         episode.waveform = result.waveform
@@ -159,6 +185,29 @@ def _finish(
         enqueue_after_commit(session, services.queue, "feed_changed", show_id)
         session.commit()
     return READY
+
+
+@dataclass
+class Published:
+    """A file a run stored for listeners: key, size, SHA-256 (base64); with the MP3, its low-data file."""
+
+    key: str
+    length: int
+    sha256: str
+    kbps: int | None = None
+    low_data: Published | None = None
+
+    def stored(self) -> list[str]:
+        return [self.key, *(self.low_data.stored() if self.low_data else [])]
+
+
+def _sri_sha256(path: Path) -> str:
+    """A file's SHA-256 as Subresource Integrity writes it, without the "sha256-" prefix (base64)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return base64.b64encode(digest.digest()).decode("ascii")
 
 
 def _owns(episode: Episode, claim: str) -> bool:

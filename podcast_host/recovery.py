@@ -125,7 +125,7 @@ def _fail_the_hopeless(session: Session, stale: datetime) -> None:
 
 
 def purge_retired_audio(services: Services) -> int:
-    """Delete replaced MP3s whose grace period is over; return how many.
+    """Delete replaced MP3s (and low-data files) whose grace period is over; return how many.
 
     Runs with every recovery pass: at start-up and then every so often (`watch_for_stalled_runs`).
     """

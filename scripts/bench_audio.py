@@ -52,6 +52,13 @@ def _bench_one(scratch: Path, length_h: float) -> dict:
     source = _episode_source(scratch, length_h * 3600)
     plain_s = _plain_transcode(source, scratch / "plain.mp3")
     probed = audio.probe(source, max_duration_s=24 * 3600)
+    tags = audio.EpisodeTags(title="Benchmark", show="podcast-host")
+    # The MP3 alone first, then the MP3 with its low-data Opus file (the pipeline as it runs for episodes).
+    started = time.perf_counter()
+    audio.process(
+        source, scratch / "alone.mp3", probed, audio.EncodeSettings(), tags, max_duration_s=24 * 3600
+    )
+    alone_s = time.perf_counter() - started
     meter = _TreeMemory()
     started = time.perf_counter()
     with meter:
@@ -60,21 +67,29 @@ def _bench_one(scratch: Path, length_h: float) -> dict:
             scratch / "episode.mp3",
             probed,
             audio.EncodeSettings(),
-            audio.EpisodeTags(title="Benchmark", show="podcast-host"),
+            tags,
             max_duration_s=24 * 3600,
+            low_data_dst=scratch / "episode.opus",
         )
     ours_s = time.perf_counter() - started
     final = audio.measure_loudness(scratch / "episode.mp3")
-    for leftover in (source, scratch / "plain.mp3", scratch / "episode.mp3"):
+    low = result.low_data
+    sizes = (scratch / "episode.mp3").stat().st_size, (scratch / "episode.opus").stat().st_size
+    for leftover in (source, scratch / "plain.mp3", scratch / "alone.mp3", scratch / "episode.mp3"):
         leftover.unlink(missing_ok=True)
+    (scratch / "episode.opus").unlink(missing_ok=True)
     return {
         "length": _length(length_h),
         "plain_s": plain_s,
+        "alone_s": alone_s,
         "ours_s": ours_s,
         "peak_rss_mb": meter.peak_mb,
         "lufs": final["lufs"],
         "true_peak": final["true_peak_dbtp"],
         "limiter": result.loudness_report["limiter_applied"],
+        "low_lufs": low.lufs if low and low.lufs is not None else float("nan"),
+        "mp3_mb": sizes[0] / 2**20,
+        "low_mb": sizes[1] / 2**20,
     }
 
 
@@ -162,16 +177,18 @@ def _length(hours: float) -> str:
 
 def _table(rows: list[dict]) -> str:
     lines = [
-        "| episode | plain ffmpeg → MP3 (s) | process() (s) | ratio (≤ 2.0) | peak RSS, tree (MB, ≤ 300) "
-        "| output LUFS | output true peak (dBTP) | limiter |",
-        "|---|---|---|---|---|---|---|---|",
+        "| episode | plain ffmpeg → MP3 (s) | process(), MP3 alone (s) | process(), MP3 + low data (s) "
+        "| ratio to plain (≤ 2.0) | low data's cost (≤ 1.25) | peak RSS, tree (MB, ≤ 300) | output LUFS "
+        "| output true peak (dBTP) | limiter | low data LUFS | MP3 / low data (MB) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         lines.append(
-            f"| {row['length']} | {row['plain_s']:.1f} | {row['ours_s']:.1f} "
-            f"| {row['ours_s'] / row['plain_s']:.2f} "
+            f"| {row['length']} | {row['plain_s']:.1f} | {row['alone_s']:.1f} | {row['ours_s']:.1f} "
+            f"| {row['ours_s'] / row['plain_s']:.2f} | {row['ours_s'] / row['alone_s']:.2f} "
             f"| {row['peak_rss_mb']:.0f} | {row['lufs']:.1f} | {row['true_peak']:.1f} "
-            f"| {'yes' if row['limiter'] else 'no'} |"
+            f"| {'yes' if row['limiter'] else 'no'} | {row['low_lufs']:.1f} "
+            f"| {row['mp3_mb']:.1f} / {row['low_mb']:.1f} |"
         )
     return "\n".join(lines)
 

@@ -280,8 +280,9 @@ def admin_token(services: Services) -> str:
 
 
 # What the audio pipeline made of an input, per worker, keyed by everything that decides its output: the
-# `episode` fixture's later uses get the same bytes and result without running ffmpeg again.
-_pipeline_outputs: dict[tuple[bytes, str], tuple[bytes, Any]] = {}
+# `episode` fixture's later uses get the same bytes (the MP3 and its low-data file) and result without running
+# ffmpeg again.
+_pipeline_outputs: dict[tuple[bytes, str], tuple[bytes, bytes | None, Any]] = {}
 
 
 def _remembering_process(process: Any) -> Any:
@@ -290,12 +291,19 @@ def _remembering_process(process: Any) -> Any:
 
     def run(src: Path, dst: Path, probed: Any, settings: Any, tags: Any, *args: Any, **kwargs: Any) -> Any:
         limit = kwargs.get("max_duration_s", args[1] if len(args) > 1 else None)
-        key = (hashlib.sha256(Path(src).read_bytes()).digest(), repr((probed, settings, tags, limit)))
+        low_data = kwargs.get("low_data_dst")
+        key = (
+            hashlib.sha256(Path(src).read_bytes()).digest(),
+            repr((probed, settings, tags, limit, low_data is not None)),
+        )
         if key not in _pipeline_outputs:
             result = process(src, dst, probed, settings, tags, *args, **kwargs)
-            _pipeline_outputs[key] = (Path(dst).read_bytes(), result)
-        data, result = _pipeline_outputs[key]
+            low_bytes = Path(low_data).read_bytes() if low_data is not None else None
+            _pipeline_outputs[key] = (Path(dst).read_bytes(), low_bytes, result)
+        data, low_bytes, result = _pipeline_outputs[key]
         Path(dst).write_bytes(data)
+        if low_data is not None and low_bytes is not None:
+            Path(low_data).write_bytes(low_bytes)
         return copy.deepcopy(result)
 
     return run

@@ -86,6 +86,7 @@ def _feed_for(category: str) -> bytes:
         image_url=lambda key: f"https://example.com/{key}",
         episode_page_url=lambda ep: "https://example.com/s/e/",
         enclosure_url=lambda ep: "https://example.com/e.mp3",
+        low_data_url=lambda ep: "https://example.com/e.opus",
         chapters_url=lambda ep: "https://example.com/c.json",
         transcript_url=lambda ep: "https://example.com/t.vtt",
     )

@@ -52,6 +52,7 @@ def make_links(**overrides: Any) -> FeedLinks:
         "image_url": lambda key: f"{BASE}/media/{key}",
         "episode_page_url": lambda ep: f"{BASE}/civic-hour/{ep.slug}/",
         "enclosure_url": lambda ep: f"{BASE}/media/audio/{ep.slug}.mp3",
+        "low_data_url": lambda ep: f"{BASE}/media/audio/{ep.slug}.opus",
         "chapters_url": lambda ep: f"{BASE}/civic-hour/{ep.slug}/chapters.json",
         "transcript_url": lambda ep: f"{BASE}/media/transcripts/{ep.transcript_key}",
         "hubs": HUBS,

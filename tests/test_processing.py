@@ -68,8 +68,7 @@ def test_a_run_whose_claim_was_taken_over_does_not_publish(
         sqlite_services,
         episode_id,
         first,
-        late_key,
-        4,
+        processing.Published(late_key, 4, "c2hh"),
         result,
         winner.show_id,
         original_key=winner.original_key,
@@ -102,19 +101,22 @@ def test_a_reprocessed_episode_keeps_its_old_mp3_for_a_while(
 ) -> None:
     episode_id = _new_episode(sqlite_services, sample_mp3)
     processing.process_episode(sqlite_services, episode_id)
-    old_key = _episode(sqlite_services, episode_id).audio_key or ""
+    first = _episode(sqlite_services, episode_id)
+    old_key, old_low_data = first.audio_key or "", first.low_data_key or ""
+    assert old_low_data.endswith(".opus")
     with sqlite_services.db.session() as session:
         episodes.request_reprocess(sqlite_services, session, episodes.get_episode(session, episode_id))
         session.commit()
     again = _episode(sqlite_services, episode_id)
-    assert again.audio_key != old_key
-    assert sqlite_services.store.exists(old_key), "apps that read the feed before may still download it"
-    assert [key for key, _ in again.retired_audio or []] == [old_key]
+    assert again.audio_key != old_key and again.low_data_key != old_low_data
+    for key in (old_key, old_low_data):
+        assert sqlite_services.store.exists(key), "apps that read the feed before may still download it"
+    assert [key for key, _ in again.retired_audio or []] == [old_key, old_low_data]
 
     assert recovery.purge_retired_audio(sqlite_services) == 0
     monkeypatch.setattr(recovery, "RETIRED_AUDIO_GRACE", timedelta(0))
-    assert recovery.purge_retired_audio(sqlite_services) == 1
-    assert not sqlite_services.store.exists(old_key)
+    assert recovery.purge_retired_audio(sqlite_services) == 2
+    assert not sqlite_services.store.exists(old_key) and not sqlite_services.store.exists(old_low_data)
     assert _episode(sqlite_services, episode_id).retired_audio is None
 
 

@@ -26,6 +26,8 @@ from podcast_host.storage import LocalStore
 # Claims, ids never reused and the migration: the database's to keep, so on PostgreSQL too.
 pytestmark = pytest.mark.postgres
 
+# Any SHA-256 will do: these runs are refused before anything reads it.
+SHA256 = "c2hh"
 RESULT = audio.ProcessResult(duration_s=4.0, channels=2, loudness_report={}, waveform=[])
 
 
@@ -79,7 +81,13 @@ def test_a_deleted_episodes_late_run_never_publishes_on_the_episode_that_follows
     assert processing._claim(services, fresh_id) is not None
 
     finished = processing._finish(
-        services, gone_id, late_claim, late_key, 22, RESULT, first_show, original_key=gone.original_key or ""
+        services,
+        gone_id,
+        late_claim,
+        processing.Published(late_key, 22, SHA256),
+        RESULT,
+        first_show,
+        original_key=gone.original_key or "",
     )
     assert finished == "missing"
     fresh = _episode(services, fresh_id)
@@ -110,8 +118,7 @@ def test_a_late_run_with_the_same_claim_count_cannot_publish_on_a_reused_row(
             services,
             episode_id,
             late_claim,
-            late_key,
-            4,
+            processing.Published(late_key, 4, SHA256),
             RESULT,
             show_id,
             original_key=episode.original_key or "",
@@ -151,8 +158,7 @@ def test_a_stalled_run_cannot_publish_after_the_episode_was_restarted(
             services,
             episode_id,
             stalled,
-            stalled_key,
-            4,
+            processing.Published(stalled_key, 4, SHA256),
             RESULT,
             show_id,
             original_key=before.original_key or "",
@@ -165,7 +171,13 @@ def test_a_stalled_run_cannot_publish_after_the_episode_was_restarted(
     after = _episode(services, episode_id)
     current_key = _late_audio(services, after, "current")
     finished = processing._finish(
-        services, episode_id, current, current_key, 4, RESULT, show_id, original_key=after.original_key or ""
+        services,
+        episode_id,
+        current,
+        processing.Published(current_key, 4, SHA256),
+        RESULT,
+        show_id,
+        original_key=after.original_key or "",
     )
     assert finished == READY
     assert _episode(services, episode_id).audio_key == current_key
@@ -179,7 +191,15 @@ def test_a_run_made_from_another_original_is_not_published(services: Services, s
     key = _late_audio(services, episode, "wrong-source")
     stale_original = episode.original_key.replace("original-", "original-0") if episode.original_key else ""
     assert (
-        processing._finish(services, episode_id, claim, key, 4, RESULT, show_id, original_key=stale_original)
+        processing._finish(
+            services,
+            episode_id,
+            claim,
+            processing.Published(key, 4, SHA256),
+            RESULT,
+            show_id,
+            original_key=stale_original,
+        )
         == PROCESSING
     )
     assert _episode(services, episode_id).audio_key is None

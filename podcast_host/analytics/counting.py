@@ -41,6 +41,8 @@ ROWS_PER_STATEMENT = 1000
 YIELD_EVERY = 32
 # Far past any threshold, and inside a BIGINT whatever a log claims.
 MAX_LOOSE_BYTES = 2**62
+# The low-data Opus version of an episode's audio (docs/audio-pipeline.md, "The low-data file").
+LOW_DATA_SUFFIX = ".opus"
 # Tally dimensions besides "episode" (whose name is the episode's id).
 DIMENSIONS = ("app", "device", "os", "country")
 
@@ -64,6 +66,8 @@ class _Audio:
     show_id: int
     size: int
     threshold: int
+    # The low-data Opus version's size: its bytes count as the same share of the MP3's (0: none).
+    low_data_size: int = 0
 
 
 def listener_key(salt: bytes, address: str, user_agent: str, subscriber_id: int | None = None) -> str:
@@ -154,13 +158,16 @@ def _audio_of(session: Session, keys: Iterable[str]) -> dict[int, _Audio]:
     if not ids:
         return {}
     rows = session.execute(
-        select(Episode.id, Episode.show_id, Episode.enclosure_length, Episode.duration_s).where(
-            Episode.id.in_(ids), Episode.enclosure_length.is_not(None)
-        )
+        select(
+            Episode.id, Episode.show_id, Episode.enclosure_length, Episode.duration_s, Episode.low_data_length
+        ).where(Episode.id.in_(ids), Episode.enclosure_length.is_not(None))
     )
     return {
         row.id: _Audio(
-            row.show_id, row.enclosure_length, rules.download_threshold(row.enclosure_length, row.duration_s)
+            row.show_id,
+            row.enclosure_length,
+            rules.download_threshold(row.enclosure_length, row.duration_s),
+            row.low_data_length or 0,
         )
         for row in rows
     }
@@ -176,12 +183,28 @@ def _listen_of(request: Heard, audio: dict[int, _Audio]) -> tuple[int, list[rule
         return None
     if where.kind != "audio" or where.episode_id not in audio:
         return None
-    size = audio[where.episode_id].size
+    found = audio[where.episode_id]
+    size = found.size
+    if request.key.endswith(LOW_DATA_SUFFIX) and found.low_data_size:
+        # The low-data file: its bytes are read as the same share of the MP3, so that a listener who moves
+        # from one to the other, and the one-minute rule, count as for the MP3.
+        size = found.low_data_size
+    listened: tuple[int, list[rules.Span], int] | None
     if request.sent is None:  # live: what the Range header asked for
         if rules.is_probe(request.range_header, size):
             return None
-        return where.episode_id, rules.requested_spans(request.range_header, size), 0
-    return _logged_listen(request, where.episode_id, size)
+        listened = where.episode_id, rules.requested_spans(request.range_header, size), 0
+    else:
+        listened = _logged_listen(request, where.episode_id, size)
+    if listened is None or size == found.size:
+        return listened
+    episode_id, spans, loose = listened
+    return episode_id, _scaled(spans, size, found.size), loose * found.size // size
+
+
+def _scaled(spans: list[rules.Span], size: int, to_size: int) -> list[rules.Span]:
+    """Byte spans of a file of `size` bytes as the same shares of a file of `to_size` bytes."""
+    return [(start * to_size // size, min(to_size, -(-end * to_size // size))) for start, end in spans]
 
 
 def _logged_listen(request: Heard, episode_id: int, size: int) -> tuple[int, list[rules.Span], int] | None:

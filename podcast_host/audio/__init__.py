@@ -21,7 +21,14 @@ from __future__ import annotations
 
 from podcast_host.audio.errors import AudioError, DecodeFailed, InvalidAudio, TimedOut, UnsupportedAudio
 from podcast_host.audio.ffmpeg import ffmpeg_binary, measure_loudness
-from podcast_host.audio.pipeline import DEFAULT_MAX_DURATION_S, EncodeSettings, ProcessResult, keep, process
+from podcast_host.audio.pipeline import (
+    DEFAULT_MAX_DURATION_S,
+    EncodeSettings,
+    LowData,
+    ProcessResult,
+    keep,
+    process,
+)
 from podcast_host.audio.probing import READABLE, ProbeResult, probe, source_kinds
 from podcast_host.audio.tags import EpisodeTags, write_tags
 from podcast_host.audio.waveform import WAVEFORM_POINTS
@@ -35,6 +42,7 @@ __all__ = [
     "EncodeSettings",
     "EpisodeTags",
     "InvalidAudio",
+    "LowData",
     "ProbeResult",
     "ProcessResult",
     "TimedOut",

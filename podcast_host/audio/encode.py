@@ -7,7 +7,9 @@ import fcntl
 import subprocess
 import tempfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
@@ -31,6 +33,9 @@ PCM_FORMAT, PCM_WIDTH = "s32le", 4  # the PCM between the decoder, pydub and the
 PCM_HEADROOM_DB = 30.0  # that PCM travels this far under full scale: a source's overs survive the integers
 PIPE_BUFFER_BYTES = 1 << 20
 ENCODE_SHARE = 0.85  # of an encode's progress; measuring the MP3 afterwards takes the rest
+OPUS_RATE = 48_000  # Opus always runs at 48 kHz inside
+OPUS_COMPRESSION_LEVEL = 5  # libopus's speed/quality trade (0-10); see _low_data_output
+LOW_DATA_EBUR128 = "ebur128=framelog=verbose"  # integrated loudness and range, no true-peak oversampling
 
 
 def _channel_layout(channels: int) -> str:
@@ -69,10 +74,13 @@ def _encode(
     decoded_s: float,
     allowed: _DecodeAllowance,
     progress: _ProgressScale,
-) -> Loudness:
-    """Pass 2 then pass 3: decoder ffmpeg -> pydub's gain -> LAME into `partial`; then ebur128 measures it.
+    low_data: LowDataOutput | None = None,
+) -> Encoded:
+    """Pass 2 then pass 3: decoder ffmpeg -> pydub's gain -> LAME into `partial` (and, with `low_data`, the
+    same samples into an Opus file by the same encoding ffmpeg); then ebur128 measures the MP3, and the Opus
+    file beside it on the other core.
 
-    Never more than two ffmpeg processes at once: the verifying one starts after the encoder has exited.
+    Never more than two ffmpeg processes at once: the measuring ones start after the encoder has exited.
     """
     pcm = ["-f", PCM_FORMAT, "-ar", str(OUTPUT_RATE), "-ac", str(channels)]
     decode = _ffmpeg(
@@ -107,6 +115,7 @@ def _encode(
         "-f",
         "mp3",
         _file_url(partial),  # a seekable file, so the MP3 gets its Xing/LAME header
+        *(_low_data_output(low_data) if low_data is not None else ()),
     )
     expected_frames = max(1.0, decoded_s * OUTPUT_RATE)
     encoding = progress.span(0.0, ENCODE_SHARE)
@@ -139,7 +148,54 @@ def _encode(
         raise DecodeFailed(f"Encoding the MP3 failed ({_last_line(encode_text)}).")
     if decoder.returncode != 0:
         raise DecodeFailed(f"The audio could not be decoded ({_last_line(decode_text)}).")
-    return _measure(partial, decoded_s, progress.span(ENCODE_SHARE, 1.0))
+    if low_data is None:
+        return Encoded(_measure(partial, decoded_s, progress.span(ENCODE_SHARE, 1.0)), None)
+    with ThreadPoolExecutor(max_workers=1) as other_core:
+        # Integrated loudness only: the Opus file is made from the MP3's samples, whose peaks pass 3 checks.
+        low_measured = other_core.submit(_measure, low_data.path, 0.0, None, LOW_DATA_EBUR128)
+        mp3 = _measure(partial, decoded_s, progress.span(ENCODE_SHARE, 1.0))
+        return Encoded(mp3, low_measured.result())
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """What one encode measured: the MP3, and the low-data file when one was made."""
+
+    mp3: Loudness
+    low_data: Loudness | None
+
+
+@dataclass(frozen=True)
+class LowDataOutput:
+    """Where the low-data Opus file goes and at what bitrate (docs/audio-pipeline.md, "The low-data file")."""
+
+    path: Path
+    kbps: int
+
+
+def _low_data_output(low_data: LowDataOutput) -> list[str]:
+    """The encoder's second output: the same gained PCM into Ogg Opus, resampled to Opus's 48 kHz.
+
+    libopus runs in the encoding ffmpeg's one thread after LAME, so its speed is the low-data file's cost:
+    compression level 5 takes about a third of the default's (10) time, and with constrained VBR keeps to
+    the bitrate asked (unconstrained, levels below 7 overshoot it by half on speech)."""
+    return [
+        "-map",
+        "0:a",
+        "-c:a",
+        "libopus",
+        "-b:a",
+        f"{low_data.kbps}k",
+        "-vbr",
+        "constrained",
+        "-compression_level",
+        str(OPUS_COMPRESSION_LEVEL),
+        "-ar",
+        str(OPUS_RATE),
+        "-f",
+        "ogg",
+        _file_url(low_data.path),
+    ]
 
 
 def _widen_pipe(pipe: IO[bytes]) -> None:

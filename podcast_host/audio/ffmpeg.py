@@ -80,10 +80,15 @@ def measure_loudness(path: Path) -> Loudness:
     return _measure(Path(path))
 
 
-def _measure(path: Path, length_s: float = 0.0, progress: Callable[[float], None] | None = None) -> Loudness:
+def _measure(
+    path: Path,
+    length_s: float = 0.0,
+    progress: Callable[[float], None] | None = None,
+    filters: str = EBUR128,
+) -> Loudness:
     """measure_loudness, reporting how far through `length_s` seconds of audio it has read."""
     command = _ffmpeg(
-        "-i", _file_url(path), "-map", "0:a:0", "-af", EBUR128, "-progress", "pipe:1", "-f", "null", "-"
+        "-i", _file_url(path), "-map", "0:a:0", "-af", filters, "-progress", "pipe:1", "-f", "null", "-"
     )
     with tempfile.TemporaryFile() as log, _processes() as children:
         meter = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log)

@@ -10,11 +10,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from podcast_host.audio.encode import _encode
+from podcast_host.audio.encode import LowDataOutput, _encode
 from podcast_host.audio.ffmpeg import _deadline
 from podcast_host.audio.loudness import (
     LoudnessReport,
     _corrected_plan,
+    _finite,
     _first_plan,
     _GainPlan,
     _loudness_report,
@@ -37,6 +38,17 @@ class EncodeSettings:
     bitrate_stereo_kbps: int = 128
     bitrate_mono_kbps: int = 64
     true_peak_ceiling_dbtp: float = -1.0  # EBU R128 s1 for delivery
+    # The low-data Opus file beside the MP3 (docs/audio-pipeline.md, "The low-data file").
+    low_data_stereo_kbps: int = 32
+    low_data_mono_kbps: int = 24
+
+
+@dataclass(frozen=True)
+class LowData:
+    """The low-data Opus file a run wrote: its bitrate and its measured loudness."""
+
+    kbps: int
+    lufs: float | None
 
 
 @dataclass(frozen=True)
@@ -45,6 +57,7 @@ class ProcessResult:
     channels: int
     loudness_report: LoudnessReport
     waveform: list[float]
+    low_data: LowData | None = None
 
 
 def process(
@@ -56,8 +69,10 @@ def process(
     progress: Callable[[float], None] | None = None,
     max_duration_s: float = DEFAULT_MAX_DURATION_S,
     deadline: float | None = None,
+    low_data_dst: Path | None = None,
 ) -> ProcessResult:
-    """Measure, normalize, encode and tag `src` into the MP3 `dst`; `src` is only read.
+    """Measure, normalize, encode and tag `src` into the MP3 `dst`, and with `low_data_dst` the same audio
+    into a low-data Opus file there, in the same encoding pass; `src` is only read.
 
     No decoder runs past what the probe allows: the probed length (+1 s) when the file states it, else
     `max_duration_s`; audio that goes on longer fails as DecodeFailed. Past `deadline` (a time.monotonic()
@@ -65,7 +80,7 @@ def process(
     """
     reset = _deadline.set(deadline)
     try:
-        return _process(src, dst, probed, settings, tags, progress, max_duration_s)
+        return _process(src, dst, probed, settings, tags, progress, max_duration_s, low_data_dst)
     finally:
         _deadline.reset(reset)
 
@@ -78,6 +93,7 @@ def _process(
     tags: EpisodeTags,
     progress: Callable[[float], None] | None,
     max_duration_s: float,
+    low_data_dst: Path | None,
 ) -> ProcessResult:
     src, dst = Path(src), Path(dst)
     report_progress = _ProgressScale(progress)
@@ -90,18 +106,30 @@ def _process(
     fd, name = tempfile.mkstemp(prefix=".encoding-", suffix=".mp3", dir=dst.parent)
     os.close(fd)
     partial = Path(name)
+    low_data = None
+    if low_data_dst is not None:
+        low_kbps = settings.low_data_mono_kbps if channels == 1 else settings.low_data_stereo_kbps
+        low_data = LowDataOutput(partial.with_suffix(".opus"), low_kbps)
+    low_result = None
     try:
         for attempt in range(MAX_ENCODE_PASSES):
             span = report_progress.span(0.25 + 0.7 * attempt / MAX_ENCODE_PASSES, 0.95)
-            output = _encode(src, partial, channels, kbps, plan, measured.decoded_s, allowed, span)
+            encoded = _encode(src, partial, channels, kbps, plan, measured.decoded_s, allowed, span, low_data)
+            output = encoded.mp3
             better = _corrected_plan(plan, output, target, settings.true_peak_ceiling_dbtp)
             if better is None or attempt == MAX_ENCODE_PASSES - 1:
                 break
             plan = better
         write_tags(partial, tags)
+        if low_data is not None and low_data_dst is not None and encoded.low_data is not None:
+            # Encoded from the MP3's own samples with the same gain, and measured beside it to say so.
+            low_result = LowData(low_data.kbps, _finite(encoded.low_data["lufs"]))
+            os.replace(low_data.path, low_data_dst)
         os.replace(partial, dst)
     finally:
         partial.unlink(missing_ok=True)
+        if low_data is not None:
+            low_data.path.unlink(missing_ok=True)
     report_progress(1.0)
     report = _loudness_report(measured.loudness, output, target, plan, settings.true_peak_ceiling_dbtp)
     return ProcessResult(
@@ -109,6 +137,7 @@ def _process(
         channels=channels,
         loudness_report=report,
         waveform=measured.waveform,
+        low_data=low_result,
     )
 
 

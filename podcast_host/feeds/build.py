@@ -25,7 +25,12 @@ if TYPE_CHECKING:
     from feedgen.entry import FeedEntry
     from feedgen.feed import FeedGenerator
 
-    from podcast_host.feeds.podcast_ns import PodcastChannelExtension, PodcastItemExtension, Transcript
+    from podcast_host.feeds.podcast_ns import (
+        AlternateEnclosure,
+        PodcastChannelExtension,
+        PodcastItemExtension,
+        Transcript,
+    )
 
 __all__ = ["FeedLinks", "build_feed", "clean_text", "podcast_guid"]
 
@@ -39,6 +44,9 @@ _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 _TRANSCRIPT_TYPES_BY_SUFFIX = {".vtt": "text/vtt", ".srt": "application/x-subrip"}
 _SRT_ALIASES = frozenset({"application/srt", "text/srt", "application/x-srt"})
 _TIMED_TRANSCRIPT_TYPES = frozenset({"text/vtt", "application/x-subrip"})
+# The low-data file's type in the feed: the namespace's own examples name Opus "audio/opus" (the file itself
+# is Ogg Opus, served as audio/ogg).
+LOW_DATA_TYPE = "audio/opus"
 
 # The most a feed weighs (docs/feeds.md, "Size"): the newest items that fit, the older ones left out. A
 # 1,000-episode show with ordinary notes takes about 1.5 MB; apps fetch the whole feed on every refresh.
@@ -57,6 +65,7 @@ class FeedLinks:
     image_url: Callable[[str], str]  # image key -> absolute URL
     episode_page_url: Callable[[Episode], str | None]  # None: the item has no <link>
     enclosure_url: Callable[[Episode], str]
+    low_data_url: Callable[[Episode], str]  # used only when episode.low_data_key
     chapters_url: Callable[[Episode], str]  # used only when episode.chapters
     transcript_url: Callable[[Episode], str]  # used only when episode.transcript_key
     hubs: tuple[str, ...] = ()  # WebSub hubs -> atom:link rel="hub"
@@ -251,6 +260,35 @@ def _podcast_item(ext: PodcastItemExtension, episode: Episode, links: FeedLinks,
         ext.transcripts = (_transcript(episode, links, language),)
     if episode.chapters:
         ext.chapters_url = links.chapters_url(episode)
+    if episode.low_data_key:
+        ext.alternates = _alternates(episode, links)
+
+
+def _alternates(episode: Episode, links: FeedLinks) -> tuple[AlternateEnclosure, ...]:
+    """The MP3 (the enclosure itself, `default`) and its low-data Opus version, each with its SHA-256
+    (docs/feeds.md, "Low-data version")."""
+    from podcast_host.feeds.podcast_ns import AlternateEnclosure
+
+    mp3_bps = round((episode.enclosure_length or 0) * 8 / episode.duration_s) if episode.duration_s else None
+    mp3 = AlternateEnclosure(
+        type=episode.enclosure_type or "audio/mpeg",
+        length=episode.enclosure_length or 0,
+        url=links.enclosure_url(episode),
+        bitrate=mp3_bps,
+        sha256=episode.audio_sha256,
+        default=True,
+        title="MP3",
+    )
+    low_data = AlternateEnclosure(
+        type=LOW_DATA_TYPE,
+        length=episode.low_data_length or 0,
+        url=links.low_data_url(episode),
+        bitrate=(episode.low_data_kbps or 0) * 1000 or None,
+        sha256=episode.low_data_sha256,
+        title="Low data",
+        codecs="opus",
+    )
+    return mp3, low_data
 
 
 def _transcript(episode: Episode, links: FeedLinks, language: str) -> Transcript:

@@ -66,6 +66,10 @@ class Links:
         the object store, the way a measurement prefix does (docs/analytics.md)."""
         return f"{self.base}/media/{quote(episode.audio_key or '')}"
 
+    def low_data(self, episode: Episode) -> str:
+        """The low-data Opus file, through the app's /media route like the enclosure (counted)."""
+        return f"{self.base}/media/{quote(episode.low_data_key or '')}"
+
     def transcript(self, episode: Episode) -> str:
         return self.media(episode.transcript_key or "")
 

@@ -33,6 +33,21 @@ class Transcript:
 
 
 @dataclass(frozen=True)
+class AlternateEnclosure:
+    """One podcast:alternateEnclosure (docs/tags/alternate-enclosure.md of the namespace): a version of the
+    episode's audio, with one podcast:source and, when known, its SHA-256 as podcast:integrity (SRI)."""
+
+    type: str
+    length: int
+    url: str
+    bitrate: int | None = None  # bits per second
+    sha256: str | None = None  # base64, as Subresource Integrity writes it
+    default: bool = False  # the same file as the enclosure
+    title: str = ""
+    codecs: str = ""
+
+
+@dataclass(frozen=True)
 class Funding:
     """One podcast:funding link and the text an app shows next to it."""
 
@@ -115,6 +130,7 @@ class PodcastItemExtension(BaseEntryExtension):
         self.episode: int | float | None = None
         self.transcripts: tuple[Transcript, ...] = ()
         self.chapters_url: str | None = None
+        self.alternates: tuple[AlternateEnclosure, ...] = ()
 
     def extend_rss(self, item: _Element) -> _Element:
         if self.itunes_image:
@@ -132,4 +148,22 @@ class PodcastItemExtension(BaseEntryExtension):
             _sub(item, PODCAST_NS, "transcript", url=transcript.url, type=transcript.type, **language, **rel)
         if self.chapters_url:
             _sub(item, PODCAST_NS, "chapters", url=self.chapters_url, type=CHAPTERS_TYPE)
+        for alternate in self.alternates:
+            _alternate(item, alternate)
         return item
+
+
+def _alternate(item: _Element, alternate: AlternateEnclosure) -> None:
+    attributes = {"type": alternate.type, "length": str(alternate.length)}
+    if alternate.bitrate:
+        attributes["bitrate"] = str(alternate.bitrate)
+    if alternate.default:
+        attributes["default"] = "true"
+    if alternate.title:
+        attributes["title"] = alternate.title
+    if alternate.codecs:
+        attributes["codecs"] = alternate.codecs
+    element = _sub(item, PODCAST_NS, "alternateEnclosure", **attributes)
+    _sub(element, PODCAST_NS, "source", uri=alternate.url)
+    if alternate.sha256:
+        _sub(element, PODCAST_NS, "integrity", type="sri", value=f"sha256-{alternate.sha256}")

@@ -321,6 +321,7 @@ def feed_links(links: Links, show: Show) -> FeedLinks:
         image_url=links.media,
         episode_page_url=links.episode_page,
         enclosure_url=links.enclosure,
+        low_data_url=links.low_data,
         chapters_url=links.chapters,
         transcript_url=links.transcript,
         hubs=tuple(links.settings.websub_hubs),
@@ -347,6 +348,7 @@ def subscriber_links(links: Links, show: Show, placeholder: str) -> FeedLinks:
         image_url=media,
         episode_page_url=lambda _episode: None,
         enclosure_url=lambda episode: tokened(links.enclosure(episode)),
+        low_data_url=lambda episode: tokened(links.low_data(episode)),
         chapters_url=lambda episode: tokened(links.chapters(episode)),
         transcript_url=lambda episode: media(episode.transcript_key or ""),
         # A hub could not fetch the feed without a token, and would only learn the show exists.

@@ -26,7 +26,8 @@ SERVED_TYPES: dict[str, dict[str, str]] = {
         "opus": "audio/ogg",
         "aiff": "audio/aiff",
     },
-    "audio": {"mp3": "audio/mpeg"},
+    # The published MP3, and its low-data version in Ogg Opus (docs/audio-pipeline.md, "The low-data file").
+    "audio": {"mp3": "audio/mpeg", "opus": "audio/ogg"},
     "image": {"jpg": "image/jpeg", "png": "image/png"},
     "transcript": {"vtt": "text/vtt; charset=utf-8", "srt": "application/x-subrip; charset=utf-8"},
     "chapters": {"json": "application/json"},

@@ -156,3 +156,41 @@ async function showTranscript() {
 }
 
 showTranscript();
+
+// --- the low-data file ------------------------------------------------------------------------------------
+
+// "Low data" plays the episode's small Opus file instead of the MP3, from where the player was; the choice is
+// remembered on this device. Shown only where the browser can play Ogg Opus.
+const LOW_DATA_KEY = "podcast-host-low-data";
+
+function useLowData(button, on) {
+  const audio = player();
+  if (!audio) return;
+  const at = audio.currentTime;
+  const playing = !audio.paused;
+  if (!button.dataset.mp3) button.dataset.mp3 = audio.currentSrc || audio.src;
+  audio.src = on ? button.dataset.src : button.dataset.mp3;
+  button.setAttribute("aria-pressed", String(on));
+  try {
+    localStorage.setItem(LOW_DATA_KEY, on ? "1" : "0");
+  } catch {
+    // Private browsing: the choice lasts for this page only.
+  }
+  if (at > 0) audio.currentTime = at;
+  if (playing) audio.play().catch(() => {});
+}
+
+(() => {
+  const button = document.getElementById("low-data");
+  const audio = player();
+  if (!button || !audio || !audio.canPlayType(button.dataset.type)) return;
+  button.hidden = false;
+  button.addEventListener("click", () => useLowData(button, button.getAttribute("aria-pressed") !== "true"));
+  let remembered = null;
+  try {
+    remembered = localStorage.getItem(LOW_DATA_KEY);
+  } catch {
+    remembered = null;
+  }
+  if (remembered === "1") useLowData(button, true);
+})();
