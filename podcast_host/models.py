@@ -530,10 +530,8 @@ class Subscriber(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     token_issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # When the current token was first seen from more networks in one UTC day than PODCAST_HOST_SHARE_ALERT
-    # allows (a shared feed address), and the most networks it was seen from on such a day; both cleared when
-    # the token is re-issued.
-    shared_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The most networks the current token was seen from in one UTC day, once that is more than
+    # PODCAST_HOST_SHARE_ALERT allows (a shared feed address); 0 otherwise, and again when it is re-issued.
     shared_networks: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 

@@ -35,6 +35,7 @@ from podcast_host.jobs import JOB_TIMEOUT_S, Retry, RetryLater
 from podcast_host.models import FAILED, PENDING, PROCESSING, READY, Episode, Show, utcnow
 from podcast_host.services import Services
 from podcast_host.storage import (
+    LOW_DATA_EXTENSION,
     MediaStore,
     StorageError,
     delete_objects,
@@ -83,7 +84,9 @@ def process_episode(
         keep_as_is = episode.keep_audio and probed.format == "mp3"
         # A new name per run: a published file is never overwritten while apps may be downloading it.
         audio_key = media_key(show_id, "audio", unguessable_name(episode.slug, "mp3"), episode.id)
-        low_data_key = media_key(show_id, "audio", unguessable_name(episode.slug, "opus"), episode.id)
+        low_data_key = media_key(
+            show_id, "audio", unguessable_name(episode.slug, LOW_DATA_EXTENSION), episode.id
+        )
     max_s = services.settings.max_duration_s
 
     workdir = Path(tempfile.mkdtemp(prefix=f"episode-{episode_id}-", dir=jobs_dir(services.settings)))

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from podcast_host.imports.run import imports_dir
+from podcast_host.imports import imports_dir
 from podcast_host.models import FAILED, PENDING, PROCESSING, Episode, FeedImport, utcnow
 from podcast_host.processing import MAX_CLAIMS, jobs_dir, stale_before
 from podcast_host.services import Services

@@ -14,8 +14,6 @@ costs a note, never the listener's answer.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import ipaddress
 import logging
 import threading
@@ -27,7 +25,7 @@ from sqlalchemy import CursorResult, delete, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from podcast_host.analytics.salts import SaltBook, forget_closed_days, upsert
+from podcast_host.analytics.salts import SaltBook, keyed, upsert
 from podcast_host.models import Subscriber, SubscriberNetwork
 
 log = logging.getLogger(__name__)
@@ -67,7 +65,7 @@ def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
 def network_key(salt: bytes, subscriber_id: int, network: str) -> str:
     """The network as stored: a keyed hash, unreadable once the day's salt is deleted."""
     message = f"subscriber {subscriber_id}\n{network}".encode()
-    return hmac.new(salt, message, hashlib.sha256).hexdigest()
+    return keyed(salt, message)
 
 
 class SharingWatch:
@@ -79,19 +77,18 @@ class SharingWatch:
         self._lock = threading.Lock()
         self._noted: OrderedDict[tuple[int, str, date, str], None] = OrderedDict()
         self._salts: dict[date, bytes] = {}
-        self._forgotten_on: date | None = None
 
     def note(self, session: Session, subscriber: Subscriber, address: str, now: datetime) -> None:
         """Count the request's network for this subscriber today; commits what it writes. Never raises for a
         database error (the request it is noted for is answered all the same)."""
         day = now.date()
         try:
-            self._note(session, subscriber, network_of(address), day, now)
+            self._note(session, subscriber, network_of(address), day)
         except SQLAlchemyError as exc:
             session.rollback()
             log.warning("a subscriber's network was not noted: %s", str(exc).splitlines()[0])
 
-    def _note(self, session: Session, subscriber: Subscriber, network: str, day: date, now: datetime) -> None:
+    def _note(self, session: Session, subscriber: Subscriber, network: str, day: date) -> None:
         salt = self._salt(session, day)
         hashed = network_key(salt, subscriber.id, network)
         # The token's hash is part of the memory: after a re-issue the new token is counted afresh.
@@ -119,8 +116,7 @@ class SharingWatch:
                 .where(SubscriberNetwork.subscriber_id == subscriber.id, SubscriberNetwork.day == day)
             )
             if networks and networks > self.limit and networks > subscriber.shared_networks:
-                if subscriber.shared_at is None:
-                    subscriber.shared_at = now
+                if not subscriber.shared_networks:
                     log.info(
                         "subscriber %s used from %d networks today: flagged as shared",
                         subscriber.id,
@@ -134,23 +130,20 @@ class SharingWatch:
                 self._noted.popitem(last=False)
 
     def _salt(self, session: Session, day: date) -> bytes:
-        """Today's salt (the one every process uses), read once a day; closed days forgotten on the way."""
+        """Today's salt (the one every process uses), read once a day. Closed days' salts and networks are
+        deleted by the download counter's daily pass (analytics/recorder.py), as its own rows are."""
         with self._lock:
             found = self._salts.get(day)
         if found is not None:
             return found
         salt = SaltBook(session, day).salt(day)
-        if self._forgotten_on != day:
-            forget_closed_days(session, day)
         session.commit()
         with self._lock:
             self._salts = {day: salt}
-            self._forgotten_on = day
         return salt
 
 
 def clear(session: Session, subscriber: Subscriber) -> None:
     """Forget the networks counted for the subscriber's old token (on re-issue). The caller commits."""
-    subscriber.shared_at = None
     subscriber.shared_networks = 0
     session.execute(delete(SubscriberNetwork).where(SubscriberNetwork.subscriber_id == subscriber.id))

@@ -28,6 +28,7 @@ from podcast_host.notes import clean_text
 PERMISSION = "edit_show"
 # The token's length in random bytes: 192 bits, as URL-safe base64 (32 characters).
 TOKEN_BYTES = 24
+TOKEN_CHARS = len(secrets.token_urlsafe(TOKEN_BYTES))
 MAX_NAME_CHARS = 200
 # The most subscribers one CSV adds, and the largest CSV read.
 MAX_CSV_ROWS = 10_000
@@ -105,14 +106,14 @@ def reissue(session: Session, subscriber: Subscriber) -> str:
     return token
 
 
-def subscriber_for_token(session: Session, show: Show, token: str) -> Subscriber | None:
+def subscriber_for_token(session: Session, show_id: int, token: str) -> Subscriber | None:
     """The subscriber of this show whose token this is, revoked or not; None for any other token. A token of
     another show opens nothing here."""
-    if not token or len(token) > 100:
-        return None
+    if len(token) != TOKEN_CHARS:
+        return None  # no token was ever made with another length: no hash, no query
     # Looked up by its hash: what is compared is a digest of the token, never the token itself.
     found = session.scalar(select(Subscriber).where(Subscriber.token_hash == hash_secret(token)))
-    return found if found is not None and found.show_id == show.id else None
+    return found if found is not None and found.show_id == show_id else None
 
 
 def _active(session: Session, show: Show, email: str) -> Subscriber | None:

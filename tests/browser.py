@@ -65,6 +65,15 @@ def add_user(services: Services, email: str, admin: bool = False, real_hash: boo
         return user.id
 
 
+def user_with_token(services: Services, email: str, admin: bool = False) -> str:
+    """A user who can sign in (add_user) and an API token for them."""
+    add_user(services, email, admin=admin)
+    with services.db.session() as session:
+        _, secret = accounts.create_token(session, accounts.get_user(session, email), "tests")
+        session.commit()
+    return secret
+
+
 def grant(services: Services, show_slug: str, email: str, role: str) -> None:
     from podcast_host import shows
 

@@ -268,15 +268,9 @@ def client(app: Flask) -> FlaskClient:
 def admin_token(services: Services) -> str:
     """An admin (password "correct horse battery", its hash a quick one: browser.add_user) and an API token
     for them."""
-    from browser import add_user
+    from browser import user_with_token
 
-    from podcast_host import accounts
-
-    add_user(services, "admin@example.com", admin=True)
-    with services.db.session() as session:
-        _, secret = accounts.create_token(session, accounts.get_user(session, "admin@example.com"), "tests")
-        session.commit()
-    return secret
+    return user_with_token(services, "admin@example.com", admin=True)
 
 
 # What the audio pipeline made of an input, per worker, keyed by everything that decides its output: the

@@ -372,6 +372,13 @@ def test_the_api_imports_in_the_background_and_shows_each_item(importer: Service
     # Whoever started it sees the whole address; the show's other members see the old host only (a private
     # feed's token may sit in the path or the query).
     assert client.get(location, headers=auth(token)).get_json()["url"] == url
+    viewer = user_token(importer, "viewer@example.com")
+    with importer.db.session() as session:
+        harbour = session.scalars(select(Show).where(Show.slug == "harbour")).one()
+        accounts.grant(session, harbour, accounts.get_user(session, "viewer@example.com"), "viewer")
+        session.commit()
+    seen = client.get(location, headers=auth(viewer))
+    assert seen.status_code == 200 and seen.get_json()["url"] == f"{old_host.base}/"
     from podcast_host.web.api_imports import _host_only
 
     assert _host_only("https://u:p@old.example/feeds/SECRET/feed.xml?key=K") == "https://old.example/"

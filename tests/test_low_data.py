@@ -62,6 +62,37 @@ def test_the_low_data_file_is_opus_at_the_mp3s_loudness(tmp_path: Path, channels
     assert measured["lufs"] == pytest.approx(audio.measure_loudness(mp3)["lufs"], abs=0.5)
 
 
+def test_the_low_data_measurement_runs_under_the_runs_deadline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Opus file is measured on another thread: the run's deadline, which kills every ffmpeg of the run
+    when it passes, must hold there too."""
+    import time
+
+    from podcast_host.audio import encode, ffmpeg
+
+    seen: list[tuple[str, float | None]] = []
+    real = encode._measure
+
+    def measure(path: Path, *args: Any) -> Any:
+        seen.append((Path(path).suffix, ffmpeg._deadline.get()))
+        return real(path, *args)
+
+    monkeypatch.setattr(encode, "_measure", measure)
+    src = fx.make_speech(tmp_path / "speech.wav", seconds=3, channels=1, rate=44_100, level_db=0)
+    deadline = time.monotonic() + 600
+    audio.process(
+        src,
+        tmp_path / "out.mp3",
+        audio.probe(src, SIX_HOURS),
+        audio.EncodeSettings(),
+        TAGS,
+        deadline=deadline,
+        low_data_dst=tmp_path / "out.opus",
+    )
+    assert sorted(seen) == [(".mp3", deadline), (".opus", deadline)]
+
+
 def test_without_a_destination_no_low_data_file_is_made(tmp_path: Path) -> None:
     src = fx.make_speech(tmp_path / "speech.wav", seconds=3, channels=1, rate=44_100, level_db=0)
     result = audio.process(

@@ -75,6 +75,7 @@ def test_every_api_and_dashboard_route_of_a_private_show_answers_a_stranger_as_n
             with page.open(_url(rule, slug), method=method, data=data) as answer:
                 seen.append(_seen(answer, slug))
         assert seen[0] == seen[1], (method, rule)
+        assert seen[0][0] == 404, (method, rule)
 
 
 def test_a_signed_in_user_without_a_role_gets_the_same_answers_from_a_private_show_as_from_none(

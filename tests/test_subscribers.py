@@ -41,7 +41,7 @@ def _token_of(feed_url: str) -> str:
 def _lookup(services: Services, slug: str, token: str) -> Subscriber | None:
     with services.db.session() as session:
         show = shows.find_show(session, slug)
-        found = subscribers.subscriber_for_token(session, show, token)
+        found = subscribers.subscriber_for_token(session, show.id, token)
         if found is not None:
             session.expunge(found)
         return found

@@ -9,8 +9,6 @@ merged with a log ingested today, and nothing older can be linked to an address 
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 import time
 from collections import Counter
@@ -26,9 +24,9 @@ from podcast_host.analytics import rules
 from podcast_host.analytics.clients import classify
 from podcast_host.analytics.geo import CountryLookup
 from podcast_host.analytics.recorder import Heard
-from podcast_host.analytics.salts import SaltBook, upsert
+from podcast_host.analytics.salts import SaltBook, keyed, upsert
 from podcast_host.models import DownloadTally, Episode, ListenerDay
-from podcast_host.storage import parse_media_key
+from podcast_host.storage import LOW_DATA_EXTENSION, parse_media_key
 
 log = logging.getLogger(__name__)
 # The tables written in bulk, as Core tables: executemany of one compiled statement, no ORM unit of work.
@@ -41,8 +39,6 @@ ROWS_PER_STATEMENT = 1000
 YIELD_EVERY = 32
 # Far past any threshold, and inside a BIGINT whatever a log claims.
 MAX_LOOSE_BYTES = 2**62
-# The low-data Opus version of an episode's audio (docs/audio-pipeline.md, "The low-data file").
-LOW_DATA_SUFFIX = ".opus"
 # Tally dimensions besides "episode" (whose name is the episode's id).
 DIMENSIONS = ("app", "device", "os", "country")
 
@@ -76,7 +72,7 @@ def listener_key(salt: bytes, address: str, user_agent: str, subscriber_id: int 
     message = f"{rules.address_group(address)}\n{user_agent}".encode("utf-8", "surrogatepass")
     if subscriber_id is not None:
         message += f"\nsubscriber {subscriber_id}".encode()
-    return hmac.new(salt, message, hashlib.sha256).hexdigest()
+    return keyed(salt, message)
 
 
 def count(session: Session, heard: Sequence[Heard], geo: CountryLookup, salts: SaltBook) -> int:
@@ -185,7 +181,7 @@ def _listen_of(request: Heard, audio: dict[int, _Audio]) -> tuple[int, list[rule
         return None
     found = audio[where.episode_id]
     size = found.size
-    if request.key.endswith(LOW_DATA_SUFFIX) and found.low_data_size:
+    if request.key.endswith(f".{LOW_DATA_EXTENSION}") and found.low_data_size:
         # The low-data file: its bytes are read as the same share of the MP3, so that a listener who moves
         # from one to the other, and the one-minute rule, count as for the MP3.
         size = found.low_data_size

@@ -8,6 +8,8 @@ feed and media routes load it without the User-Agent data counting needs.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 from datetime import date, timedelta
 from typing import Any
@@ -48,6 +50,11 @@ class SaltBook:
         )
         stored = self.session.scalar(select(AnalyticsSalt.salt).where(AnalyticsSalt.day == day))
         return bytes.fromhex(stored or fresh)
+
+
+def keyed(salt: bytes, message: bytes) -> str:
+    """What is stored in place of an address: HMAC-SHA256 of `message` under a day's salt, in hex."""
+    return hmac.new(salt, message, hashlib.sha256).hexdigest()
 
 
 def forget_closed_days(session: Session, today: date) -> None:

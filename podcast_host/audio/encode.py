@@ -3,6 +3,7 @@ time -> LAME into the MP3; then ebur128 measures the finished file (docs/audio-p
 
 from __future__ import annotations
 
+import contextvars
 import fcntl
 import subprocess
 import tempfile
@@ -152,7 +153,9 @@ def _encode(
         return Encoded(_measure(partial, decoded_s, progress.span(ENCODE_SHARE, 1.0)), None)
     with ThreadPoolExecutor(max_workers=1) as other_core:
         # Integrated loudness only: the Opus file is made from the MP3's samples, whose peaks pass 3 checks.
-        low_measured = other_core.submit(_measure, low_data.path, 0.0, None, LOW_DATA_EBUR128)
+        # Run in this thread's context, so that the run's deadline (a context variable) kills it too.
+        in_context = contextvars.copy_context().run
+        low_measured = other_core.submit(in_context, _measure, low_data.path, 0.0, None, LOW_DATA_EBUR128)
         mp3 = _measure(partial, decoded_s, progress.span(ENCODE_SHARE, 1.0))
         return Encoded(mp3, low_measured.result())
 

@@ -121,7 +121,7 @@ def _process(
                 break
             plan = better
         write_tags(partial, tags)
-        if low_data is not None and low_data_dst is not None and encoded.low_data is not None:
+        if low_data_dst is not None and low_data is not None and encoded.low_data is not None:
             # Encoded from the MP3's own samples with the same gain, and measured beside it to say so.
             low_result = LowData(low_data.kbps, _finite(encoded.low_data["lufs"]))
             os.replace(low_data.path, low_data_dst)

@@ -64,11 +64,11 @@ class Links:
     def enclosure(self, episode: Episode) -> str:
         """Always the app's own /media route, which counts the download and then redirects to MEDIA_URL or
         the object store, the way a measurement prefix does (docs/analytics.md)."""
-        return f"{self.base}/media/{quote(episode.audio_key or '')}"
+        return self.app_media(episode.audio_key or "")
 
     def low_data(self, episode: Episode) -> str:
         """The low-data Opus file, through the app's /media route like the enclosure (counted)."""
-        return f"{self.base}/media/{quote(episode.low_data_key or '')}"
+        return self.app_media(episode.low_data_key or "")
 
     def transcript(self, episode: Episode) -> str:
         return self.media(episode.transcript_key or "")

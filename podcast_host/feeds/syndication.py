@@ -52,6 +52,8 @@ class RenderedFeed:
     token_placeholder: str | None = None
 
 
+# Where a private feed's token goes, in the bytes its ETag is computed from.
+TOKEN_MARK = b"{token}"
 # What the feed depends on: when it is unchanged, so are the bytes.
 FeedVersion = tuple[object, ...]
 # A change written around the ORM (plain SQL) does not stamp the show; the full check catches it this soon.
@@ -280,7 +282,9 @@ def _render_private(show: Show, candidates: Sequence[Episode], links: Links, now
     return RenderedFeed(
         body=body,
         gzipped=b"",  # never served as it is: each answer is compressed with its token in place
-        etag=feed_etag(body),
+        # Of the bytes with a fixed mark for the token (the placeholder is new at every render): the same
+        # feed has the same ETag in every process and after every render; subscriber_etag adds the token.
+        etag=feed_etag(body.replace(mark, TOKEN_MARK)),
         last_modified=last_modified(show, candidates, now),
         token_placeholder=placeholder,
     )
@@ -291,6 +295,12 @@ def for_subscriber(rendered: RenderedFeed, token: str) -> bytes:
     if rendered.token_placeholder is None:
         raise ValueError("Only a private show's feed carries a place for a token.")
     return rendered.body.replace(rendered.token_placeholder.encode(), quote(token, safe="").encode())
+
+
+def subscriber_etag(rendered: RenderedFeed, token: str) -> str:
+    """The ETag of one subscriber's copy of a private feed, known before the copy is made (a 304 makes
+    none)."""
+    return feed_etag(f"{rendered.etag}\n{token}".encode())
 
 
 def feed_etag(body: bytes) -> str:

@@ -74,8 +74,10 @@ class FeedChannel:
     notices: list[str] = field(default_factory=list)
 
 
-def read_feed(data: bytes, feed_url: str) -> FeedChannel:
-    """The channel and its items; Invalid when the bytes are not an RSS feed (or declare entities)."""
+def read_feed(data: bytes, feed_url: str, max_items: int) -> FeedChannel:
+    """The channel and its items; Invalid when the bytes are not an RSS feed (or declare entities), or have
+    more than `max_items` items (counted before any is read: a feed of a million empty items costs no more
+    than its XML tree)."""
     # Imported here: only an import needs it; an idle web process never loads it (docs/architecture.md).
     from defusedxml import DefusedXmlException
     from defusedxml.ElementTree import ParseError, fromstring
@@ -91,8 +93,11 @@ def read_feed(data: bytes, feed_url: str) -> FeedChannel:
     channel = root.find("channel")
     if root.tag != "rss" or channel is None:
         raise Invalid("This is not an RSS feed: no <rss><channel>.")
+    nodes = channel.findall("item")
+    if len(nodes) > max_items:
+        raise Invalid(f"The feed has {len(nodes):,} items; an import takes at most {max_items:,}.")
     base = _self_link(channel) or feed_url
-    items = [_item(position, node, base) for position, node in enumerate(channel.findall("item"))]
+    items = [_item(position, node, base) for position, node in enumerate(nodes)]
     seen: set[str] = set()
     for item in items:
         if item.guid in seen and item.problem is None:

@@ -26,11 +26,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from podcast_host import accounts, audio, episodes, fetching, processing, shows
-from podcast_host.config import Settings
 from podcast_host.db import enqueue_after_commit
 from podcast_host.errors import Conflict, Forbidden, Invalid, NotFound, PodcastHostError, refusal
 from podcast_host.feeds.build import podcast_guid
 from podcast_host.feeds.categories import format_category, validate_category
+from podcast_host.imports import imports_dir
 from podcast_host.imports.reader import FeedChannel, FeedItem, read_feed
 from podcast_host.limits import MIB, SIDE_FILE_LIMITS
 from podcast_host.models import FAILED, MAX_SOURCE_LENGTH, Episode, FeedImport, ImportItem, Show, User, utcnow
@@ -147,12 +147,8 @@ def _run(
         session.commit()
         try:
             channel = read_feed(
-                feed_bytes if feed_bytes is not None else _feed(services, run.source), run.source
+                feed_bytes if feed_bytes is not None else _feed(services, run.source), run.source, MAX_ITEMS
             )
-            if len(channel.items) > MAX_ITEMS:
-                raise Invalid(
-                    f"The feed has {len(channel.items):,} items; an import takes at most {MAX_ITEMS:,}."
-                )
             cover = _cover(services, channel)
             show = _target_show(services, session, run, channel)
             if cover is not None and show.image_key is None:
@@ -186,14 +182,6 @@ def _run(
             echo(_printable(f"  {state:8} {item.title or item.guid}" + (f": {reason}" if reason else "")))
     with services.db.session() as session:
         return _end(session, import_id, "done", None)
-
-
-def imports_dir(settings: Settings) -> Path:
-    """Where runs keep the files they download, in the data folder (where space was planned), apart from the
-    processing jobs' folder, whose sweeper would take a folder that a long download leaves untouched."""
-    folder = settings.data_dir / "tmp" / "imports"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def _printable(line: str) -> str:

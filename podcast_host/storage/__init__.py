@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from podcast_host.limits import MIB
 from podcast_host.storage.keys import (
+    LOW_DATA_EXTENSION,
     MEDIA_KINDS,
     SERVED_TYPES,
     UNKNOWN_TYPE,
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
 _S3_NAMES = ("S3Store", "DEFAULT_MULTIPART_THRESHOLD", "PRESIGNED_URL_EXPIRY_S")
 
 __all__ = [
+    "LOW_DATA_EXTENSION",
     "DEFAULT_MULTIPART_THRESHOLD",
     "MEDIA_KINDS",
     "MIB",

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
 MEDIA_KINDS = ("original", "audio", "image", "transcript", "chapters")
+# The extension of an episode's low-data audio file, beside its "mp3".
+LOW_DATA_EXTENSION = "opus"
 # The only types media is ever served as, by kind and by the extension the server itself chose (the probed
 # format, "mp3", the cover's format...). An uploader's file name never picks a type: anything else, such as a
 # key stored before the server named originals itself, goes out as bytes (docs/architecture.md, Media access).
@@ -27,7 +29,7 @@ SERVED_TYPES: dict[str, dict[str, str]] = {
         "aiff": "audio/aiff",
     },
     # The published MP3, and its low-data version in Ogg Opus (docs/audio-pipeline.md, "The low-data file").
-    "audio": {"mp3": "audio/mpeg", "opus": "audio/ogg"},
+    "audio": {"mp3": "audio/mpeg", LOW_DATA_EXTENSION: "audio/ogg"},
     "image": {"jpg": "image/jpeg", "png": "image/png"},
     "transcript": {"vtt": "text/vtt; charset=utf-8", "srt": "application/x-subrip; charset=utf-8"},
     "chapters": {"json": "application/json"},

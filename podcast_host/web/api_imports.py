@@ -28,11 +28,8 @@ def create_import() -> tuple[Response, int, dict[str, str]]:
     user = current_user()
     body = json_body(ImportCreateSchema)
     run = start_import(services(), db(), body["url"], body.get("show"), body["keep_audio"], user)
-    import_id = run.id
     db().commit()
-    found = db().get(FeedImport, import_id)
-    assert found is not None
-    return jsonify(import_json(found, user)), 202, {"Location": url_for(".get_import", import_id=import_id)}
+    return jsonify(import_json(run, user)), 202, {"Location": url_for(".get_import", import_id=run.id)}
 
 
 @bp.get("/imports/<int:import_id>")
@@ -40,10 +37,10 @@ def create_import() -> tuple[Response, int, dict[str, str]]:
 def get_import(import_id: int) -> Response:
     """An import's progress and each item's outcome."""
     user = current_user()
-    return jsonify(import_json(_import_for(user, import_id), user))
+    return jsonify(import_json(import_for(user, import_id), user))
 
 
-def _import_for(user: User, import_id: int) -> FeedImport:
+def import_for(user: User, import_id: int) -> FeedImport:
     """Yours, or one into a show you may read; any other is as absent as one that does not exist."""
     run = db().get(FeedImport, import_id) if import_id <= MAX_ID else None
     if run is None or not may_see(user, run):

@@ -108,7 +108,7 @@ def subscriber_analytics(slug: str) -> Response:
 
 
 def subscriber_downloads(show: Show, within: report.Period) -> dict[str, Any]:
-    """The owners' view of downloads per subscriber, for the API and the dashboard."""
+    """The owners' view of downloads per subscriber, as the API answers it."""
     counts = report.subscriber_downloads(db(), show, within)
     listed = sorted(subscribers.list_subscribers(db(), show), key=lambda s: (-counts.get(s.id, 0), s.id))
     rows = [{"id": s.id, "email": s.email, "name": s.name, "downloads": counts.get(s.id, 0)} for s in listed]
@@ -145,6 +145,6 @@ def subscriber_json(subscriber: Subscriber, feed_url: str | None = None) -> dict
         "feed_url": feed_url,
         "created_at": subscriber.created_at.isoformat(),
         "revoked": subscriber.revoked_at is not None,
-        "suspected_shared": subscriber.shared_at is not None,
+        "suspected_shared": subscriber.shared_networks > 0,
         "shared_networks": subscriber.shared_networks,
     }

@@ -13,10 +13,10 @@ from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response as BaseResponse
 
 from podcast_host import accounts, episodes, shows
-from podcast_host.errors import Conflict, Invalid, NotAuthenticated, UnsupportedMedia
+from podcast_host.errors import Conflict, Invalid, NotAuthenticated, UnsupportedMedia, refusal
 from podcast_host.feeds.categories import CATEGORY_CHOICES
 from podcast_host.feeds.links import Links
-from podcast_host.models import Episode, Show, utcnow
+from podcast_host.models import Episode, Show, User, utcnow
 from podcast_host.notes import MAX_NOTES_CHARS, render_notes_html
 from podcast_host.web import auth
 from podcast_host.web.context import db, services, spooled_upload
@@ -387,6 +387,14 @@ def _status_json(episode: Episode) -> dict[str, Any]:
 
 
 # --- who may do what ------------------------------------------------------------------------------------
+
+
+def signed_in_user() -> User:
+    """The dashboard's user (its before_request has sent anyone else to /login already)."""
+    user = auth.session_user()
+    if user is None:
+        raise NotAuthenticated(refusal("Sign in to use the dashboard."))
+    return user
 
 
 def _show_for(slug: str, permission: str) -> Show:

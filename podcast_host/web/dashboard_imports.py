@@ -13,15 +13,14 @@ from flask import Response as FlaskResponse
 from flask import redirect, render_template, request, send_file, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
-from podcast_host.errors import Conflict, Forbidden, Invalid, NotAuthenticated, NotFound, refusal
+from podcast_host.errors import Conflict, Forbidden, Invalid, NotFound
 from podcast_host.export import export_show
 from podcast_host.feeds.links import Links
 from podcast_host.imports.run import start_import
-from podcast_host.models import MAX_ID, FeedImport, Show, User
-from podcast_host.web import auth
-from podcast_host.web.api_imports import import_json, may_see
+from podcast_host.models import Show
+from podcast_host.web.api_imports import import_for, import_json
 from podcast_host.web.context import db, services
-from podcast_host.web.dashboard import _show_for, bp
+from podcast_host.web.dashboard import _show_for, bp, signed_in_user
 from podcast_host.web.dashboard_forms import form_errors
 from podcast_host.web.errors import status_of
 
@@ -29,13 +28,6 @@ Page = tuple[str, int]
 # How many items an import's page lists: failures first, then the latest others.
 SHOWN_FAILURES = 500
 SHOWN_OTHERS = 50
-
-
-def _me() -> User:
-    user = auth.session_user()
-    if user is None:  # the dashboard's before_request has sent such a visitor to /login already
-        raise NotAuthenticated(refusal("Sign in to use the dashboard."))
-    return user
 
 
 @bp.get("/imports/new")
@@ -49,7 +41,7 @@ def create_import() -> BaseResponse | Page:
     show = request.form.get("show", "").strip() or None
     keep_audio = request.form.get("keep_audio") == "true"
     try:
-        run = start_import(services(), db(), url, show, keep_audio, _me())
+        run = start_import(services(), db(), url, show, keep_audio, signed_in_user())
         import_id = run.id
         db().commit()
     except (Invalid, Forbidden, NotFound, Conflict) as exc:
@@ -60,10 +52,8 @@ def create_import() -> BaseResponse | Page:
 
 @bp.get("/imports/<int:import_id>")
 def import_progress(import_id: int) -> str:
-    me = _me()
-    run = db().get(FeedImport, import_id) if import_id <= MAX_ID else None
-    if run is None or not may_see(me, run):
-        raise NotFound(refusal("There is no import %(id)s.", id=import_id))
+    me = signed_in_user()
+    run = import_for(me, import_id)
     show = db().get(Show, run.show_id) if run.show_id else None
     shown = import_json(run, me)
     # A long feed's page stays short while it refreshes: every failure, and the latest of the rest.
@@ -88,9 +78,12 @@ def _form_page(errors: dict[str, str] | None = None, status: int = 200) -> Page:
 @bp.get("/shows/<slug>/export.zip")
 def export_zip(slug: str) -> FlaskResponse:
     """The show as a .zip of the folder `podcast-host export` writes; the owner's (it holds drafts and the
-    original uploads). Built in a temporary folder that goes once the answer is sent."""
+    original uploads). Built in a temporary folder of the data folder (where space for media was planned,
+    not the system's /tmp, often in memory) that goes once the answer is sent."""
     show = _show_for(slug, "move_show")
-    work = Path(tempfile.mkdtemp(prefix="export-"))
+    scratch = services().settings.data_dir / "tmp" / "exports"
+    scratch.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="export-", dir=scratch))
     try:
         report = export_show(services(), show.slug, work / "folder")
         archive = work / "show.zip"

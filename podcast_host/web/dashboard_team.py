@@ -17,11 +17,11 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response as BaseResponse
 
 from podcast_host import accounts, invitations, user_admin
-from podcast_host.errors import Conflict, Forbidden, Invalid, NotAuthenticated, NotFound, refusal
-from podcast_host.models import ROLES, Show, User, utcnow
+from podcast_host.errors import Conflict, Forbidden, Invalid, NotFound
+from podcast_host.models import ROLES, Show, utcnow
 from podcast_host.web import auth, team_links
 from podcast_host.web.context import db, services
-from podcast_host.web.dashboard import _can, _show_for, bp
+from podcast_host.web.dashboard import _can, _show_for, bp, signed_in_user
 from podcast_host.web.dashboard_forms import form_errors
 from podcast_host.web.errors import message_of, status_of
 from podcast_host.web.team_links import Page, link_address, role_name
@@ -36,13 +36,6 @@ def _register_links(state: BlueprintSetupState) -> None:
 @bp.context_processor
 def _template_helpers() -> dict[str, object]:
     return {"role_name": role_name}
-
-
-def _me() -> User:
-    user = auth.session_user()
-    if user is None:  # the dashboard's before_request has sent such a visitor to /login already
-        raise NotAuthenticated(refusal("Sign in to use the dashboard."))
-    return user
 
 
 def _again(message: str, endpoint: str, **values: Any) -> BaseResponse:
@@ -63,7 +56,7 @@ def invite_member(slug: str) -> Page:
     show = _show_for(slug, "read")
     try:
         invitation, secret = invitations.invite(
-            db(), _me(), show, request.form.get("email", ""), request.form.get("role", "")
+            db(), signed_in_user(), show, request.form.get("email", ""), request.form.get("role", "")
         )
         db().commit()
     except (Invalid, Conflict) as exc:
@@ -79,7 +72,7 @@ def change_role(slug: str) -> BaseResponse | Page:
     show = _show_for(slug, "read")
     email, role = request.form.get("email", ""), request.form.get("role", "")
     try:
-        invitations.change_role(db(), _me(), show, email, role)
+        invitations.change_role(db(), signed_in_user(), show, email, role)
         db().commit()
     except (Invalid, Conflict, NotFound) as exc:
         db().rollback()
@@ -93,7 +86,7 @@ def remove_member(slug: str) -> BaseResponse | Page:
     show = _show_for(slug, "read")
     email = request.form.get("email", "")
     try:
-        invitations.remove_member(db(), _me(), show, email)
+        invitations.remove_member(db(), signed_in_user(), show, email)
         db().commit()
     except (Conflict, NotFound) as exc:
         db().rollback()
@@ -104,7 +97,7 @@ def remove_member(slug: str) -> BaseResponse | Page:
 @bp.post("/shows/<slug>/invitations/<int:invitation_id>/revoke")
 def revoke_invitation(slug: str, invitation_id: int) -> BaseResponse:
     show = _show_for(slug, "read")
-    invitations.revoke_invitation(db(), _me(), show, invitation_id)
+    invitations.revoke_invitation(db(), signed_in_user(), show, invitation_id)
     db().commit()
     return _again(_("The invitation is revoked: its link no longer works."), ".members", slug=show.slug)
 
@@ -138,7 +131,7 @@ def users() -> str:
 def create_user() -> Page:
     email, admin = request.form.get("email", ""), request.form.get("admin") == "true"
     try:
-        user, secret = user_admin.create_account(db(), _me(), email, admin=admin)
+        user, secret = user_admin.create_account(db(), signed_in_user(), email, admin=admin)
         db().commit()
     except (Invalid, Conflict) as exc:
         db().rollback()
@@ -148,7 +141,7 @@ def create_user() -> Page:
 
 @bp.post("/users/<int:user_id>/disable")
 def disable_user(user_id: int) -> BaseResponse | Page:
-    me = _me()
+    me = signed_in_user()
     user = user_admin.find_user(db(), me, user_id)
     try:
         user_admin.disable_user(db(), me, user)
@@ -161,7 +154,7 @@ def disable_user(user_id: int) -> BaseResponse | Page:
 
 @bp.post("/users/<int:user_id>/enable")
 def enable_user(user_id: int) -> BaseResponse:
-    me = _me()
+    me = signed_in_user()
     user = user_admin.find_user(db(), me, user_id)
     user_admin.enable_user(db(), me, user)
     db().commit()
@@ -170,7 +163,7 @@ def enable_user(user_id: int) -> BaseResponse:
 
 @bp.post("/users/<int:user_id>/password-link")
 def password_link(user_id: int) -> Page:
-    me = _me()
+    me = signed_in_user()
     user = user_admin.find_user(db(), me, user_id)
     try:
         secret = user_admin.make_password_link(db(), me, user)[1]
@@ -183,14 +176,14 @@ def password_link(user_id: int) -> Page:
 
 @bp.post("/users/password-links/<int:reset_id>/revoke")
 def revoke_password_link(reset_id: int) -> BaseResponse:
-    user_admin.revoke_password_link(db(), _me(), reset_id)
+    user_admin.revoke_password_link(db(), signed_in_user(), reset_id)
     db().commit()
     return _again(_("The password link is revoked: it no longer works."), ".users")
 
 
 def _users_page(errors: dict[str, str] | None = None, status: int = 200, **extra: Any) -> Page:
     """The users page; `extra`: the `values` typed in the new-user form, a new `link` and `link_for`."""
-    me = _me()
+    me = signed_in_user()
     users = user_admin.list_users(db(), me)
     page = render_template(
         "admin/users.html",
@@ -216,7 +209,7 @@ def account() -> str:
 @bp.post("/account/password")
 def change_password() -> BaseResponse | Page:
     """As the API's password change: wrong current passwords count with failed sign-ins."""
-    user = _me()
+    user = signed_in_user()
     throttle, key = auth.login_throttle(), auth.throttle_key(user.email)
     if throttle.retry_after(key):
         message = _("Too many wrong passwords for this account from your address; try again later.")
@@ -241,7 +234,7 @@ def change_password() -> BaseResponse | Page:
 
 @bp.post("/account/language")
 def choose_language() -> BaseResponse | Page:
-    user = _me()
+    user = signed_in_user()
     try:
         invitations.choose_language(db(), user, request.form.get("locale", ""), services().settings.languages)
         db().commit()
@@ -253,7 +246,7 @@ def choose_language() -> BaseResponse | Page:
 
 @bp.post("/account/tokens")
 def create_token() -> Page:
-    user = _me()
+    user = signed_in_user()
     name, days = request.form.get("name", ""), request.form.get("expires_in_days", "").strip()
     try:
         # ASCII digits only: str.isdigit() also takes "²", which int() refuses.
@@ -274,14 +267,14 @@ def create_token() -> Page:
 
 @bp.post("/account/tokens/<int:token_id>/revoke")
 def revoke_token(token_id: int) -> BaseResponse:
-    accounts.revoke_token(db(), _me(), token_id)
+    accounts.revoke_token(db(), signed_in_user(), token_id)
     db().commit()
     return _again(_("The token is revoked: it no longer works."), ".account")
 
 
 def _account_page(errors: dict[str, str] | None = None, status: int = 200, **extra: Any) -> Page:
     """The account page; `extra`: the `values` typed in the token form, a new token's `secret` and `name`."""
-    user, context = _me(), {"values": {}, **extra}
+    user, context = signed_in_user(), {"values": {}, **extra}
     tokens = sorted(user.tokens, key=lambda t: t.id)
     page = render_template(
         "admin/account.html", **context, user=user, tokens=tokens, errors=errors or {}, now=utcnow()

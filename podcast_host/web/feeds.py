@@ -9,10 +9,9 @@ from __future__ import annotations
 import gzip
 
 from flask import Blueprint, Response, abort, redirect, request
-from werkzeug.http import http_date, quote_etag
+from werkzeug.http import http_date, is_resource_modified, quote_etag
 from werkzeug.wrappers import Response as BaseResponse
 
-from podcast_host import subscribers
 from podcast_host.errors import NotFound, refusal
 from podcast_host.feeds.links import Links
 from podcast_host.feeds.syndication import (
@@ -21,13 +20,14 @@ from podcast_host.feeds.syndication import (
     RenderedFeed,
     cached_feed,
     current_feed_state,
-    feed_etag,
     for_subscriber,
     fresh_feed,
+    subscriber_etag,
 )
-from podcast_host.models import PRIVATE, Show, utcnow
+from podcast_host.models import PRIVATE, utcnow
 from podcast_host.shows import find_show_or_alias
 from podcast_host.web.context import db, services
+from podcast_host.web.media import token_holder
 
 bp = Blueprint("feeds", __name__)
 
@@ -59,7 +59,7 @@ def moved_feed(old_slug: str) -> BaseResponse:
     show, _ = find_show_or_alias(db(), old_slug)
     if show.is_private:
         # Only a subscriber learns where a private show went, and keeps their token on the way.
-        token = _subscriber_token(show, old_slug)
+        token = _subscriber_token(show.id, old_slug)
         return redirect(
             show.moved_to_url or Links(services().settings).subscriber_feed(show, token), code=301
         )
@@ -69,35 +69,34 @@ def moved_feed(old_slug: str) -> BaseResponse:
 def subscriber_feed(state: FeedState, slug: str) -> BaseResponse:
     """A private show's feed with the request's token in every URL; 404 without a token of this show's, 410
     for a revoked subscriber's."""
-    show = db().get(Show, state.show_id)
-    if show is None:
-        raise NotFound(refusal("There is no show %(slug)r.", slug=slug))
-    token = _subscriber_token(show, slug)
+    token = _subscriber_token(state.show_id, slug)
     if state.moved_to_url:
         return redirect(state.moved_to_url, code=301)
     rendered = _rendered(state)
     if rendered.token_placeholder is None:
         # Made public between the two reads: the subscriber's app gets the feed everyone gets.
         return feed_response(rendered, gzip_ok=request.accept_encodings["gzip"] > 0)
-    body = for_subscriber(rendered, token)
+    gzip_ok = request.accept_encodings["gzip"] > 0
+    etag = subscriber_etag(rendered, token)
+    # The subscriber's copy (and its gzip) is made only when the app's own copy is out of date.
+    unchanged = not is_resource_modified(
+        request.environ, etag=_representation_etag(etag, gzip_ok), last_modified=rendered.last_modified
+    )
+    body = b"" if unchanged else for_subscriber(rendered, token)
     return feed_response(
-        RenderedFeed(body, b"", feed_etag(body), rendered.last_modified),
-        gzip_ok=request.accept_encodings["gzip"] > 0,
-        caching=PRIVATE_FEED_CACHING,
+        RenderedFeed(body, b"", etag, rendered.last_modified), gzip_ok=gzip_ok, caching=PRIVATE_FEED_CACHING
     )
 
 
-def _subscriber_token(show: Show, asked_for: str) -> str:
+def _subscriber_token(show_id: int, asked_for: str) -> str:
     """The request's token when it is a current subscriber's of this show. A token of nobody here (none,
     made up, another show's) is told the show does not exist; a revoked subscriber's, that it is gone."""
-    token = request.args.get("token", "")
-    subscriber = subscribers.subscriber_for_token(db(), show, token)
+    subscriber = token_holder(show_id)
     if subscriber is None:
         raise NotFound(refusal("There is no show %(slug)r.", slug=asked_for))
     if subscriber.revoked_at is not None:
         abort(410)
-    services().sharing.note(db(), subscriber, request.remote_addr or "", utcnow())
-    return token
+    return request.args.get("token", "")
 
 
 def _rendered(state: FeedState) -> RenderedFeed:
@@ -105,13 +104,17 @@ def _rendered(state: FeedState) -> RenderedFeed:
     return fresh_feed(services(), state, now) or cached_feed(services(), db(), state, now)
 
 
+def _representation_etag(etag: str, gzip_ok: bool) -> str:
+    # The gzip body is another representation, so it gets its own strong validator (RFC 9110 §8.8.3.3).
+    return etag + ("-gz" if gzip_ok else "")
+
+
 def feed_response(rendered: RenderedFeed, gzip_ok: bool, caching: str | None = None) -> BaseResponse:
     """The feed with its validators; 304 when the request's If-None-Match or If-Modified-Since still holds."""
     headers = {
         "Content-Type": FEED_TYPE,
         "Vary": "Accept-Encoding",
-        # The gzip body is another representation, so it gets its own strong validator (RFC 9110 §8.8.3.3).
-        "ETag": quote_etag(rendered.etag + ("-gz" if gzip_ok else "")),
+        "ETag": quote_etag(_representation_etag(rendered.etag, gzip_ok)),
         "Last-Modified": http_date(rendered.last_modified),
         "Cache-Control": caching or f"public, max-age={services().settings.feed_max_age_s}",
     }

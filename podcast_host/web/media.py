@@ -26,7 +26,7 @@ from podcast_host.analytics.recorder import Heard
 from podcast_host.analytics.rules import DELIVERED, MAX_RANGE_HEADER, MAX_USER_AGENT
 from podcast_host.db import is_outage
 from podcast_host.errors import Forbidden, NotFound
-from podcast_host.models import Episode, Show, utcnow
+from podcast_host.models import Episode, Show, Subscriber, utcnow
 from podcast_host.services import Services
 from podcast_host.storage import MediaKey, original_download_name, parse_media_key, served_type
 from podcast_host.web.auth import session_user
@@ -225,12 +225,10 @@ def check_listener(show: Show) -> Access:
     not exist; 403 with a revoked token of this show."""
     if not show.is_private:
         return Access.PUBLIC
-    token = request.args.get("token", "")
-    subscriber = subscribers.subscriber_for_token(db(), show, token) if token else None
+    subscriber = token_holder(show.id)
     if subscriber is not None and subscriber.revoked_at is None:
-        # Counted per subscriber in the analytics, and its network noted for shared addresses.
+        # Counted per subscriber in the analytics.
         g.subscriber_id = subscriber.id
-        services().sharing.note(db(), subscriber, request.remote_addr or "", utcnow())
         return Access.LISTENERS
     if is_member(show):
         return Access.LISTENERS
@@ -238,6 +236,16 @@ def check_listener(show: Show) -> Access:
         # Only to whoever holds a revoked token of this show: any other token learns nothing (404).
         raise Forbidden("This link does not open this file any more.")
     raise NotFound("There is no such media file.")
+
+
+def token_holder(show_id: int) -> Subscriber | None:
+    """The subscriber of this show whose token the request carries (`?token=`), revoked or not, checked
+    against the database; a current one's network is noted for shared addresses (sharing.py). Feeds, media
+    and chapters each answer the others in their own way."""
+    subscriber = subscribers.subscriber_for_token(db(), show_id, request.args.get("token", ""))
+    if subscriber is not None and subscriber.revoked_at is None:
+        services().sharing.note(db(), subscriber, request.remote_addr or "", utcnow())
+    return subscriber
 
 
 def is_member(show: Show) -> bool:

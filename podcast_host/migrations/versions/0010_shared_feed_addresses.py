@@ -16,7 +16,6 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("subscribers", schema=None, recreate="never") as batch_op:
-        batch_op.add_column(sa.Column("shared_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("shared_networks", sa.Integer(), server_default="0", nullable=False))
     op.create_table(
         "subscriber_networks",
@@ -51,4 +50,3 @@ def downgrade() -> None:
     op.drop_table("subscriber_networks")
     with op.batch_alter_table("subscribers", schema=None, recreate="never") as batch_op:
         batch_op.drop_column("shared_networks")
-        batch_op.drop_column("shared_at")
