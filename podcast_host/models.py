@@ -144,6 +144,17 @@ class Show(Base):
     access: Mapped[str] = mapped_column(String(10), default="public", server_default="public")
     # The show's pages in the big directories, for the subscribe buttons of its pages; "" when it has none.
     apple_podcasts_url: Mapped[str] = mapped_column(String(2000), default="", server_default="")
+    # The low-data Opus version's bitrates; None: the server's defaults (docs/audio-pipeline.md).
+    low_data_stereo_kbps: Mapped[int | None] = mapped_column(Integer)
+    low_data_mono_kbps: Mapped[int | None] = mapped_column(Integer)
+    # Podcasting 2.0 values, in the shapes podcast_host/namespace_fields.py checks (docs/feeds.md).
+    persons: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON(none_as_null=True))
+    locations: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON(none_as_null=True))
+    license: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    txt: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON(none_as_null=True))
+    podroll: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON(none_as_null=True))
+    update_frequency: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    block: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     spotify_url: Mapped[str] = mapped_column(String(2000), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -306,6 +317,11 @@ class Episode(Base):
     chapters: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     transcript_key: Mapped[str | None] = mapped_column(String(500))
     transcript_type: Mapped[str | None] = mapped_column(String(100))
+    # Podcasting 2.0 values (podcast_host/namespace_fields.py); an episode's persons replace the show's.
+    persons: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON(none_as_null=True))
+    locations: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON(none_as_null=True))
+    soundbites: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON(none_as_null=True))
+    license: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

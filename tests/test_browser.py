@@ -132,7 +132,9 @@ def test_an_arabic_show_reads_right_to_left(
     assert page.evaluate("document.documentElement.dir") == "rtl"
     assert page.evaluate("document.documentElement.lang") == "ar"
     screenshots.take(page, "show-arabic")
-    page.get_by_role("link", name=ARABIC_TITLE).click()
+    with page.expect_navigation():
+        page.get_by_role("link", name=ARABIC_TITLE).click()
+    page.wait_for_load_state("domcontentloaded")
     assert page.evaluate("getComputedStyle(document.body).direction") == "rtl"
     page.set_viewport_size(PHONE)
     screenshots.take(page, "episode-arabic-phone")

@@ -65,7 +65,16 @@ def message_of(exc: BaseException) -> str:
     text = exc.args[0] if exc.args else str(exc)
     if not isinstance(text, errors.Refusal) or request.path.startswith("/api/"):
         return str(exc)
-    return str(gettext(text.template, **text.params))
+    return _translated(text)
+
+
+def _translated(text: errors.Refusal) -> str:
+    # A refusal may carry another (the entry's problem inside "persons, entry 2: …"): both are translated.
+    params = {
+        name: _translated(value) if isinstance(value, errors.Refusal) else value
+        for name, value in text.params.items()
+    }
+    return str(gettext(text.template, **params))
 
 
 def status_of(exc: errors.PodcastHostError) -> int:
