@@ -45,6 +45,7 @@ test: test-deps ## Run the whole test suite (starts PostgreSQL and Redis when th
 bench: test-deps ## Benchmarks (audio, feed, upload, server memory, analytics), printed as tables
 	$(BIN)/python scripts/bench_audio.py
 	$(BIN)/python scripts/bench_feed.py
+	$(BIN)/python scripts/bench_media.py
 	$(BIN)/python scripts/bench_upload.py
 	$(BIN)/python scripts/bench_serve_memory.py
 	$(BIN)/python scripts/bench_analytics.py

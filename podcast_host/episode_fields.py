@@ -4,18 +4,33 @@ Shared by every way in (API, dashboard, CLI, sync), so that they accept and refu
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
+from podcast_host import namespace_fields
 from podcast_host.errors import Invalid, refusal
 from podcast_host.models import Episode
 from podcast_host.notes import MAX_NOTES_CHARS, clean_text
-from podcast_host.shows import TEXT_LIMITS, parse_bool, too_long
+from podcast_host.shows import TEXT_LIMITS, clean_namespace_value, parse_bool, too_long
 from podcast_host.slugs import check_slug
 
 EPISODE_TYPES = ("full", "trailer", "bonus")
-EDITABLE = ("title", "description", "season", "number", "type", "explicit", "publish_at", "draft", "slug")
+# The Podcasting 2.0 values of an episode (namespace_fields.py); null clears one.
+NAMESPACE_FIELDS = ("persons", "locations", "soundbites", "license")
+EDITABLE = (
+    "title",
+    "description",
+    "season",
+    "number",
+    "type",
+    "explicit",
+    "publish_at",
+    "draft",
+    "slug",
+    *NAMESPACE_FIELDS,
+)
 # The largest season or episode number.
 MAX_NUMBER = 1_000_000
 
@@ -23,14 +38,20 @@ MAX_NUMBER = 1_000_000
 # --- fields ---------------------------------------------------------------------------------------------
 
 
-def clean_episode_fields(fields: Mapping[str, object], creating: bool) -> dict[str, Any]:
-    """Check the editable fields present in `fields`; unknown names are refused."""
+def clean_episode_fields(
+    fields: Mapping[str, object], creating: bool, episode: Episode | None = None
+) -> dict[str, Any]:
+    """Check the editable fields present in `fields`; unknown names are refused. Soundbites are checked
+    against the length of the `episode` being edited, when it is known."""
     unknown = set(fields) - set(EDITABLE)
     if unknown:
         name = sorted(unknown)[0]
         raise Invalid(refusal("Unknown episode field %(name)r.", name=name), field=name)
     out: dict[str, Any] = {}
     for name, value in fields.items():
+        if name in NAMESPACE_FIELDS:
+            out[name] = _clean_namespace_field(name, value, episode)
+            continue
         if value is None or (isinstance(value, str) and not value.strip() and name != "description"):
             continue
         key, clean = _clean_episode_field(name, value)
@@ -44,12 +65,39 @@ def differing_fields(episode: Episode, fields: Mapping[str, object]) -> dict[str
     """The subset of `fields` whose checked value differs from what the episode has."""
     out = {}
     for name, value in fields.items():
+        if name in NAMESPACE_FIELDS:
+            if _clean_namespace_field(name, value, episode) != getattr(episode, name):
+                out[name] = value
+            continue
         if value is None:
             continue
         attr, clean = _clean_episode_field(name, value)
         if getattr(episode, attr) != clean:
             out[name] = value
     return out
+
+
+def _clean_namespace_field(name: str, value: object, episode: Episode | None) -> object:
+    """A Podcasting 2.0 value, None when empty. Soundbites must end within the episode's audio when its length
+    is known, unless they are the ones it has: audio replaced since may be shorter, and the feed then leaves
+    out the clips that no longer fit (docs/feeds.md), so an unrelated edit is not refused for them."""
+    if name != "soundbites":
+        return clean_namespace_value(_CLEANERS[name], value, name)
+    unchecked = clean_namespace_value(_soundbites_within(None), value, name)
+    if episode is None or episode.duration_s is None or unchecked == episode.soundbites:
+        return unchecked
+    return clean_namespace_value(_soundbites_within(episode.duration_s), value, name)
+
+
+def _soundbites_within(duration_s: float | None) -> Callable[[object], object]:
+    return functools.partial(namespace_fields.clean_soundbites, duration_s=duration_s)
+
+
+_CLEANERS: dict[str, Callable[[object], object]] = {
+    "persons": namespace_fields.clean_persons,
+    "locations": namespace_fields.clean_locations,
+    "license": namespace_fields.clean_license,
+}
 
 
 def _clean_episode_field(name: str, value: object) -> tuple[str, object]:

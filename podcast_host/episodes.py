@@ -24,6 +24,7 @@ from podcast_host.db import enqueue_after_commit
 from podcast_host.episode_fields import EDITABLE as EDITABLE
 from podcast_host.episode_fields import EPISODE_TYPES as EPISODE_TYPES
 from podcast_host.episode_fields import MAX_NUMBER as MAX_NUMBER
+from podcast_host.episode_fields import NAMESPACE_FIELDS as NAMESPACE_FIELDS
 from podcast_host.episode_fields import clean_episode_fields as clean_episode_fields
 from podcast_host.episode_fields import differing_fields as differing_fields
 from podcast_host.episode_fields import parse_datetime as parse_datetime
@@ -241,7 +242,7 @@ def update_episode(
     """Apply the fields sent; the feed is announced (`feed_changed`) once the change is committed."""
     if fields.get("slug") == episode.slug:  # sent back unchanged, as the edit form does: not chosen now
         fields = {name: value for name, value in fields.items() if name != "slug"}
-    values = clean_episode_fields(fields, creating=False)
+    values = clean_episode_fields(fields, creating=False, episode=episode)
     new_slug = values.pop("slug", None)
     if "title" in fields and not values.get("title"):
         raise Invalid(refusal("An episode needs a title."), field="title")

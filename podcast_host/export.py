@@ -21,6 +21,7 @@ import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +123,8 @@ def _plan_show(show: Show, items: list[Episode], report: ExportReport) -> _ShowP
     toml: dict[str, Any] = {}
     for name in shows.EDITABLE:
         value = getattr(show, name)
+        if name in shows.NAMESPACE_CLEANERS:
+            value = _namespace_toml(value)
         if value is not None and value != "":
             toml[name] = value
     toml["podcast_guid"] = show.podcast_guid
@@ -192,7 +195,25 @@ def _episode_toml(episode: Episode) -> dict[str, Any]:
         # A TOML offset date-time, in UTC as stored; sync reads it as it reads any publish_at.
         toml["publish_at"] = episode.publish_at
     toml["guid"] = episode.guid
+    for name in episodes.NAMESPACE_FIELDS:
+        value = _namespace_toml(getattr(episode, name))
+        if value is not None:
+            toml[name] = value
     return toml
+
+
+def _namespace_toml(value: Any) -> Any:
+    """A Podcasting 2.0 value as show.toml and episode.toml write it: a table, or a list of tables, without
+    the keys that hold nothing (TOML has no null; sync reads a key left out as empty). A dtstart becomes a
+    TOML date-time."""
+    if isinstance(value, list):
+        return [_namespace_toml(entry) for entry in value] or None
+    if not isinstance(value, dict):
+        return value
+    table = {key: item for key, item in value.items() if item is not None and item != ""}
+    if isinstance(table.get("dtstart"), str):
+        table["dtstart"] = datetime.fromisoformat(table["dtstart"].replace("Z", "+00:00"))
+    return table
 
 
 def _transcript_name(episode: Episode) -> str:
@@ -241,7 +262,15 @@ def _write_episode(store: MediaStore, plan: _EpisodePlan, folder: Path, label: s
 
 
 def _write_toml(path: Path, values: dict[str, Any]) -> None:
-    path.write_text(tomli_w.dumps(values), encoding="utf-8")
+    """The values as TOML; lists of tables (people, places, soundbites, …) as arrays of tables, `[[persons]]`,
+    one entry a few lines, as a person would write them."""
+    arrays = {
+        k: v for k, v in values.items() if isinstance(v, list) and v and all(isinstance(e, dict) for e in v)
+    }
+    text = tomli_w.dumps({k: v for k, v in values.items() if k not in arrays})
+    for name, entries in arrays.items():
+        text += "".join(f"\n[[{name}]]\n{tomli_w.dumps(entry)}" for entry in entries)
+    path.write_text(text, encoding="utf-8")
 
 
 def _download(store: MediaStore, media: _Media, folder: Path, label: str) -> None:

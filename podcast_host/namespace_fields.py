@@ -415,8 +415,12 @@ def _web_address(value: object, field: str, n: int | None, key: str) -> str:
     text = _text(value, field, n, key, limit=MAX_URL)
     if not text:
         return ""
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in text):
+    try:
+        parts = urlsplit(text)
+        usable = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # an unbalanced "[" of an IPv6 host
+        usable = False
+    if not usable or any(c.isspace() for c in text):
         raise Invalid(
             _where(
                 field,
@@ -483,7 +487,12 @@ def _instant(value: object, field: str) -> datetime | None:
             ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # the first or last day of the calendar, moved past its end by the offset
+        raise Invalid(
+            refusal("The dtstart must be an ISO 8601 date and time, not %(value)r.", value=value), field=field
+        ) from None
 
 
 def _where(field: str, n: int | None, problem: str) -> str:

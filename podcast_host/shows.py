@@ -11,14 +11,14 @@ import hashlib
 import re
 import uuid
 import zoneinfo
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, tzinfo
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from podcast_host import accounts
+from podcast_host import accounts, namespace_fields
 from podcast_host.artwork import ArtworkError, check_cover
 from podcast_host.db import after_commit, enqueue_after_commit
 from podcast_host.errors import Forbidden, Invalid, NotFound, refusal
@@ -72,13 +72,39 @@ EDITABLE = (
     "target_lufs_mono",
     "bitrate_stereo_kbps",
     "bitrate_mono_kbps",
+    "low_data_stereo_kbps",
+    "low_data_mono_kbps",
+    "persons",
+    "locations",
+    "license",
+    "txt",
+    "podroll",
+    "update_frequency",
+    "block",
 )
+# The Podcasting 2.0 values a show carries, each checked by namespace_fields.py (docs/feeds.md).
+NAMESPACE_CLEANERS: dict[str, Callable[[object], object]] = {
+    "persons": namespace_fields.clean_persons,
+    "locations": namespace_fields.clean_locations,
+    "license": namespace_fields.clean_license,
+    "txt": namespace_fields.clean_txt,
+    "podroll": namespace_fields.clean_podroll,
+    "update_frequency": namespace_fields.clean_update_frequency,
+    "block": namespace_fields.clean_block,
+}
+# Fields whose null means something (the default again, no value): sent as null, they are stored as None.
+NULLABLE = frozenset(
+    name for name in EDITABLE if name.startswith(("target_lufs_", "bitrate_", "low_data_"))
+) | set(NAMESPACE_CLEANERS)
 # The fields that hold a web address (http or https): the support link, the show in the big directories.
 LINK_FIELDS = ("funding_url", "apple_podcasts_url", "spotify_url")
 # Loudness targets a producer may choose instead of -16 / -19 LUFS; EBU R128 broadcast is -23.
 LUFS_RANGE = (-30.0, -10.0)
 # The constant bitrates an MPEG-1/2 layer III encoder can write at 44.1 kHz (and 32k for 22.05 kHz mono).
 MP3_BITRATES = (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
+# The low-data Opus file's bitrates a show may choose (kbit/s): from 16, where speech is still wideband, to
+# 64, the mono MP3's own rate, past which the file would save no data (docs/api.md, "Podcasting 2.0 values").
+OPUS_BITRATES = (16, 24, 32, 40, 48, 64)
 # Names in the tz database that name no newsroom's clock: "localtime" is the server's own zone.
 NOT_A_PLACE = frozenset({"localtime", "Factory"})
 
@@ -224,7 +250,7 @@ def clean_show_fields(fields: Mapping[str, object], require_title: bool) -> dict
     """Check and normalize the editable fields present in `fields`."""
     out: dict[str, Any] = {}
     for name in EDITABLE:
-        if name not in fields or (fields[name] is None and not name.startswith(("target_", "bitrate_"))):
+        if name not in fields or (fields[name] is None and name not in NULLABLE):
             continue
         out[name] = _clean_field(name, fields[name])
     if require_title and not out.get("title"):
@@ -235,8 +261,10 @@ def clean_show_fields(fields: Mapping[str, object], require_title: bool) -> dict
 def _clean_field(name: str, value: object) -> object:
     if name in ("explicit", "locked"):
         return parse_bool(value, name)
-    if name.startswith(("target_lufs_", "bitrate_")):
+    if name.startswith(("target_lufs_", "bitrate_", "low_data_")):
         return _audio_setting(name, value)
+    if name in NAMESPACE_CLEANERS:
+        return clean_namespace_value(NAMESPACE_CLEANERS[name], value, name)
     text = clean_text(str(value)).strip()
     if name in TEXT_LIMITS and len(text) > TEXT_LIMITS[name]:
         raise Invalid(too_long(name, TEXT_LIMITS[name]), field=name)
@@ -284,8 +312,30 @@ def show_zone(show: Show) -> tzinfo:
     return UTC if show.time_zone == "UTC" else zoneinfo.ZoneInfo(show.time_zone)
 
 
+def clean_namespace_value(clean: Callable[[object], object], value: object, name: str) -> object:
+    """A Podcasting 2.0 value checked by its `clean` function of namespace_fields.py, its text first stripped
+    of what XML cannot carry (docs/feeds.md, "Producer text"); an empty one ([] or a cleared table) is None,
+    as the columns keep "not set"."""
+    cleaned = clean(_without_control_characters(value))
+    return cleaned if cleaned not in ([], {}) else None
+
+
+def _without_control_characters(value: object, depth: int = 0) -> object:
+    """The value with notes.clean_text applied to its texts, down to the deepest level a Podcasting 2.0
+    value has (a block's platforms); anything deeper is left for the check to refuse."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if depth >= 2:
+        return value
+    if isinstance(value, list):
+        return [_without_control_characters(item, depth + 1) for item in value]
+    if isinstance(value, Mapping):
+        return {key: _without_control_characters(item, depth + 1) for key, item in value.items()}
+    return value
+
+
 def _audio_setting(name: str, value: object) -> float | int | None:
-    """A per-show loudness target or bitrate; empty means the pipeline's default again."""
+    """A per-show loudness target, MP3 or low-data bitrate; empty means the pipeline's default again."""
     if value is None or str(value).strip() == "":
         return None
     try:
@@ -296,7 +346,8 @@ def _audio_setting(name: str, value: object) -> float | int | None:
         if not LUFS_RANGE[0] <= number <= LUFS_RANGE[1]:
             raise Invalid(_loudness_out_of_range(name), field=name)
         return number
-    if number not in MP3_BITRATES:
+    allowed = OPUS_BITRATES if name.startswith("low_data_") else MP3_BITRATES
+    if number not in allowed:
         raise Invalid(_not_a_bitrate(name), field=name)
     return int(number)
 
@@ -344,6 +395,10 @@ def _not_a_number(name: str, value: object) -> str:
             "The bitrate_stereo_kbps must be a number, not %(value)r.", value=value
         ),
         "bitrate_mono_kbps": refusal("The bitrate_mono_kbps must be a number, not %(value)r.", value=value),
+        "low_data_stereo_kbps": refusal(
+            "The low_data_stereo_kbps must be a number, not %(value)r.", value=value
+        ),
+        "low_data_mono_kbps": refusal("The low_data_mono_kbps must be a number, not %(value)r.", value=value),
     }
     return sentences.get(name) or f"The {name} must be a number, not {value!r}."
 
@@ -362,10 +417,14 @@ def _loudness_out_of_range(name: str) -> str:
 
 
 def _not_a_bitrate(name: str) -> str:
-    rates = ", ".join(map(str, MP3_BITRATES))
+    rates = ", ".join(map(str, OPUS_BITRATES if name.startswith("low_data_") else MP3_BITRATES))
     sentences = {
         "bitrate_stereo_kbps": refusal("The bitrate_stereo_kbps must be one of %(rates)s kbps.", rates=rates),
         "bitrate_mono_kbps": refusal("The bitrate_mono_kbps must be one of %(rates)s kbps.", rates=rates),
+        "low_data_stereo_kbps": refusal(
+            "The low_data_stereo_kbps must be one of %(rates)s kbps.", rates=rates
+        ),
+        "low_data_mono_kbps": refusal("The low_data_mono_kbps must be one of %(rates)s kbps.", rates=rates),
     }
     return sentences.get(name) or f"The {name} must be one of {rates} kbps."
 

@@ -31,6 +31,9 @@ COVER_NAMES = ("cover.jpg", "cover.jpeg", "cover.png")
 # (`podcast_guid`, `guid`, kept when created, never changed), and `keep_audio` (publish the MP3 as it is).
 SHOW_KEYS = set(shows.EDITABLE) | {"image", "podcast_guid"}
 EPISODE_KEYS = set(episodes.EDITABLE) - {"slug"} | {"image", "guid", "keep_audio"}
+# The Podcasting 2.0 values: tables ([license], [update_frequency], [block]) and arrays of tables
+# ([[persons]], [[soundbites]], …), whose own keys namespace_fields.py checks. Every other key is one value.
+TABLE_KEYS = set(shows.NAMESPACE_CLEANERS) | set(episodes.NAMESPACE_FIELDS)
 # UTF-8 takes at most four bytes a character.
 NOTES_LIMIT = MAX_NOTES_CHARS * 4
 # A show.toml or episode.toml may carry the notes as its description, and little else.
@@ -161,7 +164,9 @@ _TOML_WORDING = Wording(
 def _read_toml(path: Path, allowed: set[str]) -> dict[str, Any]:
     values = read_toml(path, allowed, TOML_LIMIT, Invalid, _TOML_WORDING, read=_read)
     for key, value in values.items():
-        # Every key is one text, number, boolean or date; str() of a table would pass for a title.
+        # Every other key is one text, number, boolean or date; str() of a table would pass for a title.
+        if key in TABLE_KEYS:
+            continue
         if isinstance(value, dict | list) or (key == "image" and not isinstance(value, str)):
             raise Invalid(
                 f"{path}: {key} must be a single value{' (a file name)' if key == 'image' else ''}."

@@ -6,39 +6,57 @@
 Measures render time (cold: empty cache; cached: warm cache, version query included) in this process, then
 requests per second against the server of `podcast-host serve` (uvicorn with the app's thread pool, same
 settings) in a child process, beside two references on that same server answering the same status and body
-size: a bare WSGI callable and an empty Flask route. Everything stays on loopback and in a temporary folder;
-every measurement is bounded by a request count and a time limit."""
+size: a bare WSGI callable and an empty Flask route, in rounds whose ratios are taken side by side. Last, a
+burst of concurrent GETs right after an edit: how many times the server rendered the feed (once is the goal)
+and the latencies. Everything stays on loopback and in a temporary folder; every measurement is bounded by a
+request count and a time limit."""
 
 from __future__ import annotations
 
 import argparse
 import gzip
 import http.client
+import math
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Callable, Iterable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchserver import free_port, request_rate, wait_for_port  # noqa: E402  (beside this script)
+from benchserver import (  # noqa: E402  (beside this script)
+    NOT_MODIFIED,
+    Case,
+    WsgiApp,
+    bench_stats,
+    free_port,
+    rate_table,
+    side_by_side,
+    wait_for_port,
+    with_references,
+)
+from sqlalchemy import select  # noqa: E402
 
 from podcast_host import notes  # noqa: E402  (the path above makes the checkout importable)
 from podcast_host.config import load_settings  # noqa: E402  (the path above makes the checkout importable)
-from podcast_host.feeds.syndication import render_feed  # noqa: E402
+from podcast_host.feeds.item_cache import ITEMS  # noqa: E402
+from podcast_host.feeds.syndication import feed_cache, render_feed  # noqa: E402
 from podcast_host.models import READY, Episode, Show, utcnow  # noqa: E402
 from podcast_host.services import Services, build_services  # noqa: E402
 from podcast_host.shows import find_show  # noqa: E402
 
 SHOW = "bench"
 FEED_PATH = f"/{SHOW}/feed.xml"
-NOT_MODIFIED = "not-modified"
+# Each answer of the feed at this share of the bare WSGI app's rate, at least.
+GOAL = 0.6
+# A processed episode's waveform: a thousand peaks, stored with the episode for the dashboard.
+WAVEFORM = [round(abs(((n * 37) % 200) - 100) / 100, 3) for n in range(1000)]
 NOTES = (
     "A conversation about **local news**, the budget & the bridge. With [links](https://example.org/a?b=1)"
     " and a list:\n\n- one point\n- another point\n\nLonger notes make the feed as heavy as a real one."
@@ -58,8 +76,8 @@ def main() -> None:
             renders = _render_times(services, options.cold_runs, options.cached_runs)
         finally:
             services.close()
-        rates = _request_rates(data_dir, options)
-    print(_table(options.episodes, renders, rates))
+        rates, burst = _request_rates(data_dir, options)
+    print(_table(options.episodes, renders, rates, burst))
 
 
 def _arguments() -> argparse.Namespace:
@@ -70,9 +88,10 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--episodes", type=int, default=1000)
     parser.add_argument("--cold-runs", type=int, default=5, help="renders with an empty cache")
     parser.add_argument("--cached-runs", type=int, default=200, help="renders with a warm cache")
-    parser.add_argument("--requests", type=int, default=600, help="requests per measurement (all threads)")
+    parser.add_argument("--requests", type=int, default=400, help="requests per measurement (all threads)")
     parser.add_argument("--clients", type=int, default=4, help="load-generating threads, keep-alive each")
-    parser.add_argument("--repeats", type=int, default=3, help="measurements per path; the median is shown")
+    parser.add_argument("--rounds", type=int, default=7, help="side-by-side rounds per path; medians shown")
+    parser.add_argument("--burst", type=int, default=200, help="GETs sent at once after an edit")
     parser.add_argument("--time-limit", type=float, default=20.0, help="seconds at most per measurement")
     parser.add_argument("--server-threads", type=int, default=8, help="server threads (as `serve`)")
     parser.add_argument("--serve", help=argparse.SUPPRESS)
@@ -80,7 +99,7 @@ def _arguments() -> argparse.Namespace:
     options = parser.parse_args()
     if options.quick:
         options.episodes, options.cold_runs, options.cached_runs = 200, 3, 50
-        options.requests, options.repeats = 200, 1
+        options.requests, options.rounds, options.burst = 200, 3, 50
     return options
 
 
@@ -95,8 +114,32 @@ def _services(data_dir: Path) -> Services:
 
 
 def _build_show(services: Services, count: int) -> None:
-    """A show with `count` published episodes inserted as rows: fake audio keys and sizes, no processing."""
+    """A show with `count` published episodes inserted as rows: fake audio keys and sizes, no processing.
+    Every Podcasting 2.0 value is set (docs/feeds.md, "Podcasting 2.0 tags"), on the show and on each
+    episode, one in fifty of which is a trailer; the daily schedule is derived from the dates."""
     start = utcnow() - timedelta(days=count + 1)
+    site = "https://example.org"
+    host = {
+        "name": "Bench Producer",
+        "role": "host",
+        "group": "cast",
+        "img": f"{site}/people/host.jpg",
+        "href": f"{site}/people/host",
+    }
+    place = {
+        "name": "Austin",
+        "rel": "creator",
+        "lat": 30.27,
+        "lon": -97.74,
+        "osm": "R113314",
+        "country": "US",
+    }
+    podroll = [
+        {"feed_guid": guid, "feed_url": f"{site}/{guid}.xml", "title": f"Show {n}", "medium": ""}
+        for n, guid in enumerate(
+            ("917393e3-1b1e-5cef-ace4-edaa54e1f810", "29cdca4a-32d8-56ba-b48b-09a011c5daa9")
+        )
+    ]
     with services.db.session() as session:
         show = Show(
             slug=SHOW,
@@ -108,11 +151,36 @@ def _build_show(services: Services, count: int) -> None:
             email="bench@example.com",
             category="News/Politics",
             podcast_guid="2b9e0d76-0d5f-5b1c-9d8e-3a4d6f2a1c00",
+            image_key="shows/1/image/cover-0a1b2c3d4e5f.jpg",
+            persons=[host, {**host, "name": "Bench Editor", "role": "editor", "group": "writing"}],
+            locations=[place],
+            license={"identifier": "CC-BY-4.0", "url": ""},
+            txt=[{"purpose": "verify", "value": "S6lpp-7ZCn8-dZfGc-OoyaG"}],
+            podroll=podroll,
+            block={"everywhere": False, "platforms": ["google"]},
         )
         session.add(show)
         session.flush()
         for number in range(1, count + 1):
-            session.add(_episode(show, number, start + timedelta(days=number)))
+            episode = _episode(show, number, start + timedelta(days=number))
+            guest = {
+                "name": f"Guest {number}",
+                "role": "guest",
+                "group": "cast",
+                "img": "",
+                "href": f"{site}/g/{number}",
+            }
+            episode.persons = [host, guest]
+            episode.locations = [{**place, "name": f"Studio {number}", "rel": "subject"}]
+            episode.soundbites = [
+                {"start": 60.0, "duration": 45.0, "title": f"The best of episode {number}"},
+                {"start": 600.5, "duration": 30.25, "title": ""},
+            ]
+            episode.license = {"identifier": "CC-BY-NC-4.0", "url": ""}
+            episode.image_key = f"shows/{show.id}/episodes/{number}/image/cover-{number:016x}.jpg"
+            if number % 50 == 1:
+                episode.episode_type = "trailer"
+            session.add(episode)
         session.commit()
 
 
@@ -136,6 +204,7 @@ def _episode(show: Show, number: int, published: Any) -> Episode:
         enclosure_length=30_000_000 + number,
         duration_s=1800.0 + number,
         chapters=chapters,
+        waveform=WAVEFORM,  # every processed episode keeps one, which the feed never reads
     )
 
 
@@ -143,20 +212,25 @@ def _episode(show: Show, number: int, published: Any) -> Episode:
 
 
 def _render_times(services: Services, cold_runs: int, cached_runs: int) -> dict[str, float]:
-    # Notes HTML is stored when an episode is saved, so a cold build and a build after an edit cost the same.
-    cold = [_timed_render(services, fresh_cache=True) for _ in range(cold_runs)]
+    """Medians of three renders: the first in a process (no feed, no item kept), one after an edit (the feed
+    out of date, its items kept: only the edited one is written again) and one from the feed cache."""
+    first = [_timed_render(services, fresh_cache=True, fresh_items=True) for _ in range(cold_runs)]
+    edited = [_timed_render(services, fresh_cache=True) for _ in range(cold_runs)]
     _timed_render(services, fresh_cache=False)
     cached = [_timed_render(services, fresh_cache=False) for _ in range(cached_runs)]
     return {
-        "cold_ms": statistics.median(cold) * 1000,
+        "first_ms": statistics.median(first) * 1000,
+        "cold_ms": statistics.median(edited) * 1000,
         "cached_ms": statistics.median(cached) * 1000,
     }
 
 
-def _timed_render(services: Services, fresh_cache: bool) -> float:
+def _timed_render(services: Services, fresh_cache: bool, fresh_items: bool = False) -> float:
     """One render_feed call in a fresh session, as one request makes it; seconds."""
     if fresh_cache:
         services.caches.clear()
+    if fresh_items:
+        ITEMS.clear()
     with services.db.session() as session:
         show = find_show(session, SHOW)
         started = time.perf_counter()
@@ -168,53 +242,24 @@ def _timed_render(services: Services, fresh_cache: bool) -> float:
 
 
 def _serve(data_dir: Path, port: int, threads: int) -> None:
-    """Child process: the server and options of `podcast-host serve`, with the references beside the app."""
+    """Child process: the server and options of `podcast-host serve`, with the references beside the app and
+    the number of feeds rendered at /bench-stats."""
     from podcast_host import server
 
     os.environ.update({"PODCAST_HOST_DATA_DIR": str(data_dir), "PODCAST_HOST_SECRET_KEY": "bench"})
+
+    def app() -> WsgiApp:
+        built = server.build_app()
+        services: Services = built.extensions["podcast_host"]
+        return with_references(built, lambda: {"renders": feed_cache(services).renders})
+
     # run_server builds the server with the production options; only the app it serves is wrapped.
-    server.run_server(
-        "127.0.0.1", port, threads=threads, app_factory=lambda: _with_constant_route(server.build_app())
-    )
+    server.run_server("127.0.0.1", port, threads=threads, app_factory=app)
 
 
-def _with_constant_route(app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
-    """Put the two references beside the app on the same server: /constant/<size> (a bare WSGI callable) and
-    /flask/<size> (an empty Flask app) answer <size> bytes from memory, or a bare 304 for `not-modified`."""
-    from flask import Flask, Response
-
-    bodies: dict[str, bytes] = {}
-    bare_flask = Flask("constant")
-
-    def body_for(name: str) -> bytes:
-        return bodies.setdefault(name, b"x" * int(name))
-
-    @bare_flask.route("/flask/<name>")
-    def flask_constant(name: str) -> Response:
-        if name == NOT_MODIFIED:
-            return Response(status=304, headers={"ETag": '"constant"'})
-        return Response(body_for(name), content_type="application/rss+xml; charset=utf-8")
-
-    def dispatch(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        prefix, _, name = environ.get("PATH_INFO", "").lstrip("/").partition("/")
-        if prefix == "flask":
-            return bare_flask(environ, start_response)
-        if prefix != "constant":
-            return app(environ, start_response)
-        if name == NOT_MODIFIED:
-            start_response("304 Not Modified", [("ETag", '"constant"')])
-            return []
-        body = body_for(name)
-        start_response(
-            "200 OK",
-            [("Content-Type", "application/rss+xml; charset=utf-8"), ("Content-Length", str(len(body)))],
-        )
-        return [body]
-
-    return dispatch
-
-
-def _request_rates(data_dir: Path, options: argparse.Namespace) -> list[dict[str, Any]]:
+def _request_rates(
+    data_dir: Path, options: argparse.Namespace
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     port = free_port()
     # The server's access log (one line per request, as in production) goes nowhere.
     server = subprocess.Popen(
@@ -233,7 +278,9 @@ def _request_rates(data_dir: Path, options: argparse.Namespace) -> list[dict[str
     )
     try:
         wait_for_port(port, server)
-        return _measure_paths(port, options)
+        rows = _measure_paths(port, options)
+        burst = _burst_after_an_edit(data_dir, port, options.burst)
+        return rows, burst
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -243,31 +290,76 @@ def _measure_paths(port: int, options: argparse.Namespace) -> list[dict[str, Any
     plain_headers, plain = _fetch_once(port, {})
     zipped_headers, zipped = _fetch_once(port, {"Accept-Encoding": "gzip"})
     assert gzip.decompress(zipped) == plain
-    # (label, request headers, the status they must get, the reference answer: a size or NOT_MODIFIED)
     cases = [
-        ("200, identity", {}, 200, str(len(plain))),
-        ("200, gzip", {"Accept-Encoding": "gzip"}, 200, str(len(zipped))),
-        ("304, If-None-Match", {"If-None-Match": plain_headers["ETag"]}, 304, NOT_MODIFIED),
-        (
+        Case("200, identity", FEED_PATH, {}, 200, str(len(plain))),
+        Case("200, gzip", FEED_PATH, {"Accept-Encoding": "gzip"}, 200, str(len(zipped))),
+        Case("304, If-None-Match", FEED_PATH, {"If-None-Match": plain_headers["ETag"]}, 304, NOT_MODIFIED),
+        Case(
             "304, If-None-Match, gzip",
+            FEED_PATH,
             {"Accept-Encoding": "gzip", "If-None-Match": zipped_headers["ETag"]},
             304,
             NOT_MODIFIED,
         ),
-        ("304, If-Modified-Since", {"If-Modified-Since": plain_headers["Last-Modified"]}, 304, NOT_MODIFIED),
+        Case(
+            "304, If-Modified-Since",
+            FEED_PATH,
+            {"If-Modified-Since": plain_headers["Last-Modified"]},
+            304,
+            NOT_MODIFIED,
+        ),
     ]
-    rows = []
-    for label, headers, status, reference in cases:
-        rates: dict[str, list[float]] = {"feed": [], "flask": [], "constant": []}
-        for _ in range(options.repeats):
-            # Interleaved, so that a slower moment of the machine weighs on all three alike.
-            rates["feed"].append(request_rate(port, FEED_PATH, headers, status, options))
-            rates["flask"].append(request_rate(port, f"/flask/{reference}", {}, status, options))
-            rates["constant"].append(request_rate(port, f"/constant/{reference}", {}, status, options))
-        size = 0 if reference == NOT_MODIFIED else int(reference)
-        medians = {f"{name}_rps": statistics.median(values) for name, values in rates.items()}
-        rows.append({"path": label, "bytes": size, **medians})
-    return rows
+    return [side_by_side(port, case, options) for case in cases]
+
+
+def _burst_after_an_edit(data_dir: Path, port: int, requests: int) -> dict[str, Any]:
+    """Edit an episode (as the API would: its show's stamp moves), then send `requests` GETs of the feed at
+    once, each on its own connection and taking gzip as apps do; how many renders the server made, and the
+    latencies."""
+    services = _services(data_dir)
+    try:
+        with services.db.session() as session:
+            episode = session.scalars(select(Episode).order_by(Episode.id.desc()).limit(1)).one()
+            episode.title = f"{episode.title} (edited)"
+            session.commit()
+    finally:
+        services.close()
+    renders_before = bench_stats(port)["renders"]
+    start = threading.Barrier(requests)
+    latencies: list[float] = []
+    statuses: list[int] = []
+    lock = threading.Lock()
+
+    def fetch() -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        try:
+            connection.connect()
+            start.wait()
+            began = time.perf_counter()
+            connection.request("GET", FEED_PATH, headers={"Accept-Encoding": "gzip"})
+            response = connection.getresponse()
+            response.read()
+            took = time.perf_counter() - began
+        finally:
+            connection.close()
+        with lock:
+            latencies.append(took)
+            statuses.append(response.status)
+
+    threads = [threading.Thread(target=fetch) for _ in range(requests)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if statuses != [200] * requests:
+        raise SystemExit(f"the burst got {sorted(set(statuses))}, not only 200")
+    latencies.sort()
+    return {
+        "requests": requests,
+        "renders": bench_stats(port)["renders"] - renders_before,
+        "p50_ms": statistics.median(latencies) * 1000,
+        "p99_ms": latencies[math.ceil(0.99 * len(latencies)) - 1] * 1000,  # nearest rank
+    }
 
 
 def _fetch_once(port: int, headers: dict[str, str]) -> tuple[http.client.HTTPMessage, bytes]:
@@ -287,28 +379,30 @@ def _fetch_once(port: int, headers: dict[str, str]) -> tuple[http.client.HTTPMes
 # --- the table --------------------------------------------------------------------------------------------
 
 
-def _table(episodes: int, renders: dict[str, float], rows: list[dict[str, Any]]) -> str:
+def _table(
+    episodes: int, renders: dict[str, float], rows: list[dict[str, Any]], burst: dict[str, Any]
+) -> str:
     lines = [
         f"Feed of a {episodes:,}-episode show: render time in this process",
         "",
         "| render | median |",
         "|---|---|",
-        f"| cold (empty cache: load, build, gzip) | {renders['cold_ms']:.1f} ms |",
+        f"| first in a process (load, build every item, gzip) | {renders['first_ms']:.1f} ms |",
+        f"| after an edit (load, build the edited item, the others kept) | {renders['cold_ms']:.1f} ms |",
         f"| cached (the show row, then a cache hit) | {renders['cached_ms']:.2f} ms |",
         "",
         "Requests per second on the server of `serve` (uvicorn); the references answer the same "
-        "status and body size.",
+        "status and body size. Medians of the rounds; the ratios are each round's, side by side.",
         "",
-        "| GET | feed | bare Flask route | bare WSGI (constant) | feed / constant (goal ≥ 0.5) "
-        "| feed / Flask |",
-        "|---|---|---|---|---|---|",
+        *rate_table(rows, "feed", GOAL),
+        "",
+        f"{burst['requests']} GETs at once (gzip), each on its own connection, right after an episode was "
+        "edited:",
+        "",
+        "| renders (goal: 1) | p50 | p99 |",
+        "|---|---|---|",
+        f"| {burst['renders']} | {burst['p50_ms']:.0f} ms | {burst['p99_ms']:.0f} ms |",
     ]
-    for row in rows:
-        lines.append(
-            f"| {row['path']} ({row['bytes']:,} bytes) | {row['feed_rps']:.0f} | {row['flask_rps']:.0f} "
-            f"| {row['constant_rps']:.0f} | {row['feed_rps'] / row['constant_rps']:.2f} "
-            f"| {row['feed_rps'] / row['flask_rps']:.2f} |"
-        )
     return "\n".join(lines)
 
 

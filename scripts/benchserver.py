@@ -1,5 +1,6 @@
 """What the server benchmarks share: a throwaway embedded instance of `podcast-host serve` on a free loopback
-port, its process tree's memory, and a multipart upload streamed from disk. Loopback only."""
+port, its process tree's memory, a multipart upload streamed from disk, and request rates measured side by
+side with reference apps on the same server. Loopback only."""
 
 from __future__ import annotations
 
@@ -10,17 +11,24 @@ import json
 import os
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psutil
 
 CHUNK = 1 << 20
 BOUNDARY = "bench-boundary"
+# What a reference app answers (with_references): a 304, a 302 with a body of <size> bytes, or 200 of <size>.
+NOT_MODIFIED = "not-modified"
+REDIRECT = "redirect-"
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
 def free_port() -> int:
@@ -197,13 +205,13 @@ def wait_for_port(port: int, server: subprocess.Popen[bytes], timeout_s: float =
 
 def request_rate(
     port: int,
-    path: str,
+    path: str | Callable[[int], str],
     headers: dict[str, str] | Callable[[int], dict[str, str]],
     status: int,
     options: argparse.Namespace,
 ) -> float:
     """Requests per second from `options.clients` keep-alive threads sharing `options.requests` requests,
-    within `options.time_limit` seconds. `headers` may be a function of the request's number."""
+    within `options.time_limit` seconds. `path` and `headers` may be functions of the request's number."""
     per_client = max(options.requests // options.clients, 1)
     deadline = time.monotonic() + options.time_limit
     done = [0] * options.clients
@@ -216,8 +224,9 @@ def request_rate(
             for _ in range(per_client):
                 if time.monotonic() > deadline:
                     return
-                sent = headers(index * per_client + done[index]) if callable(headers) else headers
-                connection.request("GET", path, headers=sent)
+                number = index * per_client + done[index]
+                sent = headers(number) if callable(headers) else headers
+                connection.request("GET", path(number) if callable(path) else path, headers=sent)
                 response = connection.getresponse()
                 response.read()
                 statuses.add(response.status)
@@ -239,3 +248,121 @@ def request_rate(
     if statuses != {status}:
         raise SystemExit(f"GET {path} answered {sorted(statuses)}, not {status}")
     return sum(done) / elapsed
+
+
+# --- the app beside two references --------------------------------------------------------------------------
+
+
+def with_references(app: WsgiApp, stats: Callable[[], dict[str, Any]] | None = None) -> WsgiApp:
+    """Put two references beside the app on the same server: /constant/<name> (a bare WSGI callable) and
+    /flask/<name> (an empty Flask app), where <name> is a body size (200), NOT_MODIFIED (304) or REDIRECT and
+    a body size (302); and /bench-stats, the JSON of `stats()` (what the app's process counted)."""
+    from flask import Flask, Response
+
+    bodies: dict[str, bytes] = {}
+    bare_flask = Flask("constant")
+
+    def body_for(size: str) -> bytes:
+        return bodies.setdefault(size, b"x" * int(size))
+
+    @bare_flask.route("/flask/<name>")
+    def flask_constant(name: str) -> Response:
+        if name == NOT_MODIFIED:
+            return Response(status=304, headers={"ETag": '"constant"'})
+        if name.startswith(REDIRECT):
+            body = body_for(name[len(REDIRECT) :])
+            return Response(body, status=302, headers={"Location": "https://cdn.example.com/x"})
+        return Response(body_for(name), content_type="application/rss+xml; charset=utf-8")
+
+    def dispatch(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        prefix, _, name = environ.get("PATH_INFO", "").lstrip("/").partition("/")
+        if prefix == "flask":
+            return bare_flask(environ, start_response)
+        if prefix == "bench-stats" and stats is not None:
+            payload = json.dumps(stats()).encode()
+            start_response("200 OK", [("Content-Type", "application/json")])
+            return [payload]
+        if prefix != "constant":
+            return app(environ, start_response)
+        if name == NOT_MODIFIED:
+            start_response("304 Not Modified", [("ETag", '"constant"')])
+            return []
+        if name.startswith(REDIRECT):
+            body = body_for(name[len(REDIRECT) :])
+            start_response(
+                "302 Found",
+                [("Location", "https://cdn.example.com/x"), ("Content-Length", str(len(body)))],
+            )
+            return [body]
+        body = body_for(name)
+        start_response(
+            "200 OK",
+            [("Content-Type", "application/rss+xml; charset=utf-8"), ("Content-Length", str(len(body)))],
+        )
+        return [body]
+
+    return dispatch
+
+
+def bench_stats(port: int) -> dict[str, Any]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        connection.request("GET", "/bench-stats")
+        stats: dict[str, Any] = json.loads(connection.getresponse().read())
+        return stats
+    finally:
+        connection.close()
+
+
+@dataclass(frozen=True)
+class Case:
+    """One request of the app, with the reference answer beside it: a body size, NOT_MODIFIED or REDIRECT…"""
+
+    label: str
+    path: str | Callable[[int], str]
+    headers: dict[str, str] | Callable[[int], dict[str, str]]
+    status: int
+    reference: str
+
+    @property
+    def body_bytes(self) -> int:
+        return 0 if self.reference == NOT_MODIFIED else int(self.reference.removeprefix(REDIRECT))
+
+
+def side_by_side(port: int, case: Case, options: argparse.Namespace) -> dict[str, Any]:
+    """The app's rate beside both references', in `options.rounds` rounds of one measurement each, the order
+    reversed every other round. The ratios are taken within each round and their median shown: on a machine
+    that other work slows now and then, a round's three measurements are slowed alike."""
+    rates: dict[str, list[float]] = {"app": [], "flask": [], "constant": []}
+    ratios: dict[str, list[float]] = {"constant": [], "flask": []}
+    for round_number in range(options.rounds):
+        order = ["app", "flask", "constant"]
+        for name in order if round_number % 2 == 0 else reversed(order):
+            if name == "app":
+                rate = request_rate(port, case.path, case.headers, case.status, options)
+            else:
+                rate = request_rate(port, f"/{name}/{case.reference}", {}, case.status, options)
+            rates[name].append(rate)
+        ratios["constant"].append(rates["app"][-1] / rates["constant"][-1])
+        ratios["flask"].append(rates["app"][-1] / rates["flask"][-1])
+    return {
+        "label": case.label,
+        "bytes": case.body_bytes,
+        **{f"{name}_rps": statistics.median(values) for name, values in rates.items()},
+        **{f"over_{name}": statistics.median(values) for name, values in ratios.items()},
+    }
+
+
+def rate_table(rows: list[dict[str, Any]], what: str, goal: float) -> list[str]:
+    """Markdown lines for side_by_side's rows."""
+    lines = [
+        f"| GET | {what} | bare Flask route | bare WSGI (constant) | {what} / constant (goal ≥ {goal}) "
+        f"| {what} / Flask |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row['label']} ({row['bytes']:,} bytes) | {row['app_rps']:.0f} | {row['flask_rps']:.0f} "
+            f"| {row['constant_rps']:.0f} | {row['over_constant']:.2f} | {row['over_flask']:.2f} |"
+        )
+    return lines

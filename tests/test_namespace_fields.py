@@ -222,3 +222,10 @@ def test_lists_and_tables_of_the_wrong_shape_are_refused() -> None:
     with pytest.raises(Invalid, match="At most 50 persons"):
         nf.clean_persons([{"name": str(n)} for n in range(51)])
     assert nf.clean_persons(None) == [] and nf.clean_soundbites([], duration_s=None) == []
+
+
+def test_addresses_and_dates_that_break_the_parsers_are_refused_not_raised() -> None:
+    with pytest.raises(Invalid, match="img must be an http\\(s\\) web address"):
+        nf.clean_persons([{"name": "A", "img": "http://["}])
+    with pytest.raises(Invalid, match="ISO 8601"):
+        nf.clean_update_frequency({"text": "x", "dtstart": "0001-01-01T00:00:00+05:00"})

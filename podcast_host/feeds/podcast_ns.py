@@ -1,14 +1,16 @@
 """Our feedgen extension: the Podcasting 2.0 `podcast:` tags, WebSub hub links, and the iTunes tags feedgen
 gets wrong (itunes:explicit as true/false; itunes:image for any URL). Imported only by build.py, when it first
-builds a feed.
+builds a feed. build.py decides what each tag says (docs/feeds.md, "Podcasting 2.0 tags"); this module only
+writes it as the namespace's documents spell it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
-from feedgen.util import xml_elem
+from feedgen.util import formatRFC2822, xml_elem
 from lxml.etree import _Element
 
 # https://github.com/Podcastindex-org/podcast-namespace/blob/main/docs/1.0.md
@@ -55,6 +57,100 @@ class Funding:
     text: str
 
 
+@dataclass(frozen=True)
+class Person:
+    """One podcast:person (docs/tags/person.md): a name, a role and group of the Podcast Taxonomy, a picture
+    and a page about them."""
+
+    name: str
+    role: str = ""
+    group: str = ""
+    img: str = ""
+    href: str = ""
+
+
+@dataclass(frozen=True)
+class Location:
+    """One podcast:location (docs/tags/location.md): a name to show, subject or creator, a geo URI, an
+    OpenStreetMap id, a country code."""
+
+    name: str
+    rel: str = ""
+    geo: str = ""
+    osm: str = ""
+    country: str = ""
+
+
+@dataclass(frozen=True)
+class Soundbite:
+    """One podcast:soundbite: start and length in seconds, as written ("73.0"), and an optional title."""
+
+    start: str
+    duration: str
+    title: str = ""
+
+
+@dataclass(frozen=True)
+class Trailer:
+    """One podcast:trailer (docs/tags/trailer.md): an enclosure with a title, a publication date, a season."""
+
+    title: str
+    url: str
+    pubdate: datetime
+    length: int | None = None
+    type: str = ""
+    season: int | None = None
+
+
+@dataclass(frozen=True)
+class License:
+    """podcast:license: the identifier and the URL of the licence's text."""
+
+    identifier: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Txt:
+    """One podcast:txt record and its optional purpose."""
+
+    value: str
+    purpose: str = ""
+
+
+@dataclass(frozen=True)
+class RemoteItem:
+    """One podcast:remoteItem of the podroll: another show by its podcast:guid."""
+
+    feed_guid: str
+    feed_url: str = ""
+    title: str = ""
+    medium: str = ""
+
+
+@dataclass(frozen=True)
+class UpdateFrequency:
+    """podcast:updateFrequency: the text, an iCalendar RRULE, its dtstart (ISO 8601), complete."""
+
+    text: str
+    rrule: str = ""
+    dtstart: str = ""
+    complete: bool = False
+
+
+@dataclass(frozen=True)
+class Image:
+    """One podcast:image (docs/tags/image.md); width and height only when known."""
+
+    href: str
+    alt: str = ""
+    aspect_ratio: str = ""
+    width: int | None = None
+    height: int | None = None
+    type: str = ""
+    purpose: str = ""
+
+
 def _sub(parent: _Element, ns: str, tag: str, text: str | None = None, **attrib: str) -> _Element:
     element: _Element = xml_elem(f"{{{ns}}}{tag}", parent, **attrib)
     if text is not None:
@@ -83,8 +179,19 @@ class PodcastChannelExtension(BaseExtension):
         self.locked_owner: str = ""
         self.funding: Funding | None = None
         self.medium: str | None = None
-        # Keep the feed out of directories: itunes:block (Apple's "Yes") and podcast:block ("yes").
+        # Keep the feed out of directories: podcast:block "yes" without an id; out of Apple's, itunes:block.
         self.block = False
+        self.itunes_block = False
+        # podcast:block with an id: (platform slug, blocked), the exceptions to `block`.
+        self.platform_blocks: tuple[tuple[str, bool], ...] = ()
+        self.persons: tuple[Person, ...] = ()
+        self.locations: tuple[Location, ...] = ()
+        self.license: License | None = None
+        self.trailers: tuple[Trailer, ...] = ()
+        self.txt: tuple[Txt, ...] = ()
+        self.podroll: tuple[RemoteItem, ...] = ()
+        self.update_frequency: UpdateFrequency | None = None
+        self.images: tuple[Image, ...] = ()
 
     def extend_ns(self) -> dict[str, str]:
         return {"podcast": PODCAST_NS, "itunes": ITUNES_NS}
@@ -103,7 +210,7 @@ class PodcastChannelExtension(BaseExtension):
             _sub(channel, ITUNES_NS, "image", href=self.itunes_image)
         if self.itunes_explicit is not None:
             _sub(channel, ITUNES_NS, "explicit", _true_false(self.itunes_explicit))
-        if self.block:
+        if self.itunes_block:
             _sub(channel, ITUNES_NS, "block", "Yes")
 
     def _podcast(self, channel: _Element) -> None:
@@ -111,6 +218,8 @@ class PodcastChannelExtension(BaseExtension):
             _sub(channel, PODCAST_NS, "guid", self.guid)
         if self.block:
             _sub(channel, PODCAST_NS, "block", "yes")
+        for platform, blocked in self.platform_blocks:
+            _sub(channel, PODCAST_NS, "block", _yes_no(blocked), id=platform)
         if self.locked is not None:
             owner = {"owner": self.locked_owner} if self.locked_owner else {}
             _sub(channel, PODCAST_NS, "locked", _yes_no(self.locked), **owner)
@@ -118,6 +227,17 @@ class PodcastChannelExtension(BaseExtension):
             _sub(channel, PODCAST_NS, "funding", self.funding.text, url=self.funding.url)
         if self.medium:
             _sub(channel, PODCAST_NS, "medium", self.medium)
+        _people_and_places(channel, self.persons, self.locations, self.license, self.images)
+        for trailer in self.trailers:
+            _trailer(channel, trailer)
+        for record in self.txt:
+            _sub(channel, PODCAST_NS, "txt", record.value, **_given(purpose=record.purpose))
+        if self.podroll:
+            podroll = _sub(channel, PODCAST_NS, "podroll")
+            for show in self.podroll:
+                _remote_item(podroll, show)
+        if self.update_frequency:
+            _update_frequency(channel, self.update_frequency)
 
 
 class PodcastItemExtension(BaseEntryExtension):
@@ -131,6 +251,11 @@ class PodcastItemExtension(BaseEntryExtension):
         self.transcripts: tuple[Transcript, ...] = ()
         self.chapters_url: str | None = None
         self.alternates: tuple[AlternateEnclosure, ...] = ()
+        self.persons: tuple[Person, ...] = ()
+        self.locations: tuple[Location, ...] = ()
+        self.soundbites: tuple[Soundbite, ...] = ()
+        self.license: License | None = None
+        self.images: tuple[Image, ...] = ()
 
     def extend_rss(self, item: _Element) -> _Element:
         if self.itunes_image:
@@ -150,7 +275,66 @@ class PodcastItemExtension(BaseEntryExtension):
             _sub(item, PODCAST_NS, "chapters", url=self.chapters_url, type=CHAPTERS_TYPE)
         for alternate in self.alternates:
             _alternate(item, alternate)
+        for bite in self.soundbites:
+            title = bite.title or None  # untitled: an empty tag, apps choose what to show
+            _sub(item, PODCAST_NS, "soundbite", title, startTime=bite.start, duration=bite.duration)
+        _people_and_places(item, self.persons, self.locations, self.license, self.images)
         return item
+
+
+def _given(**attributes: str | int | None) -> dict[str, str]:
+    """The attributes that have a value, as text: the namespace's optional ones are left out when unset."""
+    return {name: str(value) for name, value in attributes.items() if value not in (None, "")}
+
+
+def _people_and_places(
+    parent: _Element,
+    persons: tuple[Person, ...],
+    locations: tuple[Location, ...],
+    license: License | None,
+    images: tuple[Image, ...],
+) -> None:
+    """The tags a channel and an item share."""
+    for person in persons:
+        attributes = _given(role=person.role, group=person.group, img=person.img, href=person.href)
+        _sub(parent, PODCAST_NS, "person", person.name, **attributes)
+    for place in locations:
+        attributes = _given(rel=place.rel, geo=place.geo, osm=place.osm, country=place.country)
+        _sub(parent, PODCAST_NS, "location", place.name, **attributes)
+    if license:
+        _sub(parent, PODCAST_NS, "license", license.identifier, **_given(url=license.url))
+    for image in images:
+        attributes = _given(
+            href=image.href,
+            alt=image.alt,
+            width=image.width,
+            height=image.height,
+            type=image.type,
+            purpose=image.purpose,
+        )
+        if image.aspect_ratio:
+            attributes["aspect-ratio"] = image.aspect_ratio  # not a Python name
+        _sub(parent, PODCAST_NS, "image", **attributes)
+
+
+def _trailer(channel: _Element, trailer: Trailer) -> None:
+    # The namespace asks for RFC 2822, as an item's pubDate (feedgen's own formatter writes both).
+    attributes = {"pubdate": formatRFC2822(trailer.pubdate), "url": trailer.url}
+    attributes.update(_given(length=trailer.length, type=trailer.type, season=trailer.season))
+    _sub(channel, PODCAST_NS, "trailer", trailer.title, **attributes)
+
+
+def _remote_item(podroll: _Element, show: RemoteItem) -> None:
+    attributes = {"feedGuid": show.feed_guid}
+    attributes.update(_given(feedUrl=show.feed_url, title=show.title, medium=show.medium))
+    _sub(podroll, PODCAST_NS, "remoteItem", **attributes)
+
+
+def _update_frequency(channel: _Element, frequency: UpdateFrequency) -> None:
+    attributes = _given(rrule=frequency.rrule, dtstart=frequency.dtstart)
+    if frequency.complete:
+        attributes["complete"] = "true"  # the namespace's default is false: written only when it is true
+    _sub(channel, PODCAST_NS, "updateFrequency", frequency.text, **attributes)
 
 
 def _alternate(item: _Element, alternate: AlternateEnclosure) -> None:

@@ -7,12 +7,17 @@ over the episodes decides. Processes agree without talking: the ETag is a hash o
 Last-Modified follow from the database. The cache is bounded (FeedCache): past its caps the feed requested
 least recently is dropped, and rendered again when it is next asked for.
 
+One render per show at a time (`_render_once`): the requests that arrive while a feed is rendered wait for it
+and take its bytes, so a burst after a change renders the feed once per process. The fast path before Flask
+(web/fast_paths.py) reads the show's row with FeedStateReader, a connection per thread outside the pool.
+
 A private show's feed is rendered the same way, once per version, with a placeholder where each subscriber's
 token goes (every media, chapters and feed URL); the request puts its own token there (docs/private-feeds.md).
 """
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import secrets
@@ -22,10 +27,13 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import Connection, bindparam, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Engine, bindparam, event, func, select
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, defer
 
 from podcast_host.db import Database
 from podcast_host.errors import NotFound
@@ -131,6 +139,8 @@ class FeedCache:
         self.max_entries = max_entries
         self.max_bytes = max_bytes
         self.size_bytes = 0
+        # Feeds rendered by this process since it started, kept or not (benchmarks and tests read it).
+        self.renders = 0
         self._entries: OrderedDict[int, CachedFeed] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -155,6 +165,10 @@ class FeedCache:
                 _, dropped = self._entries.popitem(last=False)
                 self.size_bytes -= dropped.size_bytes
 
+    def count_render(self) -> None:
+        with self._lock:
+            self.renders += 1
+
     def show_ids(self) -> list[int]:
         """The cached shows, least recently used first."""
         with self._lock:
@@ -167,6 +181,7 @@ class FeedCache:
 # One render per show at a time. Shows share a fixed set of locks, which never grows with their number; two
 # shows on one lock only take turns.
 _RENDER_LOCKS = tuple(threading.Lock() for _ in range(64))
+_READER_MADE = threading.Lock()
 
 
 def feed_state(connection: Connection, slug: str) -> FeedState | None:
@@ -179,6 +194,102 @@ def current_feed_state(db: Database, slug: str) -> FeedState | None:
     """feed_state on a short-lived connection of its own: the common request needs no ORM session."""
     with db.engine.connect() as connection:
         return feed_state(connection, slug)
+
+
+class FeedStateReader:
+    """A show's FeedState by slug, in the one indexed query of _STATE_QUERY, on a database connection each
+    thread keeps for itself: no pool checkout (nor PostgreSQL's ping before one), no ORM, no transaction.
+
+    The connections are in autocommit, so each read sees the latest commit, and they are closed when the
+    engine is disposed. A database error closes the thread's connection (the next read opens another) and is
+    raised: one of `errors`.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        compiled = _STATE_QUERY.compile(dialect=engine.dialect)
+        self._engine = engine
+        self._sql = str(compiled)
+        self._positional = compiled.positional
+        # The same conversions SQLAlchemy applies (UTCDateTime: an aware datetime, also from SQLite's text).
+        self._processors = [
+            column.type.dialect_impl(engine.dialect).result_processor(engine.dialect, None)
+            for column in _STATE_QUERY.selected_columns
+        ]
+        # The driver's errors, and SQLAlchemy's while a connection is made.
+        self.errors: tuple[type[Exception], ...] = (engine.dialect.loaded_dbapi.Error, SQLAlchemyError)
+        self._local = threading.local()
+        self._opened: list[DBAPIConnection] = []
+        self._generation = 0
+        self._lock = threading.Lock()
+        event.listen(engine, "engine_disposed", lambda _engine: self.close())
+
+    def read(self, slug: str) -> FeedState | None:
+        connection = self._connection()
+        try:
+            cursor = connection.cursor()
+            try:
+                cursor.execute(self._sql, (slug,) if self._positional else {"slug": slug})
+                row = cursor.fetchone()
+            finally:
+                cursor.close()
+        except self.errors:
+            self._forget(connection)
+            raise
+        if row is None:
+            return None
+        converted: list[Any] = [
+            value if convert is None else convert(value)
+            for convert, value in zip(self._processors, row, strict=True)
+        ]
+        return FeedState(*converted)
+
+    def close(self) -> None:
+        """Close every thread's connection; a thread that reads again opens a new one."""
+        with self._lock:
+            opened, self._opened = self._opened, []
+            self._generation += 1
+        for connection in opened:
+            connection.close()
+
+    def _connection(self) -> DBAPIConnection:
+        kept = getattr(self._local, "kept", None)
+        if kept is not None and kept[0] == self._generation:
+            connection: DBAPIConnection = kept[1]
+            return connection
+        # Made by the engine (its connect arguments and listeners: SQLite's pragmas), then taken out of the
+        # pool, so that a thread keeping it never leaves the pool short.
+        pooled = self._engine.raw_connection()
+        pooled.detach()
+        made = pooled.dbapi_connection
+        assert made is not None  # a connection just made and detached is still open
+        connection = made
+        connection.rollback()
+        self._engine.dialect.set_isolation_level(connection, "AUTOCOMMIT")
+        with self._lock:
+            self._opened.append(connection)
+            self._local.kept = (self._generation, connection)
+        return connection
+
+    def _forget(self, connection: DBAPIConnection) -> None:
+        self._local.kept = None
+        with self._lock:
+            if connection in self._opened:
+                self._opened.remove(connection)
+        with contextlib.suppress(*self.errors):  # already broken: nothing more to release
+            connection.close()
+
+
+def feed_state_reader(services: Services) -> FeedStateReader:
+    """This process's FeedStateReader, kept in services.caches beside the feeds; made once (it listens to
+    the engine)."""
+    reader = services.caches.get("feed_states")
+    if reader is None:
+        with _READER_MADE:
+            reader = services.caches.get("feed_states")
+            if reader is None:
+                reader = services.caches["feed_states"] = FeedStateReader(services.db.engine)
+    assert isinstance(reader, FeedStateReader)  # "feed_states" is this module's alone
+    return reader
 
 
 def feed_check(session: Session, show_id: int, now: datetime) -> FeedCheck:
@@ -225,20 +336,36 @@ def cached_feed(services: Services, session: Session, state: FeedState, now: dat
 def _render_once(
     services: Services, session: Session, show_id: int, check: FeedCheck, now: datetime
 ) -> RenderedFeed:
-    """Render and cache; one render per show at a time, so a cold 1,000-episode feed is built once."""
+    """Render and cache; one render per show at a time, so a cold 1,000-episode feed is built once.
+
+    A request that had to wait for the lock takes the bytes the render before it kept. When there are none
+    for its check (that render failed, or a commit moved the feed while it rendered) it reads the check again
+    first: what it waited for may be newer than what it saw, and each version is then rendered once."""
     cache = feed_cache(services)
-    with _RENDER_LOCKS[show_id % len(_RENDER_LOCKS)]:
+    lock = _RENDER_LOCKS[show_id % len(_RENDER_LOCKS)]
+    waited = not lock.acquire(blocking=False)
+    if waited:
+        lock.acquire()
+    try:
         cached = cache.get(show_id)
         if cached and cached.check.version == check.version:
             return cached.rendered
+        if waited:
+            check = feed_check(session, show_id, now)
+            if cached and cached.check.version == check.version:
+                return cached.rendered
         show = session.get(Show, show_id)
         if show is None:
             raise NotFound("The show was deleted while its feed was being read.")
         rendered = _render(services, session, show, now)
+        cache.count_render()
         # On PostgreSQL each statement sees the latest commit: keep the bytes only if they match the check.
         if feed_check(session, show_id, now) == check:
             cache.put(show_id, CachedFeed(check, time.monotonic(), rendered))
-    return rendered
+        return rendered
+    finally:
+        # Released whatever happened: a render that fails leaves the next request free to try again.
+        lock.release()
 
 
 def feed_cache(services: Services) -> FeedCache:
@@ -307,13 +434,22 @@ def feed_etag(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()[:40]
 
 
+_UNREAD_BY_FEEDS = (Episode.waveform, Episode.loudness_report, Episode.probe, Episode.retired_audio)
+
+
 def feed_candidates(session: Session, show: Show) -> list[Episode]:
     """Every episode that has audio, listed or not: an unlisted one still moves lastBuildDate when edited.
 
     Episodes without audio were never in the feed; leaving them out keeps their processing heartbeats
     from changing the feed's bytes.
     """
-    query = select(Episode).where(Episode.show_id == show.id, Episode.audio_key.is_not(None))
+    query = (
+        select(Episode)
+        .where(Episode.show_id == show.id, Episode.audio_key.is_not(None))
+        # What the feed never reads stays in the database: a processed episode's waveform alone is a
+        # thousand numbers, and decoding them for 1,000 episodes cost more than writing their items.
+        .options(*(defer(column) for column in _UNREAD_BY_FEEDS))
+    )
     return list(session.scalars(query))
 
 

@@ -8,10 +8,12 @@ from html import escape
 from typing import IO, Any
 
 from flask import Flask, Request, Response, abort, current_app, g, request
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from podcast_host.errors import TooLarge
 from podcast_host.web import api, auth, dashboard, errors, feeds, i18n, media, pages
 from podcast_host.web.context import services
+from podcast_host.web.fast_paths import ALWAYS, FRAMING, FastPaths
 
 # Every route but the uploads takes at most this much body: forms, JSON, notes (docs/deployment.md).
 BODY_LIMIT = 1024 * 1024
@@ -81,6 +83,19 @@ def init_app(app: Flask) -> None:
     app.teardown_request(_close_unannounced_body)
     app.after_request(_security_headers)
     app.after_request(_redirect_within_public_url)
+    _answer_hot_paths_first(app)
+
+
+def _answer_hot_paths_first(app: Flask) -> None:
+    """Public feeds and media redirects that memory already proves are answered before Flask (fast_paths.py).
+    Inside ProxyFix when the app has one: the download counter must see the address Flask would."""
+    services = app.extensions["podcast_host"]
+    outer = app.wsgi_app
+    if isinstance(outer, ProxyFix):
+        outer.app = FastPaths(outer.app, app, services)
+    else:
+        # Replacing wsgi_app is how Flask documents wrapping the app; mypy reads it as assigning to a method.
+        app.wsgi_app = FastPaths(outer, app, services)  # type: ignore[method-assign]
 
 
 def _limit_request_body() -> None:
@@ -146,9 +161,6 @@ def _close_unannounced_body(_exc: BaseException | None) -> None:
 
 def _security_headers(response: Response) -> Response:
     # Only the embed player may be framed by other sites (docs/architecture.md, "Framing").
-    if not getattr(response, "frameable", False):
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+    for name, value in ALWAYS if getattr(response, "frameable", False) else (*FRAMING, *ALWAYS):
+        response.headers.setdefault(name, value)
     return response

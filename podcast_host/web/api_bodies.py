@@ -3,12 +3,14 @@ shows, episodes, tokens and members in its answers (both described in web/schema
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from flask import Response, request
 from marshmallow import Schema
 from werkzeug.datastructures import FileStorage
 
+from podcast_host import episodes, shows
 from podcast_host.errors import UnsupportedMedia
 from podcast_host.feeds.links import Links
 from podcast_host.models import ApiToken, Episode, Membership, Show
@@ -16,6 +18,9 @@ from podcast_host.web.context import services
 from podcast_host.web.openapi import load
 
 LOUDNESS_FIGURES = ("input_lufs", "input_lra", "input_true_peak_dbtp", "output_lufs", "output_true_peak_dbtp")
+SHOW_NAMESPACE_FIELDS = tuple(shows.NAMESPACE_CLEANERS)
+# The Podcasting 2.0 values that are lists of entries, shown as [] when there are none.
+LIST_FIELDS = frozenset({"persons", "locations", "soundbites", "txt", "podroll"})
 
 
 # --- bodies ---------------------------------------------------------------------------------------------
@@ -83,6 +88,9 @@ def show_json(show: Show) -> dict[str, Any]:
         "target_lufs_mono": show.target_lufs_mono,
         "bitrate_stereo_kbps": show.bitrate_stereo_kbps,
         "bitrate_mono_kbps": show.bitrate_mono_kbps,
+        "low_data_stereo_kbps": show.low_data_stereo_kbps,
+        "low_data_mono_kbps": show.low_data_mono_kbps,
+        **namespace_json(show, SHOW_NAMESPACE_FIELDS),
         "created_at": show.created_at.isoformat(),
     }
 
@@ -117,8 +125,18 @@ def episode_json(episode: Episode) -> dict[str, Any]:
         "chapters": bool(episode.chapters),
         "transcript": links.transcript(episode) if episode.transcript_key else None,
         "image": links.image(episode.image_key),
+        **namespace_json(episode, episodes.NAMESPACE_FIELDS),
         "created_at": episode.created_at.isoformat(),
     }
+
+
+def namespace_json(row: Show | Episode, names: Iterable[str]) -> dict[str, Any]:
+    """Podcasting 2.0 values as stored: a list field without entries is [], any other unset value null."""
+    out = {}
+    for name in names:
+        value = getattr(row, name)
+        out[name] = [] if value is None and name in LIST_FIELDS else value
+    return out
 
 
 def token_json(token: ApiToken) -> dict[str, Any]:

@@ -18,9 +18,11 @@ from podcast_host.feeds.categories import CATEGORY_CHOICES
 from podcast_host.feeds.links import Links
 from podcast_host.models import Episode, Show, User, utcnow
 from podcast_host.notes import MAX_NOTES_CHARS, render_notes_html
-from podcast_host.web import auth
+from podcast_host.web import auth, dashboard_namespace
 from podcast_host.web.context import db, services, spooled_upload
 from podcast_host.web.dashboard_forms import (
+    PODCASTING_EPISODE_FIELDS,
+    PODCASTING_SHOW_FIELDS,
     episode_fields,
     episode_values,
     form_errors,
@@ -173,7 +175,7 @@ def settings(slug: str) -> str:
 @bp.post("/shows/<slug>/settings")
 def save_settings(slug: str) -> BaseResponse | tuple[str, int]:
     show = _show_for(slug, "edit_show")
-    fields = show_fields(request.form)
+    fields = {**show_fields(request.form), **dashboard_namespace.show_fields(request.form, show)}
     may_move = _can(show, "move_show")
     if not may_move:
         # An editor's form has neither field: an absent `locked` box must not read as "unchecked".
@@ -184,9 +186,8 @@ def save_settings(slug: str) -> BaseResponse | tuple[str, int]:
         db().commit()
     except Invalid as exc:
         db().rollback()
-        return _settings_page(
-            show, show_values(show, request.form), form_errors(exc, "title"), status_of(exc)
-        )
+        values = {**show_values(show, request.form), **dashboard_namespace.show_values(show, request.form)}
+        return _settings_page(show, values, form_errors(exc, "title"), status_of(exc))
     flash(_("The show's settings are saved."))
     return redirect(url_for(".settings", slug=show.slug), code=303)
 
@@ -213,12 +214,15 @@ def _settings_page(
     page = render_template(
         "admin/settings.html",
         show=show,
-        values=values,
+        # The show's Podcasting 2.0 values, unless the values are a refused form's (they have their own).
+        values={**dashboard_namespace.show_values(show), **values},
         errors=errors,
         can_edit=_can(show, "edit_show"),
         # The owner e-mail and `locked` are an owner's: platforms check them when the feed moves hosts.
         owner_fields=_can(show, "move_show"),
         members=show.members,
+        podcasting=dashboard_namespace.choices(),
+        podcasting_fields=list(PODCASTING_SHOW_FIELDS),
     )
     return page, status
 
@@ -277,11 +281,13 @@ def episode(episode_id: int) -> str:
 def save_episode(episode_id: int) -> BaseResponse | tuple[str, int]:
     episode = _episode_for(episode_id, "edit_episodes")
     try:
-        episodes.update_episode(services(), db(), episode, episode_fields(request.form))
+        fields = {**episode_fields(request.form), **dashboard_namespace.episode_fields(request.form)}
+        episodes.update_episode(services(), db(), episode, fields)
         db().commit()
     except (Invalid, Conflict) as exc:
         db().rollback()
-        return _episode_page(episode, request.form.to_dict(), form_errors(exc, "title"), status_of(exc))
+        values = {**request.form.to_dict(), **dashboard_namespace.episode_values(episode, request.form)}
+        return _episode_page(episode, values, form_errors(exc, "title"), status_of(exc))
     return _changed(episode, _("The episode is saved."))
 
 
@@ -357,11 +363,15 @@ def _episode_page(
         "admin/episode.html",
         show=episode.show,
         episode=episode,
-        values=values,
+        # The episode's Podcasting 2.0 rows, unless the values are a refused form's (they have their own).
+        values={**dashboard_namespace.episode_values(episode), **values},
         errors=errors,
         can_edit=_can(episode.show, "edit_episodes"),
         final=episode.status in FINAL_STATUSES,
         now=utcnow(),
+        podcasting=dashboard_namespace.choices(),
+        podcasting_fields=list(PODCASTING_EPISODE_FIELDS),
+        clock=dashboard_namespace.clock,
     )
     return page, status
 

@@ -19,7 +19,22 @@ from podcast_host.web.context import spooled_upload
 from podcast_host.web.errors import message_of
 
 SHOW_FLAGS = ("explicit", "locked")
-SHOW_TEXT_FIELDS = tuple(name for name in shows.EDITABLE if name not in SHOW_FLAGS)
+# The Podcasting 2.0 fields come as rows, checkboxes and selects: web/dashboard_namespace.py reads them.
+PODCASTING_SHOW_FIELDS = (
+    "persons",
+    "locations",
+    "license",
+    "txt",
+    "podroll",
+    "update_frequency",
+    "block",
+    "low_data_stereo_kbps",
+    "low_data_mono_kbps",
+)
+PODCASTING_EPISODE_FIELDS = ("persons", "locations", "soundbites", "license")
+SHOW_TEXT_FIELDS = tuple(
+    name for name in shows.EDITABLE if name not in SHOW_FLAGS and name not in PODCASTING_SHOW_FIELDS
+)
 EPISODE_TEXT_FIELDS = ("title", "description", "season", "number", "type", "slug")
 
 

@@ -16,6 +16,7 @@ import threading
 import time
 from collections import OrderedDict
 from enum import Enum
+from typing import Any
 
 from flask import Blueprint, current_app, g, redirect, request, send_file
 from sqlalchemy.exc import SQLAlchemyError
@@ -96,7 +97,7 @@ def media(key: str) -> BaseResponse:
         raise NotFound("There is no such media file.") from None
     access, stale, checked = _access(key, where)
     private = access is not Access.PUBLIC
-    headers = _served_headers(key, where, private)
+    headers = served_headers(key, where, private)
     if stale:
         # Answered from memory while the database is away: no cache may keep it (the file may be gone since).
         headers["Cache-Control"] = "no-cache"
@@ -117,7 +118,10 @@ def media(key: str) -> BaseResponse:
             max_age=None if private or stale else PUBLIC_MAX_AGE_S,
         )
     else:
-        if not store.exists(key):
+        # A file found public less than PUBLIC_FOR_S ago existed then (only such a file is remembered): it is
+        # not looked for again, which on S3 would be a request to the store for every download.
+        from_memory = not checked and not stale
+        if not from_memory and not store.exists(key):
             raise NotFound("There is no such media file.")
         # S3: a short-lived presigned URL, signed for this very method (a GET signature is refused for HEAD)
         # and for our headers; the object store answers HEAD and Range itself. A private file's headers say
@@ -140,27 +144,42 @@ def media(key: str) -> BaseResponse:
         # Web players on other sites may fetch what every listener may fetch anyway.
         response.headers["Access-Control-Allow-Origin"] = "*"
     if access is not Access.TEAM:
-        # Only what may count is buffered: a flood of HEAD or 304 requests must not push listeners out.
-        counted = request.method == "GET" and response.status_code in DELIVERED
-        if where.kind == "audio" and counted and app_services.settings.count_downloads:
-            _count(app_services, key, response.status_code)
+        count_download(
+            app_services, request.environ, key, where, response.status_code, g.get("subscriber_id")
+        )
     return response
 
 
-def _count(app_services: Services, key: str, status: int) -> None:
+def count_download(
+    app_services: Services,
+    environ: dict[str, Any],
+    key: str,
+    where: MediaKey,
+    status: int,
+    subscriber_id: int | None = None,
+) -> None:
+    """Hand a listener's request for published audio to the counter; the WSGI environ is read as Flask's
+    request reads it (fast_paths.py counts its redirects here too). Only what may count is buffered: a flood
+    of HEAD or 304 requests must not push listeners out."""
+    # Werkzeug reads the method in capitals whatever the client sent.
+    method = environ["REQUEST_METHOD"].upper()
+    if not (method == "GET" and status in DELIVERED and where.kind == "audio"):
+        return
+    if not app_services.settings.count_downloads:
+        return
     recorder = app_services.recorder
-    range_header = request.headers.get("Range")
+    range_header = environ.get("HTTP_RANGE")
     recorder.note(
         Heard(
             time=recorder.clock(),
-            address=request.remote_addr or "",
+            address=environ.get("REMOTE_ADDR") or "",
             # Cut here already, so that a buffer held through an outage stays small.
-            user_agent=request.headers.get("User-Agent", "")[:MAX_USER_AGENT],
-            method=request.method,
+            user_agent=environ.get("HTTP_USER_AGENT", "")[:MAX_USER_AGENT],
+            method=method,
             key=key,
             status=status,
             range_header=None if range_header is None else range_header[: MAX_RANGE_HEADER + 1],
-            subscriber_id=g.get("subscriber_id"),
+            subscriber_id=subscriber_id,
         )
     )
 
@@ -187,6 +206,13 @@ def _access(key: str, where: MediaKey) -> tuple[Access, bool, bool]:
     if access is not Access.PUBLIC:
         public_keys.forget(key)
     return access, False, True
+
+
+def found_public_lately(app_services: Services, key: str) -> bool:
+    """Whether key was found public (and its file there) less than PUBLIC_FOR_S ago: the media route then
+    answers without asking the database or the store again, and so may the fast path before Flask."""
+    age = _public_keys(app_services).age(key)
+    return age is not None and age < PUBLIC_FOR_S
 
 
 def _public_keys(app_services: Services) -> PublicKeys:
@@ -270,7 +296,7 @@ def _drop_ranges_served_whole() -> None:
         environ.pop("HTTP_IF_RANGE", None)
 
 
-def _served_headers(key: str, where: MediaKey, private: bool) -> dict[str, str]:
+def served_headers(key: str, where: MediaKey, private: bool) -> dict[str, str]:
     """Type, caching and disposition of one file: decided here, whatever the file's name or stored type."""
     headers = {
         "Content-Type": served_type(key),

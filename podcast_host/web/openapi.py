@@ -22,7 +22,7 @@ from podcast_host.accounts import MAX_TOKENS_PER_USER
 from podcast_host.errors import Invalid
 from podcast_host.models import MAX_ID
 from podcast_host.web.errors import STATUS
-from podcast_host.web.schemas import ErrorSchema, File
+from podcast_host.web.schemas import NAMESPACE_RULES, ErrorSchema, File
 
 View = TypeVar("View", bound=Callable[..., Any])
 API_PREFIX = "/api/v1"
@@ -46,14 +46,22 @@ def _first_problem(messages: object) -> tuple[str, str | None]:
     if not isinstance(messages, dict):
         return "The request body must be a JSON object.", None
     name, problem = sorted(messages.items())[0]
+    path = []  # within the field: the entry of a list (a number), the key of an object
     while isinstance(problem, dict):
-        problem = next(iter(problem.values()))
+        key, problem = next(iter(problem.items()))
+        path.append(key)
     detail = problem[0] if isinstance(problem, list) and problem else str(problem)
     if name == "_schema":
         return "The request body must be a JSON object.", None
-    if detail == "Missing data for required field.":
+    inside = [f"entry {key + 1}" if isinstance(key, int) else repr(key) for key in path if key != "_schema"]
+    if inside and detail in ("Missing data for required field.", "Unknown field."):
+        leaf = inside.pop()
+        detail = f"{leaf} is required." if detail.startswith("Missing") else f"there is no field {leaf}."
+    if inside:
+        detail = f"{', '.join(inside)}: {detail}"
+    elif detail == "Missing data for required field.":
         return f"The field {name!r} is required.", name
-    if detail == "Unknown field.":
+    elif detail == "Unknown field.":
         return f"There is no field {name!r} here.", name
     return f"The field {name!r} is not valid: {detail}", name
 
@@ -160,7 +168,27 @@ def build_document(app: Flask, server_url: str) -> dict[str, Any]:
             parameters=parameters,
             operations={m.lower(): _operation(view, operation, m) for m in methods},
         )
-    return spec.to_dict()
+    document = spec.to_dict()
+    components = document["components"]["schemas"]
+    for name, rules in NAMESPACE_RULES.items():
+        if name in components:  # a component no route uses is not in the document
+            components[name].update(rules)
+    _null_means_null(components)
+    return document
+
+
+def _null_means_null(node: object) -> None:
+    """apispec writes a nullable nested object as anyOf [{"type": "object", "nullable": true}, its $ref] for
+    OpenAPI 3.0, and that first branch lets any object in; it is made to take null alone."""
+    if isinstance(node, dict):
+        for branch in node.get("anyOf", ()):
+            if branch == {"type": "object", "nullable": True}:
+                branch["enum"] = [None]
+        for value in node.values():
+            _null_means_null(value)
+    elif isinstance(node, list):
+        for value in node:
+            _null_means_null(value)
 
 
 def _schema_name(schema: Schema | type[Schema]) -> str:

@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, jsonify, redirect, render_template, request, url_for
@@ -22,6 +24,7 @@ from podcast_host.chapters import CHAPTERS_MIME
 from podcast_host.db import DatabaseUnavailable
 from podcast_host.episodes import count_public_episodes, find_episode_by_slug, public_episodes
 from podcast_host.errors import NotFound, refusal
+from podcast_host.feeds import namespace_values
 from podcast_host.feeds.links import Links
 from podcast_host.models import Episode, Show, utcnow
 from podcast_host.notes import stored_notes_html
@@ -30,6 +33,7 @@ from podcast_host.storage import StorageError
 from podcast_host.web.context import db, services
 from podcast_host.web.i18n import speak_like
 from podcast_host.web.media import PRIVATE_CACHING, Access, check_listener, vary_on_session_cookie
+from podcast_host.web.person_roles import role_name
 
 bp = Blueprint("pages", __name__)
 # chapters.json checks a private show's team as the media route does: its answers vary alike.
@@ -48,6 +52,33 @@ class Outlet:
     key: str
     name: str
     url: str
+
+
+@dataclass(frozen=True)
+class Credit:
+    """A person the page credits: their name, their role in the page's language, a page about them."""
+
+    name: str
+    role: str
+    href: str
+
+
+@dataclass(frozen=True)
+class Place:
+    """A place the show or episode names, and its OpenStreetMap page when it has one."""
+
+    name: str
+    made_here: bool  # rel="creator": where it was made; else what it is about
+    map_url: str
+
+
+@dataclass(frozen=True)
+class Clip:
+    """A soundbite: the player plays `start` to `end` (seconds)."""
+
+    start: float
+    end: float
+    title: str
 
 
 class FrameableResponse(Response):
@@ -111,6 +142,8 @@ def show_page(show_slug: str) -> BaseResponse | str:
         page=page,
         pages=pages,
         subscribe=subscribe_links(show, Links(services().settings).feed(show)),
+        credits=credits(namespace_values.persons(show.persons)),
+        places=places(show.locations),
     )
 
 
@@ -130,6 +163,11 @@ def episode_page(show_slug: str, episode_slug: str) -> BaseResponse | str:
         subscribe=subscribe_links(found.show, links.feed(found.show)),
         share=share_links(links.episode_page(found), found.title),
         embed_code=embed_code(links.embed(found), found.title),
+        # The same rules as the feed's (docs/feeds.md, "Podcasting 2.0 tags"): the episode's people replace
+        # the show's; its places, else the show's; the soundbites that fit its audio.
+        credits=credits(namespace_values.credited_persons(found, found.show)),
+        places=places(found.locations) or places(found.show.locations),
+        clips=clips(found),
     )
 
 
@@ -191,6 +229,38 @@ def subscribe_links(show: Show, feed: str) -> list[Outlet]:
         Outlet("overcast", "Overcast", f"overcast://x-callback-url/add?url={_param(feed)}"),
         Outlet("podcast-app", _("Other podcast apps"), f"podcast://{bare}"),
     ]
+
+
+def credits(persons: list[Mapping[str, Any]]) -> list[Credit]:
+    """People as the page credits them, roles named in the page's language."""
+    return [
+        Credit(
+            str(person["name"]), role_name(str(person.get("role") or "host")), _web_link(person.get("href"))
+        )
+        for person in persons
+    ]
+
+
+def places(values: object) -> list[Place]:
+    return [
+        Place(str(place["name"]), place.get("rel") == "creator", namespace_values.osm_url(place.get("osm")))
+        for place in namespace_values.locations(values)
+    ]
+
+
+def clips(episode: Episode) -> list[Clip]:
+    return [
+        Clip(
+            float(bite["start"]), float(bite["start"]) + float(bite["duration"]), str(bite.get("title") or "")
+        )
+        for bite in namespace_values.fitting_soundbites(episode)
+    ]
+
+
+def _web_link(value: object) -> str:
+    """An http(s) address to link to, or "" (checked when saved already; a page links to nothing else)."""
+    text = str(value or "")
+    return text if text.startswith(("https://", "http://")) else ""
 
 
 def share_links(page_url: str, title: str) -> list[Outlet]:

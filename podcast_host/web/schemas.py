@@ -5,7 +5,11 @@ web/openapi.py checks requests against them and builds the OpenAPI document from
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+import json
+import re
+from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
@@ -24,8 +28,34 @@ from podcast_host.episodes import EPISODE_TYPES, MAX_NUMBER
 from podcast_host.errors import Invalid
 from podcast_host.feeds.categories import CATEGORY_CHOICES, format_category, validate_category
 from podcast_host.models import ACCESS_LEVELS, EPISODE_STATUSES, ROLES
+from podcast_host.namespace_fields import (
+    DEFAULT_ROLE,
+    LOCATION_RELS,
+    MAX_LOCATIONS,
+    MAX_NAME,
+    MAX_PERSONS,
+    MAX_PODROLL,
+    MAX_RRULE,
+    MAX_SOUNDBITES,
+    MAX_TXT,
+    MAX_TXT_RECORDS,
+    MAX_URL,
+    MEDIUMS,
+    SOUNDBITE_SECONDS,
+    known_licenses,
+    service_slugs,
+    taxonomy,
+)
 from podcast_host.notes import MAX_NOTES_CHARS
-from podcast_host.shows import LANGUAGE_PATTERN, LUFS_RANGE, MP3_BITRATES, SHOW_TYPES, TEXT_LIMITS, time_zones
+from podcast_host.shows import (
+    LANGUAGE_PATTERN,
+    LUFS_RANGE,
+    MP3_BITRATES,
+    OPUS_BITRATES,
+    SHOW_TYPES,
+    TEXT_LIMITS,
+    time_zones,
+)
 from podcast_host.slugs import MAX_SLUG_LENGTH, check_slug, slugify
 
 
@@ -191,6 +221,270 @@ def _described(description: str | None) -> dict[str, str]:
     return {"description": description} if description else {}
 
 
+# --- Podcasting 2.0 values ------------------------------------------------------------------------------
+# The shapes of namespace_fields.py as the API takes them (docs/api.md, "Podcasting 2.0 values"): each field
+# typed and bounded here, the rules between fields (a role of the person's group, a licence off the list with
+# its URL, COUNT with a dtstart) stated in NAMESPACE_RULES for the document and checked by the domain.
+
+# An http(s) address with a host name (urlsplit reads its host), no space or control character; "" for none.
+WEB_ADDRESS_PATTERN = r"^(https?://[A-Za-z0-9][A-Za-z0-9.-]*(:[0-9]{1,5})?([/?#][^\s\x00-\x1f\x7f-\x9f]*)?)?$"
+UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+OSM_PATTERN = r"^([NWRnwr][0-9]{1,19}(#[0-9]{1,19})?)?$"
+COUNTRY_PATTERN = r"^([A-Za-z]{2})?$"
+# The iCalendar RRULEs the API takes (RFC 5545 §3.3.10): FREQ first, then any of these parts. Every such rule
+# is one python-dateutil reads; COUNT needs a dtstart, as the namespace asks.
+_DAY = "(?:MO|TU|WE|TH|FR|SA|SU)"
+_MONTHDAY = "(?:[1-9]|[12][0-9]|3[01])"
+_MONTH = "(?:[1-9]|1[0-2])"
+_RRULE_PARTS = (
+    "INTERVAL=[1-9][0-9]{0,2}",
+    f"BYDAY={_DAY}(?:,{_DAY}){{0,6}}",
+    f"BYMONTHDAY={_MONTHDAY}(?:,{_MONTHDAY}){{0,30}}",
+    f"BYMONTH={_MONTH}(?:,{_MONTH}){{0,11}}",
+    f"WKST={_DAY}",
+)
+
+
+def _rrule_pattern(*parts: str) -> str:
+    return "^(?:FREQ=(?:DAILY|WEEKLY|MONTHLY|YEARLY)(?:;(?:" + "|".join(parts) + "))*)?$"
+
+
+RRULE_PATTERN = _rrule_pattern(*_RRULE_PARTS, "COUNT=[1-9][0-9]{0,3}")
+RRULE_WITHOUT_COUNT = _rrule_pattern(*_RRULE_PARTS)
+# RFC 3339 date-times from 1970 to 8999 whose day exists (the document leaves out 29 February, which the API
+# takes in leap years): what the API reads with datetime.fromisoformat.
+_DAY_OF_YEAR = (
+    r"(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])|(?:0[13-9]|1[0-2])-(?:29|30)|(?:0[13578]|1[02])-31)"
+)
+INSTANT_PATTERN = (
+    r"^(?:19[7-9][0-9]|[2-8][0-9]{3})-" + _DAY_OF_YEAR + r"T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+    r"(?:\.[0-9]{1,6})?(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])$"
+)
+_INSTANT_SHAPE = re.compile(
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})$"
+)
+INSTANT_YEARS = (1970, 8999)
+
+
+class Real(fields.Float):
+    """A JSON number: not a string of digits, not true or false, not NaN."""
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.make_error("invalid", input=value)
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class Instant(fields.String):
+    """An RFC 3339 date and time with its offset, kept as the text sent (the domain puts it in UTC)."""
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        moment = None
+        # A day or an hour that does not exist stays None, and is refused.
+        with contextlib.suppress(ValueError):
+            moment = (
+                datetime.fromisoformat(text.replace("Z", "+00:00")) if _INSTANT_SHAPE.match(text) else None
+            )
+        if moment is None or not INSTANT_YEARS[0] <= moment.year <= INSTANT_YEARS[1]:
+            raise ValidationError(
+                f"Give a date and time from {INSTANT_YEARS[0]} to {INSTANT_YEARS[1]} with its offset, "
+                "like 2026-01-05T08:00:00Z."
+            )
+        return text
+
+
+class JsonText(fields.String):
+    """A multipart text field holding JSON, read as the field `shape` reads a JSON body's value."""
+
+    def __init__(self, shape: fields.Field[Any], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.shape = Schema.from_dict({"value": shape})
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> Any:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            parsed = json.loads(text)
+        except (ValueError, RecursionError):
+            raise ValidationError("Send this field as JSON text.") from None
+        try:
+            return self.shape().load({"value": parsed})["value"]
+        except ValidationError as error:
+            messages = error.messages
+            problem = messages.get("value", messages) if isinstance(messages, dict) else messages
+            raise ValidationError(problem) from None
+
+
+def name_field() -> fields.String:
+    """A required short text, such as a person's name: one visible character at least."""
+    visible = validate.Regexp(VISIBLE, error="Give at least one visible character.")
+    return fields.String(required=True, validate=[validate.Length(min=1, max=MAX_NAME), visible])
+
+
+def web_address_field(description: str | None = None) -> fields.String:
+    checks = [
+        validate.Length(max=MAX_URL),
+        validate.Regexp(WEB_ADDRESS_PATTERN, error="Give an http(s) web address."),
+    ]
+    return fields.String(validate=checks, metadata=_described(description))
+
+
+def choice_field(choices: Iterable[str], description: str | None = None) -> fields.String:
+    return fields.String(validate=validate.OneOf(list(choices)), metadata=_described(description))
+
+
+class PersonFieldsSchema(Schema):
+    name = name_field()
+    role = choice_field(sorted({role for roles in taxonomy().values() for role in roles}), "Default: host.")
+    group = choice_field(taxonomy(), "The role's group; by default the first that has the role.")
+    img = web_address_field("A picture of the person.")
+    href = web_address_field("A page about the person.")
+
+
+class LocationFieldsSchema(Schema):
+    name = name_field()
+    rel = choice_field(LOCATION_RELS, "subject (what it is about, the default) or creator (where made).")
+    lat = Real(allow_none=True, validate=validate.Range(-90, 90), metadata={"description": "Degrees."})
+    lon = Real(allow_none=True, validate=validate.Range(-180, 180), metadata={"description": "Degrees."})
+    osm = fields.String(
+        validate=validate.Regexp(OSM_PATTERN, error="Give N, W or R and a number, like R113314."),
+        metadata={"description": "An OpenStreetMap node (N), way (W) or relation (R), like R113314."},
+    )
+    country = fields.String(
+        validate=validate.Regexp(COUNTRY_PATTERN, error="Give a two-letter country code."),
+        metadata={"description": "ISO 3166-1 alpha-2."},
+    )
+
+
+class SoundbiteFieldsSchema(Schema):
+    start = Real(required=True, validate=validate.Range(min=0), metadata={"description": "Seconds."})
+    duration = Real(
+        required=True, validate=validate.Range(*SOUNDBITE_SECONDS), metadata={"description": "Seconds."}
+    )
+    title = text_field(MAX_NAME)
+
+
+class LicenseFieldsSchema(Schema):
+    identifier = name_field()
+    url = web_address_field("The licence's text; needed for a licence off the namespace's list.")
+
+
+class TxtFieldsSchema(Schema):
+    purpose = text_field(MAX_NAME, 'What the record is for, such as "verify".')
+    value = fields.String(
+        required=True,
+        validate=[
+            validate.Length(min=1, max=MAX_TXT),
+            validate.Regexp(VISIBLE, error="Give at least one visible character."),
+        ],
+    )
+
+
+class PodrollEntryFieldsSchema(Schema):
+    feed_guid = fields.String(
+        required=True,
+        validate=validate.Regexp(UUID_PATTERN, error="Give the show's podcast:guid, a UUID."),
+        metadata={"description": "The recommended show's podcast:guid."},
+    )
+    feed_url = web_address_field("The recommended show's feed.")
+    title = text_field(MAX_NAME)
+    medium = choice_field(("", *MEDIUMS))
+
+
+class UpdateFrequencyFieldsSchema(Schema):
+    text = name_field()
+    rrule = fields.String(
+        validate=[
+            validate.Length(max=MAX_RRULE),
+            validate.Regexp(RRULE_PATTERN, error="Give an iCalendar RRULE, FREQ first: FREQ=WEEKLY."),
+        ],
+        metadata={"description": "An iCalendar RRULE, FREQ first: FREQ=WEEKLY;BYDAY=MO,TH."},
+    )
+    dtstart = Instant(
+        allow_none=True,
+        metadata={"pattern": INSTANT_PATTERN, "description": "When the schedule starts; needed with COUNT."},
+    )
+    complete = Flag(metadata={"description": "No new episodes will come."})
+
+
+class BlockFieldsSchema(Schema):
+    everywhere = Flag(metadata={"description": "Block every platform but those listed."})
+    platforms = fields.List(
+        choice_field(sorted(service_slugs())),
+        metadata={"description": "Blocked platforms, or, with everywhere, the ones allowed."},
+    )
+
+
+def entries_field(schema: type[Schema], most: int, description: str) -> fields.List[Any]:
+    """A list of Podcasting 2.0 entries; null or [] clears it."""
+    return fields.List(
+        fields.Nested(schema),
+        allow_none=True,
+        validate=validate.Length(max=most),
+        metadata={"description": description},
+    )
+
+
+def low_data_field(description: str) -> fields.Integer:
+    return fields.Integer(
+        strict=True,
+        allow_none=True,
+        validate=validate.OneOf(OPUS_BITRATES),
+        metadata={"description": description},
+    )
+
+
+def _person_rules() -> list[dict[str, Any]]:
+    """A role of the person's group: one alternative per group, where the role is one of that group's (and may
+    be left out only in the cast, whose default role is host)."""
+    rules = []
+    for group, roles in taxonomy().items():
+        rule: dict[str, Any] = {"properties": {"group": {"enum": [group]}, "role": {"enum": list(roles)}}}
+        if DEFAULT_ROLE not in roles:
+            rule["required"] = ["role"]
+        rules.append(rule)
+    return rules
+
+
+# JSON Schema rules between fields, which marshmallow fields cannot state: openapi.build_document adds them to
+# the components of these names, and namespace_fields.py enforces them.
+NAMESPACE_RULES: dict[str, dict[str, Any]] = {
+    "PersonFields": {"anyOf": _person_rules()},
+    "LocationFields": {
+        "anyOf": [
+            {
+                "required": ["lat", "lon"],
+                "properties": {"lat": {"type": "number"}, "lon": {"type": "number"}},
+            },
+            {
+                "properties": {
+                    "lat": {"type": "number", "nullable": True, "enum": [None]},
+                    "lon": {"type": "number", "nullable": True, "enum": [None]},
+                }
+            },
+        ]
+    },
+    "LicenseFields": {
+        "anyOf": [
+            {"properties": {"identifier": {"enum": [name for name, _ in known_licenses().values()]}}},
+            {"required": ["url"], "properties": {"url": {"minLength": 1}}},
+        ]
+    },
+    "UpdateFrequencyFields": {
+        "anyOf": [
+            {"properties": {"rrule": {"pattern": RRULE_WITHOUT_COUNT}}},
+            {"required": ["dtstart"], "properties": {"dtstart": {"type": "string"}}},
+        ]
+    },
+}
+
+
 # --- request bodies -------------------------------------------------------------------------------------
 
 
@@ -237,6 +531,27 @@ class ShowFieldsSchema(Schema):
     bitrate_mono_kbps = bitrate_field(
         f"MP3 bitrate for mono episodes; null: {_ENCODE_DEFAULTS.bitrate_mono_kbps}."
     )
+    low_data_stereo_kbps = low_data_field(
+        f"Low-data Opus bitrate for stereo episodes; null: {_ENCODE_DEFAULTS.low_data_stereo_kbps}."
+    )
+    low_data_mono_kbps = low_data_field(
+        f"Low-data Opus bitrate for mono episodes; null: {_ENCODE_DEFAULTS.low_data_mono_kbps}."
+    )
+    persons = entries_field(PersonFieldsSchema, MAX_PERSONS, "People of the show (podcast:person).")
+    locations = entries_field(LocationFieldsSchema, MAX_LOCATIONS, "Places (podcast:location).")
+    license = fields.Nested(
+        LicenseFieldsSchema, allow_none=True, metadata={"description": "podcast:license; null: none."}
+    )
+    txt = entries_field(TxtFieldsSchema, MAX_TXT_RECORDS, "Free-form records (podcast:txt).")
+    podroll = entries_field(PodrollEntryFieldsSchema, MAX_PODROLL, "Shows you recommend (podcast:podroll).")
+    update_frequency = fields.Nested(
+        UpdateFrequencyFieldsSchema,
+        allow_none=True,
+        metadata={"description": "podcast:updateFrequency; null: derived from the publication dates."},
+    )
+    block = fields.Nested(
+        BlockFieldsSchema, allow_none=True, metadata={"description": "podcast:block; null: no block."}
+    )
 
 
 class ShowCreateSchema(ShowFieldsSchema):
@@ -273,6 +588,22 @@ class EpisodeUploadSchema(Schema):
     publish_at = datetime_field()
     draft = fields.Boolean(metadata={"description": "Without draft or publish_at: published once processed."})
     slug = slug_field()
+    persons = JsonText(
+        entries_field(PersonFieldsSchema, MAX_PERSONS, ""),
+        metadata={"description": "JSON: a list of PersonFields; they replace the show's people."},
+    )
+    locations = JsonText(
+        entries_field(LocationFieldsSchema, MAX_LOCATIONS, ""),
+        metadata={"description": "JSON: a list of LocationFields."},
+    )
+    soundbites = JsonText(
+        entries_field(SoundbiteFieldsSchema, MAX_SOUNDBITES, ""),
+        metadata={"description": "JSON: a list of SoundbiteFields."},
+    )
+    license = JsonText(
+        fields.Nested(LicenseFieldsSchema, allow_none=True),
+        metadata={"description": "JSON: a LicenseFields object."},
+    )
 
 
 class EpisodePatchSchema(Schema):
@@ -285,6 +616,14 @@ class EpisodePatchSchema(Schema):
     publish_at = datetime_field(allow_none=True)
     draft = Flag()
     slug = slug_field()
+    persons = entries_field(PersonFieldsSchema, MAX_PERSONS, "The episode's people, instead of the show's.")
+    locations = entries_field(LocationFieldsSchema, MAX_LOCATIONS, "Places (podcast:location).")
+    soundbites = entries_field(
+        SoundbiteFieldsSchema, MAX_SOUNDBITES, "Clips (podcast:soundbite), within the episode's audio."
+    )
+    license = fields.Nested(
+        LicenseFieldsSchema, allow_none=True, metadata={"description": "podcast:license; null: the show's."}
+    )
 
 
 class PublishSchema(Schema):
@@ -328,6 +667,63 @@ class ErrorSchema(Schema):
     error = fields.Nested(ErrorBodySchema, required=True)
 
 
+class PersonSchema(Schema):
+    name = fields.String(required=True)
+    role = fields.String(required=True)
+    group = fields.String(required=True)
+    img = fields.String(required=True)
+    href = fields.String(required=True)
+
+
+class LocationSchema(Schema):
+    name = fields.String(required=True)
+    rel = fields.String(required=True)
+    lat = fields.Float(required=True, allow_none=True)
+    lon = fields.Float(required=True, allow_none=True)
+    osm = fields.String(required=True)
+    country = fields.String(required=True)
+
+
+class SoundbiteSchema(Schema):
+    start = fields.Float(required=True)
+    duration = fields.Float(required=True)
+    title = fields.String(required=True)
+
+
+class LicenseSchema(Schema):
+    identifier = fields.String(required=True)
+    url = fields.String(required=True, metadata={"description": '"": the listed licence\'s own.'})
+
+
+class TxtSchema(Schema):
+    purpose = fields.String(required=True)
+    value = fields.String(required=True)
+
+
+class PodrollEntrySchema(Schema):
+    feed_guid = fields.String(required=True)
+    feed_url = fields.String(required=True)
+    title = fields.String(required=True)
+    medium = fields.String(required=True)
+
+
+class UpdateFrequencySchema(Schema):
+    text = fields.String(required=True)
+    rrule = fields.String(required=True)
+    dtstart = fields.String(required=True, allow_none=True, metadata={"format": "date-time"})
+    complete = fields.Boolean(required=True)
+
+
+class BlockSchema(Schema):
+    everywhere = fields.Boolean(required=True)
+    platforms = fields.List(fields.String(), required=True)
+
+
+def entries(schema: type[Schema]) -> fields.List[Any]:
+    """An answer's list of Podcasting 2.0 entries: [] when there are none."""
+    return fields.List(fields.Nested(schema), required=True)
+
+
 class ShowSchema(Schema):
     slug = fields.String(required=True)
     title = fields.String(required=True)
@@ -355,6 +751,15 @@ class ShowSchema(Schema):
     target_lufs_mono = fields.Float(required=True, allow_none=True)
     bitrate_stereo_kbps = fields.Integer(required=True, allow_none=True)
     bitrate_mono_kbps = fields.Integer(required=True, allow_none=True)
+    low_data_stereo_kbps = fields.Integer(required=True, allow_none=True)
+    low_data_mono_kbps = fields.Integer(required=True, allow_none=True)
+    persons = entries(PersonSchema)
+    locations = entries(LocationSchema)
+    license = fields.Nested(LicenseSchema, required=True, allow_none=True)
+    txt = entries(TxtSchema)
+    podroll = entries(PodrollEntrySchema)
+    update_frequency = fields.Nested(UpdateFrequencySchema, required=True, allow_none=True)
+    block = fields.Nested(BlockSchema, required=True, allow_none=True)
     created_at = fields.DateTime(required=True)
 
 
@@ -401,6 +806,10 @@ class EpisodeSchema(Schema):
     chapters = fields.Boolean(required=True)
     transcript = fields.String(required=True, allow_none=True, metadata={"format": "uri"})
     image = fields.String(required=True, allow_none=True, metadata={"format": "uri"})
+    persons = entries(PersonSchema)
+    locations = entries(LocationSchema)
+    soundbites = entries(SoundbiteSchema)
+    license = fields.Nested(LicenseSchema, required=True, allow_none=True)
     created_at = fields.DateTime(required=True)
 
 

@@ -1,6 +1,7 @@
 // The listener's player, on the episode page and in the embed: chapters and transcript lines seek the player
-// and the ones playing are marked aria-current; copy buttons copy the feed URL or the embed code. Without
-// this script the page still plays, and the fields to copy from are plain selectable text.
+// and the ones playing are marked aria-current; soundbites play their clip and pause at its end; copy buttons
+// copy the feed URL or the embed code. Without this script the page still plays, soundbites are links to the
+// audio at their clip, and the fields to copy from are plain selectable text.
 const player = () => document.getElementById("player");
 
 function seekTo(seconds) {
@@ -25,7 +26,14 @@ function copy(button) {
 document.addEventListener("click", (event) => {
   const seek = event.target.closest("button.seek");
   if (seek) {
+    endClip();
     seekTo(Number(seek.dataset.start));
+    return;
+  }
+  const bite = event.target.closest("button.soundbite");
+  if (bite) {
+    if (clip && clip.button === bite) endClip(true);
+    else playClip(bite);
     return;
   }
   const button = event.target.closest("button.copy");
@@ -33,7 +41,10 @@ document.addEventListener("click", (event) => {
 });
 
 document.addEventListener("change", (event) => {
-  if (event.target.matches("select.chapter-select")) seekTo(Number(event.target.value));
+  if (event.target.matches("select.chapter-select")) {
+    endClip();
+    seekTo(Number(event.target.value));
+  }
 });
 
 // They do nothing without the script, so they show only with it.
@@ -193,4 +204,60 @@ function useLowData(button, on) {
     remembered = null;
   }
   if (remembered === "1") useLowData(button, true);
+})();
+
+// --- soundbites -------------------------------------------------------------------------------------------
+
+// A soundbite plays from its start and pauses at its end. The player's timeupdate comes a few times a second,
+// so a timer set for the end stops it on time; a seek elsewhere, a chapter or another clip ends the clip.
+let clip = null; // {button, start, end, timer}
+
+function endClip(pause = false) {
+  if (!clip) return;
+  clearTimeout(clip.timer);
+  clip.button.setAttribute("aria-pressed", "false");
+  clip = null;
+  if (pause) player()?.pause();
+}
+
+function playClip(button) {
+  const audio = player();
+  if (!audio) return;
+  endClip();
+  clip = { button, start: Number(button.dataset.start), end: Number(button.dataset.end), timer: 0 };
+  button.setAttribute("aria-pressed", "true");
+  audio.currentTime = clip.start;
+  audio.play().catch(() => endClip());
+}
+
+// Pauses at the clip's end, or sets a timer for it while the clip plays (checked again when it fires).
+function watchClip() {
+  const audio = player();
+  if (!clip || !audio || audio.seeking) return;
+  clearTimeout(clip.timer);
+  const left = clip.end - audio.currentTime;
+  if (left <= 0.02) {
+    endClip(true);
+  } else if (!audio.paused) {
+    clip.timer = setTimeout(watchClip, (left * 1000) / (audio.playbackRate || 1));
+  }
+}
+
+(() => {
+  const audio = player();
+  const bites = document.querySelectorAll("button.soundbite");
+  if (!audio || !bites.length) return;
+  // The buttons take the place of the links, which stay for a page without this script.
+  for (const button of bites) {
+    button.hidden = false;
+    button.setAttribute("aria-pressed", "false");
+    const link = button.parentElement.querySelector("a.soundbite-link");
+    if (link) link.hidden = true;
+  }
+  audio.addEventListener("seeking", () => {
+    // Anywhere but the clip's start, the seek is the listener's: the clip is over.
+    if (clip && Math.abs(audio.currentTime - clip.start) > 0.25) endClip();
+  });
+  for (const type of ["seeked", "timeupdate", "playing", "ratechange"]) audio.addEventListener(type, watchClip);
+  audio.addEventListener("pause", () => clearTimeout(clip?.timer));
 })();
