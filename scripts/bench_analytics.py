@@ -22,7 +22,6 @@ import dataclasses
 import os
 import secrets
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,7 +32,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchserver import free_port, request_rate, wait_for_port  # noqa: E402  (beside this script)
+from benchserver import new_listeners, request_rate, script_server  # noqa: E402  (beside this script)
 from sqlalchemy import create_engine, func, select, text  # noqa: E402
 
 from podcast_host.analytics import report  # noqa: E402  (the path above makes the checkout importable)
@@ -44,13 +43,6 @@ from podcast_host.storage import media_key  # noqa: E402
 
 MEDIA_URL = "https://cdn.example.com/podcast"
 POSTGRES = os.environ.get("PODCAST_HOST_BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-USER_AGENTS = (
-    "AppleCoreMedia/1.0.0.21G93 (iPhone; U; CPU OS 17_6_1 like Mac OS X; en_us)",
-    "Overcast/3.0 (+http://overcast.fm/; iOS podcast app)",
-    "Pocket Casts",
-    "Spotify/8.9.10 Android/34 (SM-S918B)",
-    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
-)
 EPISODES = 100
 DAYS = 90
 REQUESTS_PER_LISTENER_DAY = 2
@@ -108,30 +100,13 @@ def _enclosure_rates(data_dir: Path, options: argparse.Namespace) -> dict[str, A
         key = _published_episode(services, size=1 << 20)
     finally:
         services.close()
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, __file__, "--serve", str(data_dir), "--port", str(port)],
-        env={**os.environ, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    listeners = iter(range(10**9))
-
-    def listener(_: int) -> dict[str, str]:
-        n = next(listeners)
-        address = f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"
-        return {"X-Forwarded-For": address, "User-Agent": USER_AGENTS[n % len(USER_AGENTS)]}
-
+    listener = new_listeners()
     rates: dict[str, list[float]] = {"on": [], "off": []}
-    try:
-        wait_for_port(port, server)
+    with script_server(__file__, data_dir, env=env) as port:
         for _ in range(options.repeats):
             rates["on"].append(request_rate(port, f"/media/{key}", listener, 302, options))
             rates["off"].append(request_rate(port, f"/off/media/{key}", listener, 302, options))
         time.sleep(2.5)  # the last batch written
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
     services = build_services(load_settings(environ=env))
     try:
         with services.db.session() as session:

@@ -19,7 +19,6 @@ import http.client
 import math
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -35,10 +34,9 @@ from benchserver import (  # noqa: E402  (beside this script)
     Case,
     WsgiApp,
     bench_stats,
-    free_port,
     rate_table,
+    script_server,
     side_by_side,
-    wait_for_port,
     with_references,
 )
 from sqlalchemy import select  # noqa: E402
@@ -260,30 +258,11 @@ def _serve(data_dir: Path, port: int, threads: int) -> None:
 def _request_rates(
     data_dir: Path, options: argparse.Namespace
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    port = free_port()
     # The server's access log (one line per request, as in production) goes nowhere.
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            __file__,
-            "--serve",
-            str(data_dir),
-            "--port",
-            str(port),
-            "--server-threads",
-            str(options.server_threads),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for_port(port, server)
+    with script_server(__file__, data_dir, "--server-threads", str(options.server_threads)) as port:
         rows = _measure_paths(port, options)
         burst = _burst_after_an_edit(data_dir, port, options.burst)
         return rows, burst
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def _measure_paths(port: int, options: argparse.Namespace) -> list[dict[str, Any]]:

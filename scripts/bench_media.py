@@ -16,7 +16,6 @@ import argparse
 import http.client
 import os
 import secrets
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,14 +26,15 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchserver import (  # noqa: E402  (beside this script)
+    LISTENER_AGENTS,
     REDIRECT,
     Case,
     WsgiApp,
     bench_stats,
-    free_port,
+    new_listeners,
     rate_table,
+    script_server,
     side_by_side,
-    wait_for_port,
     with_references,
 )
 from sqlalchemy import func, select  # noqa: E402
@@ -45,12 +45,7 @@ from podcast_host.services import Services, build_services  # noqa: E402
 from podcast_host.storage import media_key  # noqa: E402
 
 MEDIA_URL = "https://cdn.example.com/podcast"
-USER_AGENTS = (
-    "AppleCoreMedia/1.0.0.21G93 (iPhone; U; CPU OS 17_6_1 like Mac OS X; en_us)",
-    "Overcast/3.0 (+http://overcast.fm/; iOS podcast app)",
-    "Pocket Casts",
-    "Spotify/8.9.10 Android/34 (SM-S918B)",
-)
+USER_AGENTS = LISTENER_AGENTS[:4]  # podcast apps only
 # Each answer of the route at this share of the bare WSGI app's rate, at least.
 GOAL = 0.6
 # A file of this size lasting this long: a whole-file GET is a download (one minute of audio or more).
@@ -162,40 +157,16 @@ def _serve(data_dir: Path, port: int, threads: int) -> None:
 def _request_rates(
     data_dir: Path, keys: list[str], options: argparse.Namespace
 ) -> tuple[list[dict[str, Any]], int]:
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            __file__,
-            "--serve",
-            str(data_dir),
-            "--port",
-            str(port),
-            "--server-threads",
-            str(options.server_threads),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for_port(port, server)
+    with script_server(__file__, data_dir, "--server-threads", str(options.server_threads)) as port:
         body_bytes = max(_redirect_length(port, key) for key in keys)  # each file's first request checks it
         rows = [side_by_side(port, case, options) for case in _cases(keys, body_bytes)]
         time.sleep(2.5)  # the last batch written
         noted = int(bench_stats(port)["noted"])
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
     return rows, noted
 
 
 def _cases(keys: list[str], body_bytes: int) -> list[Case]:
-    listeners = iter(range(10**9))
-
-    def listener(_: int) -> dict[str, str]:
-        n = next(listeners)
-        address = f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"
-        return {"X-Forwarded-For": address, "User-Agent": USER_AGENTS[n % len(USER_AGENTS)]}
+    listener = new_listeners(USER_AGENTS)
 
     def ranged(number: int) -> dict[str, str]:
         return {**listener(number), "Range": "bytes=0-1"}

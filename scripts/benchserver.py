@@ -203,6 +203,49 @@ def wait_for_port(port: int, server: subprocess.Popen[bytes], timeout_s: float =
     raise SystemExit("the benchmark server did not answer in time")
 
 
+# Podcast apps and a browser, as the download counter sees them.
+LISTENER_AGENTS = (
+    "AppleCoreMedia/1.0.0.21G93 (iPhone; U; CPU OS 17_6_1 like Mac OS X; en_us)",
+    "Overcast/3.0 (+http://overcast.fm/; iOS podcast app)",
+    "Pocket Casts",
+    "Spotify/8.9.10 Android/34 (SM-S918B)",
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+)
+
+
+def new_listeners(agents: tuple[str, ...] = LISTENER_AGENTS) -> Callable[[int], dict[str, str]]:
+    """Headers of a new listener per request: their own address (behind a trusted proxy) and an app."""
+    numbers = iter(range(10**9))
+
+    def listener(_: int) -> dict[str, str]:
+        n = next(numbers)
+        address = f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"
+        return {"X-Forwarded-For": address, "User-Agent": agents[n % len(agents)]}
+
+    return listener
+
+
+@contextlib.contextmanager
+def script_server(
+    script: str, data_dir: Path, *args: str, env: dict[str, str] | None = None
+) -> Iterator[int]:
+    """A bench script run again as its own server child (`--serve DATA_DIR --port N ARGS`) on a free loopback
+    port, its output discarded; yields the port once it listens, and stops the child on the way out."""
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, script, "--serve", str(data_dir), "--port", str(port), *args],
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port, server)
+        yield port
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
 def request_rate(
     port: int,
     path: str | Callable[[int], str],

@@ -161,6 +161,37 @@ def chromium() -> Iterator[Any]:
             browser.close()
 
 
+# The viewports the pages are looked at in: a laptop's window and a phone held upright.
+DESKTOP = {"width": 1100, "height": 800}
+PHONE = {"width": 390, "height": 844}
+
+
+@contextmanager
+def listener_page(browser: Any, site: str, clipboard: bool = False) -> Iterator[Any]:
+    """A listener's desktop page on `site` (a fresh browser context), closed on the way out."""
+    context = browser.new_context(viewport=DESKTOP, base_url=site)
+    if clipboard:
+        context.grant_permissions(["clipboard-read", "clipboard-write"], origin=site)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+def wait_for_metadata(page: Any) -> None:
+    """Wait until the page's player (#player) knows its audio's duration; fails on a media error."""
+    state = page.evaluate("""() => new Promise((resolve) => {
+        const audio = document.getElementById('player');
+        if (audio.readyState >= 1) return resolve({readyState: audio.readyState});
+        audio.addEventListener('loadedmetadata', () => resolve({readyState: audio.readyState}), {once: true});
+        audio.addEventListener('error', () => resolve({error: audio.error.code}), {once: true});
+        audio.load();
+    })""")
+    assert state.get("readyState", 0) >= 1, state
+
+
 @dataclass
 class Screenshots:
     """Keeps full-page screenshots in test-artifacts/screenshots/ and lists them at the end of the run."""

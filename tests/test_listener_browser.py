@@ -11,7 +11,16 @@ from typing import Any
 
 import pytest
 from audio_fixtures import make_speech, write_jpeg
-from browser import Screenshots, chromium, free_port, live_server
+from browser import (
+    DESKTOP,
+    PHONE,
+    Screenshots,
+    chromium,
+    free_port,
+    listener_page,
+    live_server,
+    wait_for_metadata,
+)
 from conftest import make_services
 from helpers import auth, create_show, upload_episode
 
@@ -19,7 +28,6 @@ from podcast_host import accounts, create_app, shows
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-DESKTOP = {"width": 1100, "height": 800}
 EMBED = {"width": 480, "height": 120}
 CHAPTERS = {
     "chapters": [
@@ -110,17 +118,13 @@ def browser() -> Iterator[Any]:
 @pytest.fixture
 def page(browser: Any, site: str) -> Iterator[Any]:
     """A listener's desktop page, allowed to use the clipboard."""
-    context = browser.new_context(viewport=DESKTOP, base_url=site)
-    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=site)
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    yield page
-    context.close()
+    with listener_page(browser, site, clipboard=True) as opened:
+        yield opened
 
 
 def test_clicking_a_chapters_title_seeks_the_player(page: Any) -> None:
     page.goto("/morning/first/")
-    _wait_for_metadata(page)
+    wait_for_metadata(page)
     page.locator("ol.chapters .chapter-title", has_text="The guest").click()
     page.wait_for_function("document.getElementById('player').currentTime >= 3.9")
     # Marked once the player has seeked there.
@@ -130,14 +134,14 @@ def test_clicking_a_chapters_title_seeks_the_player(page: Any) -> None:
 
 def test_low_data_plays_the_opus_file_from_where_the_player_was(page: Any) -> None:
     page.goto("/morning/first/")
-    _wait_for_metadata(page)
+    wait_for_metadata(page)
     button = page.locator("#low-data")
     assert button.is_visible() and button.get_attribute("aria-pressed") == "false"
     page.evaluate("document.getElementById('player').currentTime = 5")
     button.click()
     assert button.get_attribute("aria-pressed") == "true"
     page.wait_for_function("document.getElementById('player').currentSrc.split('?')[0].endsWith('.opus')")
-    _wait_for_metadata(page)
+    wait_for_metadata(page)
     page.wait_for_function("Math.abs(document.getElementById('player').currentTime - 5) < 0.5")
     page.evaluate("document.getElementById('player').play()")
     page.wait_for_function("document.getElementById('player').currentTime >= 5.5", timeout=20_000)
@@ -154,7 +158,7 @@ def test_low_data_plays_the_opus_file_from_where_the_player_was(page: Any) -> No
 def test_the_chapter_and_transcript_line_playing_are_marked(page: Any, screenshots: Screenshots) -> None:
     page.goto("/morning/first/")
     page.locator("#transcript li").nth(3).wait_for()  # the transcript is fetched and shown by the script
-    _wait_for_metadata(page)
+    wait_for_metadata(page)
     # Start at the second line (3 s): playing carries the marks over the chapter (4 s) and line (6 s) edges.
     page.locator("#transcript li").nth(1).get_by_role("button").click()
     page.wait_for_function("document.getElementById('player').currentTime >= 3")
@@ -254,17 +258,6 @@ def test_the_embed_fits_480_by_120_whatever_the_title(
 # --- steps ----------------------------------------------------------------------------------------------
 
 
-def _wait_for_metadata(page: Any) -> None:
-    state = page.evaluate("""() => new Promise((resolve) => {
-        const audio = document.getElementById('player');
-        if (audio.readyState >= 1) return resolve({readyState: audio.readyState});
-        audio.addEventListener('loadedmetadata', () => resolve({readyState: audio.readyState}), {once: true});
-        audio.addEventListener('error', () => resolve({error: audio.error.code}), {once: true});
-        audio.load();
-    })""")
-    assert state.get("readyState", 0) >= 1, state
-
-
 def _marked(page: Any) -> dict[str, str]:
     """The text of the chapter and of the transcript line marked aria-current (exactly one of each)."""
     found = page.evaluate("""() => {
@@ -277,8 +270,6 @@ def _marked(page: Any) -> dict[str, str]:
 
 
 # --- languages ----------------------------------------------------------------------------------------------
-
-PHONE = {"width": 390, "height": 844}
 
 
 def _interface_strings_in_english() -> list[str]:

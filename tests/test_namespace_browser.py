@@ -10,7 +10,16 @@ from typing import Any
 
 import pytest
 from audio_fixtures import make_speech
-from browser import Screenshots, chromium, free_port, live_server
+from browser import (
+    DESKTOP,
+    PHONE,
+    Screenshots,
+    chromium,
+    free_port,
+    listener_page,
+    live_server,
+    wait_for_metadata,
+)
 from conftest import make_services
 from helpers import create_show
 
@@ -20,8 +29,6 @@ from podcast_host.storage import media_key, unguessable_name
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-DESKTOP = {"width": 1100, "height": 800}
-PHONE = {"width": 390, "height": 844}
 SECONDS = 12.0
 # The clip the tests play: 3.0 s to 5.5 s.
 CLIP = {"start": 3.0, "duration": 2.5, "title": "The road from the coast"}
@@ -89,16 +96,13 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def page(browser: Any, site: str) -> Iterator[Any]:
-    context = browser.new_context(viewport=DESKTOP, base_url=site)
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    yield page
-    context.close()
+    with listener_page(browser, site) as opened:
+        yield opened
 
 
 def test_a_soundbite_plays_from_its_start_and_pauses_at_its_end(page: Any, screenshots: Screenshots) -> None:
     page.goto("/morning/first/")
-    _wait_for_metadata(page)
+    wait_for_metadata(page)
     assert page.locator("button.soundbite").count() == 1, "the clip past the end is left out"
     button = page.locator("button.soundbite", has_text=CLIP["title"])
     assert button.is_visible() and button.get_attribute("aria-pressed") == "false"
@@ -118,7 +122,7 @@ def test_a_soundbite_plays_from_its_start_and_pauses_at_its_end(page: Any, scree
 
 def test_a_seek_elsewhere_ends_the_clip(page: Any) -> None:
     page.goto("/morning/first/")
-    _wait_for_metadata(page)
+    wait_for_metadata(page)
     _record_play_and_pause(page)
     page.locator("button.soundbite").click()
     page.wait_for_function("window.startedAt !== null")
@@ -188,17 +192,6 @@ def test_an_arabic_page_lays_credits_places_and_clips_out_right_to_left(
 
 
 # --- steps ----------------------------------------------------------------------------------------------
-
-
-def _wait_for_metadata(page: Any) -> None:
-    state = page.evaluate("""() => new Promise((resolve) => {
-        const audio = document.getElementById('player');
-        if (audio.readyState >= 1) return resolve({readyState: audio.readyState});
-        audio.addEventListener('loadedmetadata', () => resolve({readyState: audio.readyState}), {once: true});
-        audio.addEventListener('error', () => resolve({error: audio.error.code}), {once: true});
-        audio.load();
-    })""")
-    assert state.get("readyState", 0) >= 1, state
 
 
 def _record_play_and_pause(page: Any) -> None:
