@@ -46,7 +46,7 @@ PERMISSIONS = {
 # Show fields that need "move_show": where the show lives (its slug, the host its feed moved to) and what
 # proves its ownership to podcast platforms when the feed moves hosts (itunes:email, podcast:locked owner=),
 # and who may hear it at all (public or private).
-OWNER_ONLY_SHOW_FIELDS = ("slug", "moved_to_url", "email", "locked", "access")
+OWNER_ONLY_SHOW_FIELDS = ("slug", "moved_to_url", "email", "locked", "access", "txt", "block")
 
 
 def normalize_email(email: str) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import unicodedata
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -44,8 +45,16 @@ MEDIUMS = ("podcast", "music", "video", "film", "audiobook", "newsletter", "blog
 DEFAULT_ROLE = "host"
 DEFAULT_GROUP = "cast"
 
-_OSM = re.compile(r"^([NWR])(\d{1,19})(#\d{1,19})?$", re.IGNORECASE)
+# ASCII digits only: str.isdigit and \d also take Arabic-Indic and other digits, which no OSM id has.
+_OSM = re.compile(r"^([NWR])([0-9]{1,19})(#[0-9]{1,19})?$", re.IGNORECASE)
 _COUNTRY = re.compile(r"^[A-Za-z]{2}$")
+# What an RRULE's value is written with (RFC 5545, 3.3.10): part names and values, "=", ";", ",", and the
+# signs of BYDAY=-1FR. One line: dateutil would read more lines (EXDATE:…, DTSTART:…) as a set of rules.
+_RRULE_TEXT = re.compile(r"^[A-Z0-9=;,+-]*$")
+# Characters no web address carries as they are (RFC 3986 2.2-2.4: they are percent-encoded), and that
+# browsers read in their own way ("\" as "/"): refused rather than published in an href.
+_NOT_IN_ADDRESSES = frozenset('"<>\\')
+_JOINERS = frozenset("\u200c\u200d")  # zero-width non-joiner and joiner
 
 
 # --- vocabularies -----------------------------------------------------------------------------------------
@@ -315,6 +324,15 @@ def clean_update_frequency(value: object, field: str = "update_frequency") -> di
     if rule:
         if rule.startswith("RRULE:"):
             rule = rule[len("RRULE:") :]
+        if not _RRULE_TEXT.match(rule):
+            raise Invalid(
+                refusal(
+                    "The rrule %(rule)r is not an iCalendar recurrence rule (%(why)s).",
+                    rule=rule,
+                    why=refusal("a rule is one line of letters, digits and the signs = ; , + -"),
+                ),
+                field=field,
+            )
         try:
             rrulestr(rule, dtstart=start or datetime(2000, 1, 1, tzinfo=UTC))
         except (ValueError, TypeError) as error:
@@ -417,10 +435,11 @@ def _web_address(value: object, field: str, n: int | None, key: str) -> str:
         return ""
     try:
         parts = urlsplit(text)
-        usable = parts.scheme in ("http", "https") and bool(parts.hostname)
-    except ValueError:  # an unbalanced "[" of an IPv6 host
+        usable = parts.scheme in ("http", "https") and _is_host(parts.hostname, parts.netloc)
+        parts.port  # noqa: B018 (read for its ValueError: a port that is no number from 0 to 65535)
+    except ValueError:  # an unbalanced "[" of an IPv6 host, a bad port
         usable = False
-    if not usable or any(c.isspace() for c in text):
+    if not usable or any(_unwritten(c) for c in text):
         raise Invalid(
             _where(
                 field,
@@ -430,6 +449,26 @@ def _web_address(value: object, field: str, n: int | None, key: str) -> str:
             field=field,
         )
     return text
+
+
+def _is_host(host: str | None, netloc: str) -> bool:
+    """A host name (letters of any script, digits, hyphens, dots), an IPv4 address or a bracketed IPv6 one, as
+    the API's own pattern has it; urlsplit would take anything between "//" and the path as a host."""
+    if not host:
+        return False
+    if "[" in netloc:
+        return all(c in "0123456789abcdef:." for c in host)
+    labels = host.removesuffix(".").split(".")
+    return all(label and label[0] != "-" and all(c.isalnum() or c == "-" for c in label) for label in labels)
+
+
+def _unwritten(c: str) -> bool:
+    """A character a web address may not hold as it is: a space, a control, an invisible format character such
+    as the bidirectional overrides RFC 3987 (4.1) forbids in an address (the joiners that Persian and Indic
+    words and emoji are spelled with stay), or one RFC 3986 has percent-encoded."""
+    if c.isspace() or c in _NOT_IN_ADDRESSES:
+        return True
+    return unicodedata.category(c) == "Cc" or (unicodedata.category(c) == "Cf" and c not in _JOINERS)
 
 
 def _number(value: object, field: str, n: int | None, key: str) -> float:

@@ -60,7 +60,7 @@ def osm_url(osm: str | None) -> str:
     if not osm or osm[0].upper() not in _OSM_TYPES:
         return ""
     number = osm[1:].partition("#")[0]
-    if not number.isdigit():
+    if not (number.isascii() and number.isdigit()):  # isdigit alone takes "١٢٣" and "¹²"
         return ""
     return f"{OSM_BASE}/{_OSM_TYPES[osm[0].upper()]}/{number}"
 

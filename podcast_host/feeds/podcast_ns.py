@@ -13,6 +13,8 @@ from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.util import formatRFC2822, xml_elem
 from lxml.etree import _Element
 
+from podcast_host.notes import clean_text
+
 # https://github.com/Podcastindex-org/podcast-namespace/blob/main/docs/1.0.md
 # Apps such as podcast-partytime look for the prefix `podcast` itself, not just the URI.
 PODCAST_NS = "https://podcastindex.org/namespace/1.0"
@@ -152,9 +154,12 @@ class Image:
 
 
 def _sub(parent: _Element, ns: str, tag: str, text: str | None = None, **attrib: str) -> _Element:
-    element: _Element = xml_elem(f"{{{ns}}}{tag}", parent, **attrib)
+    """A tag of `parent`, its text and attributes without what XML 1.0 cannot carry: build.py cleans the texts
+    it writes, but a value stored past the checks (an address, a role, a feedGuid) must leave its tag, not the
+    whole feed, to the lxml error it would raise."""
+    element: _Element = xml_elem(f"{{{ns}}}{tag}", parent, **{k: clean_text(v) for k, v in attrib.items()})
     if text is not None:
-        element.text = text
+        element.text = clean_text(text)
     return element
 
 

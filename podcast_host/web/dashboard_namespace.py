@@ -98,12 +98,20 @@ def _entries(form: MultiDict[str, str], kind: str) -> list[dict[str, Any]]:
 
 
 def _posted_rows(form: MultiDict[str, str], kind: str) -> list[dict[str, Any]]:
-    """Every posted row of `kind` as typed, with `filled` (something typed) and `remove` (its box checked)."""
+    """Every posted row of `kind` as typed, with `filled` (something typed) and `remove` (its box checked).
+
+    The page numbers its rows from 0 and offers no more than the field's limit: rows numbered up to the limit
+    are read (one more than the page has, so that a post with too many is refused as too many entries), and
+    any other is no row of the form. A post of thousands of rows costs no more than one of the page's."""
+    most = ROW_LIMITS[kind]
     numbers: set[int] = set()
     for name in form:
         head, _, rest = name.partition("-")
         digits, _, key = rest.partition("-")
-        if head == kind and digits.isdecimal() and digits.isascii() and key in ROWS[kind]:
+        # The length first: Python reads no integer of more than 4,300 digits.
+        if head != kind or key not in ROWS[kind] or len(digits) > len(str(most)):
+            continue
+        if digits.isdecimal() and digits.isascii() and int(digits) <= most:
             numbers.add(int(digits))
     rows = []
     for number in sorted(numbers):
@@ -261,7 +269,10 @@ def _posted_values(form: MultiDict[str, str], kinds: Iterable[str], show_section
 
 
 def _rows(kind: str, filled: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The rows a form shows: the filled ones, then blank ones up to the field's limit."""
+    """The rows a form shows: the filled ones, then blank ones, up to the field's limit. A refused form that
+    posted more rows is shown with the first ones only, so that its page stays the size of a form's, however
+    many the post had."""
+    filled = filled[: ROW_LIMITS[kind]]
     blanks = max(0, min(BLANK_ROWS, ROW_LIMITS[kind] - len(filled)))
     blank = {key: "" for key in ROWS[kind]} | {"filled": False, "remove": False}
     return [*filled, *(dict(blank) for _ in range(blanks))]

@@ -421,10 +421,24 @@ class BlockFieldsSchema(Schema):
     )
 
 
+class _BoundedList(fields.List[Any]):
+    """A list refused by its length before any entry is read: a megabyte of empty entries costs nothing."""
+
+    def __init__(self, inner: fields.Field[Any], most: int, **kwargs: Any) -> None:
+        super().__init__(inner, **kwargs)
+        self.most = most
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if isinstance(value, list) and len(value) > self.most:
+            raise ValidationError(f"Longer than maximum length {self.most}.")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 def entries_field(schema: type[Schema], most: int, description: str) -> fields.List[Any]:
     """A list of Podcasting 2.0 entries; null or [] clears it."""
-    return fields.List(
-        fields.Nested(schema),
+    return _BoundedList(
+        most=most,
+        inner=fields.Nested(schema),
         allow_none=True,
         validate=validate.Length(max=most),
         metadata={"description": description},
