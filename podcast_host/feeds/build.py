@@ -8,6 +8,7 @@ podcast_guid from here, never holds them.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -124,7 +125,8 @@ def build_feed(show: Show, episodes: Sequence[Episode], links: FeedLinks, now: d
     fg.lastBuildDate(_last_build_date(show, episodes, listed, now))
     if listed:
         fg.pubDate(listed[0].publish_at)
-    fg.podcast_index.update_frequency = _update_frequency(show, episodes)
+    # Published episodes alone: a scheduled one must not show, even as a change of the stated rhythm.
+    fg.podcast_index.update_frequency = _update_frequency(show, listed)
     planned = _within(show, description, listed, _item_scope(show, links))
     fg.podcast_index.trailers = _trailers([plan.episode for plan in planned], links)
     # feedgen writes the items no kept bytes stand for; the kept ones go in their places afterwards.
@@ -159,11 +161,15 @@ def _item_scope(show: Show, links: FeedLinks) -> tuple[str, ...] | None:
 def _item_key(scope: tuple[str, ...] | None, episode: Episode) -> Hashable | None:
     """An item's key in ITEMS: its feed's scope and its episode's version. Every change of an episode's row
     moves its updated_at (the ORM's onupdate, which the feed's own cache check relies on too); the guid tells
-    apart two databases one process may serve in turn. A row never stored (no id) is never kept."""
+    apart two databases one process may serve in turn. A row never stored (no id) is never kept.
+
+    The key is the SHA-256 of their repr (strings quoted and escaped: no two tuples give one text). The tuple
+    itself, with its time stamp and guid, took half as much room again per item as the cap counts
+    (item_cache.py)."""
     row_id, updated_at = episode.id, episode.updated_at
     if scope is None or row_id is None or updated_at is None:
         return None
-    return (scope, row_id, updated_at, episode.guid)
+    return hashlib.sha256(repr((scope, row_id, updated_at.isoformat(), episode.guid)).encode()).digest()
 
 
 def _within(
@@ -234,12 +240,16 @@ def _values_size(*fields: object) -> int:
     # A quote inside a value is \" in JSON and &quot; in an attribute: 4 bytes more.
     escaping = 4 * dump.count("&") + 3 * (dump.count("<") + dump.count(">")) + 4 * dump.count('\\"')
     entries = sum(len(field) if isinstance(field, list) else 1 for field in present)
-    return len(dump.encode("utf-8")) + escaping + _ENTRY_BYTES * entries
+    return len(dump.encode("utf-8", errors="surrogatepass")) + escaping + _ENTRY_BYTES * entries
 
 
 def _escaped_size(text: str) -> int:
     """UTF-8 bytes of `text` as XML character data: & becomes &amp; (+4), < and > &lt; and &gt; (+3)."""
-    return len(text.encode("utf-8")) + 4 * text.count("&") + 3 * (text.count("<") + text.count(">"))
+    return (
+        len(text.encode("utf-8", errors="surrogatepass"))
+        + 4 * text.count("&")
+        + 3 * (text.count("<") + text.count(">"))
+    )
 
 
 def _listed_episodes(episodes: Sequence[Episode], now: datetime) -> list[Episode]:
@@ -361,7 +371,7 @@ def _block(ext: PodcastChannelExtension, block: object) -> None:
 
 
 def _update_frequency(show: Show, candidates: Sequence[Episode]) -> UpdateFrequency | None:
-    """The producer's stated schedule, else one derived from the full episodes published or scheduled."""
+    """The producer's stated schedule, else one derived from the full episodes already published."""
     from podcast_host.feeds.podcast_ns import UpdateFrequency
 
     stated = show.update_frequency

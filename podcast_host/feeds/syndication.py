@@ -23,8 +23,9 @@ import hashlib
 import secrets
 import threading
 import time
+import weakref
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -200,9 +201,10 @@ class FeedStateReader:
     """A show's FeedState by slug, in the one indexed query of _STATE_QUERY, on a database connection each
     thread keeps for itself: no pool checkout (nor PostgreSQL's ping before one), no ORM, no transaction.
 
-    The connections are in autocommit, so each read sees the latest commit, and they are closed when the
-    engine is disposed. A database error closes the thread's connection (the next read opens another) and is
-    raised: one of `errors`.
+    The connections are in autocommit, so each read sees the latest commit. A thread's connection is closed
+    when the thread ends (a server that starts a thread per request holds no more of them than it has threads
+    alive) and when the engine is disposed. A database error closes the thread's connection (the next read
+    opens another) and is raised: one of `errors`.
     """
 
     def __init__(self, engine: Engine) -> None:
@@ -218,22 +220,23 @@ class FeedStateReader:
         # The driver's errors, and SQLAlchemy's while a connection is made.
         self.errors: tuple[type[Exception], ...] = (engine.dialect.loaded_dbapi.Error, SQLAlchemyError)
         self._local = threading.local()
-        self._opened: list[DBAPIConnection] = []
+        self._opened: set[DBAPIConnection] = set()
         self._generation = 0
         self._lock = threading.Lock()
         event.listen(engine, "engine_disposed", lambda _engine: self.close())
 
     def read(self, slug: str) -> FeedState | None:
-        connection = self._connection()
+        kept = self._kept()
         try:
-            cursor = connection.cursor()
+            cursor = kept.connection.cursor()
             try:
                 cursor.execute(self._sql, (slug,) if self._positional else {"slug": slug})
                 row = cursor.fetchone()
             finally:
                 cursor.close()
         except self.errors:
-            self._forget(connection)
+            self._local.kept = None
+            kept.release()
             raise
         if row is None:
             return None
@@ -246,16 +249,15 @@ class FeedStateReader:
     def close(self) -> None:
         """Close every thread's connection; a thread that reads again opens a new one."""
         with self._lock:
-            opened, self._opened = self._opened, []
+            opened, self._opened = self._opened, set()
             self._generation += 1
         for connection in opened:
-            connection.close()
+            self._close(connection)
 
-    def _connection(self) -> DBAPIConnection:
-        kept = getattr(self._local, "kept", None)
-        if kept is not None and kept[0] == self._generation:
-            connection: DBAPIConnection = kept[1]
-            return connection
+    def _kept(self) -> _ThreadConnection:
+        kept: _ThreadConnection | None = getattr(self._local, "kept", None)
+        if kept is not None and kept.generation == self._generation:
+            return kept
         # Made by the engine (its connect arguments and listeners: SQLite's pragmas), then taken out of the
         # pool, so that a thread keeping it never leaves the pool short.
         pooled = self._engine.raw_connection()
@@ -266,17 +268,36 @@ class FeedStateReader:
         connection.rollback()
         self._engine.dialect.set_isolation_level(connection, "AUTOCOMMIT")
         with self._lock:
-            self._opened.append(connection)
-            self._local.kept = (self._generation, connection)
-        return connection
+            self._opened.add(connection)
+            kept = _ThreadConnection(connection, self._generation, self._forget)
+        self._local.kept = kept
+        return kept
 
     def _forget(self, connection: DBAPIConnection) -> None:
-        self._local.kept = None
         with self._lock:
-            if connection in self._opened:
-                self._opened.remove(connection)
-        with contextlib.suppress(*self.errors):  # already broken: nothing more to release
+            self._opened.discard(connection)
+        self._close(connection)
+
+    def _close(self, connection: DBAPIConnection) -> None:
+        # Already broken, or closed by close() before its thread ended: nothing more to release.
+        with contextlib.suppress(*self.errors):
             connection.close()
+
+
+class _ThreadConnection:
+    """One thread's connection, kept as its thread-local value: `release` forgets and closes it, once,
+    when called or when the value goes (the thread ended, or it opened a newer connection)."""
+
+    __slots__ = ("__weakref__", "connection", "generation", "release")
+
+    def __init__(
+        self, connection: DBAPIConnection, generation: int, forget: Callable[[DBAPIConnection], None]
+    ) -> None:
+        self.connection = connection
+        self.generation = generation
+        self.release = weakref.finalize(self, forget, connection)
+        # At exit the engine's own disposal (or the process's end) closes what is left.
+        self.release.atexit = False
 
 
 def feed_state_reader(services: Services) -> FeedStateReader:

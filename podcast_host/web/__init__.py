@@ -79,6 +79,7 @@ def init_app(app: Flask) -> None:
     auth.init_app(app)
     dashboard.init_app(app)
     app.before_request(_limit_request_body)
+    app.url_value_preprocessor(_refuse_nul_in_path)
     app.teardown_appcontext(_close_session)
     app.teardown_request(_close_unannounced_body)
     app.after_request(_security_headers)
@@ -96,6 +97,13 @@ def _answer_hot_paths_first(app: Flask) -> None:
     else:
         # Replacing wsgi_app is how Flask documents wrapping the app; mypy reads it as assigning to a method.
         app.wsgi_app = FastPaths(outer, app, services)  # type: ignore[method-assign]
+
+
+def _refuse_nul_in_path(endpoint: str | None, values: dict[str, Any] | None) -> None:
+    """A path part with a NUL names nothing here (PostgreSQL refuses NUL in text): 404, as an unknown name
+    gets, before any route looks it up."""
+    if values and any(isinstance(value, str) and "\x00" in value for value in values.values()):
+        abort(404)
 
 
 def _limit_request_body() -> None:

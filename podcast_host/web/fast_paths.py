@@ -63,19 +63,19 @@ class Answer:
 
 @dataclass(frozen=True)
 class PreparedFeed:
-    """One representation of a rendered feed (plain or gzip) with its headers made once: those of the 200 and
-    of the 304 that go before the Date werkzeug adds; the security headers follow the Date in both."""
+    """The headers of one representation of a rendered feed (plain or gzip), made once: those of the 200 and
+    of the 304 that go before the Date werkzeug adds; the security headers follow the Date in both. The
+    body stays the rendered feed's: kept here, it would outlive the feed cache's caps."""
 
     etag: str
     last_modified: str
-    body: bytes
     ok_headers: list[Header]
     not_modified_headers: list[Header]
 
-    def answer(self, not_modified: bool, date: str) -> Answer:
+    def answer(self, not_modified: bool, date: str, body: bytes) -> Answer:
         if not_modified:
             return Answer(NOT_MODIFIED, [*self.not_modified_headers, ("Date", date), *FRAMING, *ALWAYS], b"")
-        return Answer(OK, [*self.ok_headers, ("Date", date), *FRAMING, *ALWAYS], self.body)
+        return Answer(OK, [*self.ok_headers, ("Date", date), *FRAMING, *ALWAYS], body)
 
 
 class FastPaths:
@@ -118,7 +118,12 @@ class FastPaths:
 
     def _feed(self, environ: dict[str, Any], segment: str) -> Answer | None:
         slug = _path_text(segment)
-        if not slug or "/" in slug or slug in self._taken() or "HTTP_IF_MATCH" in environ:
+        if (
+            not feeds.could_be_slug(slug)
+            or "/" in slug
+            or slug in self._taken()
+            or "HTTP_IF_MATCH" in environ
+        ):
             # If-Match can turn a 304 into a 412: werkzeug's rules, left to Flask.
             return None
         reader = feed_state_reader(self.services)
@@ -133,7 +138,7 @@ class FastPaths:
             return None
         gzip_ok = self._accepts_gzip(environ.get("HTTP_ACCEPT_ENCODING"))
         prepared = self._prepared_feed(state.show_id, rendered, gzip_ok)
-        return prepared.answer(_not_modified(environ, prepared), self._http_date())
+        return prepared.answer(_not_modified(environ, prepared), self._http_date(), _body(rendered, gzip_ok))
 
     def _prepared_feed(self, show_id: int, rendered: RenderedFeed, gzip_ok: bool) -> PreparedFeed:
         kept = self._prepared.get((show_id, gzip_ok))
@@ -212,7 +217,6 @@ class FastPaths:
 def prepare_feed(rendered: RenderedFeed, gzip_ok: bool, caching: str) -> PreparedFeed:
     """A feed's answers as the Flask route makes them: its headers, werkzeug's length, the security headers;
     the 304 without the headers werkzeug takes out of one."""
-    body = rendered.gzipped if gzip_ok else rendered.body
     headers = feeds.feed_headers(rendered, gzip_ok, caching)
     not_modified = Headers(headers)
     _remove_entity_headers(not_modified)
@@ -220,10 +224,13 @@ def prepare_feed(rendered: RenderedFeed, gzip_ok: bool, caching: str) -> Prepare
     return PreparedFeed(
         etag=named["ETag"],
         last_modified=named["Last-Modified"],
-        body=body,
-        ok_headers=[*headers, ("Content-Length", str(len(body)))],
+        ok_headers=[*headers, ("Content-Length", str(len(_body(rendered, gzip_ok))))],
         not_modified_headers=not_modified.to_wsgi_list(),
     )
+
+
+def _body(rendered: RenderedFeed, gzip_ok: bool) -> bytes:
+    return rendered.gzipped if gzip_ok else rendered.body
 
 
 def taken_segments(url_map: Map) -> frozenset[str]:
