@@ -358,11 +358,16 @@ def _tags_for(store: MediaStore, episode: Episode, show: Show) -> audio.EpisodeT
 
 def _encode_settings(show: Show) -> audio.EncodeSettings:
     defaults = audio.EncodeSettings()
+    # The low-data bitrates are read with getattr: a schema without their columns keeps the defaults.
+    low_data_stereo: int | None = getattr(show, "low_data_stereo_kbps", None)
+    low_data_mono: int | None = getattr(show, "low_data_mono_kbps", None)
     return audio.EncodeSettings(
         target_lufs_stereo=show.target_lufs_stereo or defaults.target_lufs_stereo,
         target_lufs_mono=show.target_lufs_mono or defaults.target_lufs_mono,
         bitrate_stereo_kbps=show.bitrate_stereo_kbps or defaults.bitrate_stereo_kbps,
         bitrate_mono_kbps=show.bitrate_mono_kbps or defaults.bitrate_mono_kbps,
+        low_data_stereo_kbps=low_data_stereo or defaults.low_data_stereo_kbps,
+        low_data_mono_kbps=low_data_mono or defaults.low_data_mono_kbps,
     )
 
 

@@ -131,6 +131,36 @@ def test_a_steady_tone_needs_no_limiter(workdir):
     assert result.loudness_report["limiter_applied"] is False
 
 
+def test_stereo_is_measured_as_stereo_not_as_its_mono_fold_down(workdir):
+    """Channels in opposite phase cancel in a mono fold-down: the gain must follow the stereo loudness."""
+    voice = fx.make_speech(workdir / "one-voice.wav", seconds=10, channels=1, level_db=-12)
+    src = workdir / "opposite-phase.flac"
+    fx._run(["-i", str(voice), "-af", "pan=stereo|c0=c0|c1=-1*c0", "-c:a", "flac", str(src)])
+    dst, result = _process(src)
+    _assert_on_target(dst, -16.0)
+    source = audio.measure_loudness(src)
+    assert result.loudness_report["input_lufs"] == pytest.approx(source["lufs"], abs=0.1)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        pytest.param(lambda d: fx.make_dynamic(d / "clicks.flac", seconds=12, channels=2), id="clicks"),
+        pytest.param(lambda d: fx.make_speech(d / "overs.wav", 8, 2, level_db=14), id="overs"),
+        pytest.param(lambda d: fx.make_speech(d / "quiet.mp3", 8, 1, 48_000, level_db=-12), id="mono 48k"),
+        pytest.param(lambda d: fx.make_speech(d / "narrow.wav", 8, 2, 8_000), id="stereo 8k"),
+    ],
+)
+def test_the_report_gives_the_inputs_loudness_and_true_peak(workdir, make):
+    """Pass 1 reads the sample peak; the first encode measures the true peak the report gives."""
+    src = make(workdir)
+    _, result = _process(src)
+    source = audio.measure_loudness(src)
+    report = result.loudness_report
+    assert report["input_lufs"] == pytest.approx(source["lufs"], abs=0.1)
+    assert report["input_true_peak_dbtp"] == pytest.approx(source["true_peak_dbtp"], abs=0.2)
+
+
 def test_surround_is_folded_down_to_stereo(workdir):
     src = fx.make_surround(workdir / "surround.wav", seconds=6)
     assert audio.probe(src, SIX_HOURS).channels == 6

@@ -97,7 +97,9 @@ def test_the_waveform_has_the_same_number_of_points_whatever_the_length(workdir:
 
 
 @pytest.mark.slow
-def test_processing_never_runs_more_than_two_ffmpeg_processes_at_once(workdir: Path) -> None:
+@pytest.mark.parametrize("low_data", [False, True], ids=["mp3", "mp3 and low data"])
+def test_processing_never_runs_more_than_three_ffmpeg_processes(workdir: Path, low_data: bool) -> None:
+    """Decoder, encoder and meter while the MP3 is made, the Opus file included (docs/audio-pipeline.md)."""
     src = fx.make_dynamic(workdir / "dynamic.wav", seconds=40, channels=2)  # needs the limiter
     me = psutil.Process()
     most, done = 0, threading.Event()
@@ -111,13 +113,16 @@ def test_processing_never_runs_more_than_two_ffmpeg_processes_at_once(workdir: P
 
     counter = threading.Thread(target=count)
     counter.start()
+    low_data_dst = workdir / "dynamic.opus" if low_data else None
+    dst, probed = workdir / "dynamic.mp3", audio.probe(src, SIX_HOURS)
     try:
-        result = audio.process(src, workdir / "dynamic.mp3", audio.probe(src, SIX_HOURS), SETTINGS, TAGS)
+        result = audio.process(src, dst, probed, SETTINGS, TAGS, low_data_dst=low_data_dst)
     finally:
         done.set()
         counter.join()
     assert result.loudness_report["limiter_applied"]
-    assert most == 2
+    assert (result.low_data is not None) == low_data
+    assert most == 3
 
 
 def _is_ffmpeg(process: psutil.Process) -> bool:
@@ -139,12 +144,20 @@ def test_importing_the_pipeline_loads_neither_pydub_nor_mutagen() -> None:
 
 def test_a_run_past_its_deadline_stops_its_ffmpeg_and_says_so(workdir: Path) -> None:
     src = fx.make_tone(workdir / "long-enough.wav", seconds=60, channels=2)
+    probed = audio.probe(src, SIX_HOURS)
     me = psutil.Process()
     started = time.monotonic()
     with pytest.raises(audio.TimedOut, match="longer than its time limit"):
         audio.process(
-            src, workdir / "late.mp3", audio.probe(src, SIX_HOURS), SETTINGS, TAGS, deadline=started + 0.5
+            src,
+            workdir / "late.mp3",
+            probed,
+            SETTINGS,
+            TAGS,
+            deadline=started + 0.5,
+            low_data_dst=workdir / "late.opus",
         )
     assert time.monotonic() - started < 5  # stopped at the deadline, not after the minute of audio
     assert not [c for c in me.children(recursive=True) if _is_ffmpeg(c)]
-    assert not (workdir / "late.mp3").exists()
+    assert not (workdir / "late.mp3").exists() and not (workdir / "late.opus").exists()
+    assert not list(workdir.glob(".encoding-*"))

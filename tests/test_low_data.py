@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import threading
 from pathlib import Path
 from typing import Any
 
 import audio_fixtures as fx
 import feedparser
+import psutil
 import pytest
 from analytics_helpers import IPHONE
 from flask.testing import FlaskClient
@@ -55,42 +57,67 @@ def test_the_low_data_file_is_opus_at_the_mp3s_loudness(tmp_path: Path, channels
     target = -19.0 if channels == 1 else -16.0
     measured = audio.measure_loudness(opus)
     assert measured["lufs"] == pytest.approx(target, abs=1.0)
-    # Opus's own overshoot lifts true peaks above the MP3's (docs/audio-pipeline.md): never to clipping.
+    # Opus's own overshoot lifts true peaks above the MP3's (docs/audio-pipeline.md, "The low-data file").
     assert measured["true_peak_dbtp"] < 0.0
-    assert result.low_data.lufs == pytest.approx(measured["lufs"], abs=0.1)
     # Same samples, same gain: the two files measure alike.
     assert measured["lufs"] == pytest.approx(audio.measure_loudness(mp3)["lufs"], abs=0.5)
 
 
-def test_the_low_data_measurement_runs_under_the_runs_deadline(
+def test_the_low_data_bitrate_follows_the_settings(tmp_path: Path) -> None:
+    src = fx.make_speech(tmp_path / "speech.wav", seconds=12, channels=2, rate=44_100, level_db=0)
+    opus = tmp_path / "out.opus"
+    settings = audio.EncodeSettings(low_data_stereo_kbps=48)
+    result = audio.process(
+        src, tmp_path / "out.mp3", audio.probe(src, SIX_HOURS), settings, TAGS, low_data_dst=opus
+    )
+    assert result.low_data == audio.LowData(48)
+    assert opus.stat().st_size * 8 / OggOpus(opus).info.length / 1000 == pytest.approx(48, rel=0.25)
+
+
+def test_a_low_data_encoder_that_fails_fails_the_run_and_leaves_no_file(tmp_path: Path) -> None:
+    """libopus runs in the ffmpeg that measures the MP3: when it cannot start, the run stops and says so."""
+    src = fx.make_speech(tmp_path / "speech.wav", seconds=3, channels=2, rate=44_100, level_db=0)
+    settings = audio.EncodeSettings(low_data_stereo_kbps=-5)  # a bitrate libopus refuses
+    with pytest.raises(audio.DecodeFailed, match="encoding its low-data file failed"):
+        audio.process(
+            src,
+            tmp_path / "out.mp3",
+            audio.probe(src, SIX_HOURS),
+            settings,
+            TAGS,
+            low_data_dst=tmp_path / "out.opus",
+        )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["speech.wav"]
+
+
+def test_a_run_does_not_hang_where_pipes_keep_their_default_buffer(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The Opus file is measured on another thread: the run's deadline, which kills every ffmpeg of the run
-    when it passes, must hold there too."""
-    import time
+    """Where a pipe cannot be widened (not Linux, a low pipe-max-size), decoder, encoder and meter must still
+    not wait on one another: the meter opens the MP3 stream from its first packets (the slowest MP3 here)."""
+    from podcast_host.audio import encode
 
-    from podcast_host.audio import encode, ffmpeg
+    monkeypatch.setattr(encode, "_widen_pipe", lambda pipe: None)
+    src = fx.make_speech(tmp_path / "speech.wav", seconds=12, channels=1, rate=44_100, level_db=0)
+    mp3, opus = tmp_path / "out.mp3", tmp_path / "out.opus"
+    settings = audio.EncodeSettings(bitrate_mono_kbps=32, low_data_mono_kbps=16)
+    results: list[audio.ProcessResult] = []
 
-    seen: list[tuple[str, float | None]] = []
-    real = encode._measure
+    def run() -> None:
+        results.append(
+            audio.process(src, mp3, audio.probe(src, SIX_HOURS), settings, TAGS, low_data_dst=opus)
+        )
 
-    def measure(path: Path, *args: Any) -> Any:
-        seen.append((Path(path).suffix, ffmpeg._deadline.get()))
-        return real(path, *args)
-
-    monkeypatch.setattr(encode, "_measure", measure)
-    src = fx.make_speech(tmp_path / "speech.wav", seconds=3, channels=1, rate=44_100, level_db=0)
-    deadline = time.monotonic() + 600
-    audio.process(
-        src,
-        tmp_path / "out.mp3",
-        audio.probe(src, SIX_HOURS),
-        audio.EncodeSettings(),
-        TAGS,
-        deadline=deadline,
-        low_data_dst=tmp_path / "out.opus",
-    )
-    assert sorted(seen) == [(".mp3", deadline), (".opus", deadline)]
+    job = threading.Thread(target=run, daemon=True)
+    job.start()
+    job.join(timeout=120)
+    if job.is_alive():
+        for child in psutil.Process().children(recursive=True):
+            child.kill()
+        pytest.fail("processing hung with the pipes' default buffers")
+    assert results and results[0].low_data == audio.LowData(16)
+    assert results[0].loudness_report["on_target"] is True
+    assert OggOpus(opus).info.length == pytest.approx(12, abs=0.3)
 
 
 def test_without_a_destination_no_low_data_file_is_made(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from helpers import stored_episode
 from podcast_host import audio, episodes, processing, recovery, shows
 from podcast_host.cli import main
 from podcast_host.jobs import RetryLater
-from podcast_host.models import FAILED, PROCESSING, READY, Episode, utcnow
+from podcast_host.models import FAILED, PROCESSING, READY, Episode, Show, utcnow
 from podcast_host.services import Services
 
 
@@ -155,3 +155,17 @@ def test_the_pipeline_uses_the_shows_own_settings(sqlite_services: Services, sam
     assert abs(done.loudness_report["output_lufs"] + 20) <= 1
     # 96 kbps CBR: about 12 kB per second of audio
     assert abs(done.enclosure_length / done.duration_s - 12_000) < 1_500
+
+
+def test_the_low_data_bitrates_come_from_the_show_where_it_sets_them() -> None:
+    """A show without the fields (or with them null) keeps the defaults; one that sets them gets its own."""
+    defaults = audio.EncodeSettings()
+    show = Show(slug="s", title="S")
+    settings = processing._encode_settings(show)
+    assert (settings.low_data_stereo_kbps, settings.low_data_mono_kbps) == (
+        defaults.low_data_stereo_kbps,
+        defaults.low_data_mono_kbps,
+    )
+    show.low_data_stereo_kbps, show.low_data_mono_kbps = 48, 20
+    settings = processing._encode_settings(show)
+    assert (settings.low_data_stereo_kbps, settings.low_data_mono_kbps) == (48, 20)

@@ -9,7 +9,8 @@ package for every request. docs/audio-pipeline.md explains the passes and the nu
 - measure.py: pass 1 (loudness, decoded length, channels, waveform) and how far any decoder may run.
 - waveform.py: the page's waveform peaks, in bounded memory.
 - loudness.py: the gain plan (LAME's loudness loss, the limiter, corrections) and the loudness report.
-- encode.py: passes 2 and 3, decoder -> pydub's gain -> LAME, then the MP3 measured.
+- encode.py: passes 2 and 3 at once, decoder -> pydub's gain -> LAME, the MP3 measured while it is written
+  by the ffmpeg that also encodes the low-data Opus file.
 - progress.py: each pass's progress mapped onto the job's.
 - tags.py: the ID3v2 tag and its chapter frames.
 - pipeline.py: `process`, which runs the passes in order; `keep`, which publishes an MP3 as it is.

@@ -68,11 +68,16 @@ def _file_url(path: Path) -> str:
 
 # ebur128's closing summary; framelog=verbose keeps its ten lines per second of audio out of the log.
 EBUR128 = "ebur128=peak=true:framelog=verbose"
+# No true peak's oversampling (to 192 kHz, in doubles): the sample peak costs nothing beside the loudness.
+EBUR128_SAMPLE_PEAK = "ebur128=peak=sample:framelog=verbose"
 _SUMMARY_FIELDS = {
     "lufs": r"I:\s+(\S+) LUFS",
     "lra": r"LRA:\s+(\S+) LU\b",
-    "true_peak_dbtp": r"Peak:\s+(\S+) dBFS",
+    "true_peak_dbtp": r"True peak:\s+Peak:\s+(\S+) dBFS",
+    "sample_peak_dbfs": r"Sample peak:\s+Peak:\s+(\S+) dBFS",
 }
+# `-loglevel level+info` tags every line with its level, so errors stand out among a filter's summary.
+_ERROR_LINE = re.compile(r"\[(?:error|fatal)\] (.*)")
 
 
 def measure_loudness(path: Path) -> Loudness:
@@ -106,19 +111,25 @@ def _measure(
 
 
 def _parse_ebur128(log: str) -> Loudness:
+    """ebur128's summary: "lufs" and "lra", and each peak it was asked for (-inf for silence)."""
     summary = log[log.rfind("Summary:") :]
     if "Summary:" not in log:
         raise DecodeFailed("ffmpeg gave no loudness summary for the audio.")
     figures = {}
     for name, pattern in _SUMMARY_FIELDS.items():
         found = re.search(pattern, summary)
-        figures[name] = float(found.group(1)) if found else -math.inf
+        if found:
+            figures[name] = float(found.group(1))
+        elif name in ("lufs", "lra"):  # a peak that was not asked for stays out
+            figures[name] = -math.inf
     return figures
 
 
 def _last_line(log: str) -> str:
-    lines = [line.strip() for line in log.splitlines() if line.strip()]
-    return lines[-1][:200] if lines else "no message"
+    """The line that says why ffmpeg failed: the last one tagged as an error, else simply the last one."""
+    errors = _ERROR_LINE.findall(log)
+    lines = errors or [line.strip() for line in log.splitlines() if line.strip()]
+    return lines[-1].strip()[:200] if lines else "no message"
 
 
 def _read_log(log: IO[bytes]) -> str:

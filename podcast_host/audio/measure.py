@@ -13,6 +13,7 @@ from pathlib import Path
 from podcast_host.audio.errors import DecodeFailed
 from podcast_host.audio.ffmpeg import (
     EBUR128,
+    EBUR128_SAMPLE_PEAK,
     _ffmpeg,
     _file_url,
     _last_line,
@@ -39,6 +40,7 @@ class _InputMeasure:
     decoded_s: float
     waveform: list[float]
     channels: int  # of the MP3 to make: 1 for mono input, 2 for anything else
+    sample_rate: int  # as ffmpeg decodes it
 
 
 @dataclass(frozen=True)
@@ -76,12 +78,22 @@ class _DecodeAllowance:
 
 
 def _measure_input(
-    src: Path, probed: ProbeResult, allowed: _DecodeAllowance, progress: _ProgressScale
+    src: Path,
+    probed: ProbeResult,
+    allowed: _DecodeAllowance,
+    progress: _ProgressScale,
+    true_peak: bool = False,
 ) -> _InputMeasure:
-    """Pass 1: one decode that gives the input loudness (ebur128), the decoded length and the waveform."""
+    """Pass 1: one decode that gives the input loudness (ebur128), the decoded length and the waveform.
+
+    Its peak is the sample peak unless `true_peak` is asked for: a true peak costs this pass, which nothing
+    overlaps, most of its time again, and the encode measures it where a core is free."""
     # Surround is measured as the stereo fold-down we will publish; mono and stereo as they are.
     fold_down = "aformat=channel_layouts=stereo," if probed.channels > 2 else ""
-    chain = f"{fold_down}{EBUR128},aformat=channel_layouts=mono"
+    meter = EBUR128 if true_peak else EBUR128_SAMPLE_PEAK
+    # ebur128 hands on the layout it measured: the waveform's mono must come from a resampler after it, or
+    # ffmpeg folds the audio to mono before ebur128, which then meters a downmix (peaks up to 3 dB off).
+    chain = f"{fold_down}{meter},aresample={WAVEFORM_RATE},aformat=channel_layouts=mono"
     command = _ffmpeg(
         "-i",
         _file_url(src),
@@ -91,8 +103,6 @@ def _measure_input(
         allowed.stop_s,
         "-af",
         chain,
-        "-ar",
-        str(WAVEFORM_RATE),
         "-f",
         "s16le",
         "pipe:1",
@@ -112,16 +122,25 @@ def _measure_input(
     decoded_s = peaks.samples / WAVEFORM_RATE
     _check_decoded(decoder.returncode, log_text, decoded_s, allowed)
     allowed.check(decoded_s)
-    channels = _decoded_channels(log_text, probed.channels)
-    return _InputMeasure(_parse_ebur128(log_text), decoded_s, peaks.points(), channels)
+    stream = _INPUT_STREAM.search(log_text)
+    return _InputMeasure(
+        _parse_ebur128(log_text),
+        decoded_s,
+        peaks.points(),
+        _decoded_channels(stream, probed.channels),
+        int(stream.group(1)) if stream else probed.sample_rate,
+    )
 
 
-def _decoded_channels(log: str, probed_channels: int) -> int:
+# The input stream as ffmpeg describes it: "Stream #0:0: Audio: flac, 44100 Hz, stereo, s16".
+_INPUT_STREAM = re.compile(r"Stream #0:\d+.*?: Audio: [^,]+, (\d+) Hz, ([^,]+)")
+
+
+def _decoded_channels(stream: re.Match[str] | None, probed_channels: int) -> int:
     """1 when ffmpeg decodes mono, else 2: ffmpeg's word beats mutagen's, which misreads some mono AAC."""
-    stream = re.search(r"Stream #0:\d+.*?: Audio: [^,]+, \d+ Hz, ([^,]+)", log)
     if stream is None:
         return 1 if probed_channels == 1 else 2
-    return 1 if stream.group(1).strip() in ("mono", "1 channels") else 2
+    return 1 if stream.group(2).strip() in ("mono", "1 channels") else 2
 
 
 def _check_decoded(returncode: int, log: str, decoded_s: float, allowed: _DecodeAllowance) -> None:

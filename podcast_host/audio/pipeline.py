@@ -15,7 +15,6 @@ from podcast_host.audio.ffmpeg import _deadline
 from podcast_host.audio.loudness import (
     LoudnessReport,
     _corrected_plan,
-    _finite,
     _first_plan,
     _GainPlan,
     _loudness_report,
@@ -45,10 +44,9 @@ class EncodeSettings:
 
 @dataclass(frozen=True)
 class LowData:
-    """The low-data Opus file a run wrote: its bitrate and its measured loudness."""
+    """The low-data Opus file a run wrote, and its bitrate."""
 
     kbps: int
-    lufs: float | None
 
 
 @dataclass(frozen=True)
@@ -72,7 +70,7 @@ def process(
     low_data_dst: Path | None = None,
 ) -> ProcessResult:
     """Measure, normalize, encode and tag `src` into the MP3 `dst`, and with `low_data_dst` the same audio
-    into a low-data Opus file there, in the same encoding pass; `src` is only read.
+    into a low-data Opus file there, from the same gained samples; `src` is only read.
 
     No decoder runs past what the probe allows: the probed length (+1 s) when the file states it, else
     `max_duration_s`; audio that goes on longer fails as DecodeFailed. Past `deadline` (a time.monotonic()
@@ -98,7 +96,7 @@ def _process(
     src, dst = Path(src), Path(dst)
     report_progress = _ProgressScale(progress)
     allowed = _DecodeAllowance.of(src, probed.duration_s, max_duration_s)
-    measured = _measure_input(src, probed, allowed, report_progress.span(0.0, 0.25))
+    measured = _measure_input(src, probed, allowed, report_progress.span(0.0, 0.1))
     channels = measured.channels
     target = settings.target_lufs_mono if channels == 1 else settings.target_lufs_stereo
     kbps = settings.bitrate_mono_kbps if channels == 1 else settings.bitrate_stereo_kbps
@@ -110,20 +108,25 @@ def _process(
     if low_data_dst is not None:
         low_kbps = settings.low_data_mono_kbps if channels == 1 else settings.low_data_stereo_kbps
         low_data = LowDataOutput(partial.with_suffix(".opus"), low_kbps)
-    low_result = None
+    # The first encode's decoder measures the input's true peak for the report (pass 1 read the sample peak).
+    input_rate: int | None = measured.sample_rate
+    source = dict(measured.loudness)
     try:
         for attempt in range(MAX_ENCODE_PASSES):
-            span = report_progress.span(0.25 + 0.7 * attempt / MAX_ENCODE_PASSES, 0.95)
-            encoded = _encode(src, partial, channels, kbps, plan, measured.decoded_s, allowed, span, low_data)
+            span = report_progress.span(0.1 + 0.9 * attempt / MAX_ENCODE_PASSES, 0.99)
+            encoded = _encode(
+                src, partial, channels, kbps, plan, measured.decoded_s, allowed, span, low_data, input_rate
+            )
+            if input_rate is not None and encoded.input_true_peak_dbtp is not None:
+                source["true_peak_dbtp"] = encoded.input_true_peak_dbtp
+            input_rate = None
             output = encoded.mp3
             better = _corrected_plan(plan, output, target, settings.true_peak_ceiling_dbtp)
             if better is None or attempt == MAX_ENCODE_PASSES - 1:
                 break
             plan = better
         write_tags(partial, tags)
-        if low_data_dst is not None and low_data is not None and encoded.low_data is not None:
-            # Encoded from the MP3's own samples with the same gain, and measured beside it to say so.
-            low_result = LowData(low_data.kbps, _finite(encoded.low_data["lufs"]))
+        if low_data_dst is not None and low_data is not None:
             os.replace(low_data.path, low_data_dst)
         os.replace(partial, dst)
     finally:
@@ -131,13 +134,13 @@ def _process(
         if low_data is not None:
             low_data.path.unlink(missing_ok=True)
     report_progress(1.0)
-    report = _loudness_report(measured.loudness, output, target, plan, settings.true_peak_ceiling_dbtp)
+    report = _loudness_report(source, output, target, plan, settings.true_peak_ceiling_dbtp)
     return ProcessResult(
         duration_s=round(measured.decoded_s, 3),
         channels=channels,
         loudness_report=report,
         waveform=measured.waveform,
-        low_data=low_result,
+        low_data=LowData(low_data.kbps) if low_data is not None else None,
     )
 
 
@@ -156,7 +159,7 @@ def keep(
     try:
         report_progress = _ProgressScale(progress)
         allowed = _DecodeAllowance.of(Path(src), probed.duration_s, max_duration_s)
-        measured = _measure_input(Path(src), probed, allowed, report_progress.span(0.0, 0.95))
+        measured = _measure_input(Path(src), probed, allowed, report_progress.span(0.0, 0.95), true_peak=True)
         shutil.copyfile(src, dst)
         report_progress(1.0)
     finally:
