@@ -58,11 +58,18 @@ _SIBLING_TAGS = frozenset({"p", "li", "dt", "dd", "tr", "td", "th", "option"})
 BACKFILL_BATCH = 100
 
 
+def has_unwanted_chars(s: str) -> bool:
+    """Whether clean_text would change `s` (a carriage return counts: it becomes a newline)."""
+    return _UNWANTED_CHARS.search(s) is not None
+
+
 def clean_text(s: str) -> str:
     """Strip control characters other than tab and newline; a carriage return becomes a newline.
 
     See docs/feeds.md, "Producer text".
     """
+    if not has_unwanted_chars(s):  # the usual text: nothing to strip
+        return s
     return _UNWANTED_CHARS.sub("", s.replace("\r\n", "\n").replace("\r", "\n"))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -44,11 +45,26 @@ class Links:
     def episode_page(self, episode: Episode) -> str:
         return f"{self.show_page(episode.show)}{quote(episode.slug)}/"
 
+    def episode_pages_of(self, show: Show) -> Callable[[Episode], str]:
+        """episode_page for the episodes of one show, its page's URL built once: a feed asks for a thousand
+        episodes' pages, and reaching each one's show through the ORM cost more than writing the URL."""
+        show_page = self.show_page(show)
+
+        def episode_page(episode: Episode) -> str:
+            return f"{show_page}{quote(episode.slug)}/"
+
+        return episode_page
+
     def embed(self, episode: Episode) -> str:
         return f"{self.episode_page(episode)}embed"
 
     def chapters(self, episode: Episode) -> str:
-        return f"{self.episode_page(episode)}chapters.json"
+        return self.chapters_of(episode.show)(episode)
+
+    def chapters_of(self, show: Show) -> Callable[[Episode], str]:
+        """chapters for the episodes of one show (see episode_pages_of)."""
+        episode_page = self.episode_pages_of(show)
+        return lambda episode: f"{episode_page(episode)}chapters.json"
 
     def media(self, key: str) -> str:
         """Public URL of a stored object: through MEDIA_URL (CDN) when set, else served by the app."""

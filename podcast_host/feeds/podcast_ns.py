@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
-from feedgen.util import formatRFC2822, xml_elem
-from lxml.etree import _Element
+from feedgen.util import formatRFC2822
+from lxml.etree import SubElement, _Element
 
-from podcast_host.notes import clean_text
+from podcast_host.notes import clean_text, has_unwanted_chars
 
 # https://github.com/Podcastindex-org/podcast-namespace/blob/main/docs/1.0.md
 # Apps such as podcast-partytime look for the prefix `podcast` itself, not just the URI.
@@ -157,7 +157,9 @@ def _sub(parent: _Element, ns: str, tag: str, text: str | None = None, **attrib:
     """A tag of `parent`, its text and attributes without what XML 1.0 cannot carry: build.py cleans the texts
     it writes, but a value stored past the checks (an address, a role, a feedGuid) must leave its tag, not the
     whole feed, to the lxml error it would raise."""
-    element: _Element = xml_elem(f"{{{ns}}}{tag}", parent, **{k: clean_text(v) for k, v in attrib.items()})
+    if attrib and has_unwanted_chars("".join(attrib.values())):  # one look at all of them, the usual case
+        attrib = {k: clean_text(v) for k, v in attrib.items()}
+    element: _Element = SubElement(parent, f"{{{ns}}}{tag}", attrib)
     if text is not None:
         element.text = clean_text(text)
     return element

@@ -486,10 +486,10 @@ def feed_links(links: Links, show: Show) -> FeedLinks:
         feed_url=links.feed(show),
         show_page_url=links.show_page(show),
         image_url=links.media,
-        episode_page_url=links.episode_page,
+        episode_page_url=links.episode_pages_of(show),
         enclosure_url=links.enclosure,
         low_data_url=links.low_data,
-        chapters_url=links.chapters,
+        chapters_url=links.chapters_of(show),
         transcript_url=links.transcript,
         hubs=tuple(links.settings.websub_hubs),
         # After a rename the old URL redirects here; saying so in the feed makes apps update for good.
@@ -509,6 +509,7 @@ def subscriber_links(links: Links, show: Show, placeholder: str) -> FeedLinks:
         return tokened(links.app_media(key))
 
     feed = tokened(links.feed(show))
+    chapters = links.chapters_of(show)
     return FeedLinks(
         feed_url=feed,
         show_page_url=links.home(),
@@ -516,7 +517,7 @@ def subscriber_links(links: Links, show: Show, placeholder: str) -> FeedLinks:
         episode_page_url=lambda _episode: None,
         enclosure_url=lambda episode: tokened(links.enclosure(episode)),
         low_data_url=lambda episode: tokened(links.low_data(episode)),
-        chapters_url=lambda episode: tokened(links.chapters(episode)),
+        chapters_url=lambda episode: tokened(chapters(episode)),
         transcript_url=lambda episode: media(episode.transcript_key or ""),
         # A hub could not fetch the feed without a token, and would only learn the show exists.
         hubs=(),
