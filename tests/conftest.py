@@ -6,10 +6,11 @@ Which database a test runs on:
   SQLite.
 - A test marked `pytest.mark.postgres` (on itself, or on its module through `pytestmark`) runs twice, on
   SQLite and on PostgreSQL. Mark every test whose outcome may depend on the database: transactions,
-  concurrent writers and races, the claim of a processing run, constraints and uniqueness (accounts,
-  sessions, tokens, slugs, aliases and moves), ids never reused, locks, migrations and the schema check,
-  queries that the two dialects could answer differently (ordering, paging, time stamps, feed stamps).
-  When in doubt, mark it.
+  isolation and rollbacks, concurrent writers and races, the claim of a processing run, constraints and
+  unique indexes (partial ones are written per dialect), ids never reused, locks, migrations and the schema
+  check, queries that the two dialects could answer differently (ordering, paging, time stamps, JSON,
+  aggregates, feed stamps). A test that drives routes, permissions, validation or rendering through the ORM
+  in the ordinary way runs on SQLite alone. When in doubt, mark it.
 - A test marked `pytest.mark.postgres_only` runs on PostgreSQL alone: a race between concurrent transactions
   that SQLite, with its one writer at a time, cannot have.
 
@@ -27,6 +28,7 @@ import functools
 import os
 import secrets
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from helpers import share_url_builders
 from sqlalchemy import Connection, create_engine, event, make_url, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.engine.interfaces import DBAPICursor, ExecutionContext
@@ -42,6 +45,9 @@ from podcast_host import create_app
 from podcast_host.config import load_settings
 from podcast_host.db import Database
 from podcast_host.services import Services, build_services
+
+# Every app the tests build shares the URL builders the first one compiled (helpers.share_url_builders).
+share_url_builders()
 
 POSTGRES_URL = os.environ.get(
     "PODCAST_HOST_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -337,11 +343,42 @@ def screenshots(pytestconfig: pytest.Config) -> Iterator[Any]:
 # --- media ----------------------------------------------------------------------------------------------
 
 
+# Under xdist the controller starts one SeaweedFS for every worker, in the background while they start; its
+# endpoint reaches them through a file this variable names (workers inherit the controller's environment).
+_SHARED_SEAWEEDFS = "TEST_SHARED_SEAWEEDFS_ENDPOINT"
+_SHARED_S3_KEY = pytest.StashKey[tuple[Any, Path]]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if hasattr(config, "workerinput") or not getattr(config.option, "numprocesses", None):
+        return
+    from s3server import SharedSeaweedS3
+
+    folder = Path(tempfile.mkdtemp(prefix="podcast-host-tests-s3-"))
+    shared = SharedSeaweedS3(folder / "endpoint")
+    shared.start_in_background(folder)
+    os.environ[_SHARED_SEAWEEDFS] = str(shared.endpoint_file)
+    config.stash[_SHARED_S3_KEY] = (shared, folder)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    started = config.stash.get(_SHARED_S3_KEY, None)
+    if started is not None:
+        shared, folder = started
+        shared.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """One real SeaweedFS S3 server for the whole run, on free loopback ports."""
-    from s3server import SeaweedS3
+    """One real SeaweedFS S3 server for the whole run, on free loopback ports: the one the xdist controller
+    started for all its workers, or this process's own."""
+    from s3server import SeaweedS3, SharedSeaweedS3
 
+    endpoint_file = os.environ.get(_SHARED_SEAWEEDFS)
+    if endpoint_file:
+        yield SharedSeaweedS3.wait(Path(endpoint_file))
+        return
     with SeaweedS3().start(tmp_path_factory.mktemp("seaweedfs")) as server:
         yield server
 

@@ -32,6 +32,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 import uuid
@@ -84,6 +85,13 @@ class SeaweedS3:
                 self.stop()
                 if not retry:
                     raise
+
+    @classmethod
+    def attach(cls, endpoint_url: str) -> SeaweedS3:
+        """A handle on a server another process runs: the same methods, and stop() leaves it running."""
+        server = cls()
+        server.endpoint_url = endpoint_url
+        return server
 
     def stop(self, grace: float = 1) -> None:
         """Stop weed's process group (a clean stop takes ~25 s, so it is killed after `grace`) and tidy up."""
@@ -221,6 +229,48 @@ def run_seaweedfs(tmp_path: Path, timeout: float = 60) -> Iterator[SeaweedS3]:
     """Run a SeaweedFS S3 server for the duration of the block."""
     with SeaweedS3().start(tmp_path, timeout) as server:
         yield server
+
+
+class SharedSeaweedS3:
+    """One server for several processes (pytest-xdist's workers): the first process starts it in the
+    background and writes its endpoint into `endpoint_file` once S3 answers; the others wait for that file."""
+
+    def __init__(self, endpoint_file: Path) -> None:
+        self.endpoint_file = Path(endpoint_file)
+        self._server = SeaweedS3()
+        self._thread: threading.Thread | None = None
+
+    def start_in_background(self, tmpdir: Path) -> None:
+        def start() -> None:
+            try:
+                self._server.start(tmpdir)
+                text = f"ready {self._server.endpoint_url}"
+            except Exception as error:  # the waiting processes report it
+                text = f"failed {error}"
+            partial = self.endpoint_file.with_suffix(".partial")
+            partial.write_text(text)
+            partial.replace(self.endpoint_file)  # whole or not at all, for the readers
+
+        self._thread = threading.Thread(target=start, name="seaweedfs-start", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._thread.join(120)
+        self._server.stop()
+
+    @staticmethod
+    def wait(endpoint_file: Path, timeout: float = 120) -> SeaweedS3:
+        """The server another process started, once it answers; SeaweedStartError if it did not come up."""
+        deadline = time.monotonic() + timeout
+        while not Path(endpoint_file).exists():
+            if time.monotonic() > deadline:
+                raise SeaweedStartError(f"No shared SeaweedFS within {timeout:.0f} s ({endpoint_file})")
+            time.sleep(0.1)
+        state, _, detail = Path(endpoint_file).read_text().partition(" ")
+        if state != "ready":
+            raise SeaweedStartError(f"The shared SeaweedFS did not start: {detail}")
+        return SeaweedS3.attach(detail)
 
 
 def weed_binary() -> str:

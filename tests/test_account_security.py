@@ -120,7 +120,6 @@ def test_an_unknown_email_takes_as_long_to_refuse_as_a_wrong_password(
 # --- sessions -------------------------------------------------------------------------------------------
 
 
-@pytest.mark.postgres
 def test_a_copied_session_cookie_is_refused_after_logout(app: Flask, quick_producer: str) -> None:
     browser = app.test_client()
     csrf = sign_in(browser, quick_producer)
@@ -137,7 +136,6 @@ def test_a_copied_session_cookie_is_refused_after_logout(app: Flask, quick_produ
     assert signed_in(browser)
 
 
-@pytest.mark.postgres
 def test_logout_ends_every_session_of_the_user(app: Flask, quick_producer: str) -> None:
     laptop, phone = app.test_client(), app.test_client()
     csrf = sign_in(laptop, quick_producer)
@@ -146,7 +144,6 @@ def test_logout_ends_every_session_of_the_user(app: Flask, quick_producer: str) 
     assert not signed_in(phone)
 
 
-@pytest.mark.postgres
 def test_a_password_change_ends_every_session(app: Flask, services: Services, quick_producer: str) -> None:
     laptop, phone = app.test_client(), app.test_client()
     sign_in(laptop, quick_producer)
@@ -201,7 +198,6 @@ def runner(
     return CliRunner()
 
 
-@pytest.mark.postgres
 def test_the_operator_sets_a_password_and_every_session_ends(
     app: Flask, runner: CliRunner, quick_producer: str
 ) -> None:
@@ -449,7 +445,6 @@ def test_a_token_made_with_a_read_only_token_is_read_only(services: Services) ->
         assert child.read_only is True
 
 
-@pytest.mark.postgres
 def test_a_user_has_a_bounded_number_of_tokens(
     client: FlaskClient, services: Services, admin_token: str
 ) -> None:

@@ -220,7 +220,6 @@ def test_ranges_add_up_to_one_minute_of_audio(
     assert report(client, admin_token)["downloads"] == 1
 
 
-@pytest.mark.postgres
 def test_a_short_file_counts_only_once_whole(
     services: Services, show: str, clock: Clock, client: FlaskClient, admin_token: str
 ) -> None:
@@ -233,7 +232,6 @@ def test_a_short_file_counts_only_once_whole(
     assert report(client, admin_token)["downloads"] == 1
 
 
-@pytest.mark.postgres
 def test_ipv6_listeners_count_by_their_64(
     services: Services, show: str, clock: Clock, client: FlaskClient, admin_token: str
 ) -> None:
@@ -280,7 +278,6 @@ def test_with_media_url_the_feed_points_at_the_app_which_counts_and_redirects(
 # --- the reports ----------------------------------------------------------------------------------------
 
 
-@pytest.mark.postgres
 def test_the_report_and_its_csv(
     services: Services, show: str, clock: Clock, client: FlaskClient, admin_token: str
 ) -> None:
@@ -481,7 +478,6 @@ def test_a_range_no_number_type_holds_costs_no_other_listener_their_count(
     assert counted == 3
 
 
-@pytest.mark.postgres
 def test_names_an_app_makes_up_are_listed_fifty_at_most(
     services: Services, show: str, clock: Clock, client: FlaskClient, admin_token: str
 ) -> None:
@@ -548,7 +544,6 @@ def test_only_an_unreachable_database_is_a_503() -> None:
     assert not is_outage(ProgrammingError("SELECT x", {}, Exception("syntax error")))
 
 
-@pytest.mark.postgres
 def test_the_salts_of_closed_days_go_without_any_traffic(services: Services) -> None:
     long_ago = datetime.now(UTC).date() - timedelta(days=3)
     with services.db.session() as session:

@@ -34,7 +34,6 @@ def published(client: FlaskClient, token: str, sample_mp3: Path, **fields: Any) 
 # --- shows ----------------------------------------------------------------------------------------------
 
 
-@pytest.mark.postgres
 def test_a_show_is_created_listed_read_and_edited(client: FlaskClient, admin_token: str) -> None:
     created = client.post(
         "/api/v1/shows",
@@ -76,7 +75,6 @@ def test_a_show_is_created_listed_read_and_edited(client: FlaskClient, admin_tok
     assert client.get("/api/v1/shows/daily", headers=auth(admin_token)).get_json()["category"] == "Technology"
 
 
-@pytest.mark.postgres
 def test_a_new_slug_keeps_the_old_feed_url_answering(client: FlaskClient, admin_token: str) -> None:
     create_show(client, admin_token)
     renamed = client.patch("/api/v1/shows/daily", headers=auth(admin_token), json={"slug": "morning"})
@@ -228,7 +226,6 @@ def test_an_episode_is_edited_published_reprocessed_and_deleted(
     assert client.get("/daily/feed.xml").data.count(b"<item>") == 0
 
 
-@pytest.mark.postgres
 def test_publish_without_a_body_publishes_now(
     client: FlaskClient, admin_token: str, sample_mp3: Path
 ) -> None:
@@ -241,7 +238,6 @@ def test_publish_without_a_body_publishes_now(
 # --- tokens and members ---------------------------------------------------------------------------------
 
 
-@pytest.mark.postgres
 def test_tokens_are_created_listed_and_revoked(client: FlaskClient, admin_token: str) -> None:
     created = client.post("/api/v1/tokens", headers=auth(admin_token), json={"name": "laptop"})
     assert created.status_code == 201
@@ -258,7 +254,6 @@ def test_tokens_are_created_listed_and_revoked(client: FlaskClient, admin_token:
     assert client.post("/api/v1/tokens", headers=auth(admin_token)).status_code == 201  # the body is optional
 
 
-@pytest.mark.postgres
 def test_members_are_added_changed_listed_and_removed(
     client: FlaskClient, admin_token: str, services: Services
 ) -> None:
@@ -290,7 +285,6 @@ def test_members_are_added_changed_listed_and_removed(
     ]
 
 
-@pytest.mark.postgres
 def test_the_last_owner_stays(client: FlaskClient, admin_token: str) -> None:
     create_show(client, admin_token)
     members = "/api/v1/shows/daily/members"
@@ -350,7 +344,6 @@ def test_malformed_and_non_json_bodies(client: FlaskClient, admin_token: str) ->
     )
 
 
-@pytest.mark.postgres
 def test_conflicts_and_missing_things(client: FlaskClient, admin_token: str) -> None:
     create_show(client, admin_token)
     headers = auth(admin_token)

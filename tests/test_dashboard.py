@@ -88,7 +88,6 @@ def _error_next_to(html: str, field: str) -> str:
 # --- who sees what --------------------------------------------------------------------------------------
 
 
-@pytest.mark.postgres
 def test_the_dashboard_lists_the_users_shows_with_their_role(
     app: Flask, client: FlaskClient, services: Services, owner: str
 ) -> None:
@@ -103,7 +102,6 @@ def test_the_dashboard_lists_the_users_shows_with_their_role(
     assert "Another Show" not in html
 
 
-@pytest.mark.postgres
 def test_an_admin_sees_every_show(app: Flask, client: FlaskClient, services: Services, owner: str) -> None:
     add_user(services, "admin@example.com", admin=True)
     admin = app.test_client()
@@ -113,7 +111,6 @@ def test_an_admin_sees_every_show(app: Flask, client: FlaskClient, services: Ser
     assert "admin" in html
 
 
-@pytest.mark.postgres
 def test_a_user_without_a_role_gets_403_on_the_show_and_404_on_its_episodes(
     app: Flask, client: FlaskClient, services: Services, owner: str, sample_mp3: Path
 ) -> None:
@@ -134,7 +131,6 @@ def test_a_user_without_a_role_gets_403_on_the_show_and_404_on_its_episodes(
     assert response.status_code == 404
 
 
-@pytest.mark.postgres
 def test_a_viewer_reads_drafts_and_reports_but_may_not_edit(
     app: Flask, client: FlaskClient, services: Services, owner: str, sample_mp3: Path
 ) -> None:
@@ -177,7 +173,6 @@ def test_dashboard_pages_are_not_cached(client: FlaskClient, owner: str) -> None
 # --- shows ----------------------------------------------------------------------------------------------
 
 
-@pytest.mark.postgres
 def test_creating_a_show_makes_the_user_its_owner(client: FlaskClient, owner: str) -> None:
     html = _page(client, "/admin/shows/daily/")
     assert "The Daily Test" in html
@@ -192,7 +187,6 @@ def test_a_bad_slug_is_shown_next_to_its_field(client: FlaskClient, owner: str) 
     assert 'value="Kept title"' in html  # what the producer typed survives the refusal
 
 
-@pytest.mark.postgres
 def test_a_taken_slug_is_a_conflict(client: FlaskClient, owner: str) -> None:
     response = _create_show(client, owner, slug="daily", title="Again")
     assert response.status_code == 409
@@ -223,7 +217,6 @@ def test_the_settings_form_updates_the_show(client: FlaskClient, owner: str) -> 
     assert client.get("/daily/").get_data(as_text=True).count('dir="rtl"') >= 1
 
 
-@pytest.mark.postgres
 def test_an_editors_settings_form_leaves_the_ownership_fields_alone(
     app: Flask, client: FlaskClient, services: Services, owner: str
 ) -> None:

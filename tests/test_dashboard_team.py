@@ -58,7 +58,6 @@ def _may_upload(client: FlaskClient) -> int:
 # --- invitations ----------------------------------------------------------------------------------------
 
 
-@pytest.mark.postgres
 @pytest.mark.parametrize(("role", "upload_status"), [("editor", 200), ("viewer", 403)])
 def test_an_invited_user_signs_in_through_the_link_accepts_and_gets_the_role(
     app: Flask, services: Services, owner: FlaskClient, role: str, upload_status: int
@@ -119,7 +118,6 @@ def test_a_new_address_creates_its_account_through_the_link(
     _signed_in(app, "new@example.com", NEW_PASSWORD)  # the password works on the sign-in form too
 
 
-@pytest.mark.postgres
 def test_used_expired_unknown_and_other_users_links_are_refused_and_change_nothing(
     app: Flask, services: Services, owner: FlaskClient
 ) -> None:
@@ -178,7 +176,6 @@ def test_an_owner_revokes_a_pending_invitation(app: Flask, owner: FlaskClient, s
     assert _status(owner, MEMBERS, email="owner@example.com", role="viewer") == 409
 
 
-@pytest.mark.postgres
 def test_owners_change_and_remove_roles_but_the_last_owner_stays(
     owner: FlaskClient, services: Services
 ) -> None:
@@ -254,7 +251,6 @@ def test_an_admin_creates_a_user_who_sets_a_password_and_signs_in(app: Flask, ad
     assert signed_in.get("/admin/users").status_code == 200  # made an admin
 
 
-@pytest.mark.postgres
 def test_a_disabled_user_cannot_sign_in_nor_use_a_token_until_enabled(
     app: Flask, services: Services, admin: FlaskClient
 ) -> None:
@@ -296,7 +292,6 @@ def test_only_admins_see_and_change_users(app: Flask, services: Services) -> Non
         assert session.scalars(select(PasswordReset)).all() == []
 
 
-@pytest.mark.postgres
 def test_a_password_link_works_once_and_ends_the_users_sessions(
     app: Flask, services: Services, admin: FlaskClient
 ) -> None:

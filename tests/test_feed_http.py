@@ -86,7 +86,6 @@ def test_if_none_match_gets_304_without_a_body(client: Any, episode: dict) -> No
     assert again.cache_control.max_age == 300
 
 
-@pytest.mark.postgres
 def test_if_modified_since_gets_304_and_an_older_date_gets_the_feed(client: Any, episode: dict) -> None:
     first = client.get(FEED)
     assert client.get(FEED, headers={"If-Modified-Since": first.headers["Last-Modified"]}).status_code == 304
@@ -96,7 +95,6 @@ def test_if_modified_since_gets_304_and_an_older_date_gets_the_feed(client: Any,
     assert stale.data == first.data
 
 
-@pytest.mark.postgres
 def test_a_matching_etag_wins_over_an_old_date_and_a_stale_etag_loses(client: Any, episode: dict) -> None:
     first = client.get(FEED)
     etag, date = first.headers["ETag"], first.headers["Last-Modified"]
@@ -135,7 +133,6 @@ def test_head_answers_the_headers_of_get_without_a_body(client: Any, episode: di
     assert client.head(FEED, headers={"If-None-Match": full.headers["ETag"]}).status_code == 304
 
 
-@pytest.mark.postgres
 def test_last_modified_is_the_feeds_last_build_date(client: Any, episode: dict) -> None:
     response = client.get(FEED)
     channel = etree.fromstring(response.data).find("channel")

@@ -388,7 +388,6 @@ def paths_behind_a_proxy(app: Flask) -> Paths:
     return Paths(fast=app.test_client(), flask=flask, to_flask=to_flask)
 
 
-@pytest.mark.postgres
 def test_a_file_of_a_show_made_private_is_redirected_no_longer_than_the_minute(
     cdn: SimpleNamespace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -407,7 +406,6 @@ def test_a_file_of_a_show_made_private_is_redirected_no_longer_than_the_minute(
         assert cdn.paths.flask_get(path, method="HEAD").status_code == 404
 
 
-@pytest.mark.postgres
 def test_a_deleted_episodes_file_is_redirected_no_longer_than_the_minute(
     cdn: SimpleNamespace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -540,7 +538,6 @@ def test_two_databases_in_one_process_never_share_an_item(tmp_path: Path, databa
     assert len(ITEMS) == 2  # both kept, each under its own key
 
 
-@pytest.mark.postgres
 def test_a_private_shows_feed_takes_no_item_kept_while_it_was_public(
     paths: Paths, daily: dict, client: FlaskClient, admin_token: str, services: Services
 ) -> None:

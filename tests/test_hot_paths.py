@@ -166,7 +166,6 @@ def _headers_cases() -> list[tuple[str, Callable[[Validators], dict[str, str]]]]
     ]
 
 
-@pytest.mark.postgres
 @pytest.mark.parametrize("method", ["GET", "HEAD"])
 def test_the_fast_path_answers_a_public_feed_as_the_flask_route_does(
     paths: Paths, daily: dict, method: str
@@ -254,7 +253,6 @@ def test_a_scheduled_episode_comes_due_at_its_time_through_the_fast_path(
     assert paths.fast_get(FEED).headers["ETag"] == after.headers["ETag"]
 
 
-@pytest.mark.postgres
 def test_drafts_and_scheduled_episodes_never_reach_a_cached_public_body(
     paths: Paths, daily: dict, services: Services, client: FlaskClient, admin_token: str
 ) -> None:
@@ -275,7 +273,6 @@ def test_drafts_and_scheduled_episodes_never_reach_a_cached_public_body(
     assert guids(paths.fast_get(FEED).data) == []
 
 
-@pytest.mark.postgres
 def test_a_show_made_private_leaves_the_fast_path_at_once(
     paths: Paths, daily: dict, services: Services
 ) -> None:
@@ -402,7 +399,6 @@ def burst(port: int, count: int, path: str = FEED) -> list[tuple[int, str]]:
 
 
 @pytest.mark.slow
-@pytest.mark.postgres
 def test_a_burst_right_after_a_change_renders_the_feed_once_under_the_servers_thread_pool(
     app: Flask, daily: dict, services: Services, client: FlaskClient, admin_token: str
 ) -> None:
@@ -425,7 +421,6 @@ def test_a_burst_right_after_a_change_renders_the_feed_once_under_the_servers_th
     assert not any(lock.locked() for lock in syndication._RENDER_LOCKS)
 
 
-@pytest.mark.postgres
 def test_the_render_lock_is_released_when_a_render_fails(
     app: Flask, daily: dict, services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -500,7 +495,6 @@ def listener(address: str) -> dict[str, Any]:
     return {"headers": {"User-Agent": IPHONE}, "environ_base": {"REMOTE_ADDR": address}}
 
 
-@pytest.mark.postgres
 @pytest.mark.parametrize("method", ["GET", "HEAD"])
 def test_the_fast_path_redirects_a_public_file_as_the_media_route_does(
     cdn: SimpleNamespace, method: str

@@ -533,7 +533,6 @@ def test_a_new_cover_names_the_old_one_for_deletion_once_committed(
         assert shows.find_show(session, "c").image_key == old_key
 
 
-@pytest.mark.postgres
 @pytest.mark.parametrize("route", ["api", "dashboard"])
 def test_a_new_cover_uploaded_deletes_the_old_one(
     client: FlaskClient, admin_token: str, services: Services, tmp_path: Path, route: str

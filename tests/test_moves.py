@@ -15,8 +15,8 @@ from podcast_host import shows
 from podcast_host.cli import main
 from podcast_host.services import Services
 
-# Aliases of old slugs and their uniqueness: on PostgreSQL too.
-pytestmark = pytest.mark.postgres
+# The alias rows a rename writes and the slugs they keep taken: on PostgreSQL too (the marked tests). The
+# redirects and the feed's tags that follow are the same on either database.
 
 BASE = "http://127.0.0.1:8000"
 ELSEWHERE = "https://elsewhere.example/feed.xml"
@@ -71,6 +71,7 @@ def test_the_podcast_guid_survives_a_rename(client: Any, admin_token: str, episo
     assert before and after == before
 
 
+@pytest.mark.postgres
 def test_a_show_renamed_twice_answers_301_from_both_old_urls(
     client: Any, admin_token: str, episode: dict
 ) -> None:
@@ -80,6 +81,7 @@ def test_a_show_renamed_twice_answers_301_from_both_old_urls(
         assert client.get(old).headers["Location"] == f"{BASE}/daily-news/feed.xml"
 
 
+@pytest.mark.postgres
 def test_an_old_slug_cannot_be_taken_by_another_show(client: Any, admin_token: str, episode: dict) -> None:
     rename(client, admin_token, "daily", "the-daily")
     squatter = {"slug": "daily", "title": "Squatter"}

@@ -12,8 +12,8 @@ from podcast_host.services import Services
 from podcast_host.shows import find_show
 from podcast_host.sync import sync_directory
 
-# Sync updates rows in place, keeps guids and aliases, and defers deletes to the commit: on PostgreSQL too.
-pytestmark = pytest.mark.postgres
+# On PostgreSQL too, the marked tests: what sync finds unchanged or changed in stored JSON (chapters) and
+# time stamps, an episode found again through its alias, and a run's claim that refuses a change.
 
 SAMPLE = Path(__file__).resolve().parent.parent / "episodes"
 
@@ -40,6 +40,7 @@ def _snapshot(services: Services) -> dict[str, tuple]:
         return out
 
 
+@pytest.mark.postgres
 def test_sync_twice_changes_nothing_the_second_time(services: Services, tmp_path: Path) -> None:
     folder = tmp_path / "episodes"
     shutil.copytree(SAMPLE, folder)
@@ -93,6 +94,7 @@ def test_sync_reprocesses_changed_audio_only(services: Services, tmp_path: Path,
     assert after["sample-hour/welcome"] == before["sample-hour/welcome"]
 
 
+@pytest.mark.postgres
 def test_sync_after_a_rename_through_the_api_keeps_one_episode(services: Services, tmp_path: Path) -> None:
     from podcast_host.episodes import rename_episode
 
@@ -112,6 +114,7 @@ def test_sync_after_a_rename_through_the_api_keeps_one_episode(services: Service
         assert (episode.slug, episode.guid) == ("renamed", guid)
 
 
+@pytest.mark.postgres
 def test_changed_chapters_reach_the_published_mp3(
     services: Services, tmp_path: Path, sample_mp3: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -159,6 +162,7 @@ def test_changed_chapters_reach_the_published_mp3(
     assert sync_directory(services, tmp_path / "shows").updated == []
 
 
+@pytest.mark.postgres
 def test_changed_chapters_are_refused_while_a_run_works_on_the_episode(
     services: Services, tmp_path: Path, sample_mp3: Path
 ) -> None:

@@ -56,7 +56,6 @@ def _user_id(services: Services, email: str) -> int:
 # --- an address taken through one's own invitation --------------------------------------------------------
 
 
-@pytest.mark.postgres
 def test_an_address_taken_through_ones_own_show_gets_no_role_from_a_real_owner_without_the_link(
     app: Flask, services: Services
 ) -> None:
@@ -94,7 +93,6 @@ def test_an_address_taken_through_ones_own_show_gets_no_role_from_a_real_owner_w
     assert "joined through an invitation from m@example.com" in page
 
 
-@pytest.mark.postgres
 def test_an_existing_account_accepts_the_apis_invitation_through_its_link(
     app: Flask, services: Services
 ) -> None:
@@ -124,7 +122,6 @@ def _set_password_through(app: Flask, secret: str) -> TestResponse:
     return _post(holder, f"/admin/reset/{secret}", password=NEW_PASSWORD, password_again=NEW_PASSWORD)
 
 
-@pytest.mark.postgres
 def test_a_password_link_stops_working_when_its_maker_is_no_admin_any_more(
     app: Flask, services: Services
 ) -> None:
@@ -142,7 +139,6 @@ def test_a_password_link_stops_working_when_its_maker_is_no_admin_any_more(
     _signed_in(app, "producer@example.com")  # the old password still works
 
 
-@pytest.mark.postgres
 def test_disabling_a_user_deletes_the_links_made_by_them_and_for_them(app: Flask, services: Services) -> None:
     for email in ("root@example.com", "deputy@example.com"):
         add_user(services, email, admin=True)
@@ -197,7 +193,6 @@ def test_admins_see_the_pending_password_links_and_revoke_them(app: Flask, servi
 # --- invitations and their sender ----------------------------------------------------------------------
 
 
-@pytest.mark.postgres
 @pytest.mark.parametrize("change", ["demote", "remove", "disable"])
 def test_invitations_an_owner_sent_are_withdrawn_when_they_lose_the_role(
     app: Flask, services: Services, change: str
@@ -226,7 +221,6 @@ def test_invitations_an_owner_sent_are_withdrawn_when_they_lose_the_role(
     assert "y@example.com" in pending and "x@example.com" not in pending
 
 
-@pytest.mark.postgres
 @pytest.mark.parametrize("lost", ["owner demoted", "admin no more", "sender disabled"])
 def test_an_invitation_whose_sender_may_no_longer_invite_is_refused(
     app: Flask, services: Services, lost: str
@@ -278,7 +272,6 @@ def _old_invitation(services: Services, email: str, role: str, secret: str) -> N
         session.commit()
 
 
-@pytest.mark.postgres
 def test_a_role_given_or_taken_meanwhile_withdraws_the_pending_invitation(
     app: Flask, services: Services
 ) -> None:
@@ -294,7 +287,6 @@ def test_a_role_given_or_taken_meanwhile_withdraws_the_pending_invitation(
     assert role_of(services, "ed@example.com", "daily") is None
 
 
-@pytest.mark.postgres
 def test_accepting_over_a_role_one_has_is_refused_and_changes_nothing(app: Flask, services: Services) -> None:
     _owner_of(app, services, "owner@example.com", "daily")
     add_user(services, "ed@example.com")

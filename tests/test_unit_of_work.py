@@ -20,8 +20,9 @@ from podcast_host.services import Services
 from podcast_host.storage import LocalStore
 from podcast_host.transcripts import parse_transcript
 
-# Transactions: on SQLite and on PostgreSQL.
-pytestmark = pytest.mark.postgres
+# On PostgreSQL too, each marked test: what another session sees of a commit or a rollback, savepoints,
+# and a change refused by a constraint. The hooks' own bookkeeping (order, keys, logging) is the
+# session's, whatever the database.
 
 
 class RecordingQueue:
@@ -61,6 +62,7 @@ def _new_show(services: Services, slug: str = "daily") -> int:
 # --- the hooks themselves ---------------------------------------------------------------------------------
 
 
+@pytest.mark.postgres
 def test_an_action_runs_once_the_transaction_commits_and_not_before(services: Services) -> None:
     show_id = _new_show(services)
     seen: list[str | None] = []
@@ -78,6 +80,7 @@ def test_an_action_runs_once_the_transaction_commits_and_not_before(services: Se
     assert seen == ["After"], "an action runs with one commit only"
 
 
+@pytest.mark.postgres
 def test_a_rollback_drops_what_waited_for_the_commit(services: Services, tmp_path: Path) -> None:
     from audio_fixtures import write_jpeg
 
@@ -161,6 +164,7 @@ def test_an_action_that_fails_is_logged_and_the_others_still_run(
 # --- what a change that does not commit leaves behind -----------------------------------------------------
 
 
+@pytest.mark.postgres
 def test_an_action_after_a_rollback_runs_once_the_transaction_rolls_back(services: Services) -> None:
     show_id = _new_show(services)
     seen: list[str | None] = []
@@ -231,6 +235,7 @@ def test_rollback_actions_run_in_order_once_per_key_and_one_that_fails_is_logged
     assert "the store is down" in caplog.text
 
 
+@pytest.mark.postgres
 def test_a_rolled_back_savepoint_leaves_its_rollback_actions_to_the_outer_transaction(
     services: Services,
 ) -> None:
@@ -252,6 +257,7 @@ def _stored_objects(services: Services) -> set[str]:
     return {path.relative_to(root).as_posix() for path in root.rglob("*") if path.is_file()}
 
 
+@pytest.mark.postgres
 @pytest.mark.parametrize("ending", ["rollback", "close"])
 def test_replacements_that_do_not_commit_leave_no_object_in_the_store(
     services: Services, sample_mp3: Path, tmp_path: Path, ending: str
@@ -304,6 +310,7 @@ def test_committed_replacements_keep_their_objects(
 # --- through the API --------------------------------------------------------------------------------------
 
 
+@pytest.mark.postgres
 def test_an_api_edit_of_a_show_queues_one_feed_changed_after_its_commit(
     services: Services, client: Any, admin_token: str
 ) -> None:
@@ -319,6 +326,7 @@ def test_an_api_edit_of_a_show_queues_one_feed_changed_after_its_commit(
     assert services.queue.jobs == [("feed_changed", (show_id,), "Renamed")]
 
 
+@pytest.mark.postgres
 def test_a_request_that_fails_after_a_partial_change_queues_nothing(
     services: Services, client: Any, admin_token: str
 ) -> None:
@@ -354,6 +362,7 @@ def test_an_action_registered_before_any_sql_is_dropped_by_a_rollback(services: 
     assert ran == []
 
 
+@pytest.mark.postgres
 def test_a_released_savepoint_does_not_run_the_actions_before_the_outer_commit(services: Services) -> None:
     ran: list[str] = []
     with services.db.session() as session:

@@ -29,7 +29,6 @@ def _nothing_created(client: FlaskClient, token: str, services: Services) -> Non
     assert _stored_files(services) == []
 
 
-@pytest.mark.postgres
 def test_text_renamed_mp3_is_415(
     client: FlaskClient, admin_token: str, services: Services, tmp_path: Path
 ) -> None:
@@ -44,7 +43,6 @@ def test_text_renamed_mp3_is_415(
     _nothing_created(client, admin_token, services)
 
 
-@pytest.mark.postgres
 def test_zero_byte_upload_is_refused(
     client: FlaskClient, admin_token: str, services: Services, tmp_path: Path
 ) -> None:
@@ -89,7 +87,6 @@ def test_upload_without_audio_field_is_422(client: FlaskClient, admin_token: str
     assert response.get_json()["error"]["field"] == "audio"
 
 
-@pytest.mark.postgres
 def test_duplicate_show_slug_is_409(client: FlaskClient, admin_token: str) -> None:
     create_show(client, admin_token)
     again = client.post("/api/v1/shows", json={"slug": "daily", "title": "Other"}, headers=auth(admin_token))
@@ -146,7 +143,6 @@ def test_method_not_allowed_says_what_is(client: FlaskClient) -> None:
     assert "GET" in response.headers["Allow"]
 
 
-@pytest.mark.postgres
 def test_an_explicit_slug_already_taken_is_409(
     client: FlaskClient, admin_token: str, sample_mp3: Path
 ) -> None:
@@ -224,7 +220,6 @@ def test_a_spoofed_content_type_does_not_decide(
     "publish_at",
     ["yesterday", "2026-13-01T08:00:00+00:00", "2026-12-01T08:00:00", "0001-01-01T00:00:00+00:00"],
 )
-@pytest.mark.postgres
 def test_invalid_dates_are_refused_with_nothing_created(
     client: FlaskClient,
     admin_token: str,
@@ -239,7 +234,6 @@ def test_invalid_dates_are_refused_with_nothing_created(
     _nothing_created(client, admin_token, services)
 
 
-@pytest.mark.postgres
 @pytest.mark.parametrize(("field", "size"), [("title", 10_000), ("description", 200_000)])
 def test_huge_metadata_is_refused_with_nothing_created(
     client: FlaskClient,
