@@ -24,7 +24,7 @@ from podcast_host.audio.ffmpeg import (
 from podcast_host.audio.loudness import Loudness
 from podcast_host.audio.probing import ProbeResult, _clock, _duration_is_estimate
 from podcast_host.audio.progress import _ProgressScale
-from podcast_host.audio.waveform import WAVEFORM_RATE, WAVEFORM_READ_BYTES, _WaveformPeaks
+from podcast_host.audio.waveform import WAVEFORM_RATE, WAVEFORM_READ_BYTES, WAVEFORM_RESAMPLER, _WaveformPeaks
 
 # Decoded more than 1 s short of the probed length means a cut upload: mutagen does not notice truncation.
 TRUNCATION_TOLERANCE_S = 1.0
@@ -93,7 +93,7 @@ def _measure_input(
     meter = EBUR128 if true_peak else EBUR128_SAMPLE_PEAK
     # ebur128 hands on the layout it measured: the waveform's mono must come from a resampler after it, or
     # ffmpeg folds the audio to mono before ebur128, which then meters a downmix (peaks up to 3 dB off).
-    chain = f"{fold_down}{meter},aresample={WAVEFORM_RATE},aformat=channel_layouts=mono"
+    chain = f"{fold_down}{meter},aresample={WAVEFORM_RATE}:{WAVEFORM_RESAMPLER},aformat=channel_layouts=mono"
     command = _ffmpeg(
         "-i",
         _file_url(src),

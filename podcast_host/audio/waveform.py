@@ -14,6 +14,9 @@ if TYPE_CHECKING:
 WAVEFORM_POINTS = 1000  # always this many, whatever the length: the page's size must not follow the upload
 WAVEFORM_RATE = 8_000  # the waveform only draws the envelope: 8 kHz mono is plenty
 WAVEFORM_READ_BYTES = WAVEFORM_RATE * 2  # one second of the s16 waveform stream per read
+# The envelope needs no clean resampling: a 2-tap filter instead of swresample's 32 takes a fifth off pass 1,
+# the one pass nothing overlaps (docs/audio-pipeline.md, "Measured").
+WAVEFORM_RESAMPLER = "filter_size=2:phase_shift=4:linear_interp=0"
 
 
 class _WaveformPeaks:
