@@ -11,9 +11,10 @@ from typing import Any
 
 from podcast_host import namespace_fields
 from podcast_host.errors import Invalid, refusal
+from podcast_host.field_refusals import too_long
 from podcast_host.models import Episode
 from podcast_host.notes import MAX_NOTES_CHARS, clean_text
-from podcast_host.shows import TEXT_LIMITS, clean_namespace_value, parse_bool, too_long
+from podcast_host.shows import TEXT_LIMITS, clean_namespace_value, parse_bool
 from podcast_host.slugs import check_slug
 
 EPISODE_TYPES = ("full", "trailer", "bonus")

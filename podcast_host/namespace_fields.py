@@ -9,27 +9,35 @@ vendored in podcast_host/data/podcast_namespace (CC0) and refreshed by scripts/r
 from __future__ import annotations
 
 import json
-import math
 import re
-import unicodedata
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from dateutil.rrule import rrulestr
 
 from podcast_host.errors import Invalid, refusal
+from podcast_host.value_checks import MAX_NAME as MAX_NAME
+from podcast_host.value_checks import MAX_URL as MAX_URL
+from podcast_host.value_checks import (
+    check_known_keys,
+    degrees_of,
+    entries_of,
+    instant_of,
+    mapping_of,
+    seconds_of,
+    text_of,
+    web_address_of,
+)
 
 DATA = Path(__file__).parent / "data" / "podcast_namespace"
 
-# The namespace asks aggregators to keep node values and attributes within these lengths.
-MAX_NAME = 128
+# The namespace asks aggregators to keep node values and attributes within these lengths (and MAX_NAME,
+# MAX_URL: value_checks.py).
 MAX_TXT = 4000
-MAX_URL = 2000
 MAX_RRULE = 500
 # Bounds of our own, so that a feed and a page stay readable and small.
 MAX_PERSONS = 50
@@ -51,10 +59,6 @@ _COUNTRY = re.compile(r"^[A-Za-z]{2}$")
 # What an RRULE's value is written with (RFC 5545, 3.3.10): part names and values, "=", ";", ",", and the
 # signs of BYDAY=-1FR. One line: dateutil would read more lines (EXDATE:…, DTSTART:…) as a set of rules.
 _RRULE_TEXT = re.compile(r"^[A-Z0-9=;,+-]*$")
-# Characters no web address carries as they are (RFC 3986 2.2-2.4: they are percent-encoded), and that
-# browsers read in their own way ("\" as "/"): refused rather than published in an href.
-_NOT_IN_ADDRESSES = frozenset('"<>\\')
-_JOINERS = frozenset("\u200c\u200d")  # zero-width non-joiner and joiner
 
 
 # --- vocabularies -----------------------------------------------------------------------------------------
@@ -100,11 +104,11 @@ def clean_persons(value: object, field: str = "persons") -> list[dict[str, str]]
     """People credited: name (required), role and group from the taxonomy (host and cast when left out), img
     and href web addresses."""
     out = []
-    for n, entry in _entries(value, field, MAX_PERSONS):
-        _known_keys(entry, ("name", "role", "group", "img", "href"), field, n)
-        name = _text(entry.get("name"), field, n, "name", required=True)
-        role = _text(entry.get("role"), field, n, "role").lower() or DEFAULT_ROLE
-        group = _text(entry.get("group"), field, n, "group").lower()
+    for n, entry in entries_of(value, field, MAX_PERSONS):
+        check_known_keys(entry, ("name", "role", "group", "img", "href"), field, n)
+        name = text_of(entry.get("name"), field, n, "name", required=True)
+        role = text_of(entry.get("role"), field, n, "role").lower() or DEFAULT_ROLE
+        group = text_of(entry.get("group"), field, n, "group").lower()
         if group and group not in taxonomy():
             raise Invalid(
                 refusal(
@@ -126,7 +130,7 @@ def clean_persons(value: object, field: str = "persons") -> list[dict[str, str]]
             )
         person = {"name": name, "role": role, "group": group or group_of(role)}
         for key in ("img", "href"):
-            person[key] = _web_address(entry.get(key), field, n, key)
+            person[key] = web_address_of(entry.get(key), field, n, key)
         out.append(person)
     return out
 
@@ -135,10 +139,10 @@ def clean_locations(value: object, field: str = "locations") -> list[dict[str, A
     """Places: name (required), rel subject|creator, lat/lon in degrees (both or neither), an OpenStreetMap id
     such as R113314, a two-letter country code."""
     out = []
-    for n, entry in _entries(value, field, MAX_LOCATIONS):
-        _known_keys(entry, ("name", "rel", "lat", "lon", "osm", "country"), field, n)
-        name = _text(entry.get("name"), field, n, "name", required=True)
-        rel = _text(entry.get("rel"), field, n, "rel").lower() or LOCATION_RELS[0]
+    for n, entry in entries_of(value, field, MAX_LOCATIONS):
+        check_known_keys(entry, ("name", "rel", "lat", "lon", "osm", "country"), field, n)
+        name = text_of(entry.get("name"), field, n, "name", required=True)
+        rel = text_of(entry.get("rel"), field, n, "rel").lower() or LOCATION_RELS[0]
         if rel not in LOCATION_RELS:
             raise Invalid(
                 refusal(
@@ -151,9 +155,9 @@ def clean_locations(value: object, field: str = "locations") -> list[dict[str, A
             raise Invalid(refusal("Location %(n)s: give both lat and lon, or neither.", n=n), field=field)
         place: dict[str, Any] = {"name": name, "rel": rel, "lat": None, "lon": None}
         if lat is not None:
-            place["lat"] = _degrees(lat, 90, field, n, "lat")
-            place["lon"] = _degrees(lon, 180, field, n, "lon")
-        osm = _text(entry.get("osm"), field, n, "osm")
+            place["lat"] = degrees_of(lat, 90, field, n, "lat")
+            place["lon"] = degrees_of(lon, 180, field, n, "lon")
+        osm = text_of(entry.get("osm"), field, n, "osm")
         match = _OSM.match(osm)
         if osm and not match:
             raise Invalid(
@@ -165,7 +169,7 @@ def clean_locations(value: object, field: str = "locations") -> list[dict[str, A
                 field=field,
             )
         place["osm"] = osm.upper()
-        country = _text(entry.get("country"), field, n, "country")
+        country = text_of(entry.get("country"), field, n, "country")
         if country and not _COUNTRY.match(country):
             raise Invalid(
                 refusal(
@@ -186,10 +190,10 @@ def clean_soundbites(
     """Clips of the episode: start and duration in seconds, an optional title. A clip must end within the
     episode when its duration is known (the feed leaves out any that do not, docs/feeds.md)."""
     out = []
-    for n, entry in _entries(value, field, MAX_SOUNDBITES):
-        _known_keys(entry, ("start", "duration", "title"), field, n)
-        start = _seconds(entry.get("start"), field, n, "start")
-        length = _seconds(entry.get("duration"), field, n, "duration")
+    for n, entry in entries_of(value, field, MAX_SOUNDBITES):
+        check_known_keys(entry, ("start", "duration", "title"), field, n)
+        start = seconds_of(entry.get("start"), field, n, "start")
+        length = seconds_of(entry.get("duration"), field, n, "duration")
         low, high = SOUNDBITE_SECONDS
         if not low <= length <= high:
             raise Invalid(
@@ -212,7 +216,7 @@ def clean_soundbites(
                 ),
                 field=field,
             )
-        title = _text(entry.get("title"), field, n, "title")
+        title = text_of(entry.get("title"), field, n, "title")
         out.append({"start": start, "duration": length, "title": title})
     return sorted(out, key=lambda bite: float(bite["start"]))
 
@@ -229,10 +233,10 @@ def clean_license(value: object, field: str = "license") -> dict[str, str] | Non
         return None
     if isinstance(value, str):
         value = {"identifier": value}
-    entry = _mapping(value, field, None)
-    _known_keys(entry, ("identifier", "url"), field, None)
-    identifier = _text(entry.get("identifier"), field, None, "identifier")
-    url = _web_address(entry.get("url"), field, None, "url")
+    entry = mapping_of(value, field, None)
+    check_known_keys(entry, ("identifier", "url"), field, None)
+    identifier = text_of(entry.get("identifier"), field, None, "identifier")
+    url = web_address_of(entry.get("url"), field, None, "url")
     if not identifier:
         if url:
             raise Invalid(refusal("A licence with a url needs an identifier too."), field=field)
@@ -261,10 +265,10 @@ def license_url(license: Mapping[str, str]) -> str:
 def clean_txt(value: object, field: str = "txt") -> list[dict[str, str]]:
     """Free-form records, such as a platform's ownership check: purpose (optional) and value (required)."""
     out = []
-    for n, entry in _entries(value, field, MAX_TXT_RECORDS):
-        _known_keys(entry, ("purpose", "value"), field, n)
-        purpose = _text(entry.get("purpose"), field, n, "purpose")
-        text = _text(entry.get("value"), field, n, "value", required=True, limit=MAX_TXT)
+    for n, entry in entries_of(value, field, MAX_TXT_RECORDS):
+        check_known_keys(entry, ("purpose", "value"), field, n)
+        purpose = text_of(entry.get("purpose"), field, n, "purpose")
+        text = text_of(entry.get("value"), field, n, "value", required=True, limit=MAX_TXT)
         out.append({"purpose": purpose, "value": text})
     return out
 
@@ -274,9 +278,9 @@ def clean_podroll(value: object, field: str = "podroll") -> list[dict[str, str]]
     medium."""
     out = []
     seen = set()
-    for n, entry in _entries(value, field, MAX_PODROLL):
-        _known_keys(entry, ("feed_guid", "feed_url", "title", "medium"), field, n)
-        raw = _text(entry.get("feed_guid"), field, n, "feed_guid", required=True)
+    for n, entry in entries_of(value, field, MAX_PODROLL):
+        check_known_keys(entry, ("feed_guid", "feed_url", "title", "medium"), field, n)
+        raw = text_of(entry.get("feed_guid"), field, n, "feed_guid", required=True)
         try:
             guid = str(uuid.UUID(raw))
         except ValueError:
@@ -291,7 +295,7 @@ def clean_podroll(value: object, field: str = "podroll") -> list[dict[str, str]]
         if guid in seen:
             raise Invalid(refusal("Podroll entry %(n)s names a show already listed.", n=n), field=field)
         seen.add(guid)
-        medium = _text(entry.get("medium"), field, n, "medium").lower()
+        medium = text_of(entry.get("medium"), field, n, "medium").lower()
         if medium and medium not in MEDIUMS:
             raise Invalid(
                 refusal("Podroll entry %(n)s: %(medium)r is not a medium.", n=n, medium=entry["medium"]),
@@ -300,8 +304,8 @@ def clean_podroll(value: object, field: str = "podroll") -> list[dict[str, str]]
         out.append(
             {
                 "feed_guid": guid,
-                "feed_url": _web_address(entry.get("feed_url"), field, n, "feed_url"),
-                "title": _text(entry.get("title"), field, n, "title"),
+                "feed_url": web_address_of(entry.get("feed_url"), field, n, "feed_url"),
+                "title": text_of(entry.get("title"), field, n, "title"),
                 "medium": medium,
             }
         )
@@ -313,11 +317,11 @@ def clean_update_frequency(value: object, field: str = "update_frequency") -> di
     COUNT), complete. None clears it: the feed then derives one from the publishing dates (docs/feeds.md)."""
     if value is None or value == {}:
         return None
-    entry = _mapping(value, field, None)
-    _known_keys(entry, ("text", "rrule", "dtstart", "complete"), field, None)
-    text = _text(entry.get("text"), field, None, "text", required=True)
-    rule = _text(entry.get("rrule"), field, None, "rrule", limit=MAX_RRULE).upper()
-    start = _instant(entry.get("dtstart"), field)
+    entry = mapping_of(value, field, None)
+    check_known_keys(entry, ("text", "rrule", "dtstart", "complete"), field, None)
+    text = text_of(entry.get("text"), field, None, "text", required=True)
+    rule = text_of(entry.get("rrule"), field, None, "rrule", limit=MAX_RRULE).upper()
+    start = instant_of(entry.get("dtstart"), field)
     complete = entry.get("complete", False)
     if not isinstance(complete, bool):
         raise Invalid(refusal("The update_frequency's complete must be true or false."), field=field)
@@ -359,8 +363,8 @@ def clean_block(value: object, field: str = "block") -> dict[str, Any] | None:
     the exception to it (blocked when everywhere is false, allowed when it is true)."""
     if value is None or value == {}:
         return None
-    entry = _mapping(value, field, None)
-    _known_keys(entry, ("everywhere", "platforms"), field, None)
+    entry = mapping_of(value, field, None)
+    check_known_keys(entry, ("everywhere", "platforms"), field, None)
     everywhere = entry.get("everywhere", False)
     if not isinstance(everywhere, bool):
         raise Invalid(refusal("The block's everywhere must be true or false."), field=field)
@@ -376,166 +380,3 @@ def clean_block(value: object, field: str = "block") -> dict[str, Any] | None:
     if not everywhere and not slugs:
         return None
     return {"everywhere": everywhere, "platforms": slugs}
-
-
-# --- pieces -----------------------------------------------------------------------------------------------
-
-
-def _entries(value: object, field: str, limit: int) -> list[tuple[int, Mapping[str, Any]]]:
-    """The entries of a list field, numbered from 1 for messages; None and [] are an empty list."""
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise Invalid(refusal("The %(field)s must be a list.", field=field), field=field)
-    if len(value) > limit:
-        raise Invalid(refusal("At most %(limit)s %(field)s.", limit=limit, field=field), field=field)
-    return [(n, _mapping(entry, field, n)) for n, entry in enumerate(value, start=1)]
-
-
-def _mapping(value: object, field: str, n: int | None) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise Invalid(_where(field, n, refusal("each entry must be a table of named values")), field=field)
-    return value
-
-
-def _known_keys(entry: Mapping[str, Any], known: tuple[str, ...], field: str, n: int | None) -> None:
-    unknown = sorted(set(entry) - set(known))
-    if unknown:
-        raise Invalid(
-            _where(
-                field,
-                n,
-                refusal("unknown key %(key)r (known: %(known)s)", key=unknown[0], known=", ".join(known)),
-            ),
-            field=field,
-        )
-
-
-def _text(
-    value: object, field: str, n: int | None, key: str, required: bool = False, limit: int = MAX_NAME
-) -> str:
-    if value is None:
-        value = ""
-    if not isinstance(value, str):
-        raise Invalid(_where(field, n, refusal("%(key)s must be text", key=key)), field=field)
-    text = " ".join(value.split()) if limit == MAX_NAME else value.strip()
-    if required and not text:
-        raise Invalid(_where(field, n, refusal("%(key)s cannot be empty", key=key)), field=field)
-    if len(text) > limit:
-        raise Invalid(
-            _where(field, n, refusal("%(key)s is longer than %(limit)s characters", key=key, limit=limit)),
-            field=field,
-        )
-    return text
-
-
-def _web_address(value: object, field: str, n: int | None, key: str) -> str:
-    text = _text(value, field, n, key, limit=MAX_URL)
-    if not text:
-        return ""
-    try:
-        parts = urlsplit(text)
-        usable = parts.scheme in ("http", "https") and _is_host(parts.hostname, parts.netloc)
-        parts.port  # noqa: B018 (read for its ValueError: a port that is no number from 0 to 65535)
-    except ValueError:  # an unbalanced "[" of an IPv6 host, a bad port
-        usable = False
-    if not usable or any(_unwritten(c) for c in text):
-        raise Invalid(
-            _where(
-                field,
-                n,
-                refusal("%(key)s must be an http(s) web address, not %(value)r", key=key, value=text),
-            ),
-            field=field,
-        )
-    return text
-
-
-def _is_host(host: str | None, netloc: str) -> bool:
-    """A host name (letters of any script, digits, hyphens, dots), an IPv4 address or a bracketed IPv6 one, as
-    the API's own pattern has it; urlsplit would take anything between "//" and the path as a host."""
-    if not host:
-        return False
-    if "[" in netloc:
-        return all(c in "0123456789abcdef:." for c in host)
-    labels = host.removesuffix(".").split(".")
-    return all(label and label[0] != "-" and all(c.isalnum() or c == "-" for c in label) for label in labels)
-
-
-def _unwritten(c: str) -> bool:
-    """A character a web address may not hold as it is: a space, a control, an invisible format character such
-    as the bidirectional overrides RFC 3987 (4.1) forbids in an address (the joiners that Persian and Indic
-    words and emoji are spelled with stay), or one RFC 3986 has percent-encoded."""
-    if c.isspace() or c in _NOT_IN_ADDRESSES:
-        return True
-    return unicodedata.category(c) == "Cc" or (unicodedata.category(c) == "Cf" and c not in _JOINERS)
-
-
-def _number(value: object, field: str, n: int | None, key: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise Invalid(_where(field, n, refusal("%(key)s must be a number", key=key)), field=field)
-    try:
-        number = float(value)
-    except ValueError:
-        raise Invalid(_where(field, n, refusal("%(key)s must be a number", key=key)), field=field) from None
-    if not math.isfinite(number):
-        raise Invalid(_where(field, n, refusal("%(key)s must be a number", key=key)), field=field)
-    return number
-
-
-def _degrees(value: object, bound: int, field: str, n: int | None, key: str) -> float:
-    degrees = _number(value, field, n, key)
-    if not -bound <= degrees <= bound:
-        raise Invalid(
-            _where(
-                field,
-                n,
-                refusal(
-                    "%(key)s must be between -%(bound)s and %(bound)s, not %(value)s",
-                    key=key,
-                    bound=bound,
-                    value=degrees,
-                ),
-            ),
-            field=field,
-        )
-    return round(degrees, 7)
-
-
-def _seconds(value: object, field: str, n: int | None, key: str) -> float:
-    if value is None:
-        raise Invalid(_where(field, n, refusal("%(key)s cannot be empty", key=key)), field=field)
-    seconds = _number(value, field, n, key)
-    if seconds < 0:
-        raise Invalid(_where(field, n, refusal("%(key)s cannot be negative", key=key)), field=field)
-    return round(seconds, 3)
-
-
-def _instant(value: object, field: str) -> datetime | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        moment = value
-    else:
-        try:
-            moment = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
-        except ValueError:
-            raise Invalid(
-                refusal("The dtstart must be an ISO 8601 date and time, not %(value)r.", value=value),
-                field=field,
-            ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    try:
-        return moment.astimezone(UTC)
-    except OverflowError:  # the first or last day of the calendar, moved past its end by the offset
-        raise Invalid(
-            refusal("The dtstart must be an ISO 8601 date and time, not %(value)r.", value=value), field=field
-        ) from None
-
-
-def _where(field: str, n: int | None, problem: str) -> str:
-    """A refusal that names the entry it is about: "persons, entry 2: img must be …"."""
-    if n is None:
-        return refusal("%(field)s: %(problem)s.", field=field, problem=problem)
-    return refusal("%(field)s, entry %(n)s: %(problem)s.", field=field, n=n, problem=problem)

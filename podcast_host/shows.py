@@ -25,6 +25,14 @@ from podcast_host.errors import Forbidden, Invalid, NotFound, refusal
 from podcast_host.feeds.build import podcast_guid
 from podcast_host.feeds.categories import validate_category
 from podcast_host.feeds.links import feed_url
+from podcast_host.field_refusals import (
+    loudness_out_of_range,
+    not_a_bitrate,
+    not_a_flag,
+    not_a_link,
+    not_a_number,
+    too_long,
+)
 from podcast_host.jobs import JobQueue
 from podcast_host.models import ACCESS_LEVELS, Membership, Show, ShowAlias, User
 from podcast_host.notes import clean_text, render_notes_html
@@ -341,101 +349,15 @@ def _audio_setting(name: str, value: object) -> float | int | None:
     try:
         number = float(str(value).strip())
     except ValueError:
-        raise Invalid(_not_a_number(name, value), field=name) from None
+        raise Invalid(not_a_number(name, value), field=name) from None
     if name.startswith("target_lufs_"):
         if not LUFS_RANGE[0] <= number <= LUFS_RANGE[1]:
-            raise Invalid(_loudness_out_of_range(name), field=name)
+            raise Invalid(loudness_out_of_range(name, *LUFS_RANGE), field=name)
         return number
     allowed = OPUS_BITRATES if name.startswith("low_data_") else MP3_BITRATES
     if number not in allowed:
-        raise Invalid(_not_a_bitrate(name), field=name)
+        raise Invalid(not_a_bitrate(name, allowed), field=name)
     return int(number)
-
-
-# Refusals that name a field say it in one whole sentence for each field, so that every language names the
-# field in its own words (docs/languages.md); a field without its sentence is named as the API names it.
-
-
-def too_long(name: str, limit: int) -> str:
-    """The refusal of a show's or an episode's text longer than its `limit`."""
-    sentences = {
-        "title": refusal("The title is longer than %(limit)s characters.", limit=limit),
-        "description": refusal("The description is longer than %(limit)s characters.", limit=limit),
-        "author": refusal("The author is longer than %(limit)s characters.", limit=limit),
-        "copyright": refusal("The copyright is longer than %(limit)s characters.", limit=limit),
-        "email": refusal("The email is longer than %(limit)s characters.", limit=limit),
-        "category": refusal("The category is longer than %(limit)s characters.", limit=limit),
-        "time_zone": refusal("The time_zone is longer than %(limit)s characters.", limit=limit),
-        "funding_url": refusal("The funding_url is longer than %(limit)s characters.", limit=limit),
-        "funding_text": refusal("The funding_text is longer than %(limit)s characters.", limit=limit),
-        "apple_podcasts_url": refusal(
-            "The apple_podcasts_url is longer than %(limit)s characters.", limit=limit
-        ),
-        "spotify_url": refusal("The spotify_url is longer than %(limit)s characters.", limit=limit),
-        "moved_to_url": refusal("The moved_to_url is longer than %(limit)s characters.", limit=limit),
-    }
-    return sentences.get(name) or f"The {name} is longer than {limit} characters."
-
-
-def _not_a_link(name: str) -> str:
-    sentences = {
-        "funding_url": refusal("The funding_url must be an http(s) URL."),
-        "apple_podcasts_url": refusal("The apple_podcasts_url must be an http(s) URL."),
-        "spotify_url": refusal("The spotify_url must be an http(s) URL."),
-        "moved_to_url": refusal("The moved_to_url must be an http(s) URL."),
-    }
-    return sentences.get(name) or f"The {name} must be an http(s) URL."
-
-
-def _not_a_number(name: str, value: object) -> str:
-    sentences = {
-        "target_lufs_stereo": refusal("The target_lufs_stereo must be a number, not %(value)r.", value=value),
-        "target_lufs_mono": refusal("The target_lufs_mono must be a number, not %(value)r.", value=value),
-        "bitrate_stereo_kbps": refusal(
-            "The bitrate_stereo_kbps must be a number, not %(value)r.", value=value
-        ),
-        "bitrate_mono_kbps": refusal("The bitrate_mono_kbps must be a number, not %(value)r.", value=value),
-        "low_data_stereo_kbps": refusal(
-            "The low_data_stereo_kbps must be a number, not %(value)r.", value=value
-        ),
-        "low_data_mono_kbps": refusal("The low_data_mono_kbps must be a number, not %(value)r.", value=value),
-    }
-    return sentences.get(name) or f"The {name} must be a number, not {value!r}."
-
-
-def _loudness_out_of_range(name: str) -> str:
-    low, high = LUFS_RANGE
-    sentences = {
-        "target_lufs_stereo": refusal(
-            "The target_lufs_stereo must be between %(low)g and %(high)g LUFS.", low=low, high=high
-        ),
-        "target_lufs_mono": refusal(
-            "The target_lufs_mono must be between %(low)g and %(high)g LUFS.", low=low, high=high
-        ),
-    }
-    return sentences.get(name) or f"The {name} must be between {low:g} and {high:g} LUFS."
-
-
-def _not_a_bitrate(name: str) -> str:
-    rates = ", ".join(map(str, OPUS_BITRATES if name.startswith("low_data_") else MP3_BITRATES))
-    sentences = {
-        "bitrate_stereo_kbps": refusal("The bitrate_stereo_kbps must be one of %(rates)s kbps.", rates=rates),
-        "bitrate_mono_kbps": refusal("The bitrate_mono_kbps must be one of %(rates)s kbps.", rates=rates),
-        "low_data_stereo_kbps": refusal(
-            "The low_data_stereo_kbps must be one of %(rates)s kbps.", rates=rates
-        ),
-        "low_data_mono_kbps": refusal("The low_data_mono_kbps must be one of %(rates)s kbps.", rates=rates),
-    }
-    return sentences.get(name) or f"The {name} must be one of {rates} kbps."
-
-
-def _not_a_flag(name: str, value: object) -> str:
-    sentences = {
-        "explicit": refusal("The explicit must be true or false, not %(value)r.", value=value),
-        "locked": refusal("The locked must be true or false, not %(value)r.", value=value),
-        "draft": refusal("The draft must be true or false, not %(value)r.", value=value),
-    }
-    return sentences.get(name) or f"The {name} must be true or false, not {value!r}."
 
 
 def _check_url(value: object, name: str) -> str:
@@ -443,7 +365,7 @@ def _check_url(value: object, name: str) -> str:
     if len(text) > TEXT_LIMITS[name]:
         raise Invalid(too_long(name, TEXT_LIMITS[name]), field=name)
     if text and not re.match(r"^https?://[^\s/]+", text):
-        raise Invalid(_not_a_link(name), field=name)
+        raise Invalid(not_a_link(name), field=name)
     return text
 
 
@@ -455,7 +377,7 @@ def parse_bool(value: object, name: str) -> bool:
         return True
     if text in ("false", "0", "no", "off", ""):
         return False
-    raise Invalid(_not_a_flag(name, value), field=name)
+    raise Invalid(not_a_flag(name, value), field=name)
 
 
 def set_cover(services: Services, session: Session, show: Show, data: bytes) -> str | None:

@@ -683,7 +683,7 @@ def test_each_row_without_stored_html_is_rendered_once_per_build(monkeypatch: py
 
 def test_a_feed_keeps_the_newest_items_within_its_byte_budget(caplog: pytest.LogCaptureFixture) -> None:
     """100 episodes of 128 KB of '&' would make a 47 MB feed: the newest fill the budget, no more."""
-    from podcast_host.feeds.build import MAX_FEED_BYTES
+    from podcast_host.feeds.budget import MAX_FEED_BYTES
 
     heavy = "<p>" + "&amp;" * 26_000 + "</p>"
     many = [
@@ -692,7 +692,7 @@ def test_a_feed_keeps_the_newest_items_within_its_byte_budget(caplog: pytest.Log
         )
         for n in range(1, 101)
     ]
-    with caplog.at_level("WARNING", logger="podcast_host.feeds.build"):
+    with caplog.at_level("WARNING", logger="podcast_host.feeds.budget"):
         data = build_feed(make_show(), many, make_links(), NOW)
     one_item = len(build_feed(make_show(), many[:1], make_links(), NOW)) - len(
         build_feed(make_show(), [], make_links(), NOW)

@@ -31,7 +31,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.test import Client, TestResponse
 
 from podcast_host import create_app, notes
-from podcast_host.feeds import build, syndication
+from podcast_host.feeds import budget, syndication
 from podcast_host.feeds.item_cache import ITEMS, ItemCache, KeptItem
 from podcast_host.feeds.syndication import FeedCache, feed_cache, render_feed
 from podcast_host.models import READY, Episode, Show, utcnow
@@ -226,7 +226,7 @@ def test_the_item_caches_cap_counts_what_its_entries_really_take() -> None:
             )
             for n in range(500):
                 episode = Episode(id=render * 1000 + n, updated_at=utcnow(), guid=str(uuid.uuid4()))
-                key = build._item_key(scope, episode)
+                key = budget._item_key(scope, episode)
                 assert key is not None
                 cache.put(key, KeptItem(b"<item>" + b"x" * 700 + str(n).encode(), 800))
         del episode

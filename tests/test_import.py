@@ -498,8 +498,8 @@ def test_one_run_of_a_feed_at_a_time_and_a_limit_on_items(
 def test_each_item_s_files_go_once_it_is_stored(
     importer: Services, old_host: OldHost, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from podcast_host.imports import imports_dir, items
     from podcast_host.imports import run as runs
-    from podcast_host.imports.run import imports_dir
 
     url = _feed_with(
         old_host,
@@ -519,7 +519,7 @@ def test_each_item_s_files_go_once_it_is_stored(
     run = _import(importer, url, keep_audio=True)
     assert run.state == "done" and len(_episodes(importer)) == 8
     # The item being stored, and those downloading ahead of it.
-    assert len(on_disk) == 8 and max(on_disk) <= runs.IMPORT_AHEAD + 1, on_disk
+    assert len(on_disk) == 8 and max(on_disk) <= items.IMPORT_AHEAD + 1, on_disk
 
 
 def test_kept_audio_replaced_by_another_format_goes_through_the_pipeline(

@@ -14,7 +14,7 @@ from conftest import make_services
 from test_feed import parse_xml
 
 from podcast_host import notes
-from podcast_host.feeds import build
+from podcast_host.feeds import budget, build
 from podcast_host.feeds.item_cache import ITEMS, ItemCache, KeptItem
 from podcast_host.feeds.syndication import RenderedFeed, for_subscriber, render_feed
 from podcast_host.models import PRIVATE, READY, Episode, Show, utcnow
@@ -228,7 +228,7 @@ def test_the_size_budget_leaves_out_the_same_items_whether_they_are_kept_or_not(
     add_show(services, count=6)
     full = written_from_nothing(services)
     # Room for the channel and about half of the items.
-    monkeypatch.setattr(build, "MAX_FEED_BYTES", len(full) // 2 + 10 * 1024)
+    monkeypatch.setattr(budget, "MAX_FEED_BYTES", len(full) // 2 + 10 * 1024)
     fresh = written_from_nothing(services)
     services.caches.clear()
     kept = render(services).body

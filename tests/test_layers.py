@@ -27,7 +27,7 @@ OWNERS = {
     "ua_parser": {"analytics/clients.py"},
     "maxminddb": {"analytics/geo.py"},
     "apispec": {"web/openapi.py"},
-    "httpx": {"fetching.py"},
+    "httpx": {"fetching/"},
     "defusedxml": {"imports/reader.py"},
     # Outside programs (ffmpeg) are run by the audio pipeline alone.
     "subprocess": {"audio/"},

@@ -29,12 +29,12 @@ from test_feed import NOW, make_episode, make_links, make_show, parse_xml, party
 from podcast_host import namespace_fields, shows
 from podcast_host.errors import Invalid
 from podcast_host.export import export_show
-from podcast_host.feeds import build, namespace_values
+from podcast_host.feeds import budget, namespace_values
 from podcast_host.feeds.build import build_feed
 from podcast_host.models import Episode, Show
 from podcast_host.services import Services
 from podcast_host.sync import TOML_LIMIT, sync_directory
-from podcast_host.web import schemas
+from podcast_host.web import namespace_schemas
 
 NS = {"podcast": "https://podcastindex.org/namespace/1.0"}
 SETTINGS = "/admin/shows/daily/settings"
@@ -201,7 +201,7 @@ def test_every_value_at_its_limit_on_a_thousand_episodes_stays_within_the_feed_s
         for n in range(1, 1001)
     ]
     feed = build_feed(show, episodes, make_links(), NOW)
-    assert len(feed) <= build.MAX_FEED_BYTES
+    assert len(feed) <= budget.MAX_FEED_BYTES
     items = parse_xml(feed).findall("channel/item")
     # Each of these items takes most of a megabyte: the newest that fit are carried, not all thousand.
     assert 0 < len(items) < 100
@@ -306,13 +306,13 @@ def test_a_list_longer_than_its_limit_is_refused_before_its_entries_are_read(
     """A 1 MiB body of 255,000 empty people took nine seconds of a worker to refuse, for a limit of fifty."""
     create_show(client, admin_token)
     read: list[object] = []
-    load = schemas.PersonFieldsSchema.load
+    load = namespace_schemas.PersonFieldsSchema.load
 
     def counted(self: Any, data: Any, **kwargs: Any) -> Any:
         read.append(data)
         return load(self, data, **kwargs)
 
-    monkeypatch.setattr(schemas.PersonFieldsSchema, "load", counted)
+    monkeypatch.setattr(namespace_schemas.PersonFieldsSchema, "load", counted)
     body = {"persons": [{}] * 255_000}
     response = patch(client, admin_token, "/api/v1/shows/daily", body)
     assert response.status_code == 422

@@ -18,7 +18,7 @@ from flask.testing import FlaskClient
 from lxml import etree
 from test_feed import BASE, NOW, make_episode, make_links, make_show, parse_xml, partytime
 
-from podcast_host.feeds import build
+from podcast_host.feeds import budget
 from podcast_host.feeds.build import build_feed
 from podcast_host.feeds.schedule import derive_schedule
 from podcast_host.models import Episode, Show
@@ -496,7 +496,7 @@ def test_feedparser_reads_the_image_and_update_frequency_partytime_skips(
 def test_the_size_budget_counts_the_stored_values(monkeypatch: pytest.MonkeyPatch) -> None:
     """Fifty people with long addresses per episode take far more than an item's fixed allowance: the feed
     still stays within its budget, the older episodes left out."""
-    monkeypatch.setattr(build, "MAX_FEED_BYTES", 1024 * 1024)
+    monkeypatch.setattr(budget, "MAX_FEED_BYTES", 1024 * 1024)
     person = {
         "name": "N" * 128,
         "role": "guest",

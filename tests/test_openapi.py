@@ -123,8 +123,8 @@ def test_the_document_follows_the_public_url(tmp_path: Any) -> None:
 # 3000 px, a report's first day not after its last and at most 3,660 days, a CSV file of UTF-8 text):
 # schema-valid bodies may still get 422/415 here. test_api.py, test_analytics.py and test_subscribers.py
 # cover what these routes accept. The show routes stay checked: the document states the rules between a show's
-# Podcasting 2.0 fields as anyOf (web/schemas.py, NAMESPACE_RULES), all but one, a podroll naming each show
-# once, which these derandomized examples do not break (test_namespace_input.py covers its refusal).
+# Podcasting 2.0 fields as anyOf (web/namespace_schemas.py, NAMESPACE_RULES), all but one, a podroll naming
+# each show once, which these derandomized examples do not break (test_namespace_input.py covers its refusal).
 BEYOND_THE_SCHEMA = {
     "GET /api/v1/shows/{slug}/analytics",
     "GET /api/v1/shows/{slug}/analytics.csv",

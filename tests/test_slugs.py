@@ -31,7 +31,7 @@ from podcast_host.slugs import (
     slugify,
     unique_slug,
 )
-from podcast_host.web.schemas import SLUG_PATTERN
+from podcast_host.web.schema_fields import SLUG_PATTERN
 
 BUDGET = "الميزانية-والقطار-الجديد"
 

@@ -24,7 +24,8 @@ def import_feed(lazy: LazyServices, source: str, show_slug: str | None, keep_aud
     """Import a show from its RSS feed (URL or FILE); run it again to pick up new items and retry failed ones.
 
     Exits 1 when any item failed; the summary names each and why."""
-    from podcast_host.imports.run import MAX_FEED_BYTES, run_import, start_import
+    from podcast_host.imports.run import run_import, start_import
+    from podcast_host.imports.show import MAX_FEED_BYTES
 
     lazy.as_operator("import")
     services = lazy.get()

@@ -1,5 +1,6 @@
 """What the producer API reads and writes: request bodies checked against their schemas, and the JSON of
-shows, episodes, tokens and members in its answers (both described in web/schemas.py)."""
+shows, episodes, tokens and members in its answers (both described in web/schemas.py, their Podcasting 2.0
+values in web/namespace_schemas.py)."""
 
 from __future__ import annotations
 

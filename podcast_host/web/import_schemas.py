@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from podcast_host.models import IMPORT_STATES, ITEM_STATES, MAX_SOURCE_LENGTH
-from podcast_host.web.schemas import URL_PATTERN, slug_field
+from podcast_host.web.schema_fields import URL_PATTERN, slug_field
 
 
 class ImportCreateSchema(Schema):

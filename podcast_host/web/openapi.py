@@ -1,5 +1,5 @@
-"""The producer API's contract: bodies checked against their schemas (web/schemas.py), and the OpenAPI 3
-document built from those schemas and the routes.
+"""The producer API's contract: bodies checked against their schemas (web/schemas.py, with the Podcasting 2.0
+values of web/namespace_schemas.py), and the OpenAPI 3 document built from those schemas and the routes.
 
 Views declare their contract with `@documented(...)`; `build_document(app)` walks the app's /api/v1 routes
 and turns each declaration into an operation, so the document cannot drift from the routes.
@@ -22,7 +22,9 @@ from podcast_host.accounts import MAX_TOKENS_PER_USER
 from podcast_host.errors import Invalid
 from podcast_host.models import MAX_ID
 from podcast_host.web.errors import STATUS
-from podcast_host.web.schemas import NAMESPACE_RULES, ErrorSchema, File
+from podcast_host.web.namespace_schemas import NAMESPACE_RULES
+from podcast_host.web.schema_fields import File
+from podcast_host.web.schemas import ErrorSchema
 
 View = TypeVar("View", bound=Callable[..., Any])
 API_PREFIX = "/api/v1"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields
 
 from podcast_host.subscribers import MAX_NAME_CHARS
-from podcast_host.web.schemas import File, email_field, text_field
+from podcast_host.web.schema_fields import File, email_field, text_field
 
 
 class SubscriberCreateSchema(Schema):
