@@ -13,13 +13,21 @@ from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response as BaseResponse
 
 from podcast_host import accounts, episodes, shows
-from podcast_host.errors import Conflict, Invalid, NotAuthenticated, UnsupportedMedia, refusal
+from podcast_host.errors import Conflict, Invalid, NotAuthenticated, UnsupportedMedia
 from podcast_host.feeds.categories import CATEGORY_CHOICES
 from podcast_host.feeds.links import Links
-from podcast_host.models import Episode, Show, User, utcnow
+from podcast_host.models import Episode, Show, utcnow
 from podcast_host.notes import MAX_NOTES_CHARS, render_notes_html
 from podcast_host.web import auth, dashboard_namespace
 from podcast_host.web.context import db, services, spooled_upload
+from podcast_host.web.dashboard_access import (
+    can,
+    episode_for,
+    role_on,
+    show_for,
+    visible_shows,
+    wants_json,
+)
 from podcast_host.web.dashboard_forms import (
     PODCASTING_EPISODE_FIELDS,
     PODCASTING_SHOW_FIELDS,
@@ -91,7 +99,7 @@ def _signed_in_with_token() -> BaseResponse | None:
     """Every dashboard request needs a signed-in user; every form and script post its CSRF token. An upload
     is refused to a user who may not make it before its files are read (the token may be among them)."""
     if auth.session_user() is None:
-        if _wants_json():
+        if wants_json():
             raise NotAuthenticated(_("Sign in to use the dashboard."))
         target = request.full_path.rstrip("?") if request.method == "GET" else None
         return redirect(url_for("auth.login", next=target))
@@ -107,9 +115,9 @@ def _may_upload(permission: str) -> None:
     the view checks again with what it loads."""
     arguments = request.view_args or {}
     if "episode_id" in arguments:
-        _episode_for(arguments["episode_id"], permission)
+        episode_for(arguments["episode_id"], permission)
     else:
-        _show_for(arguments["slug"], permission)
+        show_for(arguments["slug"], permission)
 
 
 @bp.after_request
@@ -135,7 +143,7 @@ def _template_helpers() -> dict[str, object]:
 @bp.get("/")
 def index() -> str:
     return render_template(
-        "admin/index.html", shows=_visible_shows(), values=show_values(None, None), errors={}
+        "admin/index.html", shows=visible_shows(), values=show_values(None, None), errors={}
     )
 
 
@@ -148,7 +156,7 @@ def create_show() -> BaseResponse | tuple[str, int]:
     except (Invalid, Conflict) as exc:
         db().rollback()
         values, errors = show_values(None, request.form), form_errors(exc, "slug")
-        page = render_template("admin/index.html", shows=_visible_shows(), values=values, errors=errors)
+        page = render_template("admin/index.html", shows=visible_shows(), values=values, errors=errors)
         return page, status_of(exc)
     flash(_("The show “%(title)s” is ready. Upload its first episode.", title=show.title))
     return redirect(url_for(".show", slug=show.slug), code=303)
@@ -156,27 +164,27 @@ def create_show() -> BaseResponse | tuple[str, int]:
 
 @bp.get("/shows/<slug>/")
 def show(slug: str) -> str:
-    show = _show_for(slug, "read")
+    show = show_for(slug, "read")
     return render_template(
         "admin/show.html",
         show=show,
         episodes=episodes.list_episodes(db(), show),
-        role=_role(show),
-        can_edit=_can(show, "edit_episodes"),
+        role=role_on(show),
+        can_edit=can(show, "edit_episodes"),
     )
 
 
 @bp.get("/shows/<slug>/settings")
 def settings(slug: str) -> str:
-    show = _show_for(slug, "read")
+    show = show_for(slug, "read")
     return _settings_page(show, show_values(show, None), {})[0]
 
 
 @bp.post("/shows/<slug>/settings")
 def save_settings(slug: str) -> BaseResponse | tuple[str, int]:
-    show = _show_for(slug, "edit_show")
+    show = show_for(slug, "edit_show")
     fields = {**show_fields(request.form), **dashboard_namespace.show_fields(request.form, show)}
-    may_move = _can(show, "move_show")
+    may_move = can(show, "move_show")
     if not may_move:
         # An editor's form has neither field: an absent `locked` box must not read as "unchecked".
         for name in accounts.OWNER_ONLY_SHOW_FIELDS:
@@ -194,7 +202,7 @@ def save_settings(slug: str) -> BaseResponse | tuple[str, int]:
 
 @bp.post("/shows/<slug>/cover")
 def upload_cover(slug: str) -> BaseResponse | tuple[str, int]:
-    show = _show_for(slug, "edit_show")
+    show = show_for(slug, "edit_show")
     image = request.files.get("image")
     try:
         if image is None or not image.filename:
@@ -217,9 +225,9 @@ def _settings_page(
         # The show's Podcasting 2.0 values, unless the values are a refused form's (they have their own).
         values={**dashboard_namespace.show_values(show), **values},
         errors=errors,
-        can_edit=_can(show, "edit_show"),
+        can_edit=can(show, "edit_show"),
         # The owner e-mail and `locked` are an owner's: platforms check them when the feed moves hosts.
-        owner_fields=_can(show, "move_show"),
+        owner_fields=can(show, "move_show"),
         members=show.members,
         podcasting=dashboard_namespace.choices(),
         podcasting_fields=list(PODCASTING_SHOW_FIELDS),
@@ -232,14 +240,14 @@ def _settings_page(
 
 @bp.get("/shows/<slug>/episodes/new")
 def new_episode(slug: str) -> str:
-    show = _show_for(slug, "edit_episodes")
+    show = show_for(slug, "edit_episodes")
     values = {"type": "full", "when": "draft"}
     return render_template("admin/upload.html", show=show, values=values, errors={})
 
 
 @bp.post("/shows/<slug>/episodes")
 def create_episode(slug: str) -> BaseResponse | tuple[BaseResponse | str, int]:
-    show = _show_for(slug, "edit_episodes")
+    show = show_for(slug, "edit_episodes")
     try:
         episode = episodes.create_episode(
             services(),
@@ -253,7 +261,7 @@ def create_episode(slug: str) -> BaseResponse | tuple[BaseResponse | str, int]:
         )
     except (Invalid, UnsupportedMedia) as exc:
         db().rollback()
-        if _wants_json():
+        if wants_json():
             field = getattr(exc, "field", None) or "audio"
             return error_response(status_of(exc), exc.code, message_of(exc), field)
         page = render_template(
@@ -261,25 +269,25 @@ def create_episode(slug: str) -> BaseResponse | tuple[BaseResponse | str, int]:
         )
         return page, status_of(exc)
     db().refresh(episode)
-    if _wants_json():
+    if wants_json():
         return jsonify(_status_json(episode)), 202
     return redirect(url_for(".episode", episode_id=episode.id), code=303)
 
 
 @bp.get("/episodes/<int:episode_id>/status")
 def episode_status(episode_id: int) -> BaseResponse:
-    return jsonify(_status_json(_episode_for(episode_id, "read")))
+    return jsonify(_status_json(episode_for(episode_id, "read")))
 
 
 @bp.get("/episodes/<int:episode_id>/")
 def episode(episode_id: int) -> str:
-    episode = _episode_for(episode_id, "read")
+    episode = episode_for(episode_id, "read")
     return _episode_page(episode, episode_values(episode), {})[0]
 
 
 @bp.post("/episodes/<int:episode_id>/")
 def save_episode(episode_id: int) -> BaseResponse | tuple[str, int]:
-    episode = _episode_for(episode_id, "edit_episodes")
+    episode = episode_for(episode_id, "edit_episodes")
     try:
         fields = {**episode_fields(request.form), **dashboard_namespace.episode_fields(request.form)}
         episodes.update_episode(services(), db(), episode, fields)
@@ -293,7 +301,7 @@ def save_episode(episode_id: int) -> BaseResponse | tuple[str, int]:
 
 @bp.post("/episodes/<int:episode_id>/publish")
 def publish(episode_id: int) -> BaseResponse | tuple[str, int]:
-    episode = _episode_for(episode_id, "edit_episodes")
+    episode = episode_for(episode_id, "edit_episodes")
     try:
         episodes.publish_episode(services(), db(), episode)
         db().commit()
@@ -310,7 +318,7 @@ def publish(episode_id: int) -> BaseResponse | tuple[str, int]:
 
 @bp.post("/episodes/<int:episode_id>/schedule")
 def schedule(episode_id: int) -> BaseResponse | tuple[str, int]:
-    episode = _episode_for(episode_id, "edit_episodes")
+    episode = episode_for(episode_id, "edit_episodes")
     try:
         at = episodes.parse_datetime(publish_time(request.form, episode.show))
         episodes.publish_episode(services(), db(), episode, at)
@@ -324,7 +332,7 @@ def schedule(episode_id: int) -> BaseResponse | tuple[str, int]:
 
 @bp.post("/episodes/<int:episode_id>/unpublish")
 def unpublish(episode_id: int) -> BaseResponse:
-    episode = _episode_for(episode_id, "edit_episodes")
+    episode = episode_for(episode_id, "edit_episodes")
     episodes.update_episode(services(), db(), episode, {"draft": True})
     db().commit()
     return _changed(episode, _("The episode is a draft again: listeners and the feed no longer see it."))
@@ -332,13 +340,13 @@ def unpublish(episode_id: int) -> BaseResponse:
 
 @bp.get("/episodes/<int:episode_id>/delete")
 def confirm_delete(episode_id: int) -> str:
-    episode = _episode_for(episode_id, "edit_episodes")
+    episode = episode_for(episode_id, "edit_episodes")
     return render_template("admin/delete.html", show=episode.show, episode=episode)
 
 
 @bp.post("/episodes/<int:episode_id>/delete")
 def delete(episode_id: int) -> BaseResponse:
-    episode = _episode_for(episode_id, "edit_episodes")
+    episode = episode_for(episode_id, "edit_episodes")
     show, title = episode.show, episode.title
     episodes.delete_episode(services(), db(), episode)
     db().commit()
@@ -366,7 +374,7 @@ def _episode_page(
         # The episode's Podcasting 2.0 rows, unless the values are a refused form's (they have their own).
         values={**dashboard_namespace.episode_values(episode), **values},
         errors=errors,
-        can_edit=_can(episode.show, "edit_episodes"),
+        can_edit=can(episode.show, "edit_episodes"),
         final=episode.status in FINAL_STATUSES,
         now=utcnow(),
         podcasting=dashboard_namespace.choices(),
@@ -394,51 +402,6 @@ def _status_json(episode: Episode) -> dict[str, Any]:
         "status_url": url_for(".episode_status", episode_id=episode.id),
         "page_url": Links(services().settings).episode_page(episode) if status == "published" else None,
     }
-
-
-# --- who may do what ------------------------------------------------------------------------------------
-
-
-def signed_in_user() -> User:
-    """The dashboard's user (its before_request has sent anyone else to /login already)."""
-    user = auth.session_user()
-    if user is None:
-        raise NotAuthenticated(refusal("Sign in to use the dashboard."))
-    return user
-
-
-def _show_for(slug: str, permission: str) -> Show:
-    show = shows.find_show(db(), slug)
-    accounts.require(db(), auth.session_user(), show, permission)
-    return show
-
-
-def _episode_for(episode_id: int, permission: str) -> Episode:
-    episode = episodes.get_episode(db(), episode_id)
-    accounts.require_episode(db(), auth.session_user(), episode, permission)
-    return episode
-
-
-def _role(show: Show) -> str | None:
-    user = auth.session_user()
-    if user is not None and user.is_admin:
-        return "admin"
-    return accounts.role_on(db(), user, show)
-
-
-def _can(show: Show, permission: str) -> bool:
-    return accounts.allows(db(), auth.session_user(), show, permission)
-
-
-def _visible_shows() -> list[tuple[Show, str]]:
-    """The shows this user may open, with the user's role on each (admins see every show)."""
-    roles = ((show, _role(show)) for show in shows.list_shows(db()))
-    return [(show, role) for show, role in roles if role]
-
-
-def _wants_json() -> bool:
-    """The dashboard's scripts ask for JSON; browsers and plain form posts get pages."""
-    return request.accept_mimetypes.best == "application/json"
 
 
 # --- pictures -------------------------------------------------------------------------------------------

@@ -19,7 +19,8 @@ from podcast_host.analytics import charts, report
 from podcast_host.models import Show, utcnow
 from podcast_host.web.api_bodies import csv_download
 from podcast_host.web.context import db
-from podcast_host.web.dashboard import _show_for, bp
+from podcast_host.web.dashboard import bp
+from podcast_host.web.dashboard_access import show_for
 
 # The periods the page offers, by the value of ?range=; anything else is the first.
 RANGES = {"30": _l("Last 30 days"), "90": _l("Last 90 days"), "all": _l("All time")}
@@ -44,7 +45,7 @@ CHART_TITLES = {
 
 @bp.get("/shows/<slug>/analytics")
 def analytics(slug: str) -> str:
-    show = _show_for(slug, "read")
+    show = show_for(slug, "read")
     chosen = _chosen_range()
     figures = report.show_report(db(), show, _period(show, chosen))
     daily = [(date.fromisoformat(day["date"]), day["downloads"]) for day in figures["days"]]
@@ -71,7 +72,7 @@ def analytics(slug: str) -> str:
 @bp.get("/shows/<slug>/analytics.csv")
 def analytics_csv(slug: str) -> Response:
     """The page's figures as the API's CSV (docs/analytics.md, "Reports"), for a signed-in browser."""
-    show = _show_for(slug, "read")
+    show = show_for(slug, "read")
     return csv_download(report.show_report(db(), show, _period(show, _chosen_range())))
 
 

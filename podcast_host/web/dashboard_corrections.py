@@ -22,7 +22,8 @@ from podcast_host.models import Episode, Show
 from podcast_host.recovery import RETIRED_AUDIO_GRACE
 from podcast_host.transcripts import parse_transcript
 from podcast_host.web.context import db, services
-from podcast_host.web.dashboard import _can, _changed, _episode_for, _episode_page, _show_for, bp
+from podcast_host.web.dashboard import _changed, _episode_page, bp
+from podcast_host.web.dashboard_access import can, episode_for, show_for
 from podcast_host.web.dashboard_forms import episode_values, form_errors, optional_upload
 from podcast_host.web.errors import status_of
 
@@ -33,7 +34,7 @@ SIDE_FILES = "any(image, chapters, transcript)"
 @bp.context_processor
 def _template_helpers() -> dict[str, object]:
     # Pages offer only what the user may do: renaming and deleting a show are an owner's.
-    return {"may": _can, "retired_audio_days": _retired_audio_days()}
+    return {"may": can, "retired_audio_days": _retired_audio_days()}
 
 
 # --- an episode's files ---------------------------------------------------------------------------------
@@ -41,7 +42,7 @@ def _template_helpers() -> dict[str, object]:
 
 @bp.post("/episodes/<int:episode_id>/audio")
 def replace_audio(episode_id: int) -> BaseResponse | tuple[str, int]:
-    episode = _episode_for(episode_id, "edit_episodes")
+    episode = episode_for(episode_id, "edit_episodes")
     try:
         episodes.replace_original(services(), db(), episode, _chosen("audio"))
         episodes.request_reprocess(services(), db(), episode)
@@ -63,7 +64,7 @@ def replace_audio(episode_id: int) -> BaseResponse | tuple[str, int]:
 
 @bp.post(f"/episodes/<int:episode_id>/files/<{SIDE_FILES}:kind>")
 def replace_side_file(episode_id: int, kind: str) -> BaseResponse | tuple[str, int]:
-    episode = _episode_for(episode_id, "edit_episodes")
+    episode = episode_for(episode_id, "edit_episodes")
     try:
         upload = _chosen(kind)
         if kind == "image":
@@ -81,7 +82,7 @@ def replace_side_file(episode_id: int, kind: str) -> BaseResponse | tuple[str, i
 
 @bp.post(f"/episodes/<int:episode_id>/files/<{SIDE_FILES}:kind>/remove")
 def remove_side_file(episode_id: int, kind: str) -> BaseResponse | tuple[str, int]:
-    episode = _episode_for(episode_id, "edit_episodes")
+    episode = episode_for(episode_id, "edit_episodes")
     try:
         if kind == "chapters":
             episodes.replace_chapters(services(), db(), episode, None)
@@ -95,7 +96,7 @@ def remove_side_file(episode_id: int, kind: str) -> BaseResponse | tuple[str, in
 
 @bp.post("/episodes/<int:episode_id>/reprocess")
 def reprocess(episode_id: int) -> BaseResponse | tuple[str, int]:
-    episode = _episode_for(episode_id, "edit_episodes")
+    episode = episode_for(episode_id, "edit_episodes")
     try:
         episodes.request_reprocess(services(), db(), episode)
         db().commit()
@@ -139,13 +140,13 @@ def _refused(episode: Episode, exc: PodcastHostError, field: str) -> tuple[str, 
 
 @bp.get("/shows/<slug>/rename")
 def rename_page(slug: str) -> str:
-    show = _show_for(slug, "move_show")
+    show = show_for(slug, "move_show")
     return render_template("admin/rename_show.html", show=show, values={"slug": show.slug}, errors={})
 
 
 @bp.post("/shows/<slug>/rename")
 def rename_show(slug: str) -> BaseResponse | tuple[str, int]:
-    show = _show_for(slug, "move_show")
+    show = show_for(slug, "move_show")
     new_slug = request.form.get("slug", "").strip()
     try:
         if new_slug == show.slug:
@@ -167,12 +168,12 @@ def rename_show(slug: str) -> BaseResponse | tuple[str, int]:
 
 @bp.get("/shows/<slug>/delete")
 def confirm_show_delete(slug: str) -> str:
-    return _delete_page(_show_for(slug, "delete_show"), {}, {})[0]
+    return _delete_page(show_for(slug, "delete_show"), {}, {})[0]
 
 
 @bp.post("/shows/<slug>/delete")
 def delete_show(slug: str) -> BaseResponse | tuple[str, int]:
-    show = _show_for(slug, "delete_show")
+    show = show_for(slug, "delete_show")
     typed = request.form.get("confirm_slug", "").strip()
     if typed != show.slug:
         refusal = _("Type the show's address, %(slug)s, exactly as shown to delete the show.", slug=show.slug)

@@ -20,7 +20,8 @@ from podcast_host.imports.run import start_import
 from podcast_host.models import Show
 from podcast_host.web.api_imports import import_for, import_json
 from podcast_host.web.context import db, services
-from podcast_host.web.dashboard import _show_for, bp, signed_in_user
+from podcast_host.web.dashboard import bp
+from podcast_host.web.dashboard_access import show_for, signed_in_user
 from podcast_host.web.dashboard_forms import form_errors
 from podcast_host.web.errors import status_of
 
@@ -80,7 +81,7 @@ def export_zip(slug: str) -> FlaskResponse:
     """The show as a .zip of the folder `podcast-host export` writes; the owner's (it holds drafts and the
     original uploads). Built in a temporary folder of the data folder (where space for media was planned,
     not the system's /tmp, often in memory) that goes once the answer is sent."""
-    show = _show_for(slug, "move_show")
+    show = show_for(slug, "move_show")
     scratch = services().settings.data_dir / "tmp" / "exports"
     scratch.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="export-", dir=scratch))

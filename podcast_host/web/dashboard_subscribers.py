@@ -19,7 +19,8 @@ from podcast_host.errors import Conflict, Invalid, PodcastHostError, Refusal
 from podcast_host.models import Show, utcnow
 from podcast_host.web.api_subscribers import feed_url_for
 from podcast_host.web.context import db
-from podcast_host.web.dashboard import _can, _show_for, bp
+from podcast_host.web.dashboard import bp
+from podcast_host.web.dashboard_access import can, show_for
 from podcast_host.web.dashboard_forms import form_errors
 from podcast_host.web.errors import message_of, status_of
 
@@ -29,12 +30,12 @@ PERMISSION = subscribers.PERMISSION
 
 @bp.get("/shows/<slug>/subscribers")
 def subscribers_page(slug: str) -> str:
-    return _page(_show_for(slug, PERMISSION))[0]
+    return _page(show_for(slug, PERMISSION))[0]
 
 
 @bp.post("/shows/<slug>/subscribers")
 def add_subscriber(slug: str) -> Page:
-    show = _show_for(slug, PERMISSION)
+    show = show_for(slug, PERMISSION)
     try:
         added, token = subscribers.add_subscriber(
             db(), show, request.form.get("email", ""), request.form.get("name", "")
@@ -48,7 +49,7 @@ def add_subscriber(slug: str) -> Page:
 
 @bp.post("/shows/<slug>/subscribers/import")
 def import_subscribers(slug: str) -> Page:
-    show = _show_for(slug, PERMISSION)
+    show = show_for(slug, PERMISSION)
     file = request.files.get("file")
     try:
         if file is None or not file.filename:
@@ -65,7 +66,7 @@ def import_subscribers(slug: str) -> Page:
 
 @bp.post("/shows/<slug>/subscribers/<int:subscriber_id>/token")
 def reissue_token(slug: str, subscriber_id: int) -> Page:
-    show = _show_for(slug, PERMISSION)
+    show = show_for(slug, PERMISSION)
     subscriber = subscribers.get_subscriber(db(), show, subscriber_id)
     try:
         token = subscribers.reissue(db(), subscriber)
@@ -78,7 +79,7 @@ def reissue_token(slug: str, subscriber_id: int) -> Page:
 
 @bp.post("/shows/<slug>/subscribers/<int:subscriber_id>/revoke")
 def revoke_subscriber(slug: str, subscriber_id: int) -> BaseResponse:
-    show = _show_for(slug, PERMISSION)
+    show = show_for(slug, PERMISSION)
     subscriber = subscribers.get_subscriber(db(), show, subscriber_id)
     email = subscriber.email
     subscribers.revoke(db(), subscriber)
@@ -104,7 +105,7 @@ def _page(
     reissued: bool = False,
 ) -> Page:
     downloads = None
-    if _can(show, "subscriber_downloads"):
+    if can(show, "subscriber_downloads"):
         # Owners see each subscriber's downloads of the last 30 days.
         within = report.period(None, None, utcnow().date())
         downloads = report.subscriber_downloads(db(), show, within)

@@ -21,7 +21,8 @@ from podcast_host.errors import Conflict, Forbidden, Invalid, NotFound
 from podcast_host.models import ROLES, Show, utcnow
 from podcast_host.web import auth, team_links
 from podcast_host.web.context import db, services
-from podcast_host.web.dashboard import _can, _show_for, bp, signed_in_user
+from podcast_host.web.dashboard import bp
+from podcast_host.web.dashboard_access import can, show_for, signed_in_user
 from podcast_host.web.dashboard_forms import form_errors
 from podcast_host.web.errors import message_of, status_of
 from podcast_host.web.team_links import Page, link_address, role_name
@@ -48,12 +49,12 @@ def _again(message: str, endpoint: str, **values: Any) -> BaseResponse:
 
 @bp.get("/shows/<slug>/members")
 def members(slug: str) -> str:
-    return _members_page(_show_for(slug, "read"))[0]
+    return _members_page(show_for(slug, "read"))[0]
 
 
 @bp.post("/shows/<slug>/members")
 def invite_member(slug: str) -> Page:
-    show = _show_for(slug, "read")
+    show = show_for(slug, "read")
     try:
         invitation, secret = invitations.invite(
             db(), signed_in_user(), show, request.form.get("email", ""), request.form.get("role", "")
@@ -69,7 +70,7 @@ def invite_member(slug: str) -> Page:
 
 @bp.post("/shows/<slug>/members/role")
 def change_role(slug: str) -> BaseResponse | Page:
-    show = _show_for(slug, "read")
+    show = show_for(slug, "read")
     email, role = request.form.get("email", ""), request.form.get("role", "")
     try:
         invitations.change_role(db(), signed_in_user(), show, email, role)
@@ -83,7 +84,7 @@ def change_role(slug: str) -> BaseResponse | Page:
 
 @bp.post("/shows/<slug>/members/remove")
 def remove_member(slug: str) -> BaseResponse | Page:
-    show = _show_for(slug, "read")
+    show = show_for(slug, "read")
     email = request.form.get("email", "")
     try:
         invitations.remove_member(db(), signed_in_user(), show, email)
@@ -96,7 +97,7 @@ def remove_member(slug: str) -> BaseResponse | Page:
 
 @bp.post("/shows/<slug>/invitations/<int:invitation_id>/revoke")
 def revoke_invitation(slug: str, invitation_id: int) -> BaseResponse:
-    show = _show_for(slug, "read")
+    show = show_for(slug, "read")
     invitations.revoke_invitation(db(), signed_in_user(), show, invitation_id)
     db().commit()
     return _again(_("The invitation is revoked: its link no longer works."), ".members", slug=show.slug)
@@ -104,7 +105,7 @@ def revoke_invitation(slug: str, invitation_id: int) -> BaseResponse:
 
 def _members_page(show: Show, errors: dict[str, str] | None = None, status: int = 200, **extra: Any) -> Page:
     """The members page; `extra`: the `values` typed in the invitation form, the new `link` and `invited`."""
-    manage = _can(show, "manage_members")
+    manage = can(show, "manage_members")
     page = render_template(
         "admin/members.html",
         **{"values": {"role": "editor"}, **extra},

@@ -25,7 +25,8 @@ from werkzeug.routing import Map
 from werkzeug.urls import iri_to_uri
 from werkzeug.utils import redirect
 
-from podcast_host.feeds.syndication import MAX_CACHED_FEEDS, RenderedFeed, feed_state_reader, fresh_feed
+from podcast_host.feeds.state import feed_state_reader
+from podcast_host.feeds.syndication import MAX_CACHED_FEEDS, RenderedFeed, fresh_feed
 from podcast_host.models import PRIVATE, utcnow
 from podcast_host.services import Services
 from podcast_host.storage import MediaKey, StorageError, parse_media_key

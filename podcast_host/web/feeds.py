@@ -15,12 +15,11 @@ from werkzeug.wrappers import Response as BaseResponse
 from podcast_host.config import Settings
 from podcast_host.errors import NotFound, refusal
 from podcast_host.feeds.links import Links
+from podcast_host.feeds.state import FeedState, current_feed_state
 from podcast_host.feeds.syndication import (
     GZIP_LEVEL,
-    FeedState,
     RenderedFeed,
     cached_feed,
-    current_feed_state,
     for_subscriber,
     fresh_feed,
     subscriber_etag,
