@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
-    Date,
-    DateTime,
     Float,
     ForeignKey,
     Index,
@@ -20,46 +18,27 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
-    text,
 )
-from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, UOWTransaction, mapped_column, relationship
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.orm import Mapped, Session, UOWTransaction, mapped_column, relationship
 
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Timezone-aware UTC datetimes on every backend (SQLite forgets the offset)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given where an aware one is required")
-        return value.astimezone(UTC)
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-class Base(DeclarativeBase):
-    pass
-
-
-# SQLite hands out the highest id again after that row is deleted unless a table says AUTOINCREMENT; ids name
-# media keys, URLs and jobs, so none is ever reused (PostgreSQL sequences never reuse one anyway).
-NEVER_REUSE_IDS = {"sqlite_autoincrement": True}
-# The largest id: every id column is an INTEGER, 32-bit signed on PostgreSQL; a bigger number names no row
-# and the database would refuse it as a parameter.
-MAX_ID = 2**31 - 1
+# The tables of listener analytics, imports and subscribers live in modules of their own; callers import them
+# from here with the rest.
+from podcast_host.import_models import IMPORT_STATES as IMPORT_STATES
+from podcast_host.import_models import ITEM_STATES as ITEM_STATES
+from podcast_host.import_models import MAX_SOURCE_LENGTH as MAX_SOURCE_LENGTH
+from podcast_host.import_models import FeedImport as FeedImport
+from podcast_host.import_models import ImportItem as ImportItem
+from podcast_host.listener_models import AnalyticsSalt as AnalyticsSalt
+from podcast_host.listener_models import DownloadTally as DownloadTally
+from podcast_host.listener_models import IngestedLog as IngestedLog
+from podcast_host.listener_models import ListenerDay as ListenerDay
+from podcast_host.model_base import MAX_ID as MAX_ID
+from podcast_host.model_base import NEVER_REUSE_IDS as NEVER_REUSE_IDS
+from podcast_host.model_base import Base as Base
+from podcast_host.model_base import UTCDateTime as UTCDateTime
+from podcast_host.model_base import utcnow as utcnow
+from podcast_host.subscriber_models import Subscriber as Subscriber
+from podcast_host.subscriber_models import SubscriberNetwork as SubscriberNetwork
 
 
 class User(Base):
@@ -375,68 +354,6 @@ class EpisodeAlias(Base):
     episode: Mapped[Episode] = relationship(back_populates="aliases")
 
 
-# --- listener analytics (docs/analytics.md) ----------------------------------------------------------------
-
-
-class AnalyticsSalt(Base):
-    """The secret that listener keys of one UTC day are made with; deleted two days later, so that nobody,
-    the host included, can tell afterwards which address a key stood for."""
-
-    __tablename__ = "analytics_salts"
-
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
-    salt: Mapped[str] = mapped_column(String(64))
-
-
-class ListenerDay(Base):
-    """What one listener (salted hash of address group and User-Agent) asked of one episode on one UTC day."""
-
-    __tablename__ = "listener_days"
-
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
-    listener: Mapped[str] = mapped_column(String(64), primary_key=True)
-    episode_id: Mapped[int] = mapped_column(
-        ForeignKey("episodes.id", ondelete="CASCADE"), primary_key=True, index=True
-    )
-    show_id: Mapped[int] = mapped_column(Integer)
-    app: Mapped[str] = mapped_column(String(100))
-    device: Mapped[str] = mapped_column(String(40))
-    os: Mapped[str] = mapped_column(String(40))
-    country: Mapped[str] = mapped_column(String(8))
-    # Byte ranges asked for, merged, as [[start, end), ...]; bytes of log lines naming no offset add up apart.
-    ranges: Mapped[list[list[int]]] = mapped_column(JSON, default=list)
-    loose_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
-    counted: Mapped[bool] = mapped_column(Boolean, default=False)
-
-
-class DownloadTally(Base):
-    """Downloads of a show on one day by one dimension: kind "episode" (name: its id), "app", "device", "os"
-    or "country". Reports read these rollups only, never the listener rows."""
-
-    __tablename__ = "download_tallies"
-
-    show_id: Mapped[int] = mapped_column(ForeignKey("shows.id", ondelete="CASCADE"), primary_key=True)
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
-    kind: Mapped[str] = mapped_column(String(10), primary_key=True)
-    name: Mapped[str] = mapped_column(String(100), primary_key=True)
-    downloads: Mapped[int] = mapped_column(Integer, default=0)
-
-
-class IngestedLog(Base):
-    """An access log counted by `podcast-host analytics ingest`: the digest of its first `length` bytes, so
-    that the same file, or a longer copy of it, is never counted twice."""
-
-    __tablename__ = "ingested_logs"
-    __table_args__ = (NEVER_REUSE_IDS,)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    # The digest of the first line picks the candidates; the digest of `length` bytes decides.
-    head_sha256: Mapped[str] = mapped_column(String(64), index=True)
-    sha256: Mapped[str] = mapped_column(String(64))
-    length: Mapped[int] = mapped_column(BigInteger)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
 def stamp_shows_of_changed_episodes(session: Session, _context: UOWTransaction, _instances: object) -> None:
     """Any ORM change of an episode that has audio stamps its show's updated_at (a before_flush listener).
 
@@ -459,106 +376,9 @@ def stamp_shows_of_changed_episodes(session: Session, _context: UOWTransaction, 
                 show.updated_at = utcnow()
 
 
-# --- imports from another host's feed (docs/migrate.md) ----------------------------------------------------
-
-IMPORT_STATES = ("queued", "running", "done", "failed")
-# The longest feed address an import takes.
-MAX_SOURCE_LENGTH = 2000
-# What happened to one item of the feed: imported now, already there (skipped), or failed with a reason.
-ITEM_STATES = ("imported", "skipped", "failed")
-
-
-class FeedImport(Base):
-    """One run of an import: where from, into which show, how far it got."""
-
-    __tablename__ = "feed_imports"
-    __table_args__ = (NEVER_REUSE_IDS,)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    show_id: Mapped[int | None] = mapped_column(ForeignKey("shows.id", ondelete="CASCADE"), index=True)
-    source: Mapped[str] = mapped_column(String(MAX_SOURCE_LENGTH))
-    # The show asked for by its slug, created by the run when it does not exist yet.
-    target_slug: Mapped[str | None] = mapped_column(String(200))
-    keep_audio: Mapped[bool] = mapped_column(Boolean, default=False)
-    state: Mapped[str] = mapped_column(String(20), default="queued")
-    error: Mapped[str | None] = mapped_column(Text)
-    # What the show could not take from the channel (a category that is not Apple's, a cover that failed).
-    notices: Mapped[str | None] = mapped_column(Text)
-    total_items: Mapped[int] = mapped_column(Integer, default=0)
-    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-    items: Mapped[list[ImportItem]] = relationship(
-        back_populates="feed_import", cascade="all, delete-orphan", order_by="ImportItem.position"
-    )
-
-
-class ImportItem(Base):
-    """The outcome of one item of an imported feed, in the feed's order."""
-
-    __tablename__ = "import_items"
-    __table_args__ = (NEVER_REUSE_IDS,)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    import_id: Mapped[int] = mapped_column(ForeignKey("feed_imports.id", ondelete="CASCADE"), index=True)
-    position: Mapped[int] = mapped_column(Integer)
-    guid: Mapped[str] = mapped_column(String(200))
-    title: Mapped[str] = mapped_column(String(500))
-    state: Mapped[str] = mapped_column(String(20))
-    reason: Mapped[str | None] = mapped_column(Text)
-    episode_id: Mapped[int | None] = mapped_column(ForeignKey("episodes.id", ondelete="SET NULL"))
-
-    feed_import: Mapped[FeedImport] = relationship(back_populates="items")
-
-
-# --- private shows' subscribers (docs/private-feeds.md) -----------------------------------------------------
+# --- private shows (docs/private-feeds.md) --------------------------------------------------------------
 
 # Show.access: everyone's feed, or a feed per subscriber.
 PUBLIC = "public"
 PRIVATE = "private"
 ACCESS_LEVELS = (PUBLIC, PRIVATE)
-
-
-class Subscriber(Base):
-    """Someone a private show's feed is made for: their feed URL carries a token, kept here only hashed."""
-
-    __tablename__ = "subscribers"
-    __table_args__ = (
-        # One live subscription per address and show, even when two editors add it at once.
-        Index(
-            "uq_subscribers_live_email",
-            "show_id",
-            "email",
-            unique=True,
-            sqlite_where=text("revoked_at IS NULL"),
-            postgresql_where=text("revoked_at IS NULL"),
-        ),
-        NEVER_REUSE_IDS,
-    )
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    show_id: Mapped[int] = mapped_column(ForeignKey("shows.id", ondelete="CASCADE"), index=True)
-    email: Mapped[str] = mapped_column(String(320))
-    name: Mapped[str] = mapped_column(String(200), default="")
-    # sha256 of the feed token; the token is shown when it is made and never stored.
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    token_issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # The most networks the current token was seen from in one UTC day, once that is more than
-    # PODCAST_HOST_SHARE_ALERT allows (a shared feed address); 0 otherwise, and again when it is re-issued.
-    shared_networks: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-
-
-class SubscriberNetwork(Base):
-    """One network (an IPv4 /24 or IPv6 /48) a subscriber's token was used from on one UTC day, as a keyed
-    hash under that day's analytics salt: deleted with the salt, so the network cannot be read back."""
-
-    __tablename__ = "subscriber_networks"
-
-    subscriber_id: Mapped[int] = mapped_column(
-        ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True
-    )
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
-    network: Mapped[str] = mapped_column(String(64), primary_key=True)

@@ -51,7 +51,7 @@ def _sources() -> dict[str, str]:
 @pytest.mark.parametrize(
     ("literal", "home"),
     [
-        (r"2\s*\*\*\s*31", "models.py"),
+        (r"2\s*\*\*\s*31", "model_base.py"),
         (re.escape('"owner", "editor", "viewer"'), "models.py"),
         (re.escape("[a-z]{2,3}(-[A-Za-z]{2}|-[0-9]{3})?"), "shows.py"),
         (r"tomllib\.loads", "tomlfile.py"),
