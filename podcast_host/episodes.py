@@ -9,7 +9,7 @@ is not committed. Changes are flushed for the caller to commit; what follows one
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session
 
 from podcast_host.artwork import Artwork
 from podcast_host.chapters import chapters_from_list, parse_chapters
-from podcast_host.config import Settings
 from podcast_host.db import enqueue_after_commit
 
 # The fields' rules live in episode_fields.py; callers know them as episodes.X.
@@ -28,8 +27,14 @@ from podcast_host.episode_fields import NAMESPACE_FIELDS as NAMESPACE_FIELDS
 from podcast_host.episode_fields import clean_episode_fields as clean_episode_fields
 from podcast_host.episode_fields import differing_fields as differing_fields
 from podcast_host.episode_fields import parse_datetime as parse_datetime
+
+# Publishing, deleting and processing runs live in episode_runs.py; callers know them as episodes.X.
+from podcast_host.episode_runs import delete_episode as delete_episode
+from podcast_host.episode_runs import live_run, lock_row, queue_again
+from podcast_host.episode_runs import publish_episode as publish_episode
+from podcast_host.episode_runs import request_reprocess as request_reprocess
 from podcast_host.errors import Conflict, Invalid, NotFound, refusal
-from podcast_host.models import FAILED, MAX_ID, PENDING, PROCESSING, Episode, EpisodeAlias, Show, utcnow
+from podcast_host.models import MAX_ID, Episode, EpisodeAlias, Show, utcnow
 from podcast_host.notes import render_notes_html
 from podcast_host.services import Services
 from podcast_host.shows import announce_feed_change, delete_after_commit
@@ -281,8 +286,8 @@ def replace_original(services: Services, session: Session, episode: Episode, upl
     the processing (sync does, itself). Refused (Conflict) while a live run works on the episode: it would
     publish audio of the original being replaced.
     """
-    _lock_row(session, episode)
-    if _live_run(services.settings, episode):
+    lock_row(session, episode)
+    if live_run(services.settings, episode):
         raise Conflict(refusal("The episode's audio is being processed; replace it once that run has ended."))
     probed = probe_upload(upload, services.settings.max_duration_s)
     old_key = episode.original_key
@@ -293,7 +298,7 @@ def replace_original(services: Services, session: Session, episode: Episode, upl
     episode.original_size = upload.path.stat().st_size
     episode.original_filename = original_label(upload.filename)
     episode.probe = probe_json(probed)
-    _queue_again(episode)
+    queue_again(episode)
     replaced = old_key if old_key != episode.original_key else None
     delete_after_commit(services.store, session, [replaced])
     return replaced
@@ -376,83 +381,3 @@ def remove_side_file(services: Services, session: Session, episode: Episode, kin
     delete_after_commit(services.store, session, [old_key])
     announce_feed_change(services.queue, session, episode.show_id)
     return old_key
-
-
-def publish_episode(
-    services: Services, session: Session, episode: Episode, at: datetime | None = None
-) -> Episode:
-    """Publish now (or at `at`); an episode without audio yet goes out as soon as processing ends.
-
-    The row is read again under a lock: a processing run that committed since the caller loaded the episode
-    is seen, and its result is not overwritten with what the caller loaded. The feed is announced once the
-    change is committed.
-    """
-    _lock_row(session, episode)
-    if episode.processing_state == FAILED and episode.audio_key is None:
-        raise Conflict(refusal("The episode's audio failed to process; reprocess it before publishing."))
-    announce_feed_change(services.queue, session, episode.show_id)
-    episode.draft = False
-    if at is not None:
-        episode.publish_at = at
-    elif episode.publish_at is None or episode.publish_at > utcnow():
-        # Audio it already has (also while a reprocess runs, or after one failed) is published now; without
-        # any, processing publishes it when it ends (it reads this intent in its own locked row).
-        episode.publish_at = utcnow() if episode.audio_key is not None else None
-    session.flush()
-    return episode
-
-
-def _lock_row(session: Session, episode: Episode) -> None:
-    """Re-read the episode's row, locked until commit (PostgreSQL; SQLite serializes writers anyway)."""
-    session.flush()
-    session.get(Episode, episode.id, with_for_update=True, populate_existing=True)
-
-
-def _live_run(settings: Settings, episode: Episode) -> bool:
-    """Whether a run works on the episode and beat recently (a silent one is dead and may be replaced)."""
-    fresh_after = utcnow() - timedelta(seconds=settings.job_stale_s)
-    return (
-        episode.processing_state == PROCESSING
-        and episode.heartbeat_at is not None
-        and episode.heartbeat_at > fresh_after
-    )
-
-
-def _queue_again(episode: Episode) -> None:
-    """Mark the episode for a new run: the claim of any earlier run, dead or late, stops counting."""
-    episode.processing_state = PENDING
-    episode.error = None
-    episode.attempts = 0
-    episode.claim_token = None
-    episode.progress = 0.0
-
-
-def delete_episode(services: Services, session: Session, episode: Episode) -> None:
-    """Delete the episode; its media go, and the feed is announced, once that is committed."""
-    keys = episode.media_keys()
-    show_id = episode.show_id
-    session.delete(episode)
-    session.flush()
-    delete_after_commit(services.store, session, keys)
-    announce_feed_change(services.queue, session, show_id)
-
-
-def request_reprocess(
-    services: Services, session: Session, episode: Episode, enqueue: bool = True
-) -> Episode:
-    """Mark the episode for the pipeline again, queued once that is committed; refused while a live run
-    works on the episode (a dead one is taken over).
-
-    With enqueue=False the episode is only marked pending, for the caller to commit and run itself.
-    """
-    _lock_row(session, episode)
-    # A pending episode is simply queued again: the claim makes a duplicate delivery harmless.
-    if _live_run(services.settings, episode):
-        raise Conflict(refusal("The episode is already being processed."))
-    if not episode.original_key:
-        raise Conflict(refusal("The episode has no original audio to process."))
-    _queue_again(episode)
-    session.flush()
-    if enqueue:
-        enqueue_after_commit(session, services.queue, "process_episode", episode.id)
-    return episode
