@@ -22,15 +22,15 @@ from analytics_helpers import GOOGLEBOT, IPHONE
 from conftest import POSTGRES_URL, make_services
 from flask import Flask
 from flask.testing import FlaskClient
-from helpers import auth, create_show, share_compiled_templates
+from helpers import auth, create_show
 from sqlalchemy import create_engine, event, make_url, select, text
 from sqlalchemy.pool import NullPool
 from test_feed import parse_xml
-from test_hot_paths import CDN, FEED, Paths, add_episode, downloads, paths_of, same_answer, warm
+from test_hot_paths import FEED, Paths, add_episode, cdn_app, downloads, paths_of, same_answer, warm
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.test import Client, TestResponse
 
-from podcast_host import create_app, notes
+from podcast_host import notes
 from podcast_host.feeds import budget, syndication
 from podcast_host.feeds.item_cache import ITEMS, ItemCache, KeptItem
 from podcast_host.feeds.syndication import FeedCache, feed_cache, render_feed
@@ -360,15 +360,7 @@ def test_a_unicode_slug_is_served_by_the_fast_path_as_flask_serves_it(
 def cdn(tmp_path: Path, database_url: str) -> Iterator[SimpleNamespace]:
     """An app whose public files go through a CDN, counting downloads, behind one trusted proxy; the show
     `daily` with one long published episode."""
-    services = make_services(tmp_path, database_url=database_url, media_url=CDN, trusted_proxies=1)
-    with services.db.session() as session:
-        session.add(Show(slug="daily", title="Daily", podcast_guid=str(uuid.uuid4())))
-        session.commit()
-    app = share_compiled_templates(create_app(services=services))
-    yield SimpleNamespace(
-        services=services, app=app, paths=paths_behind_a_proxy(app), episode=add_episode(services, "Long")
-    )
-    services.close()
+    yield from cdn_app(tmp_path, database_url, paths_behind_a_proxy, trusted_proxies=1)
 
 
 def paths_behind_a_proxy(app: Flask) -> Paths:

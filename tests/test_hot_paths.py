@@ -471,14 +471,19 @@ def test_the_render_lock_is_released_when_a_render_fails(
 def cdn(tmp_path: Path, database_url: str) -> Iterator[SimpleNamespace]:
     """An app whose public files are served by a CDN (PODCAST_HOST_MEDIA_URL), counting downloads; the show
     `daily` with one long published episode."""
-    services = make_services(tmp_path, database_url=database_url, media_url=CDN)
+    yield from cdn_app(tmp_path, database_url, paths_of)
+
+
+def cdn_app(
+    tmp_path: Path, database_url: str, paths: Callable[[Flask], Paths], **settings: Any
+) -> Iterator[SimpleNamespace]:
+    """The `cdn` fixture's app with more `settings`, its requests sent through `paths`."""
+    services = make_services(tmp_path, database_url=database_url, media_url=CDN, **settings)
     with services.db.session() as session:
         session.add(Show(slug="daily", title="Daily", podcast_guid="6d9f0c3e-0000-5000-8000-000000000001"))
         session.commit()
     app = share_compiled_templates(create_app(services=services))
-    yield SimpleNamespace(
-        services=services, app=app, paths=paths_of(app), episode=add_episode(services, "Long")
-    )
+    yield SimpleNamespace(services=services, app=app, paths=paths(app), episode=add_episode(services, "Long"))
     services.close()
 
 

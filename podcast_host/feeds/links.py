@@ -43,7 +43,7 @@ class Links:
         return f"{self.feed(show)}?token={quote(token, safe='')}"
 
     def episode_page(self, episode: Episode) -> str:
-        return f"{self.show_page(episode.show)}{quote(episode.slug)}/"
+        return _episode_url(self.show_page(episode.show), episode.slug)
 
     def episode_pages_of(self, show: Show) -> Callable[[Episode], str]:
         """episode_page for the episodes of one show, its page's URL built once: a feed asks for a thousand
@@ -51,7 +51,7 @@ class Links:
         show_page = self.show_page(show)
 
         def episode_page(episode: Episode) -> str:
-            return f"{show_page}{quote(episode.slug)}/"
+            return _episode_url(show_page, episode.slug)
 
         return episode_page
 
@@ -91,3 +91,7 @@ class Links:
 
     def image(self, key: str | None) -> str | None:
         return self.media(key) if key else None
+
+
+def _episode_url(show_page: str, slug: str) -> str:
+    return f"{show_page}{quote(slug)}/"

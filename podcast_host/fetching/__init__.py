@@ -32,12 +32,12 @@ from podcast_host.fetching.exchange import (
     DOWNLOAD_TIMEOUTS,
     FETCH_TIMEOUTS,
     Fetched,
+    Request,
     Timeouts,
-    _answer,
-    _chunks,
-    _fetched,
-    _headers,
-    _Request,
+    answer,
+    chunks,
+    fetched,
+    request_headers,
 )
 from podcast_host.fetching.targets import Resolver, resolve_host
 
@@ -73,13 +73,13 @@ def fetch_bytes(
     transport: httpx.BaseTransport | None = None,
 ) -> Fetched:
     """GET url into memory, at most max_bytes of body. Raises FetchRefused or FetchFailed (FetchTooLarge)."""
-    request = _Request("GET", _parsed(url), _headers(settings, accept))
-    with _answer(request, settings=settings, timeouts=timeouts, resolve=resolve, transport=transport) as (
+    request = Request("GET", _parsed(url), request_headers(settings, accept))
+    with answer(request, settings=settings, timeouts=timeouts, resolve=resolve, transport=transport) as (
         response,
         exchange,
     ):
-        body = b"".join(_chunks(response, exchange, max_bytes))
-        return _fetched(response, exchange, body)
+        body = b"".join(chunks(response, exchange, max_bytes))
+        return fetched(response, exchange, body)
 
 
 def download(
@@ -95,18 +95,18 @@ def download(
 ) -> Fetched:
     """GET url into the file dest, streamed, at most max_bytes; the Fetched body is empty. A failed download
     leaves no file at dest."""
-    request = _Request("GET", _parsed(url), _headers(settings, accept))
+    request = Request("GET", _parsed(url), request_headers(settings, accept))
     try:
         with (
-            _answer(request, settings=settings, timeouts=timeouts, resolve=resolve, transport=transport) as (
+            answer(request, settings=settings, timeouts=timeouts, resolve=resolve, transport=transport) as (
                 response,
                 exchange,
             ),
             dest.open("wb") as out,
         ):
-            for chunk in _chunks(response, exchange, max_bytes):
+            for chunk in chunks(response, exchange, max_bytes):
                 out.write(chunk)
-            return _fetched(response, exchange, b"")
+            return fetched(response, exchange, b"")
     except BaseException:
         dest.unlink(missing_ok=True)
         raise
@@ -122,9 +122,9 @@ def post_form(
     transport: httpx.BaseTransport | None = None,
 ) -> int:
     """POST data as an HTML form to url; the 2xx status. The answer's body is not read."""
-    headers = {**_headers(settings, None), "Content-Type": "application/x-www-form-urlencoded"}
-    request = _Request("POST", _parsed(url), headers, urlencode(data).encode("ascii"))
-    with _answer(request, settings=settings, timeouts=timeouts, resolve=resolve, transport=transport) as (
+    headers = {**request_headers(settings, None), "Content-Type": "application/x-www-form-urlencoded"}
+    request = Request("POST", _parsed(url), headers, urlencode(data).encode("ascii"))
+    with answer(request, settings=settings, timeouts=timeouts, resolve=resolve, transport=transport) as (
         response,
         _,
     ):

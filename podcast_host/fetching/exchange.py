@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from podcast_host.config import Settings
 from podcast_host.fetching.errors import FetchFailed, FetchTooLarge
-from podcast_host.fetching.targets import Resolver, _checked_target, _Target
+from podcast_host.fetching.targets import Resolver, Target, checked_target
 
 if TYPE_CHECKING:
     import urllib.request
@@ -117,7 +117,7 @@ def _shut_down(sock: socket.socket) -> None:
 
 
 @dataclass
-class _Request:
+class Request:
     """What a fetch sends; a redirect may turn a POST into a GET without its body."""
 
     method: str
@@ -153,7 +153,7 @@ def _tls_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
-def _headers(settings: Settings, accept: str | None) -> dict[str, str]:
+def request_headers(settings: Settings, accept: str | None) -> dict[str, str]:
     return {
         "User-Agent": f"podcast-host/{_version()} (+{settings.public_url})",
         "Accept": accept or "*/*",
@@ -170,8 +170,8 @@ class _NoCookies(http.cookiejar.DefaultCookiePolicy):
 
 
 @contextmanager
-def _answer(
-    request: _Request,
+def answer(
+    request: Request,
     *,
     settings: Settings,
     timeouts: Timeouts,
@@ -207,11 +207,11 @@ def _answer(
 
 @contextmanager
 def _followed(
-    client: httpx.Client, request: _Request, exchange: _Exchange, settings: Settings, resolve: Resolver
+    client: httpx.Client, request: Request, exchange: _Exchange, settings: Settings, resolve: Resolver
 ) -> Iterator[httpx.Response]:
     """Send request and follow its redirects ourselves, checking every hop as the first."""
     for _ in range(MAX_REDIRECTS + 1):
-        target = _checked_target(request.url, settings, resolve)
+        target = checked_target(request.url, settings, resolve)
         exchange.host, exchange.url = target.host, str(target.url)
         response = _send(client, request, target, exchange)
         location = response.headers.get("location")
@@ -226,15 +226,15 @@ def _followed(
     raise FetchFailed(f"{exchange.host} redirected more than {MAX_REDIRECTS} times; gave up.")
 
 
-def _redirected(request: _Request, url: httpx.URL, status: int) -> _Request:
+def _redirected(request: Request, url: httpx.URL, status: int) -> Request:
     """The next hop's request: 307 and 308 repeat it; 301, 302 and 303 turn it into a GET, as browsers do."""
     if status in (307, 308) or request.method in ("GET", "HEAD"):
-        return _Request(request.method, url, request.headers, request.body)
+        return Request(request.method, url, request.headers, request.body)
     headers = {name: value for name, value in request.headers.items() if name != "Content-Type"}
-    return _Request("GET", url, headers)
+    return Request("GET", url, headers)
 
 
-def _send(client: httpx.Client, request: _Request, target: _Target, exchange: _Exchange) -> httpx.Response:
+def _send(client: httpx.Client, request: Request, target: Target, exchange: _Exchange) -> httpx.Response:
     """Send to the checked addresses in turn until one takes the connection."""
     import httpx
 
@@ -248,7 +248,7 @@ def _send(client: httpx.Client, request: _Request, target: _Target, exchange: _E
 
 
 def _pinned(
-    client: httpx.Client, request: _Request, target: _Target, address: str, exchange: _Exchange
+    client: httpx.Client, request: Request, target: Target, address: str, exchange: _Exchange
 ) -> httpx.Request:
     """The request sent to address itself, carrying the host name for the server (Host) and for TLS."""
     import httpx
@@ -308,7 +308,7 @@ def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
     return False
 
 
-def _chunks(response: httpx.Response, exchange: _Exchange, max_bytes: int) -> Iterator[bytes]:
+def chunks(response: httpx.Response, exchange: _Exchange, max_bytes: int) -> Iterator[bytes]:
     """The body as it arrives, refused as soon as it is announced or found larger than max_bytes."""
     encoding = response.headers.get("content-encoding", "identity").strip().lower()
     if encoding not in ("", "identity"):
@@ -329,7 +329,7 @@ def _chunks(response: httpx.Response, exchange: _Exchange, max_bytes: int) -> It
         raise _too_slow(exchange)
 
 
-def _fetched(response: httpx.Response, exchange: _Exchange, body: bytes) -> Fetched:
+def fetched(response: httpx.Response, exchange: _Exchange, body: bytes) -> Fetched:
     """The answer as the caller sees it: the last hop's URL with its host name, not the address used."""
     return Fetched(
         final_url=exchange.url,

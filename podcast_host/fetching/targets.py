@@ -92,7 +92,7 @@ def _kind_refused(address: Address) -> str | None:
 
 
 @dataclass(frozen=True)
-class _Target:
+class Target:
     """One hop: its URL, the host as people read it, and the checked addresses to connect to."""
 
     url: httpx.URL
@@ -100,7 +100,7 @@ class _Target:
     addresses: list[str]
 
 
-def _checked_target(url: httpx.URL, settings: Settings, resolve: Resolver) -> _Target:
+def checked_target(url: httpx.URL, settings: Settings, resolve: Resolver) -> Target:
     if url.scheme not in SCHEMES:
         shown = f"{url.scheme}:" if url.scheme else "a relative URL"
         raise FetchRefused(f"Only http and https URLs can be fetched, not {shown}.")
@@ -121,7 +121,7 @@ def _checked_target(url: httpx.URL, settings: Settings, resolve: Resolver) -> _T
     addresses = _addresses(ascii_host, port, host, resolve)
     if not settings.allow_private_urls:
         _refuse_private(host, ascii_host, addresses)
-    return _Target(url=url, host=host, addresses=addresses)
+    return Target(url=url, host=host, addresses=addresses)
 
 
 def _addresses(ascii_host: str, port: int, host: str, resolve: Resolver) -> list[str]:
